@@ -1,0 +1,10 @@
+//! tokenstorm: a load tester for the OAuth2 token lifecycle of chat-widget (web messaging) clients.
+//!
+//! Data flows one way: [`profile`] -> [`plan`] -> [`engine`] -> [`http`] -> [`metrics`] -> [`report`],
+//! wired together by [`app`]. The embedded simulated server lives in [`target`] and imports nothing
+//! from the load-test side.
+
+pub mod profile;
+pub mod secret;
+#[cfg(feature = "target")]
+pub mod target;

@@ -1,0 +1,1 @@
+//! The embedded simulated OAuth2 + contacts server (placeholder until the target branch lands).
