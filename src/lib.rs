@@ -4,7 +4,13 @@
 //! wired together by [`app`]. The embedded simulated server lives in [`target`] and imports nothing
 //! from the load-test side.
 
+pub mod app;
+pub mod engine;
+pub mod http;
+pub mod metrics;
+pub mod plan;
 pub mod profile;
+pub mod report;
 pub mod secret;
 #[cfg(feature = "target")]
 pub mod target;

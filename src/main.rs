@@ -1,1 +1,66 @@
-fn main() {}
+//! The `tokenstorm` binary: parse the command line, run one command, map its result to an exit code.
+
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use tokenstorm::app::{self, exit, AppError, Signals};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::RUNTIME);
+        }
+    };
+    match runtime.block_on(command(cli.command)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn command(command: Command) -> Result<u8, AppError> {
+    match command {
+        Command::Run(args) => {
+            let options = app::RunOptions {
+                profile: args.profile.clone(),
+                out: args.out.clone(),
+                overrides: args.overrides(),
+                progress: !args.quiet && std::io::stdout().is_terminal(),
+            };
+            let result = app::run(options, Signals::listen()).await?;
+            print!("{}", tokenstorm::report::summary::render(&result.report));
+            println!("\nreport: {}", result.report_path.display());
+            Ok(app::exit_code(&result))
+        }
+        Command::Serve(args) => {
+            app::serve::serve(&args.profile, args.addr, Signals::listen(), |s| {
+                println!(
+                    "tokenstorm serve: listening on http://{} with {} orgs (Ctrl-C stops)",
+                    s.addr, s.orgs
+                );
+            })
+            .await?;
+            Ok(exit::SUCCESS)
+        }
+        Command::Validate(args) => {
+            let loaded = app::validate(&args.profile)?;
+            println!(
+                "{}: ok ({} variants)",
+                args.profile.display(),
+                loaded.profile.variants.len()
+            );
+            Ok(exit::SUCCESS)
+        }
+    }
+}

@@ -1,5 +1,130 @@
 //! Profiles: the TOML file a user writes, parsed into typed sections and validated.
 
+pub mod locate;
 pub mod problems;
+pub mod schema;
 pub mod server;
 pub mod units;
+pub mod validate;
+
+pub use schema::Profile;
+
+use locate::Locator;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A problem placed in the file: `profiles/x.toml:12: load.sessions: must be ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot read profile {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render(path, problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Located>,
+    },
+}
+
+fn render(path: &Path, problems: &[Located]) -> String {
+    let mut out = format!(
+        "{}: {} problem{}",
+        path.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        out.push_str("\n  ");
+        out.push_str(&p.to_string_in(path));
+    }
+    out
+}
+
+impl Located {
+    fn to_string_in(&self, path: &Path) -> String {
+        let mut s = path.display().to_string();
+        if let Some(line) = self.line {
+            s.push_str(&format!(":{line}"));
+        }
+        if !self.key.is_empty() {
+            s.push_str(&format!(": {}", self.key));
+        }
+        s.push_str(&format!(": {}", self.message));
+        s
+    }
+}
+
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_string_in(Path::new("<profile>")))
+    }
+}
+
+/// A profile read from disk, with the name it goes by.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub name: String,
+    pub profile: Profile,
+    /// The exact text, so reports can carry its hash and shards can check they ran the same profile.
+    pub text: String,
+}
+
+pub fn load(path: &Path) -> Result<Loaded, ProfileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let profile = parse(&text, path)?;
+    let name = profile.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "profile".to_owned())
+    });
+    Ok(Loaded {
+        path: path.to_owned(),
+        name,
+        profile,
+        text,
+    })
+}
+
+/// Parses and validates; every problem comes back at once, each with its key and line.
+pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
+    let locator = Locator::new(text);
+    let invalid = |problems| ProfileError::Invalid {
+        path: path.to_owned(),
+        problems,
+    };
+    let profile: Profile = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start);
+        invalid(vec![Located {
+            line: offset.map(|o| locator.line_of_offset(o)),
+            key: offset.and_then(|o| locator.key_at(o)).unwrap_or_default(),
+            message: e.message().trim().to_owned(),
+        }])
+    })?;
+    let problems = validate::validate(&profile).into_vec();
+    if problems.is_empty() {
+        return Ok(profile);
+    }
+    Err(invalid(
+        problems
+            .into_iter()
+            .map(|p| Located {
+                line: locator.line_of_key(&p.key),
+                key: p.key,
+                message: p.message,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,76 @@
+//! The one place that wires the stages together: profile -> plan -> engine -> report, for each command.
+
+#[cfg(feature = "target")]
+pub mod embedded;
+pub mod progress;
+pub mod run;
+pub mod serve;
+pub mod signals;
+pub mod target;
+pub mod truth;
+
+use crate::http::HttpError;
+use crate::plan::PlanError;
+use crate::profile::ProfileError;
+use crate::report::ReportError;
+
+pub use run::{run, RunOptions, RunResult};
+pub use signals::{Signal, Signals};
+
+/// Exit codes, documented in the README and `--help`.
+pub mod exit {
+    pub const SUCCESS: u8 = 0;
+    pub const THRESHOLDS_FAILED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const UNREACHABLE: u8 = 3;
+    pub const RUNTIME: u8 = 4;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("cannot start the embedded target on {addr}: {source}")]
+    Target {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl AppError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Profile(ProfileError::Read { .. }) => exit::USAGE,
+            AppError::Profile(_) | AppError::Plan(_) | AppError::Usage(_) => exit::USAGE,
+            AppError::Http(HttpError::Url { .. }) => exit::USAGE,
+            AppError::Report(ReportError::Invalid { .. } | ReportError::Read { .. }) => exit::USAGE,
+            AppError::Http(_) | AppError::Report(_) | AppError::Target { .. } => exit::RUNTIME,
+        }
+    }
+}
+
+/// `tokenstorm validate`: parse and check a profile, sending nothing.
+pub fn validate(path: &std::path::Path) -> Result<crate::profile::Loaded, AppError> {
+    let loaded = crate::profile::load(path)?;
+    crate::plan::build(&loaded, &crate::plan::Overrides::default())?;
+    Ok(loaded)
+}
+
+/// The exit code of a finished run.
+pub fn exit_code(result: &RunResult) -> u8 {
+    if let Some(signal) = result.interrupted {
+        signal.exit_code()
+    } else if result.unreachable {
+        exit::UNREACHABLE
+    } else {
+        exit::SUCCESS
+    }
+}

@@ -1,0 +1,155 @@
+//! `tokenstorm run`: each variant against a fresh target, then the report, also when interrupted.
+
+use super::progress::Progress;
+use super::signals::{Signal, Signals};
+use super::target::Running;
+use super::{truth, AppError};
+use crate::engine::{self, Ending};
+use crate::http::{Api, Outcome};
+use crate::metrics::Recorder;
+use crate::plan::{self, ClientModel, Overrides, Plan};
+use crate::report::model::{ProfileInfo, Report, VariantReport, FORMAT_VERSION};
+use crate::report::{self, build};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything `run` needs from the command line, already typed.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub profile: PathBuf,
+    /// Report folder; `reports/<profile>-<UTC timestamp>/` when not given.
+    pub out: Option<PathBuf>,
+    pub overrides: Overrides,
+    pub progress: bool,
+}
+
+/// What a finished run produced.
+pub struct RunResult {
+    pub report: Report,
+    pub report_path: PathBuf,
+    /// The signal that cut the run short, if one did.
+    pub interrupted: Option<Signal>,
+    /// True when no call of any variant got an answer from the target.
+    pub unreachable: bool,
+}
+
+pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, AppError> {
+    let loaded = crate::profile::load(&options.profile)?;
+    let plan = plan::build(&loaded, &options.overrides)?;
+    let started_at = utc_now();
+    let out = options.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!("{}-{}", plan.profile_name, compact(&started_at)))
+    });
+
+    let mut variants = Vec::new();
+    let mut target_label = String::from("embedded");
+    for model in &plan.variants {
+        if signals.first().is_some() {
+            break;
+        }
+        let target = Running::start(&plan).await?;
+        target_label = target.label.clone();
+        let api = Api::new(&target.api)?;
+        let (mut variant, hard_stop) =
+            run_variant(&plan, model.clone(), api, &signals, options.progress).await;
+        if let Some(server) = target.truth() {
+            variant.truth = Some(truth::check(&variant, truth::flatten(&server)));
+        }
+        target.stop().await;
+        variants.push(variant);
+        if hard_stop {
+            break;
+        }
+    }
+
+    let interrupted = signals.first();
+    let unreachable = !variants.is_empty() && variants.iter().all(never_answered);
+    let report = Report {
+        format_version: FORMAT_VERSION,
+        tool: "tokenstorm".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        profile: ProfileInfo {
+            name: plan.profile_name.clone(),
+            path: loaded.path.display().to_string(),
+            hash: plan.profile_hash.clone(),
+            seed: plan.seed,
+        },
+        started_at,
+        target: target_label,
+        interrupted: interrupted.is_some(),
+        variants,
+    };
+    let report_path = report::write_json(&report, &out)?;
+    Ok(RunResult {
+        report,
+        report_path,
+        interrupted,
+        unreachable,
+    })
+}
+
+/// Runs one variant; the flag is true when a second signal cut even the drain short.
+async fn run_variant(
+    plan: &Plan,
+    model: ClientModel,
+    api: Api,
+    signals: &Signals,
+    show_progress: bool,
+) -> (VariantReport, bool) {
+    let load = &plan.load;
+    let start = Instant::now();
+    let recorder = Arc::new(Recorder::new(
+        plan.orgs.len(),
+        start,
+        load.duration + load.drain + Duration::from_secs(1),
+    ));
+    let progress = Progress::start(&model.name, load.duration, recorder.clone(), show_progress);
+    let run = engine::Run {
+        load,
+        model: model.clone(),
+        orgs: plan.orgs.clone().into(),
+        session_org: plan.session_org.clone(),
+        arrival_order: plan.arrival_order.clone(),
+        api,
+    };
+    let (ending, hard_stop) = tokio::select! {
+        ending = engine::run(run, recorder.clone(), signals.stop_flag()) => (ending, false),
+        // Dropping the engine's future aborts its requests; what they measured so far is kept.
+        _ = signals.count_reaches(2) => (Ending::Stopped, true),
+    };
+    progress.finish();
+    let snapshot = recorder.snapshot(Instant::now());
+    (
+        build::variant(&model, load, &snapshot, ending == Ending::Stopped),
+        hard_stop,
+    )
+}
+
+/// No call got any HTTP answer at all: the target was never reached.
+fn never_answered(v: &VariantReport) -> bool {
+    let e = &v.endpoints;
+    let calls = e.token.requests + e.refresh.requests + e.contacts.requests;
+    let unanswered = [&e.token, &e.refresh, &e.contacts]
+        .iter()
+        .map(|x| x.outcomes[Outcome::ConnectError] + x.outcomes[Outcome::Timeout])
+        .sum::<u64>();
+    calls > 0 && calls == unanswered
+}
+
+fn utc_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+}
+
+/// `2026-11-23T09:49:16.123Z` -> `20261123T094916Z`, for folder names.
+fn compact(rfc3339: &str) -> String {
+    let mut s: String = rfc3339
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    s.push('Z');
+    s
+}

@@ -1,0 +1,66 @@
+//! Starting and stopping what a variant runs against: a fresh embedded target, or (later) a remote one.
+
+use super::AppError;
+use crate::http::ApiConfig;
+use crate::plan::Plan;
+use crate::profile::schema::TargetSection;
+
+/// A target ready for one variant.
+pub struct Running {
+    pub label: String,
+    pub api: ApiConfig,
+    #[cfg(feature = "target")]
+    server: Option<crate::target::Server>,
+}
+
+impl Running {
+    pub async fn start(plan: &Plan) -> Result<Running, AppError> {
+        match plan.profile.target {
+            TargetSection::Embedded => start_embedded(plan).await,
+        }
+    }
+
+    /// The target's own counts, flattened to dotted names, when it keeps any.
+    pub fn truth(&self) -> Option<serde_json::Value> {
+        #[cfg(feature = "target")]
+        if let Some(server) = &self.server {
+            return serde_json::to_value(server.truth()).ok();
+        }
+        None
+    }
+
+    pub async fn stop(self) {
+        #[cfg(feature = "target")]
+        if let Some(server) = self.server {
+            server.stop().await;
+        }
+    }
+}
+
+#[cfg(feature = "target")]
+async fn start_embedded(plan: &Plan) -> Result<Running, AppError> {
+    let config = super::embedded::target_config(&plan.profile.server, &plan.orgs, plan.seed);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let server = crate::target::Server::start(config, addr)
+        .await
+        .map_err(|source| AppError::Target { addr, source })?;
+    let base = format!("http://{}", server.addr());
+    Ok(Running {
+        label: "embedded".into(),
+        api: ApiConfig {
+            token_url: format!("{base}/oauth/token"),
+            contacts_url: format!("{base}/api/v2/externalcontacts/contacts"),
+            request_timeout: plan.load.request_timeout,
+        },
+        server: Some(server),
+    })
+}
+
+#[cfg(not(feature = "target"))]
+async fn start_embedded(_plan: &Plan) -> Result<Running, AppError> {
+    Err(AppError::Usage(
+        "this build has no embedded target (built without the `target` feature); \
+         point the profile at a real server"
+            .into(),
+    ))
+}

@@ -1,0 +1,93 @@
+//! Cross-checks the client's counts against what the embedded target says it sent.
+
+use crate::http::Outcome;
+use crate::report::model::{Truth, TruthCheck, VariantReport};
+use std::collections::BTreeMap;
+
+/// Flattens the target's counters (`{"contacts": {"unauthorized": 3}}` -> `contacts.unauthorized = 3`).
+pub fn flatten(value: &serde_json::Value) -> BTreeMap<String, u64> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, u64>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            serde_json::Value::Number(n) => {
+                if let Some(n) = n.as_u64() {
+                    out.insert(prefix.to_owned(), n);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", value, &mut out);
+    out
+}
+
+/// Each pair: what the client counted, and the server counter that must equal it.
+pub fn check(variant: &VariantReport, server: BTreeMap<String, u64>) -> Truth {
+    let e = &variant.endpoints;
+    let token_side = |o: Outcome| e.token.outcomes[o] + e.refresh.outcomes[o];
+    let pairs = [
+        (
+            "contacts 401s",
+            e.contacts.outcomes[Outcome::Unauthorized],
+            "contacts.unauthorized",
+        ),
+        (
+            "contacts 403s",
+            e.contacts.outcomes[Outcome::Forbidden],
+            "contacts.forbidden",
+        ),
+        (
+            "contacts 429s",
+            e.contacts.outcomes[Outcome::RateLimited],
+            "contacts.rate_limited",
+        ),
+        (
+            "contacts 2xx",
+            e.contacts.outcomes[Outcome::Ok],
+            "contacts.ok",
+        ),
+        (
+            "token invalid_grant",
+            token_side(Outcome::InvalidGrant),
+            "token.invalid_grant",
+        ),
+        (
+            "token invalid_client",
+            token_side(Outcome::InvalidClient),
+            "token.invalid_client",
+        ),
+        (
+            "token 429s",
+            token_side(Outcome::RateLimited),
+            "token.rate_limited",
+        ),
+        ("tokens issued", token_side(Outcome::Ok), "token.ok"),
+    ];
+    let checks: Vec<TruthCheck> = pairs
+        .into_iter()
+        .filter_map(|(what, client, key)| {
+            let server = *server.get(key)?;
+            Some(TruthCheck {
+                what: what.to_owned(),
+                client,
+                server,
+                equal: client == server,
+            })
+        })
+        .collect();
+    Truth {
+        ok: checks.iter().all(|c| c.equal),
+        server,
+        checks,
+    }
+}

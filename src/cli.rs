@@ -1,0 +1,82 @@
+//! The command line: clap definitions and their translation into the library's typed options.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokenstorm::plan::Overrides;
+use tokenstorm::profile::units::Span;
+
+const EXIT_CODES: &str = "Exit codes:
+  0    the run finished (and every threshold passed)
+  1    a threshold failed
+  2    usage error: bad arguments, an invalid profile, an unreadable report
+  3    the target could not be reached at all
+  4    a runtime error: the embedded target could not start, the report could not be written
+  130  interrupted by Ctrl-C (SIGINT); the report was still written
+  143  terminated by SIGTERM; the report was still written";
+
+#[derive(Parser)]
+#[command(name = "tokenstorm", version, about = "Load tester for the OAuth2 token lifecycle of chat-widget clients: 401 spikes at expiry, refresh storms, rotation races.", after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run a profile's variants one after another and write a report.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Serve the embedded OAuth2 + contacts target alone, until Ctrl-C (endpoints: docs/target.md).
+    Serve(ServeArgs),
+    /// Check a profile and report every problem with its key and line, sending nothing.
+    Validate(ValidateArgs),
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Profile to run.
+    #[arg(default_value = "profiles/default.toml")]
+    pub profile: PathBuf,
+    /// Folder for the report [default: reports/<profile>-<UTC timestamp>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Run each variant this long instead of the profile's `duration` ("30s", "2m" or seconds).
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<Span>,
+    /// Seed for every random choice, instead of the profile's `seed`: same seed, same schedule.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Run only this variant (repeat for several).
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
+    /// No progress bar (it is also off when stdout is not a terminal).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+impl RunArgs {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            duration: self.duration.map(|d| d.0),
+            seed: self.seed,
+            variants: self.variants.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Profile whose [server] and [load].orgs settings shape the target.
+    #[arg(default_value = "profiles/default.toml")]
+    pub profile: PathBuf,
+    /// Address to listen on; port 0 picks a free port and prints it.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+}
+
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// Profile to check.
+    pub profile: PathBuf,
+}

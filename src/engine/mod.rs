@@ -1,0 +1,129 @@
+//! The engine: releases scheduled requests at the planned rate, caps what is in flight, and runs each
+//! request through the client model's token handling. It measures through the recorder and nothing else.
+
+pub mod pacer;
+pub mod refresh;
+pub mod session;
+pub mod tokens;
+
+use crate::http::Api;
+use crate::metrics::Recorder;
+use crate::plan::{ClientModel, Load, Org};
+use crate::profile::schema::TokenScope;
+use pacer::Schedule;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokens::TokenCache;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// What every request of one variant's run shares.
+pub struct Ctx {
+    pub api: Api,
+    pub recorder: Arc<Recorder>,
+    pub model: ClientModel,
+    pub orgs: Arc<[Org]>,
+    pub cache: TokenCache,
+    pub session_org: Arc<[u32]>,
+    /// How long a caller waits for someone else's refresh before giving up.
+    pub wait_limit: Duration,
+}
+
+/// One variant's run.
+pub struct Run<'a> {
+    pub load: &'a Load,
+    pub model: ClientModel,
+    pub orgs: Arc<[Org]>,
+    pub session_org: Arc<[u32]>,
+    pub arrival_order: Arc<[u32]>,
+    pub api: Api,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Every scheduled request was released and the drain finished or ran out.
+    Completed,
+    /// Stopped early (Ctrl-C, or a threshold that aborts).
+    Stopped,
+}
+
+/// Runs until the schedule is done or `stop` turns true, then drains in-flight work for at most
+/// `load.drain`. The recorder holds the results; requests still unfinished after the drain are counted
+/// as such by the recorder.
+pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, mut stop: watch::Receiver<bool>) -> Ending {
+    let load = run.load;
+    let slot_orgs: Vec<usize> = match run.model.scope {
+        TokenScope::Org => (0..run.orgs.len()).collect(),
+        TokenScope::Session => run.session_org.iter().map(|&o| o as usize).collect(),
+    };
+    let ctx = Arc::new(Ctx {
+        api: run.api,
+        recorder: recorder.clone(),
+        wait_limit: load.request_timeout * 2,
+        model: run.model,
+        orgs: run.orgs,
+        cache: TokenCache::new(slot_orgs),
+        session_org: run.session_org,
+    });
+    let schedule = Schedule::new(load.rate_per_second, load.ramp_up, load.duration);
+    let permits = Arc::new(Semaphore::new(load.max_in_flight as usize));
+    let start = recorder.start();
+    let total = schedule.total();
+    let order = run.arrival_order;
+    let mut tasks = JoinSet::new();
+    let mut next: u64 = 0;
+    let mut ending = Ending::Completed;
+
+    while next < total {
+        let intended_next = start + schedule.intended(next);
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => { ending = Ending::Stopped; break; }
+            _ = tokio::time::sleep_until(intended_next.into()) => {}
+        }
+        let due = schedule.due(start.elapsed());
+        while next < due {
+            let intended = start + schedule.intended(next);
+            let session = order[(next % order.len() as u64) as usize];
+            next += 1;
+            recorder.scheduled(intended);
+            match permits.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    recorder.sent(Instant::now());
+                    let ctx = ctx.clone();
+                    tasks.spawn(async move {
+                        session::request(&ctx, session, intended).await;
+                        drop(permit);
+                    });
+                }
+                // Too much in flight: this request is lost to the target, and the report says so.
+                Err(_) => recorder.dropped(intended),
+            }
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+
+    drain(&mut tasks, load.drain, &mut stop).await;
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    for slot in ctx.cache.slots() {
+        for herd in slot.lock().drain_herds() {
+            recorder.herd(herd);
+        }
+    }
+    ending
+}
+
+/// Lets in-flight requests finish, for at most `limit` (or until a second stop signal).
+async fn drain(tasks: &mut JoinSet<()>, limit: Duration, stop: &mut watch::Receiver<bool>) {
+    let all_done = async { while tasks.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(limit, async {
+        tokio::select! {
+            _ = all_done => {}
+            // A stop that arrives while draining shortens the drain to nothing.
+            _ = async { if !*stop.borrow() { let _ = stop.wait_for(|s| *s).await; } else { std::future::pending::<()>().await } } => {}
+        }
+    })
+    .await;
+}

@@ -1,0 +1,129 @@
+//! The client's token cache: one slot per org or per session, the current token's generation, and the
+//! single-flight rounds that let concurrent callers share one refresh.
+
+use crate::http::Outcome;
+use crate::secret::Secret;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// A token as the client holds it.
+#[derive(Debug)]
+pub struct Token {
+    pub access: Secret,
+    pub refresh: Option<Secret>,
+    /// When the client believes the token expires: the moment it asked for it plus `expires_in`.
+    pub expires_at: Option<Instant>,
+    /// 1 for the first token of a slot, then one more than the token it replaced.
+    pub generation: u64,
+}
+
+/// The result a single-flight round hands to its waiters.
+pub type RoundResult = Result<Arc<Token>, Outcome>;
+pub type Round = watch::Receiver<Option<RoundResult>>;
+
+#[derive(Default)]
+pub struct SlotState {
+    pub token: Option<Arc<Token>>,
+    /// A single-flight refresh in progress.
+    pub pending: Option<Round>,
+    /// Highest generation ever installed; survives the token being dropped after `invalid_grant`.
+    pub last_generation: u64,
+    /// Refreshes counted against the generation they set out to replace, until that generation is
+    /// old enough that no late caller can still add to it.
+    herd: BTreeMap<u64, u64>,
+}
+
+impl SlotState {
+    /// Counts one refresh against the generation it replaces (0: the first token).
+    pub fn count_refresh(&mut self, replaces: u64) {
+        *self.herd.entry(replaces).or_default() += 1;
+    }
+
+    /// Installs a new token and hands back the herd sizes of generations that can no longer grow.
+    pub fn install(&mut self, token: Arc<Token>) -> Vec<u64> {
+        let generation = token.generation;
+        let keep = self.herd.split_off(&generation.saturating_sub(1));
+        let done = std::mem::replace(&mut self.herd, keep);
+        self.last_generation = self.last_generation.max(generation);
+        // Last writer wins: a naive client that refreshed twice keeps whichever answer came last.
+        self.token = Some(token);
+        done.into_values().collect()
+    }
+
+    /// Herd sizes still open, at the end of a run.
+    pub fn drain_herds(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.herd).into_values().collect()
+    }
+}
+
+/// One cached token and the org it belongs to.
+pub struct Slot {
+    pub org: usize,
+    state: Mutex<SlotState>,
+}
+
+impl Slot {
+    pub fn lock(&self) -> MutexGuard<'_, SlotState> {
+        // The state stays consistent across a panic elsewhere: every update is a single assignment.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub struct TokenCache {
+    slots: Box<[Slot]>,
+}
+
+impl TokenCache {
+    /// `slot_orgs[i]` is the org of slot i (one slot per org, or one per session).
+    pub fn new(slot_orgs: impl IntoIterator<Item = usize>) -> TokenCache {
+        TokenCache {
+            slots: slot_orgs
+                .into_iter()
+                .map(|org| Slot {
+                    org,
+                    state: Mutex::new(SlotState::default()),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn slot(&self, index: usize) -> &Slot {
+        &self.slots[index]
+    }
+
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(generation: u64) -> Arc<Token> {
+        Arc::new(Token {
+            access: Secret::new("a"),
+            refresh: None,
+            expires_at: None,
+            generation,
+        })
+    }
+
+    #[test]
+    fn herds_close_one_generation_late() {
+        let mut s = SlotState::default();
+        s.count_refresh(0);
+        assert!(s.install(token(1)).is_empty());
+        // Three callers saw generation 1 expire; the herd for it stays open while generation 2 is current,
+        // because a caller still holding generation 1 may yet fail and refresh.
+        s.count_refresh(1);
+        s.count_refresh(1);
+        assert_eq!(s.install(token(2)), vec![1]);
+        s.count_refresh(1);
+        s.count_refresh(2);
+        assert_eq!(s.install(token(3)), vec![3]);
+        assert_eq!(s.drain_herds(), vec![1]);
+    }
+}

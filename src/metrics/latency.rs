@@ -1,0 +1,118 @@
+//! Latency histograms per endpoint and outcome, sharded by thread so recording never waits on another worker.
+
+use crate::http::{Endpoint, Outcome};
+use hdrhistogram::Histogram;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Histograms count microseconds with 3 significant figures; they grow on demand, so memory follows
+/// the range of latencies seen, not the length of the run.
+pub const SIGFIG: u8 = 3;
+
+pub fn new_histogram() -> Histogram<u64> {
+    // 3 significant figures is a valid setting, so this cannot fail.
+    Histogram::new(SIGFIG).unwrap_or_else(|_| unreachable!("sigfig 3 is within 0..=5"))
+}
+
+pub fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+/// One shard's histograms. Only the owning threads lock it while recording; the snapshot locks each briefly.
+#[derive(Default)]
+pub struct Shard {
+    by_endpoint: [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT],
+    /// User-level latency: from the intended send time to the final answer, refresh waits included.
+    requests: Option<Histogram<u64>>,
+    /// Time callers spent waiting for a refresh somebody else was making.
+    refresh_wait: Option<Histogram<u64>>,
+}
+
+fn record(slot: &mut Option<Histogram<u64>>, d: Duration) {
+    // Auto-resizing histograms accept any u64, so recording cannot fail.
+    let _ = slot.get_or_insert_with(new_histogram).record(micros(d));
+}
+
+fn merge(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
+    if let Some(from) = from {
+        let _ = into.get_or_insert_with(new_histogram).add(from);
+    }
+}
+
+pub struct Latencies {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+thread_local! {
+    static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+/// Merged view of all shards.
+#[derive(Default, Clone)]
+pub struct LatencySnapshot {
+    pub by_endpoint: [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT],
+    pub requests: Option<Histogram<u64>>,
+    pub refresh_wait: Option<Histogram<u64>>,
+}
+
+impl Latencies {
+    pub fn new() -> Latencies {
+        let n = std::thread::available_parallelism().map_or(4, |n| n.get()) * 2;
+        Latencies {
+            shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
+        }
+    }
+
+    fn with_shard(&self, f: impl FnOnce(&mut Shard)) {
+        let mut index = SHARD.get();
+        if index == usize::MAX {
+            index = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
+            SHARD.set(index);
+        }
+        let shard = &self.shards[index % self.shards.len()];
+        // A poisoned shard only means another recorder panicked mid-record; its counts are still usable.
+        let mut guard = shard.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard);
+    }
+
+    pub fn attempt(&self, endpoint: Endpoint, outcome: Outcome, latency: Duration) {
+        self.with_shard(|s| {
+            record(
+                &mut s.by_endpoint[endpoint.index()][outcome.index()],
+                latency,
+            )
+        });
+    }
+
+    pub fn request(&self, latency: Duration) {
+        self.with_shard(|s| record(&mut s.requests, latency));
+    }
+
+    pub fn refresh_wait(&self, wait: Duration) {
+        self.with_shard(|s| record(&mut s.refresh_wait, wait));
+    }
+
+    pub fn snapshot(&self) -> LatencySnapshot {
+        let mut out = LatencySnapshot::default();
+        for shard in self.shards.iter() {
+            let s = shard.lock().unwrap_or_else(|p| p.into_inner());
+            for (e, row) in s.by_endpoint.iter().enumerate() {
+                for (o, h) in row.iter().enumerate() {
+                    merge(&mut out.by_endpoint[e][o], h);
+                }
+            }
+            merge(&mut out.requests, &s.requests);
+            merge(&mut out.refresh_wait, &s.refresh_wait);
+        }
+        out
+    }
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,195 @@
+//! The recorder: everything measured during a variant's run, in memory that does not grow with its length.
+
+pub mod contention;
+pub mod latency;
+pub mod lens;
+pub mod series;
+
+use crate::http::{Endpoint, Outcome};
+use contention::{Contention, ContentionSnapshot, InFlight};
+use latency::{Latencies, LatencySnapshot};
+use lens::{ExpiryLens, LensSnapshot};
+use series::{BucketSnapshot, TimeSeries};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Request-level counters (one scheduled request may make several HTTP attempts).
+#[derive(Default)]
+struct Counters {
+    scheduled: AtomicU64,
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    retries: AtomicU64,
+    no_token: AtomicU64,
+    in_flight: AtomicU64,
+    refresh_waits: AtomicU64,
+    finished: [AtomicU64; Outcome::COUNT],
+    attempts: [[AtomicU64; Outcome::COUNT]; Endpoint::COUNT],
+}
+
+pub struct Recorder {
+    start: Instant,
+    counters: Counters,
+    latencies: Latencies,
+    lens: ExpiryLens,
+    series: TimeSeries,
+    contention: Contention,
+}
+
+/// A live view for the progress bar.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Live {
+    pub sent: u64,
+    pub dropped: u64,
+    pub unauthorized: u64,
+    pub refreshes: u64,
+}
+
+/// Everything recorded, as plain data for the report.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub elapsed: Duration,
+    pub scheduled: u64,
+    pub sent: u64,
+    pub dropped: u64,
+    pub retries: u64,
+    pub no_token: u64,
+    /// Requests sent but not finished when the snapshot was taken (a run cut short).
+    pub unfinished: u64,
+    pub refresh_waits: u64,
+    pub finished: [u64; Outcome::COUNT],
+    pub attempts: [[u64; Outcome::COUNT]; Endpoint::COUNT],
+    pub latency: LatencySnapshot,
+    pub lens: LensSnapshot,
+    pub series: Vec<BucketSnapshot>,
+    pub series_width: Duration,
+    pub contention: ContentionSnapshot,
+}
+
+impl Recorder {
+    /// `expected` bounds the run (duration plus drain), for sizing the time series.
+    pub fn new(orgs: usize, start: Instant, expected: Duration) -> Recorder {
+        Recorder {
+            start,
+            counters: Counters::default(),
+            latencies: Latencies::new(),
+            lens: ExpiryLens::new(),
+            series: TimeSeries::new(expected),
+            contention: Contention::new(orgs),
+        }
+    }
+
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    fn elapsed(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.start)
+    }
+
+    pub fn scheduled(&self, intended: Instant) {
+        self.counters.scheduled.fetch_add(1, Ordering::Relaxed);
+        self.series.scheduled(self.elapsed(intended));
+    }
+
+    pub fn dropped(&self, intended: Instant) {
+        self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        self.series.dropped(self.elapsed(intended));
+    }
+
+    /// A scheduled request started; its outcome must follow through [`Recorder::finished`].
+    pub fn sent(&self, now: Instant) {
+        self.counters.sent.fetch_add(1, Ordering::Relaxed);
+        let in_flight = self.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.series.in_flight(
+            self.elapsed(now),
+            in_flight,
+            self.contention.total_in_flight(),
+        );
+    }
+
+    /// A user-level request ended; `latency` runs from its intended send time.
+    pub fn finished(&self, outcome: Outcome, latency: Duration, reached_api: bool) {
+        self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.counters.finished[outcome.index()].fetch_add(1, Ordering::Relaxed);
+        if !reached_api {
+            self.counters.no_token.fetch_add(1, Ordering::Relaxed);
+        }
+        self.latencies.request(latency);
+    }
+
+    /// One HTTP exchange. `started` is when it was meant to go (the intended time for a first API attempt).
+    pub fn attempt(&self, endpoint: Endpoint, outcome: Outcome, started: Instant, ended: Instant) {
+        self.counters.attempts[endpoint.index()][outcome.index()].fetch_add(1, Ordering::Relaxed);
+        self.latencies
+            .attempt(endpoint, outcome, ended.saturating_duration_since(started));
+        self.series.attempt(self.elapsed(ended), endpoint, outcome);
+    }
+
+    pub fn retry(&self) {
+        self.counters.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Where an API request sat relative to its token's expiry, and how it went.
+    pub fn lens(&self, offset_ms: i64, outcome: Outcome) {
+        self.lens.record(offset_ms, outcome);
+    }
+
+    pub fn refresh_in_flight(&self, org: usize, now: Instant) -> InFlight<'_> {
+        let guard = self.contention.begin(org);
+        self.series.in_flight(
+            self.elapsed(now),
+            self.counters.in_flight.load(Ordering::Relaxed),
+            self.contention.total_in_flight(),
+        );
+        guard
+    }
+
+    pub fn herd(&self, size: u64) {
+        self.contention.herd(size);
+    }
+
+    pub fn refresh_wait(&self, wait: Duration) {
+        self.counters.refresh_waits.fetch_add(1, Ordering::Relaxed);
+        self.latencies.refresh_wait(wait);
+    }
+
+    pub fn live(&self) -> Live {
+        let c = &self.counters;
+        let attempts = |e: Endpoint| -> u64 {
+            c.attempts[e.index()]
+                .iter()
+                .map(|a| a.load(Ordering::Relaxed))
+                .sum()
+        };
+        Live {
+            sent: c.sent.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            unauthorized: c.attempts[Endpoint::Contacts.index()][Outcome::Unauthorized.index()]
+                .load(Ordering::Relaxed),
+            refreshes: attempts(Endpoint::Refresh),
+        }
+    }
+
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        let c = &self.counters;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Snapshot {
+            elapsed: self.elapsed(now),
+            scheduled: load(&c.scheduled),
+            sent: load(&c.sent),
+            dropped: load(&c.dropped),
+            retries: load(&c.retries),
+            no_token: load(&c.no_token),
+            unfinished: load(&c.in_flight),
+            refresh_waits: load(&c.refresh_waits),
+            finished: std::array::from_fn(|o| load(&c.finished[o])),
+            attempts: std::array::from_fn(|e| std::array::from_fn(|o| load(&c.attempts[e][o]))),
+            latency: self.latencies.snapshot(),
+            lens: self.lens.snapshot(),
+            series: self.series.snapshot(),
+            series_width: self.series.width(),
+            contention: self.contention.snapshot(),
+        }
+    }
+}

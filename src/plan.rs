@@ -1,0 +1,242 @@
+//! Turns a validated profile into what runs: orgs with credentials, the session-to-org map, the
+//! seeded arrival order and the resolved client models. Nothing after this reads the profile again.
+
+use crate::profile::schema::{Coalesce, RefreshGrant, TokenScope, Trigger};
+use crate::profile::{Loaded, Profile};
+use crate::secret::Secret;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One tenant organisation and the OAuth client its sessions use.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub index: usize,
+    pub name: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+/// When a client decides to refresh.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RefreshTrigger {
+    Reactive,
+    Preemptive { margin: Duration },
+}
+
+/// What one SDK version does with tokens (a `[[variant]]`).
+#[derive(Debug, Clone)]
+pub struct ClientModel {
+    pub name: String,
+    pub scope: TokenScope,
+    pub trigger: RefreshTrigger,
+    pub coalesce: Coalesce,
+    pub retries_on_401: u32,
+    pub refresh_grant: RefreshGrant,
+}
+
+/// The open-model load shape.
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub rate_per_second: f64,
+    pub ramp_up: Duration,
+    pub duration: Duration,
+    pub max_in_flight: u32,
+    pub request_timeout: Duration,
+    pub drain: Duration,
+}
+
+/// Everything a run needs, fixed before the first request.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub profile_name: String,
+    /// FNV-1a of the profile text: shards and comparisons check they ran the same profile.
+    pub profile_hash: String,
+    pub seed: u64,
+    pub load: Load,
+    pub orgs: Vec<Org>,
+    /// Org index of each session.
+    pub session_org: Arc<[u32]>,
+    /// The order in which sessions send: a seeded permutation, cycled, so every session sends equally often.
+    pub arrival_order: Arc<[u32]>,
+    pub variants: Vec<ClientModel>,
+    pub profile: Profile,
+}
+
+/// Settings given on the command line that override the profile.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub duration: Option<Duration>,
+    pub seed: Option<u64>,
+    /// Run only the variants with these names (all when empty).
+    pub variants: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("no variant named `{0}` in the profile (it has: {1})")]
+    UnknownVariant(String, String),
+}
+
+pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> {
+    let profile = &loaded.profile;
+    let seed = overrides.seed.unwrap_or(profile.seed);
+    let duration = overrides.duration.unwrap_or(profile.duration.0);
+    let org_count = profile.load.orgs as usize;
+    let session_count = profile.load.sessions as usize;
+
+    // Secrets are fresh per run: nothing about them needs to repeat, and a guessable secret is a bad habit.
+    let mut secret_rng = rand::rng();
+    let orgs = (0..org_count)
+        .map(|index| {
+            let secret: u128 = secret_rng.random();
+            Org {
+                index,
+                name: format!("org-{index:04}"),
+                client_id: format!("org-{index:04}-client"),
+                client_secret: Secret::new(format!("{secret:032x}")),
+            }
+        })
+        .collect();
+
+    let session_org: Arc<[u32]> = (0..session_count).map(|s| (s % org_count) as u32).collect();
+    let mut order: Vec<u32> = (0..session_count as u32).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+
+    let names: Vec<&str> = profile.variants.iter().map(|v| v.name.as_str()).collect();
+    for wanted in &overrides.variants {
+        if !names.contains(&wanted.as_str()) {
+            return Err(PlanError::UnknownVariant(wanted.clone(), names.join(", ")));
+        }
+    }
+    let variants = profile
+        .variants
+        .iter()
+        .filter(|v| overrides.variants.is_empty() || overrides.variants.contains(&v.name))
+        .map(|v| ClientModel {
+            name: v.name.clone(),
+            scope: v.token_scope,
+            trigger: match (v.trigger, v.margin) {
+                (Trigger::Preemptive, Some(m)) => RefreshTrigger::Preemptive { margin: m.0 },
+                _ => RefreshTrigger::Reactive,
+            },
+            coalesce: v.coalesce,
+            retries_on_401: v.retries_on_401,
+            refresh_grant: v.refresh_grant.unwrap_or(match v.token_scope {
+                TokenScope::Org => RefreshGrant::ClientCredentials,
+                TokenScope::Session => RefreshGrant::RefreshToken,
+            }),
+        })
+        .collect();
+
+    Ok(Plan {
+        profile_name: loaded.name.clone(),
+        profile_hash: fnv1a_hex(loaded.text.as_bytes()),
+        seed,
+        load: Load {
+            rate_per_second: profile.load.rate.per_second,
+            ramp_up: profile.load.ramp_up.0,
+            duration,
+            max_in_flight: profile.load.max_in_flight,
+            request_timeout: profile.load.request_timeout.0,
+            drain: profile.load.drain.0,
+        },
+        orgs,
+        session_org,
+        arrival_order: order.into(),
+        variants,
+        profile: profile.clone(),
+    })
+}
+
+fn fnv1a_hex(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const TEXT: &str = r#"
+duration = "10s"
+seed = 7
+[load]
+orgs = 3
+sessions = 10
+rate = "100/s"
+[[variant]]
+name = "a"
+token_scope = "org"
+trigger = "reactive"
+[[variant]]
+name = "b"
+token_scope = "session"
+trigger = "preemptive"
+margin = "2s"
+coalesce = "single-flight"
+"#;
+
+    fn loaded() -> Loaded {
+        Loaded {
+            path: "p.toml".into(),
+            name: "p".into(),
+            profile: crate::profile::parse(TEXT, Path::new("p.toml")).unwrap(),
+            text: TEXT.into(),
+        }
+    }
+
+    #[test]
+    fn same_seed_gives_same_arrival_order_and_sessions_cover_all_orgs() {
+        let a = build(&loaded(), &Overrides::default()).unwrap();
+        let b = build(&loaded(), &Overrides::default()).unwrap();
+        assert_eq!(a.arrival_order, b.arrival_order);
+        let mut sorted = a.arrival_order.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..10).collect::<Vec<u32>>());
+        let c = build(
+            &loaded(),
+            &Overrides {
+                seed: Some(8),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_ne!(a.arrival_order, c.arrival_order);
+        assert_eq!(a.session_org.iter().max(), Some(&2));
+    }
+
+    #[test]
+    fn variants_resolve_defaults_and_filter() {
+        let plan = build(
+            &loaded(),
+            &Overrides {
+                variants: vec!["b".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.variants.len(), 1);
+        let b = &plan.variants[0];
+        assert_eq!(
+            b.trigger,
+            RefreshTrigger::Preemptive {
+                margin: Duration::from_secs(2)
+            }
+        );
+        assert_eq!(b.refresh_grant, RefreshGrant::RefreshToken);
+        let err = build(
+            &loaded(),
+            &Overrides {
+                variants: vec!["zzz".into()],
+                ..Default::default()
+            },
+        );
+        assert!(err.unwrap_err().to_string().contains("a, b"));
+    }
+}

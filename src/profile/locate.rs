@@ -1,0 +1,140 @@
+//! Maps dotted key paths to line numbers in the profile text, and byte offsets back to key paths.
+
+use toml_edit::{ImDocument, Item, TableLike, Value};
+
+/// A parsed view of the profile text that keeps every key's position.
+pub struct Locator {
+    doc: Option<ImDocument<String>>,
+    line_starts: Vec<usize>,
+}
+
+impl Locator {
+    pub fn new(text: &str) -> Locator {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Locator {
+            doc: ImDocument::parse(text.to_owned()).ok(),
+            line_starts,
+        }
+    }
+
+    /// 1-based line of a byte offset.
+    pub fn line_of_offset(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&start| start <= offset)
+    }
+
+    /// Line where the key (or, if it is absent, its nearest present parent) is written.
+    /// Paths look like `load.sessions` or `variant[1].margin`.
+    pub fn line_of_key(&self, path: &str) -> Option<usize> {
+        let doc = self.doc.as_ref()?;
+        let mut table: &dyn TableLike = doc.as_table();
+        let mut line = None;
+        for segment in path.split('.') {
+            let (name, index) = split_index(segment);
+            let Some((key, item)) = table.get_key_value(name) else {
+                break;
+            };
+            line = key.span().map(|s| self.line_of_offset(s.start)).or(line);
+            let next: Option<&dyn TableLike> = match (item, index) {
+                (Item::ArrayOfTables(array), Some(i)) => array.get(i).map(|t| {
+                    line = t.span().map(|s| self.line_of_offset(s.start)).or(line);
+                    t as &dyn TableLike
+                }),
+                (Item::Value(Value::Array(array)), Some(i)) => match array.get(i) {
+                    Some(Value::InlineTable(t)) => Some(t as &dyn TableLike),
+                    _ => None,
+                },
+                (item, None) => item.as_table_like(),
+                _ => None,
+            };
+            match next {
+                Some(t) => table = t,
+                None => break,
+            }
+        }
+        line
+    }
+
+    /// The deepest key whose key or value covers the offset (where a parse error points).
+    pub fn key_at(&self, offset: usize) -> Option<String> {
+        let doc = self.doc.as_ref()?;
+        let mut best = None;
+        find_key(doc.as_table(), "", offset, &mut best);
+        best
+    }
+}
+
+fn split_index(segment: &str) -> (&str, Option<usize>) {
+    match segment.split_once('[') {
+        Some((name, rest)) => (name, rest.trim_end_matches(']').parse().ok()),
+        None => (segment, None),
+    }
+}
+
+fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+fn covers(span: Option<std::ops::Range<usize>>, offset: usize) -> bool {
+    span.is_some_and(|s| s.start <= offset && offset < s.end.max(s.start + 1))
+}
+
+fn find_key(table: &dyn TableLike, prefix: &str, offset: usize, best: &mut Option<String>) {
+    for (name, item) in table.iter() {
+        let path = join(prefix, name);
+        let key_span = table.get_key_value(name).and_then(|(k, _)| k.span());
+        let here = match item {
+            Item::Value(v) => covers(key_span.clone(), offset) || covers(v.span(), offset),
+            Item::Table(t) => covers(t.span(), offset),
+            _ => covers(key_span.clone(), offset),
+        };
+        if here {
+            *best = Some(path.clone());
+        }
+        match item {
+            Item::ArrayOfTables(array) => {
+                for (i, t) in array.iter().enumerate() {
+                    let indexed = format!("{path}[{i}]");
+                    if covers(t.span(), offset) {
+                        *best = Some(indexed.clone());
+                    }
+                    find_key(t, &indexed, offset, best);
+                }
+            }
+            Item::Value(Value::InlineTable(t)) => find_key(t, &path, offset, best),
+            Item::Table(t) => find_key(t, &path, offset, best),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "seed = 3\n\n[load]\norgs = 2\nsessions = 10\n\n[[variant]]\nname = \"a\"\n\n[[variant]]\nname = \"b\"\nmargin = \"3s\"\n";
+
+    #[test]
+    fn keys_map_to_their_lines() {
+        let loc = Locator::new(TEXT);
+        assert_eq!(loc.line_of_key("seed"), Some(1));
+        assert_eq!(loc.line_of_key("load.sessions"), Some(5));
+        assert_eq!(loc.line_of_key("variant[1].margin"), Some(12));
+        // An absent key falls back to its nearest present parent.
+        assert_eq!(loc.line_of_key("load.rate"), Some(3));
+        assert_eq!(loc.line_of_key("nothing.here"), None);
+    }
+
+    #[test]
+    fn offsets_map_back_to_keys() {
+        let loc = Locator::new(TEXT);
+        let offset = TEXT.find("\"3s\"").unwrap();
+        assert_eq!(loc.key_at(offset).as_deref(), Some("variant[1].margin"));
+        assert_eq!(loc.line_of_offset(offset), 12);
+    }
+}

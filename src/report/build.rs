@@ -1,0 +1,177 @@
+//! Turns what the recorder measured for one variant into its section of the report.
+
+use super::histogram::{encode, Percentiles};
+use super::model::*;
+use super::outcomes::Outcomes;
+use crate::http::{Endpoint, Outcome};
+use crate::metrics::latency::new_histogram;
+use crate::metrics::Snapshot;
+use crate::plan::{ClientModel, Load, RefreshTrigger};
+use crate::profile::schema::{Coalesce, RefreshGrant, TokenScope};
+use std::collections::BTreeMap;
+
+pub fn variant(
+    model: &ClientModel,
+    load: &Load,
+    snap: &Snapshot,
+    stopped_early: bool,
+) -> VariantReport {
+    let endpoint = |e: Endpoint| endpoint_report(snap, e);
+    let endpoints = Endpoints {
+        token: endpoint(Endpoint::Token),
+        refresh: endpoint(Endpoint::Refresh),
+        contacts: endpoint(Endpoint::Contacts),
+    };
+    let requests = Requests {
+        scheduled: snap.scheduled,
+        sent: snap.sent,
+        dropped: snap.dropped,
+        retries: snap.retries,
+        no_token: snap.no_token,
+        unfinished: snap.unfinished,
+        outcomes: Outcomes(snap.finished),
+        latency_ms: Percentiles::of(snap.latency.requests.as_ref()),
+    };
+    let conservation = conservation(&requests, &endpoints.contacts);
+    VariantReport {
+        name: model.name.clone(),
+        client: client_info(model),
+        planned_duration_s: load.duration.as_secs_f64(),
+        elapsed_s: snap.elapsed.as_secs_f64(),
+        rate_per_s: load.rate_per_second,
+        stopped_early,
+        refresh: refresh(snap, &endpoints),
+        requests,
+        endpoints,
+        expiry_lens: ExpiryLens {
+            bin_width_s: 1.0,
+            bins: snap
+                .lens
+                .bins
+                .iter()
+                .map(|(offset_s, counts)| LensBin {
+                    offset_s: *offset_s,
+                    outcomes: Outcomes(*counts),
+                })
+                .collect(),
+            before: Outcomes(snap.lens.before),
+            after: Outcomes(snap.lens.after),
+        },
+        timeseries: TimeSeries {
+            bucket_s: snap.series_width.as_secs_f64(),
+            buckets: snap
+                .series
+                .iter()
+                .map(|b| Bucket {
+                    t_s: b.start_s,
+                    scheduled: b.scheduled,
+                    dropped: b.dropped,
+                    contacts: Outcomes(b.attempts[Endpoint::Contacts.index()]),
+                    token: Outcomes(b.attempts[Endpoint::Token.index()]),
+                    refresh: Outcomes(b.attempts[Endpoint::Refresh.index()]),
+                    refreshes_in_flight_max: b.refreshes_in_flight_max,
+                    requests_in_flight_max: b.requests_in_flight_max,
+                })
+                .collect(),
+        },
+        conservation,
+        truth: None,
+    }
+}
+
+fn endpoint_report(snap: &Snapshot, e: Endpoint) -> EndpointReport {
+    let by_outcome = &snap.latency.by_endpoint[e.index()];
+    let mut all = new_histogram();
+    let mut histograms = BTreeMap::new();
+    for o in Outcome::ALL {
+        if let Some(h) = &by_outcome[o.index()] {
+            // Both histograms auto-resize, so adding cannot run out of range.
+            let _ = all.add(h);
+            histograms.insert(o.name().to_owned(), encode(h));
+        }
+    }
+    let outcomes = Outcomes(snap.attempts[e.index()]);
+    EndpointReport {
+        requests: outcomes.total(),
+        outcomes,
+        latency_ms: Percentiles::of(Some(&all)),
+        histograms,
+    }
+}
+
+fn refresh(snap: &Snapshot, endpoints: &Endpoints) -> Refresh {
+    let herds = &snap.contention.herds;
+    let generations: u64 = herds.values().sum();
+    let refreshes: u64 = herds.iter().map(|(size, n)| size * n).sum();
+    let per_org = &snap.contention.max_in_flight_per_org;
+    Refresh {
+        attempts: endpoints.refresh.requests,
+        first_tokens: endpoints.token.requests,
+        max_in_flight_per_org: per_org.iter().copied().max().unwrap_or(0),
+        contended_orgs: per_org
+            .iter()
+            .enumerate()
+            .filter(|(_, &m)| m > 1)
+            .map(|(i, &m)| (i.to_string(), m))
+            .collect(),
+        generations,
+        per_generation_max: herds.keys().copied().max().unwrap_or(0),
+        per_generation_mean: if generations == 0 {
+            0.0
+        } else {
+            refreshes as f64 / generations as f64
+        },
+        per_generation: herds
+            .iter()
+            .map(|(size, n)| (size.to_string(), *n))
+            .collect(),
+        waits: snap.refresh_waits,
+        wait_ms: Percentiles::of(snap.latency.refresh_wait.as_ref()),
+        wait_histogram: snap.latency.refresh_wait.as_ref().map(encode),
+    }
+}
+
+fn conservation(requests: &Requests, contacts: &EndpointReport) -> Conservation {
+    let scheduled = requests.scheduled == requests.sent + requests.dropped;
+    let sent = requests.sent == requests.outcomes.total() + requests.unfinished;
+    let upper = (requests.sent - requests.no_token.min(requests.sent)) + requests.retries;
+    // An unfinished request may have stopped before its API call, so only the bound holds then.
+    let calls = if requests.unfinished == 0 {
+        contacts.requests == upper
+    } else {
+        contacts.requests <= upper
+    };
+    Conservation {
+        scheduled_is_sent_plus_dropped: scheduled,
+        sent_is_finished_plus_unfinished: sent,
+        contacts_calls_match_requests: calls,
+        ok: scheduled && sent && calls,
+    }
+}
+
+fn client_info(model: &ClientModel) -> ClientInfo {
+    let (trigger, margin_s) = match model.trigger {
+        RefreshTrigger::Reactive => ("reactive", None),
+        RefreshTrigger::Preemptive { margin } => ("preemptive", Some(margin.as_secs_f64())),
+    };
+    ClientInfo {
+        token_scope: match model.scope {
+            TokenScope::Org => "org",
+            TokenScope::Session => "session",
+        }
+        .to_owned(),
+        trigger: trigger.to_owned(),
+        margin_s,
+        coalesce: match model.coalesce {
+            Coalesce::None => "none",
+            Coalesce::SingleFlight => "single-flight",
+        }
+        .to_owned(),
+        retries_on_401: model.retries_on_401,
+        refresh_grant: match model.refresh_grant {
+            RefreshGrant::RefreshToken => "refresh_token",
+            RefreshGrant::ClientCredentials => "client_credentials",
+        }
+        .to_owned(),
+    }
+}

@@ -1,0 +1,195 @@
+//! The report document (`report.json`): one per run, one entry per variant. Every field is described
+//! in docs/report.md; change both together.
+
+use super::histogram::Percentiles;
+use super::outcomes::Outcomes;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bumped when a field changes meaning or goes away; readers refuse versions they do not know.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub format_version: u32,
+    pub tool: String,
+    pub tool_version: String,
+    pub profile: ProfileInfo,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+    /// `embedded` or the target's base URL.
+    pub target: String,
+    /// True when the run was stopped before its schedule ended (Ctrl-C).
+    pub interrupted: bool,
+    pub variants: Vec<VariantReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileInfo {
+    pub name: String,
+    pub path: String,
+    pub hash: String,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantReport {
+    pub name: String,
+    pub client: ClientInfo,
+    pub planned_duration_s: f64,
+    pub elapsed_s: f64,
+    pub rate_per_s: f64,
+    pub stopped_early: bool,
+    pub requests: Requests,
+    pub endpoints: Endpoints,
+    pub expiry_lens: ExpiryLens,
+    pub refresh: Refresh,
+    pub timeseries: TimeSeries,
+    pub conservation: Conservation,
+    /// The embedded target's own counts, when the target was embedded.
+    pub truth: Option<Truth>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientInfo {
+    pub token_scope: String,
+    pub trigger: String,
+    pub margin_s: Option<f64>,
+    pub coalesce: String,
+    pub retries_on_401: u32,
+    pub refresh_grant: String,
+}
+
+/// User-level requests: one per scheduled arrival, whatever number of HTTP calls it took.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requests {
+    pub scheduled: u64,
+    pub sent: u64,
+    pub dropped: u64,
+    /// API calls repeated after a 401.
+    pub retries: u64,
+    /// Requests that ended without reaching the API because no token could be had.
+    pub no_token: u64,
+    /// Sent but not finished when the run ended (cut off by the drain limit or a second Ctrl-C).
+    pub unfinished: u64,
+    /// Final outcome of each finished request.
+    pub outcomes: Outcomes,
+    /// From intended send time to final answer, token work and retries included.
+    pub latency_ms: Percentiles,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoints {
+    pub token: EndpointReport,
+    pub refresh: EndpointReport,
+    pub contacts: EndpointReport,
+}
+
+/// Every HTTP call to one endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointReport {
+    pub requests: u64,
+    pub outcomes: Outcomes,
+    pub latency_ms: Percentiles,
+    /// Per outcome that occurred: HdrHistogram V2, base64, microseconds.
+    pub histograms: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpiryLens {
+    pub bin_width_s: f64,
+    /// Offset = API send time minus the expiry of the token used, as the client knew it.
+    pub bins: Vec<LensBin>,
+    pub before: Outcomes,
+    pub after: Outcomes,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LensBin {
+    /// Start of the bin: [offset_s, offset_s + 1).
+    pub offset_s: i64,
+    pub outcomes: Outcomes,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refresh {
+    /// Calls that replaced a held token.
+    pub attempts: u64,
+    /// Calls for a first token.
+    pub first_tokens: u64,
+    pub max_in_flight_per_org: u64,
+    /// Org index -> most refreshes in flight at once, for the orgs that had more than one.
+    pub contended_orgs: BTreeMap<String, u64>,
+    /// Token generations that drew at least one refresh or first-token call.
+    pub generations: u64,
+    pub per_generation_max: u64,
+    pub per_generation_mean: f64,
+    /// Refreshes per generation -> how many generations drew that many.
+    pub per_generation: BTreeMap<String, u64>,
+    /// Callers that waited on a refresh someone else made (single-flight).
+    pub waits: u64,
+    pub wait_ms: Percentiles,
+    pub wait_histogram: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeSeries {
+    pub bucket_s: f64,
+    pub buckets: Vec<Bucket>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    pub t_s: f64,
+    pub scheduled: u64,
+    pub dropped: u64,
+    pub contacts: Outcomes,
+    pub token: Outcomes,
+    pub refresh: Outcomes,
+    pub refreshes_in_flight_max: u64,
+    pub requests_in_flight_max: u64,
+}
+
+/// The bookkeeping identities every run must satisfy; `ok` is false when any fails (a measurement bug).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conservation {
+    /// scheduled == sent + dropped
+    pub scheduled_is_sent_plus_dropped: bool,
+    /// sent == sum(requests.outcomes) + unfinished
+    pub sent_is_finished_plus_unfinished: bool,
+    /// sum(endpoints.contacts.outcomes) == sent - no_token - unfinished_before_api + retries (checked as <= when unfinished > 0)
+    pub contacts_calls_match_requests: bool,
+    pub ok: bool,
+}
+
+/// What the embedded target says it did, and whether the client's counts agree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Truth {
+    /// The target's counters, by name.
+    pub server: BTreeMap<String, u64>,
+    pub checks: Vec<TruthCheck>,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TruthCheck {
+    pub what: String,
+    pub client: u64,
+    pub server: u64,
+    pub equal: bool,
+}

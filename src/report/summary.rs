@@ -1,0 +1,156 @@
+//! The short terminal summary printed after a run: one block per variant, the numbers that matter first.
+
+use super::model::{EndpointReport, Report, VariantReport};
+use crate::http::Outcome;
+use std::fmt::Write;
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    for v in &report.variants {
+        variant(&mut out, v);
+    }
+    out
+}
+
+fn ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2}s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.0}ms")
+    } else {
+        format!("{v:.2}ms")
+    }
+}
+
+fn variant(out: &mut String, v: &VariantReport) {
+    let c = &v.client;
+    let margin = c.margin_s.map(|m| format!(" {m}s")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "\n== {} ({} tokens, {}{margin}, coalesce {}) {:.1}s at {}/s{}",
+        v.name,
+        c.token_scope,
+        c.trigger,
+        c.coalesce,
+        v.elapsed_s,
+        v.rate_per_s,
+        if v.stopped_early {
+            ", STOPPED EARLY"
+        } else {
+            ""
+        }
+    );
+    let r = &v.requests;
+    let _ = writeln!(
+        out,
+        "requests  scheduled {}  sent {}  dropped {}  retried {}  no token {}  unfinished {}  ok {:.2}%",
+        r.scheduled,
+        r.sent,
+        r.dropped,
+        r.retries,
+        r.no_token,
+        r.unfinished,
+        100.0 * r.outcomes.rate(Outcome::Ok)
+    );
+    let _ = writeln!(
+        out,
+        "{:<9} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8}",
+        "endpoint",
+        "calls",
+        "ok",
+        "401",
+        "429",
+        "inv_gr",
+        "other",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "max"
+    );
+    for (name, e) in [
+        ("contacts", &v.endpoints.contacts),
+        ("token", &v.endpoints.token),
+        ("refresh", &v.endpoints.refresh),
+    ] {
+        endpoint_row(out, name, e);
+    }
+    let f = &v.refresh;
+    let _ = writeln!(
+        out,
+        "refresh   per generation max {} mean {:.2} over {} generations; most in flight for one org {}; waits {} (p99 {})",
+        f.per_generation_max,
+        f.per_generation_mean,
+        f.generations,
+        f.max_in_flight_per_org,
+        f.waits,
+        ms(f.wait_ms.p99)
+    );
+    lens_line(out, v);
+    if let Some(t) = &v.truth {
+        for check in t.checks.iter().filter(|c| !c.equal) {
+            let _ = writeln!(
+                out,
+                "!! MEASUREMENT MISMATCH: {}: client counted {}, server sent {}",
+                check.what, check.client, check.server
+            );
+        }
+        if t.ok {
+            let _ = writeln!(
+                out,
+                "truth     client counts match the server's ({} checks)",
+                t.checks.len()
+            );
+        }
+    }
+    if !v.conservation.ok {
+        let _ = writeln!(out, "!! CONSERVATION BROKEN: {:?}", v.conservation);
+    }
+}
+
+fn endpoint_row(out: &mut String, name: &str, e: &EndpointReport) {
+    let o = &e.outcomes;
+    let known = o[Outcome::Ok]
+        + o[Outcome::Unauthorized]
+        + o[Outcome::RateLimited]
+        + o[Outcome::InvalidGrant];
+    let l = &e.latency_ms;
+    let _ = writeln!(
+        out,
+        "{:<9} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8}",
+        name,
+        e.requests,
+        o[Outcome::Ok],
+        o[Outcome::Unauthorized],
+        o[Outcome::RateLimited],
+        o[Outcome::InvalidGrant],
+        o.total() - known,
+        ms(l.p50),
+        ms(l.p90),
+        ms(l.p99),
+        ms(l.p999),
+        ms(l.max)
+    );
+}
+
+/// Where the 401s sat relative to expiry: the bins that hold any, as `offset:count`.
+fn lens_line(out: &mut String, v: &VariantReport) {
+    let lens = &v.expiry_lens;
+    let spots: Vec<String> = lens
+        .bins
+        .iter()
+        .filter(|b| b.outcomes[Outcome::Unauthorized] > 0)
+        .map(|b| format!("{:+}s:{}", b.offset_s, b.outcomes[Outcome::Unauthorized]))
+        .collect();
+    let outside = lens.before[Outcome::Unauthorized] + lens.after[Outcome::Unauthorized];
+    let line = if spots.is_empty() && outside == 0 {
+        "none".to_owned()
+    } else {
+        let mut s = spots.join(" ");
+        if outside > 0 {
+            let _ = write!(s, " (outside -30s..+10s: {outside})");
+        }
+        s
+    };
+    let _ = writeln!(out, "401s by time to expiry  {line}");
+}

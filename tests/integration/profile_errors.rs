@@ -1,0 +1,192 @@
+//! Profile validation: every kind of mistake is reported with its key and line, all at once.
+
+use std::path::Path;
+use tokenstorm::profile::{parse, Located, ProfileError};
+
+const GOOD: &str = r#"duration = "10s"
+[server]
+token_ttl = "15s"
+[load]
+orgs = 2
+sessions = 10
+rate = "100/s"
+[[variant]]
+name = "a"
+token_scope = "org"
+trigger = "reactive"
+"#;
+
+fn problems(text: &str) -> Vec<Located> {
+    match parse(text, Path::new("t.toml")) {
+        Err(ProfileError::Invalid { problems, .. }) => problems,
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("profile was accepted:\n{text}"),
+    }
+}
+
+/// Replaces the first occurrence of `from` in the good profile.
+fn with(from: &str, to: &str) -> String {
+    assert!(GOOD.contains(from), "{from}");
+    GOOD.replacen(from, to, 1)
+}
+
+fn assert_one(text: &str, key: &str, line: usize, says: &str) {
+    let p = problems(text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, key, "{p:?}");
+    assert_eq!(p[0].line, Some(line), "{p:?}");
+    assert!(
+        p[0].message.contains(says),
+        "`{}` should contain `{says}`",
+        p[0].message
+    );
+}
+
+#[test]
+fn the_good_profile_parses() {
+    assert!(parse(GOOD, Path::new("t.toml")).is_ok());
+}
+
+#[test]
+fn unknown_keys_name_the_key_and_line() {
+    assert_one(
+        &with("orgs = 2", "orgs = 2\nograns = 3"),
+        "load.ograns",
+        6,
+        "unknown field `ograns`",
+    );
+    assert_one(
+        &with("duration", "durashun = 1\nduration"),
+        "durashun",
+        1,
+        "unknown field",
+    );
+}
+
+#[test]
+fn wrong_types_name_the_key_and_line() {
+    assert_one(
+        &with("orgs = 2", "orgs = \"two\""),
+        "load.orgs",
+        5,
+        "invalid type",
+    );
+    assert_one(
+        &with("rate = \"100/s\"", "rate = \"quick\""),
+        "load.rate",
+        7,
+        "not a rate",
+    );
+    assert_one(
+        &with("token_ttl = \"15s\"", "token_ttl = \"soon\""),
+        "server.token_ttl",
+        3,
+        "not a duration",
+    );
+    assert_one(
+        &with("trigger = \"reactive\"", "trigger = \"sometimes\""),
+        "variant[0].trigger",
+        11,
+        "unknown variant",
+    );
+}
+
+#[test]
+fn values_out_of_range_name_the_key_and_line() {
+    assert_one(
+        &with("token_ttl = \"15s\"", "token_ttl = \"0s\""),
+        "server.token_ttl",
+        3,
+        "at least 1s",
+    );
+    assert_one(&with("orgs = 2", "orgs = 0"), "load.orgs", 5, "at least 1");
+    assert_one(
+        &with("rate = \"100/s\"", "rate = \"0/s\""),
+        "load.rate",
+        7,
+        "more than 0/s",
+    );
+    assert_one(
+        &with("duration = \"10s\"", "duration = \"0s\""),
+        "duration",
+        1,
+        "more than 0s",
+    );
+    assert_one(
+        &with("name = \"a\"", "name = \"a b/c\""),
+        "variant[0].name",
+        9,
+        "letters, digits",
+    );
+}
+
+#[test]
+fn inconsistencies_name_the_key_and_line() {
+    assert_one(
+        &with("sessions = 10", "sessions = 1"),
+        "load.sessions",
+        6,
+        "at least load.orgs (2)",
+    );
+    assert_one(
+        &with("trigger = \"reactive\"", "trigger = \"preemptive\""),
+        "variant[0].margin",
+        8,
+        "needs a margin",
+    );
+    assert_one(
+        &with(
+            "trigger = \"reactive\"",
+            "trigger = \"preemptive\"\nmargin = \"20s\"",
+        ),
+        "variant[0].margin",
+        12,
+        "shorter than server.token_ttl",
+    );
+    let twice =
+        format!("{GOOD}[[variant]]\nname = \"a\"\ntoken_scope = \"org\"\ntrigger = \"reactive\"\n");
+    assert_one(&twice, "variant[1].name", 13, "used by an earlier variant");
+}
+
+#[test]
+fn missing_sections_are_reported() {
+    let p = problems("duration = \"1s\"\n[[variant]]\nname = \"a\"\ntoken_scope = \"org\"\ntrigger = \"reactive\"\n");
+    assert!(p[0].message.contains("missing field `load`"), "{p:?}");
+}
+
+#[test]
+fn all_problems_come_back_together() {
+    let text = with("orgs = 2", "orgs = 0").replace("token_ttl = \"15s\"", "token_ttl = \"0s\"");
+    let p = problems(&text);
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(keys, ["load.orgs", "server.token_ttl"], "{p:?}");
+}
+
+#[test]
+fn validate_command_exits_2_and_prints_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, with("sessions = 10", "sessions = 1")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tokenstorm"))
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml:6: load.sessions: must be at least"),
+        "{stderr}"
+    );
+
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_tokenstorm"))
+        .args(["validate", "profiles/default.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
