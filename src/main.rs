@@ -37,6 +37,7 @@ async fn command(command: Command) -> Result<u8, AppError> {
                 out: args.out.clone(),
                 overrides: args.overrides(),
                 progress: !args.quiet && std::io::stdout().is_terminal(),
+                announce: !args.quiet,
             };
             let result = app::run(options, Signals::listen()).await?;
             print!("{}", tokenstorm::report::summary::render(&result.report));

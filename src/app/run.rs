@@ -22,6 +22,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     pub overrides: Overrides,
     pub progress: bool,
+    /// Print one line to stderr as each variant starts (for logs, where there is no progress bar).
+    pub announce: bool,
 }
 
 /// What a finished run produced.
@@ -50,6 +52,15 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
         }
         let target = Running::start(&plan).await?;
         target_label = target.label.clone();
+        if options.announce {
+            eprintln!(
+                "running variant {}: {:.0}s at {}/s against {}",
+                model.name,
+                plan.load.duration.as_secs_f64(),
+                plan.load.rate_per_second,
+                target.label
+            );
+        }
         let api = Api::new(&target.api)?;
         let (mut variant, hard_stop) =
             run_variant(&plan, model.clone(), api, &signals, options.progress).await;

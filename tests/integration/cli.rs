@@ -1,0 +1,219 @@
+//! The binary as a user meets it: `serve` answering curl-style requests, and `run` stopped by signals.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tokenstorm");
+
+const SERVED: &str = r#"
+duration = "1s"
+[server]
+token_ttl = "1s"
+[load]
+orgs = 2
+sessions = 2
+rate = "1/s"
+[[variant]]
+name = "a"
+token_scope = "org"
+trigger = "reactive"
+"#;
+
+/// Reads the child's stream line by line until one contains `needle`, returning that line.
+fn wait_for_line(stream: impl std::io::Read, needle: &str) -> String {
+    for line in BufReader::new(stream).lines() {
+        let line = line.expect("child output is text");
+        if line.contains(needle) {
+            return line;
+        }
+    }
+    panic!("child ended without printing `{needle}`");
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn serve_answers_both_endpoints_with_rfc_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = super::support::write_profile(dir.path(), SERVED);
+    let mut child = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .arg(&profile)
+        .env("TOKENSTORM_SERVE_SECRET", "s3cret")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = wait_for_line(child.stdout.take().unwrap(), "listening on");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let token_url = format!("{base}/oauth/token");
+        let contacts_url = format!("{base}/api/v2/externalcontacts/contacts");
+
+        let ok = http
+            .post(&token_url)
+            .basic_auth("org-0000-client", Some("s3cret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+        assert_eq!(ok.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = ok.json().await.unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["expires_in"], 1);
+        assert!(
+            body.get("refresh_token").is_none(),
+            "client_credentials issues no refresh token"
+        );
+        let access = body["access_token"].as_str().unwrap().to_owned();
+
+        let bad_client = http
+            .post(&token_url)
+            .basic_auth("org-0000-client", Some("wrong"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad_client.status(), 401);
+        assert!(bad_client.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic"));
+        let body: serde_json::Value = bad_client.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+
+        let bad_grant = http
+            .post(&token_url)
+            .basic_auth("org-0000-client", Some("s3cret"))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", "nope")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad_grant.status(), 400);
+        let body: serde_json::Value = bad_grant.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_grant");
+
+        let missing = http.get(&contacts_url).send().await.unwrap();
+        assert_eq!(missing.status(), 401);
+        let challenge = missing.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            challenge.starts_with("Bearer") && !challenge.contains("error="),
+            "{challenge}"
+        );
+
+        let good = http
+            .get(&contacts_url)
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(good.status(), 200);
+
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let expired = http
+            .get(&contacts_url)
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(expired.status(), 401);
+        let challenge = expired.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    });
+
+    signal(&child, "-INT");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "serve stops cleanly on Ctrl-C");
+}
+
+const LONG_RUN: &str = r#"
+duration = "60s"
+[server]
+token_ttl = "2s"
+[load]
+orgs = 2
+sessions = 20
+rate = "200/s"
+[[variant]]
+name = "first"
+token_scope = "org"
+trigger = "reactive"
+[[variant]]
+name = "second"
+token_scope = "org"
+trigger = "reactive"
+"#;
+
+fn interrupted_run(signals: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = super::support::write_profile(dir.path(), LONG_RUN);
+    let out = dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(&profile)
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("running variant first") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "run ended before it started"
+        );
+    }
+    // Let some requests happen, so the report has something in it.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for s in signals {
+        signal(&child, s);
+    }
+    let status = child.wait().unwrap();
+    let text = std::fs::read_to_string(out.join("report.json"))
+        .expect("an interrupted run still writes its report");
+    (status.code(), serde_json::from_str(&text).unwrap())
+}
+
+#[test]
+fn ctrl_c_stops_the_run_and_writes_the_report() {
+    let (code, report) = interrupted_run(&["-INT"]);
+    assert_eq!(code, Some(130));
+    assert_eq!(report["interrupted"], true);
+    let variants = report["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 1, "the second variant never started");
+    assert_eq!(variants[0]["stopped_early"], true);
+    assert!(variants[0]["requests"]["sent"].as_u64().unwrap() > 0);
+    assert_eq!(variants[0]["conservation"]["ok"], true);
+}
+
+#[test]
+fn sigterm_exits_143_with_a_report() {
+    let (code, report) = interrupted_run(&["-TERM"]);
+    assert_eq!(code, Some(143));
+    assert_eq!(report["interrupted"], true);
+}

@@ -1,0 +1,115 @@
+//! The default profile's two client models, shortened: the naive one storms at expiry, the coalesced one does not.
+
+use super::support::{assert_accounted, run_profile, variant};
+use tokenstorm::http::Outcome;
+
+/// 2 s tokens over 5 s: every org's token expires twice under each variant.
+const PROFILE: &str = r#"
+seed = 7
+duration = "5s"
+[server]
+token_ttl = "2s"
+[load]
+orgs = 4
+sessions = 200
+rate = "400/s"
+request_timeout = "5s"
+drain = "5s"
+[[variant]]
+name = "naive"
+token_scope = "org"
+trigger = "reactive"
+coalesce = "none"
+[[variant]]
+name = "coalesced"
+token_scope = "org"
+trigger = "preemptive"
+margin = "500ms"
+coalesce = "single-flight"
+"#;
+
+#[test]
+fn naive_storms_at_expiry_and_coalesced_refreshes_once_per_generation() {
+    let ran = run_profile(PROFILE);
+    let naive = variant(&ran.report, "naive");
+    let coalesced = variant(&ran.report, "coalesced");
+    for v in [naive, coalesced] {
+        assert_accounted(v);
+        assert_eq!(v.requests.scheduled, 2000, "{}: 400/s for 5 s", v.name);
+        assert_eq!(v.requests.dropped, 0, "{}", v.name);
+    }
+
+    // Naive: 401s land at and just after expiry, never while the token is still good.
+    let lens = &naive.expiry_lens;
+    let unauthorized_at = |offset: i64| {
+        lens.bins
+            .iter()
+            .find(|b| b.offset_s == offset)
+            .map_or(0, |b| b.outcomes[Outcome::Unauthorized])
+    };
+    let total_401 = naive.endpoints.contacts.outcomes[Outcome::Unauthorized];
+    assert!(total_401 > 0, "naive must hit expired tokens");
+    assert!(
+        unauthorized_at(0) * 2 > total_401,
+        "most 401s sit in bin 0: {lens:?}"
+    );
+    let early: u64 = lens
+        .bins
+        .iter()
+        .filter(|b| b.offset_s < 0)
+        .map(|b| b.outcomes[Outcome::Unauthorized])
+        .sum();
+    assert_eq!(early, 0, "no 401 before expiry: {lens:?}");
+    assert!(
+        naive.refresh.per_generation_max > 1,
+        "a herd: {:?}",
+        naive.refresh
+    );
+    assert!(
+        naive.refresh.max_in_flight_per_org > 1,
+        "{:?}",
+        naive.refresh
+    );
+    // Each 401 was retried once with a fresh token, so users saw success.
+    assert_eq!(naive.requests.retries, total_401);
+    assert_eq!(naive.requests.outcomes[Outcome::Ok], naive.requests.sent);
+
+    // Coalesced: one first token per org, refreshed before expiry, exactly once per generation per org, never a 401.
+    assert_eq!(coalesced.endpoints.token.requests, 4);
+    assert_eq!(
+        coalesced.endpoints.contacts.outcomes[Outcome::Unauthorized],
+        0
+    );
+    assert_eq!(
+        coalesced.refresh.per_generation_max, 1,
+        "{:?}",
+        coalesced.refresh
+    );
+    assert_eq!(
+        coalesced.refresh.max_in_flight_per_org, 1,
+        "{:?}",
+        coalesced.refresh
+    );
+    assert!(
+        coalesced.refresh.generations >= 8,
+        "4 orgs, 2 expiries each: {:?}",
+        coalesced.refresh
+    );
+    assert_eq!(coalesced.refresh.attempts, coalesced.refresh.generations);
+    let late: u64 = coalesced
+        .expiry_lens
+        .bins
+        .iter()
+        .filter(|b| b.offset_s >= 0)
+        .map(|b| b.outcomes.total())
+        .sum();
+    assert_eq!(
+        late + coalesced.expiry_lens.after.total(),
+        0,
+        "nothing sent with an expired token"
+    );
+
+    // The report on disk is the one returned, and it reads back.
+    let loaded = tokenstorm::report::load(&ran.report_path).unwrap();
+    assert_eq!(loaded.variants.len(), 2);
+}

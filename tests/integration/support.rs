@@ -1,0 +1,85 @@
+//! Shared helpers: write a profile into a temporary folder and run it through the library.
+
+use std::path::{Path, PathBuf};
+use tokenstorm::app::{self, RunOptions, Signals};
+use tokenstorm::plan::Overrides;
+use tokenstorm::report::model::{Report, VariantReport};
+
+pub struct Ran {
+    pub report: Report,
+    pub report_path: PathBuf,
+    pub _dir: tempfile::TempDir,
+}
+
+pub fn write_profile(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("profile.toml");
+    std::fs::write(&path, text).expect("temp dir is writable");
+    path
+}
+
+/// Runs the profile text to completion on a fresh runtime and returns the report.
+pub fn run_profile(text: &str) -> Ran {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let profile = write_profile(dir.path(), text);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let options = RunOptions {
+        profile,
+        out: Some(dir.path().join("out")),
+        overrides: Overrides::default(),
+        progress: false,
+        announce: false,
+    };
+    let result = runtime
+        .block_on(app::run(options, Signals::none()))
+        .unwrap_or_else(|e| panic!("run failed: {e}"));
+    Ran {
+        report: result.report,
+        report_path: result.report_path,
+        _dir: dir,
+    }
+}
+
+pub fn variant<'a>(report: &'a Report, name: &str) -> &'a VariantReport {
+    report
+        .variants
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no variant {name}"))
+}
+
+/// The invariants every run must hold, whatever the client model.
+pub fn assert_accounted(v: &VariantReport) {
+    let r = &v.requests;
+    assert!(v.conservation.ok, "{}: {:?}", v.name, v.conservation);
+    assert_eq!(r.scheduled, r.sent + r.dropped, "{}", v.name);
+    assert_eq!(r.sent, r.outcomes.total() + r.unfinished, "{}", v.name);
+    assert_eq!(
+        r.unfinished, 0,
+        "{}: nothing should be left after the drain",
+        v.name
+    );
+    assert_eq!(
+        v.endpoints.contacts.outcomes.total(),
+        r.sent - r.no_token + r.retries,
+        "{}: every API call is one sent request or one retry",
+        v.name
+    );
+    let truth = v
+        .truth
+        .as_ref()
+        .expect("embedded runs carry the target's truth");
+    assert!(
+        truth.ok,
+        "{}: client and server disagree: {:?}",
+        v.name, truth.checks
+    );
+    assert!(
+        truth.checks.len() >= 6,
+        "{}: too few truth checks: {:?}",
+        v.name,
+        truth.checks
+    );
+}
