@@ -53,6 +53,12 @@ pub struct RunArgs {
     /// No progress bar (it is also off when stdout is not a terminal).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write the thresholds as JUnit XML to FILE (one test case per threshold).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print the machine-readable summary as JSON on stdout, and nothing else there.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl RunArgs {

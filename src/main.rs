@@ -40,8 +40,18 @@ async fn command(command: Command) -> Result<u8, AppError> {
                 announce: !args.quiet,
             };
             let result = app::run(options, Signals::listen()).await?;
-            print!("{}", tokenstorm::report::summary::render(&result.report));
-            println!("\nreport: {}", result.report_path.display());
+            if let Some(path) = &args.junit {
+                app::write_junit(&result.report, path)?;
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    tokenstorm::report::summary::machine(&result.report, &result.report_path)
+                );
+            } else {
+                print!("{}", tokenstorm::report::summary::render(&result.report));
+                println!("\nreport: {}", result.report_path.display());
+            }
             Ok(app::exit_code(&result))
         }
         Command::Serve(args) => {

@@ -8,6 +8,7 @@ pub mod serve;
 pub mod signals;
 pub mod target;
 pub mod truth;
+pub mod variant;
 
 use crate::http::HttpError;
 use crate::plan::PlanError;
@@ -70,7 +71,19 @@ pub fn exit_code(result: &RunResult) -> u8 {
         signal.exit_code()
     } else if result.unreachable {
         exit::UNREACHABLE
+    } else if result.report.passed == Some(false) {
+        exit::THRESHOLDS_FAILED
     } else {
         exit::SUCCESS
     }
+}
+
+/// `--junit FILE`: the thresholds as JUnit XML.
+pub fn write_junit(report: &crate::report::Report, path: &std::path::Path) -> Result<(), AppError> {
+    std::fs::write(path, crate::report::junit::from_thresholds(report)).map_err(|source| {
+        AppError::Report(ReportError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    })
 }

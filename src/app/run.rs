@@ -1,18 +1,14 @@
 //! `tokenstorm run`: each variant against a fresh target, then the report, also when interrupted.
 
-use super::progress::Progress;
 use super::signals::{Signal, Signals};
 use super::target::Running;
-use super::{truth, AppError};
-use crate::engine::{self, Ending};
+use super::{truth, variant, AppError};
 use crate::http::{Api, Outcome};
-use crate::metrics::Recorder;
-use crate::plan::{self, ClientModel, Overrides, Plan};
+use crate::plan::{self, Overrides, Plan};
+use crate::profile::thresholds::Thresholds;
 use crate::report::model::{ProfileInfo, Report, VariantReport, FORMAT_VERSION};
-use crate::report::{self, build};
+use crate::report::{self, gates};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// Everything `run` needs from the command line, already typed.
 #[derive(Debug, Clone)]
@@ -45,6 +41,8 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
     });
 
     let mut variants = Vec::new();
+    let mut thresholds = Vec::new();
+    let mut aborted_by = None;
     let mut target_label = String::from("embedded");
     for model in &plan.variants {
         if signals.first().is_some() {
@@ -62,14 +60,29 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
             );
         }
         let api = Api::new(&target.api)?;
-        let (mut variant, hard_stop) =
-            run_variant(&plan, model.clone(), api, &signals, options.progress).await;
+        let gates =
+            gates::for_variant(&plan.profile.thresholds, &thresholds_of(&plan, &model.name));
+        let ran = variant::run(
+            &plan,
+            model.clone(),
+            api,
+            &gates,
+            &signals,
+            options.progress,
+        )
+        .await;
+        let mut report = ran.report;
         if let Some(server) = target.truth() {
-            variant.truth = Some(truth::check(&variant, truth::flatten(&server)));
+            report.truth = Some(truth::check(&report, truth::flatten(&server)));
         }
         target.stop().await;
-        variants.push(variant);
-        if hard_stop {
+        thresholds.extend(gates::evaluate(&report, &gates));
+        variants.push(report);
+        if let Some(gate) = ran.aborted_by {
+            aborted_by = Some(format!("{}: {gate}", model.name));
+            break;
+        }
+        if ran.hard_stop {
             break;
         }
     }
@@ -90,6 +103,9 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
         target: target_label,
         interrupted: interrupted.is_some(),
         variants,
+        passed: (!thresholds.is_empty()).then(|| thresholds.iter().all(|t| t.passed)),
+        thresholds,
+        aborted_by,
     };
     let report_path = report::write_json(&report, &out)?;
     Ok(RunResult {
@@ -100,41 +116,13 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
     })
 }
 
-/// Runs one variant; the flag is true when a second signal cut even the drain short.
-async fn run_variant(
-    plan: &Plan,
-    model: ClientModel,
-    api: Api,
-    signals: &Signals,
-    show_progress: bool,
-) -> (VariantReport, bool) {
-    let load = &plan.load;
-    let start = Instant::now();
-    let recorder = Arc::new(Recorder::new(
-        plan.orgs.len(),
-        start,
-        load.duration + load.drain + Duration::from_secs(1),
-    ));
-    let progress = Progress::start(&model.name, load.duration, recorder.clone(), show_progress);
-    let run = engine::Run {
-        load,
-        model: model.clone(),
-        orgs: plan.orgs.clone().into(),
-        session_org: plan.session_org.clone(),
-        arrival_order: plan.arrival_order.clone(),
-        api,
-    };
-    let (ending, hard_stop) = tokio::select! {
-        ending = engine::run(run, recorder.clone(), signals.stop_flag()) => (ending, false),
-        // Dropping the engine's future aborts its requests; what they measured so far is kept.
-        _ = signals.count_reaches(2) => (Ending::Stopped, true),
-    };
-    progress.finish();
-    let snapshot = recorder.snapshot(Instant::now());
-    (
-        build::variant(&model, load, &snapshot, ending == Ending::Stopped),
-        hard_stop,
-    )
+fn thresholds_of(plan: &Plan, variant: &str) -> Thresholds {
+    plan.profile
+        .variants
+        .iter()
+        .find(|v| v.name == variant)
+        .map(|v| v.thresholds.clone())
+        .unwrap_or_default()
 }
 
 /// No call got any HTTP answer at all: the target was never reached.

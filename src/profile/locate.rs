@@ -30,7 +30,7 @@ impl Locator {
         let doc = self.doc.as_ref()?;
         let mut table: &dyn TableLike = doc.as_table();
         let mut line = None;
-        for segment in path.split('.') {
+        for segment in segments(path) {
             let (name, index) = split_index(segment);
             let Some((key, item)) = table.get_key_value(name) else {
                 break;
@@ -65,6 +65,25 @@ impl Locator {
     }
 }
 
+/// Splits `a.b[1]."c.d"` into `a`, `b[1]`, `c.d`: quoted segments may hold dots (threshold names do).
+fn segments(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            out.push(&quoted[..end]);
+            rest = quoted.get(end + 1..).unwrap_or("");
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            out.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+    }
+    out
+}
+
 fn split_index(segment: &str) -> (&str, Option<usize>) {
     match segment.split_once('[') {
         Some((name, rest)) => (name, rest.trim_end_matches(']').parse().ok()),
@@ -73,8 +92,13 @@ fn split_index(segment: &str) -> (&str, Option<usize>) {
 }
 
 fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
+    let name = if name.contains('.') {
+        format!("\"{name}\"")
+    } else {
         name.to_owned()
+    };
+    if prefix.is_empty() {
+        name
     } else {
         format!("{prefix}.{name}")
     }
@@ -128,6 +152,11 @@ mod tests {
         // An absent key falls back to its nearest present parent.
         assert_eq!(loc.line_of_key("load.rate"), Some(3));
         assert_eq!(loc.line_of_key("nothing.here"), None);
+        let quoted = Locator::new("[thresholds]\n\"contacts.p99_ms\" = \"< 1\"\n");
+        assert_eq!(
+            quoted.line_of_key("thresholds.\"contacts.p99_ms\""),
+            Some(2)
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ pub mod locate;
 pub mod problems;
 pub mod schema;
 pub mod server;
+pub mod thresholds;
 pub mod units;
 pub mod validate;
 

@@ -1,6 +1,7 @@
 //! The serde model of a profile file: it mirrors the TOML one to one, and rejects unknown keys.
 
 use super::server::ServerSection;
+use super::thresholds::Thresholds;
 use super::units::{Rate, Span};
 use serde::Deserialize;
 
@@ -20,6 +21,9 @@ pub struct Profile {
     #[serde(default)]
     pub server: ServerSection,
     pub load: LoadSection,
+    /// Conditions every variant's results must meet; a failure gives exit code 1.
+    #[serde(default)]
+    pub thresholds: Thresholds,
     #[serde(rename = "variant")]
     pub variants: Vec<VariantSection>,
 }
@@ -90,6 +94,9 @@ pub struct VariantSection {
     pub retries_on_401: u32,
     /// How a token is renewed; by default `client_credentials` for org tokens and `refresh_token` for session tokens.
     pub refresh_grant: Option<RefreshGrant>,
+    /// Thresholds for this variant only, on top of (and overriding) the profile's.
+    #[serde(default)]
+    pub thresholds: Thresholds,
 }
 
 fn default_retries() -> u32 {

@@ -2,6 +2,7 @@
 
 use super::problems::Problems;
 use super::schema::{LoadSection, Profile, RefreshGrant, TokenScope, Trigger, VariantSection};
+use super::thresholds::{Metric, Thresholds};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ pub fn validate(profile: &Profile) -> Problems {
     }
     check_load(&profile.load, &mut problems);
     profile.server.validate(&mut problems);
+    check_thresholds(&profile.thresholds, "thresholds", &mut problems);
     if profile.variants.is_empty() {
         problems.push("variant", "at least one [[variant]] is needed");
     }
@@ -35,8 +37,21 @@ pub fn validate(profile: &Profile) -> Problems {
             );
         }
         check_variant(variant, &key, profile.server.token_ttl.0, &mut problems);
+        check_thresholds(
+            &variant.thresholds,
+            &format!("{key}.thresholds"),
+            &mut problems,
+        );
     }
     problems
+}
+
+fn check_thresholds(thresholds: &Thresholds, key: &str, problems: &mut Problems) {
+    for name in thresholds.keys() {
+        if let Err(e) = name.parse::<Metric>() {
+            problems.push(format!("{key}.\"{name}\""), e);
+        }
+    }
 }
 
 /// Names end up in folder names and report keys, so keep them to a safe alphabet.

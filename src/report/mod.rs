@@ -1,7 +1,9 @@
 //! Reports: the JSON document, built once from the recorder's data, and the writers that present it.
 
 pub mod build;
+pub mod gates;
 pub mod histogram;
+pub mod junit;
 pub mod model;
 pub mod outcomes;
 pub mod summary;

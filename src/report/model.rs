@@ -23,6 +23,27 @@ pub struct Report {
     /// True when the run was stopped before its schedule ended (Ctrl-C).
     pub interrupted: bool,
     pub variants: Vec<VariantReport>,
+    /// Every threshold of every variant, evaluated on the final numbers.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
+    /// Whether every threshold passed; absent when the profile has none.
+    #[serde(default)]
+    pub passed: Option<bool>,
+    /// The threshold (`variant: metric condition`) whose failure stopped the run early, if one did.
+    #[serde(default)]
+    pub aborted_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdResult {
+    pub variant: String,
+    pub metric: String,
+    /// As written, e.g. `< 250`.
+    pub condition: String,
+    /// `None` when the metric has no value for this run (e.g. `truth.*` against a remote target).
+    pub observed: Option<f64>,
+    pub passed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,7 +9,42 @@ pub fn render(report: &Report) -> String {
     for v in &report.variants {
         variant(&mut out, v);
     }
+    thresholds(&mut out, report);
     out
+}
+
+fn thresholds(out: &mut String, report: &Report) {
+    if report.thresholds.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nthresholds");
+    for t in &report.thresholds {
+        let observed = t.observed.map_or("n/a".to_owned(), |v| format!("{v:.4}"));
+        let _ = writeln!(
+            out,
+            "  {}  {:<12} {:<34} {:<10} observed {observed}",
+            if t.passed { "pass" } else { "FAIL" },
+            t.variant,
+            t.metric,
+            t.condition
+        );
+    }
+    if let Some(gate) = &report.aborted_by {
+        let _ = writeln!(out, "run aborted early by threshold {gate}");
+    }
+    let failed = report.thresholds.iter().filter(|t| !t.passed).count();
+    let _ = match failed {
+        0 => writeln!(
+            out,
+            "PASS: all {} thresholds passed",
+            report.thresholds.len()
+        ),
+        n => writeln!(
+            out,
+            "FAIL: {n} of {} thresholds failed",
+            report.thresholds.len()
+        ),
+    };
 }
 
 fn ms(v: f64) -> String {
@@ -153,4 +188,47 @@ fn lens_line(out: &mut String, v: &VariantReport) {
         s
     };
     let _ = writeln!(out, "401s by time to expiry  {line}");
+}
+
+/// The machine-readable summary (`run --json`): the key numbers per variant and every threshold.
+pub fn machine(report: &Report, report_path: &std::path::Path) -> serde_json::Value {
+    let variants: Vec<serde_json::Value> = report
+        .variants
+        .iter()
+        .map(|v| {
+            let c = &v.endpoints.contacts;
+            serde_json::json!({
+                "name": v.name,
+                "stopped_early": v.stopped_early,
+                "requests": {
+                    "scheduled": v.requests.scheduled,
+                    "sent": v.requests.sent,
+                    "dropped": v.requests.dropped,
+                    "retries": v.requests.retries,
+                    "ok_rate": v.requests.outcomes.rate(Outcome::Ok),
+                },
+                "contacts": {
+                    "calls": c.requests,
+                    "outcomes": c.outcomes,
+                    "latency_ms": c.latency_ms,
+                },
+                "refresh": {
+                    "attempts": v.refresh.attempts,
+                    "per_generation_max": v.refresh.per_generation_max,
+                    "max_in_flight_per_org": v.refresh.max_in_flight_per_org,
+                },
+                "conservation_ok": v.conservation.ok,
+                "truth_ok": v.truth.as_ref().map(|t| t.ok),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "report": report_path.display().to_string(),
+        "profile": report.profile.name,
+        "interrupted": report.interrupted,
+        "passed": report.passed,
+        "aborted_by": report.aborted_by,
+        "thresholds": report.thresholds,
+        "variants": variants,
+    })
 }

@@ -1,0 +1,103 @@
+//! One variant's run: the engine, the progress bar, the stop signals and abort-on-fail thresholds.
+
+use super::progress::Progress;
+use super::signals::Signals;
+use crate::engine::{self, Ending};
+use crate::http::Api;
+use crate::metrics::Recorder;
+use crate::plan::{ClientModel, Plan};
+use crate::report::build;
+use crate::report::gates::{self, Gate};
+use crate::report::model::VariantReport;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How a variant's run ended, beyond its numbers.
+pub struct VariantRun {
+    pub report: VariantReport,
+    /// A second signal cut even the drain short: stop everything.
+    pub hard_stop: bool,
+    /// The abort-on-fail threshold that stopped the run, as `metric condition`.
+    pub aborted_by: Option<String>,
+}
+
+pub async fn run(
+    plan: &Plan,
+    model: ClientModel,
+    api: Api,
+    gates: &[Gate],
+    signals: &Signals,
+    show_progress: bool,
+) -> VariantRun {
+    let load = &plan.load;
+    let start = Instant::now();
+    let recorder = Arc::new(Recorder::new(
+        plan.orgs.len(),
+        start,
+        load.duration + load.drain + Duration::from_secs(1),
+    ));
+    let progress = Progress::start(&model.name, load.duration, recorder.clone(), show_progress);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let engine = engine::run(
+        engine::Run {
+            load,
+            model: model.clone(),
+            orgs: plan.orgs.clone().into(),
+            session_org: plan.session_org.clone(),
+            arrival_order: plan.arrival_order.clone(),
+            api,
+        },
+        recorder.clone(),
+        stop_rx,
+    );
+    tokio::pin!(engine);
+    let aborting: Vec<&Gate> = gates.iter().filter(|g| g.rule.abort_on_fail).collect();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut aborted_by = None;
+    let mut hard_stop = false;
+    let ending = loop {
+        tokio::select! {
+            ending = &mut engine => break ending,
+            _ = signals.count_reaches(1), if !*stop_tx.borrow() => { let _ = stop_tx.send(true); }
+            // Dropping the engine's future aborts its requests; what they measured so far is kept.
+            _ = signals.count_reaches(2) => { hard_stop = true; break Ending::Stopped; }
+            _ = tick.tick(), if !aborting.is_empty() && aborted_by.is_none() => {
+                aborted_by = failing(&recorder, &model, plan, &aborting, start.elapsed());
+                if aborted_by.is_some() {
+                    let _ = stop_tx.send(true);
+                }
+            }
+        }
+    };
+    progress.finish();
+    let snapshot = recorder.snapshot(Instant::now());
+    VariantRun {
+        report: build::variant(&model, load, &snapshot, ending == Ending::Stopped),
+        hard_stop,
+        aborted_by,
+    }
+}
+
+/// The first abort-on-fail gate that fails on the numbers so far, once its delay has passed.
+fn failing(
+    recorder: &Recorder,
+    model: &ClientModel,
+    plan: &Plan,
+    gates: &[&Gate],
+    elapsed: Duration,
+) -> Option<String> {
+    let due: Vec<Gate> = gates
+        .iter()
+        .filter(|g| elapsed >= g.rule.abort_delay.0)
+        .map(|g| (*g).clone())
+        .collect();
+    if due.is_empty() {
+        return None;
+    }
+    let live = build::variant(model, &plan.load, &recorder.snapshot(Instant::now()), false);
+    gates::evaluate(&live, &due)
+        .into_iter()
+        .find(|r| !r.passed)
+        .map(|r| format!("{} {}", r.metric, r.condition))
+}

@@ -1,0 +1,122 @@
+//! Thresholds evaluated on a variant's report: the numbers a release gate passes or fails on.
+
+use super::model::{EndpointReport, Requests, ThresholdResult, VariantReport};
+use crate::http::Outcome;
+use crate::profile::thresholds::{Metric, Rule, Scope, Stat, Thresholds};
+
+/// A threshold ready to evaluate: its name as written, the parsed metric, and the rule.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub name: String,
+    pub metric: Metric,
+    pub rule: Rule,
+}
+
+/// The gates that apply to a variant: the profile's, with the variant's own replacing same-named ones.
+/// Names were validated with the profile, so a name that does not parse cannot reach here; it is skipped.
+pub fn for_variant(profile: &Thresholds, variant: &Thresholds) -> Vec<Gate> {
+    let mut merged = profile.clone();
+    merged.extend(variant.iter().map(|(k, v)| (k.clone(), v.clone())));
+    merged
+        .into_iter()
+        .filter_map(|(name, rule)| {
+            let metric = name.parse().ok()?;
+            Some(Gate { name, metric, rule })
+        })
+        .collect()
+}
+
+pub fn evaluate(variant: &VariantReport, gates: &[Gate]) -> Vec<ThresholdResult> {
+    gates
+        .iter()
+        .map(|gate| {
+            let observed = value(variant, gate.metric);
+            ThresholdResult {
+                variant: variant.name.clone(),
+                metric: gate.name.clone(),
+                condition: gate.rule.condition.to_string(),
+                observed,
+                passed: observed
+                    .is_some_and(|v| gate.rule.condition.op.holds(v, gate.rule.condition.value)),
+            }
+        })
+        .collect()
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// The metric's value on this report, or `None` when the run has no such number.
+pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
+    let r = &v.requests;
+    let f = &v.refresh;
+    Some(match metric {
+        Metric::Endpoint(scope, stat) => return endpoint_value(v, scope, stat),
+        Metric::Scheduled => r.scheduled as f64,
+        Metric::Sent => r.sent as f64,
+        Metric::Dropped => r.dropped as f64,
+        Metric::DroppedRate => ratio(r.dropped, r.scheduled),
+        Metric::Retries => r.retries as f64,
+        Metric::NoToken => r.no_token as f64,
+        Metric::Unfinished => r.unfinished as f64,
+        Metric::RefreshMaxInFlightPerOrg => f.max_in_flight_per_org as f64,
+        Metric::RefreshPerGenerationMax => f.per_generation_max as f64,
+        Metric::RefreshPerGenerationMean => f.per_generation_mean,
+        Metric::RefreshWaits => f.waits as f64,
+        Metric::RefreshWaitP99Ms => f.wait_ms.p99,
+        Metric::TruthMismatch => {
+            v.truth.as_ref()?.checks.iter().filter(|c| !c.equal).count() as f64
+        }
+        Metric::ConservationBroken => {
+            let c = &v.conservation;
+            [
+                c.scheduled_is_sent_plus_dropped,
+                c.sent_is_finished_plus_unfinished,
+                c.contacts_calls_match_requests,
+            ]
+            .iter()
+            .filter(|ok| !**ok)
+            .count() as f64
+        }
+    })
+}
+
+fn endpoint_value(v: &VariantReport, scope: Scope, stat: Stat) -> Option<f64> {
+    let (outcomes, latency) = match scope {
+        Scope::Token => parts(&v.endpoints.token),
+        Scope::Refresh => parts(&v.endpoints.refresh),
+        Scope::Contacts => parts(&v.endpoints.contacts),
+        Scope::Requests => requests_parts(&v.requests),
+    };
+    let calls = outcomes.total();
+    Some(match stat {
+        Stat::Percentile(50) => latency.p50,
+        Stat::Percentile(90) => latency.p90,
+        Stat::Percentile(99) => latency.p99,
+        Stat::Percentile(999) => latency.p999,
+        Stat::Percentile(_) => latency.max,
+        Stat::MeanMs => latency.mean,
+        Stat::Count(o) => outcomes[o] as f64,
+        Stat::Rate(o) => ratio(outcomes[o], calls),
+        Stat::ErrorRate => ratio(calls - outcomes[Outcome::Ok], calls),
+        Stat::Calls => calls as f64,
+    })
+}
+
+type Parts<'a> = (
+    &'a super::outcomes::Outcomes,
+    &'a super::histogram::Percentiles,
+);
+
+fn parts(e: &EndpointReport) -> Parts<'_> {
+    (&e.outcomes, &e.latency_ms)
+}
+
+fn requests_parts(r: &Requests) -> Parts<'_> {
+    (&r.outcomes, &r.latency_ms)
+}
