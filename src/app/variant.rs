@@ -47,6 +47,7 @@ pub async fn run(
             session_org: plan.session_org.clone(),
             arrival_order: plan.arrival_order.clone(),
             api,
+            seed: plan.seed,
         },
         recorder.clone(),
         stop_rx,

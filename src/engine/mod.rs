@@ -1,8 +1,10 @@
 //! The engine: releases scheduled requests at the planned rate, caps what is in flight, and runs each
 //! request through the client model's token handling. It measures through the recorder and nothing else.
 
+pub mod expiry;
 pub mod pacer;
 pub mod refresh;
+pub mod renew;
 pub mod session;
 pub mod tokens;
 
@@ -25,8 +27,31 @@ pub struct Ctx {
     pub orgs: Arc<[Org]>,
     pub cache: TokenCache,
     pub session_org: Arc<[u32]>,
-    /// How long a caller waits for someone else's refresh before giving up.
+    /// How long a caller waits for someone else's refresh before giving up, when the model does not say.
     pub wait_limit: Duration,
+    /// Seeds per-token jitter.
+    pub seed: u64,
+    /// Background refreshes, aborted when the run ends so none outlives it.
+    background: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Ctx {
+    pub fn track_background(&self, task: tokio::task::AbortHandle) {
+        let mut tasks = self.background.lock().unwrap_or_else(|p| p.into_inner());
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    fn abort_background(&self) {
+        for task in self
+            .background
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
 }
 
 /// One variant's run.
@@ -37,6 +62,7 @@ pub struct Run<'a> {
     pub session_org: Arc<[u32]>,
     pub arrival_order: Arc<[u32]>,
     pub api: Api,
+    pub seed: u64,
 }
 
 /// How a run ended.
@@ -65,6 +91,8 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, mut stop: watch::Receive
         orgs: run.orgs,
         cache: TokenCache::new(slot_orgs),
         session_org: run.session_org,
+        seed: run.seed,
+        background: Default::default(),
     });
     let schedule = Schedule::new(load.rate_per_second, load.ramp_up, load.duration);
     let permits = Arc::new(Semaphore::new(load.max_in_flight as usize));
@@ -106,6 +134,7 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, mut stop: watch::Receive
 
     drain(&mut tasks, load.drain, &mut stop).await;
     tasks.abort_all();
+    ctx.abort_background();
     while tasks.join_next().await.is_some() {}
     for slot in ctx.cache.slots() {
         for herd in slot.lock().drain_herds() {

@@ -1,13 +1,14 @@
-//! Getting a usable token for a request: use the cached one, or refresh the way the client model says
-//! (alone, or as the leader or a waiter of a single-flight round).
+//! Getting a usable token for a request: use the cached one, or get a new one the way the client model
+//! coalesces (alone, as leader or waiter of a single-flight round, or under a lock with a time to live).
 
-use super::tokens::{Round, RoundResult, Slot, Token};
+use super::renew::renew;
+use super::tokens::{Round, RoundResult, Token};
 use super::Ctx;
-use crate::http::{Credentials, Endpoint, Grant, Outcome};
-use crate::plan::RefreshTrigger;
-use crate::profile::schema::{Coalesce, RefreshGrant, TokenScope};
+use crate::http::Outcome;
+use crate::plan::Coalescing;
+use crate::profile::schema::OnWaitTimeout;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Why a token is being asked for.
@@ -20,160 +21,183 @@ pub enum Need {
 }
 
 enum Step {
-    Ready(Arc<Token>),
+    Use(Arc<Token>),
+    /// Use the token, and refresh in the background as the leader of a new round (advisory window).
+    UseAndRefresh(Arc<Token>, Option<watch::Sender<Option<RoundResult>>>),
     Lead(
         Option<Arc<Token>>,
         Option<watch::Sender<Option<RoundResult>>>,
     ),
+    LeadLocked(Option<Arc<Token>>, u64),
     Wait(Round),
+    Poll,
 }
 
-fn due_for_refresh(model_trigger: RefreshTrigger, token: &Token, now: Instant) -> bool {
-    match (model_trigger, token.expires_at) {
-        (RefreshTrigger::Preemptive { margin }, Some(expires_at)) => now + margin >= expires_at,
-        _ => false,
-    }
-}
+/// How often a caller blocked by a `lock` looks again (the Genesys Go SDK polls every 200 ms).
+const LOCK_POLL: Duration = Duration::from_millis(200);
 
 /// A token to send with, or the outcome that stopped the client from getting one.
 pub async fn token_for(
-    ctx: &Ctx,
-    slot: &Slot,
+    ctx: &Arc<Ctx>,
+    slot: usize,
     session: u32,
     need: Need,
     held: Option<Arc<Token>>,
 ) -> RoundResult {
-    let now = Instant::now();
-    let step = {
-        let mut state = slot.lock();
-        let current = state.token.clone();
-        let fresh = match (&current, need) {
-            (Some(t), Need::Usable) if !due_for_refresh(ctx.model.trigger, t, now) => {
-                Some(t.clone())
+    let began = Instant::now();
+    let mut polls = 0;
+    let result = get(ctx, slot, session, need, held, began, &mut polls).await;
+    if polls > 0 {
+        // A lock waiter's wait is the whole time it polled, recorded once.
+        ctx.recorder.refresh_wait(began.elapsed());
+    }
+    result
+}
+
+async fn get(
+    ctx: &Arc<Ctx>,
+    slot: usize,
+    session: u32,
+    need: Need,
+    mut held: Option<Arc<Token>>,
+    began: Instant,
+    polls: &mut u32,
+) -> RoundResult {
+    loop {
+        match decide(ctx, slot, need, held.take(), Instant::now()) {
+            Step::Use(token) => return Ok(token),
+            Step::UseAndRefresh(token, round) => {
+                ctx.recorder.background_refresh();
+                let (task_ctx, current) = (ctx.clone(), token.clone());
+                let task = tokio::spawn(async move {
+                    lead(&task_ctx, slot, session, Some(current), round).await
+                });
+                ctx.track_background(task.abort_handle());
+                return Ok(token);
             }
-            // Someone already replaced the rejected token: a coalescing client just uses the new one.
-            (Some(t), Need::Rejected { generation })
-                if t.generation > generation && ctx.model.coalesce == Coalesce::SingleFlight =>
-            {
-                Some(t.clone())
+            Step::Lead(replacing, round) => {
+                return lead(ctx, slot, session, replacing, round).await
             }
-            _ => None,
-        };
-        match fresh {
-            Some(t) => Step::Ready(t),
-            None => match ctx.model.coalesce {
-                Coalesce::SingleFlight => match &state.pending {
-                    Some(round) => Step::Wait(round.clone()),
-                    None => {
-                        let (tx, rx) = watch::channel(None);
-                        state.pending = Some(rx);
-                        Step::Lead(current, Some(tx))
+            Step::LeadLocked(replacing, lock_id) => {
+                let result = renew(ctx, slot, session, replacing).await;
+                let mut state = ctx.cache.slot(slot).lock();
+                if state.lock_id == lock_id {
+                    state.lock_until = None;
+                }
+                return result;
+            }
+            Step::Wait(round) => {
+                let (timeout, on_timeout) = match ctx.model.coalesce {
+                    Coalescing::SingleFlight {
+                        wait_timeout,
+                        on_timeout,
+                    } => (wait_timeout, on_timeout),
+                    _ => (ctx.wait_limit, OnWaitTimeout::Fail),
+                };
+                match wait(ctx, round, timeout).await {
+                    Some(result) => return result,
+                    None if on_timeout == OnWaitTimeout::Refresh => {
+                        let replacing = ctx.cache.slot(slot).lock().token.clone();
+                        return renew(ctx, slot, session, replacing).await;
                     }
-                },
-                // A client without coalescing refreshes with the token it holds, not the shared one.
-                Coalesce::None => Step::Lead(held.or(current), None),
-            },
-        }
-    };
-    match step {
-        Step::Ready(token) => Ok(token),
-        Step::Wait(round) => wait(ctx, round).await,
-        Step::Lead(replacing, round) => {
-            let result = renew(ctx, slot, session, replacing).await;
-            if let Some(tx) = round {
-                slot.lock().pending = None;
-                // Waiters may all have gone (their requests were cancelled); nothing to tell then.
-                let _ = tx.send(Some(result.clone()));
-            }
-            result
-        }
-    }
-}
-
-async fn wait(ctx: &Ctx, mut round: Round) -> RoundResult {
-    let started = Instant::now();
-    let waited = tokio::time::timeout(ctx.wait_limit, round.wait_for(|r| r.is_some())).await;
-    ctx.recorder.refresh_wait(started.elapsed());
-    match waited {
-        Ok(Ok(result)) => result.clone().unwrap_or(Err(Outcome::Timeout)),
-        // The leader's request was cancelled mid-refresh.
-        Ok(Err(_)) => Err(Outcome::ConnectError),
-        Err(_) => Err(Outcome::Timeout),
-    }
-}
-
-/// One HTTP call to the token endpoint that replaces `replacing` (or gets a first token).
-async fn renew(ctx: &Ctx, slot: &Slot, session: u32, replacing: Option<Arc<Token>>) -> RoundResult {
-    let org = &ctx.orgs[slot.org];
-    let credentials = Credentials {
-        client_id: &org.client_id,
-        client_secret: &org.client_secret,
-    };
-    let code;
-    let (endpoint, grant) = match (&replacing, ctx.model.refresh_grant) {
-        (Some(old), RefreshGrant::RefreshToken) if old.refresh.is_some() => (
-            Endpoint::Refresh,
-            Grant::RefreshToken {
-                refresh_token: old
-                    .refresh
-                    .as_ref()
-                    .unwrap_or_else(|| unreachable!("checked in the guard")),
-            },
-        ),
-        (Some(_), RefreshGrant::ClientCredentials) => (Endpoint::Refresh, Grant::ClientCredentials),
-        (_, _) if ctx.model.scope == TokenScope::Session => {
-            code = format!("sim-session-{session}");
-            (Endpoint::Token, Grant::AuthorizationCode { code: &code })
-        }
-        _ => (Endpoint::Token, Grant::ClientCredentials),
-    };
-    let replaces = {
-        let mut state = slot.lock();
-        let replaces = replacing
-            .as_ref()
-            .map_or(state.last_generation, |t| t.generation);
-        // Herds are about expiry: first tokens (and re-grants after invalid_grant) are not refreshes.
-        if endpoint == Endpoint::Refresh {
-            state.count_refresh(replaces);
-        }
-        replaces
-    };
-
-    let started = Instant::now();
-    let reply = {
-        let _in_flight = ctx.recorder.refresh_in_flight(slot.org, started);
-        ctx.api.token(credentials, grant).await
-    };
-    let ended = Instant::now();
-    ctx.recorder
-        .attempt(endpoint, reply.outcome, started, ended);
-
-    match reply.value {
-        Some(issued) if reply.outcome == Outcome::Ok => {
-            let token = Arc::new(Token {
-                access: issued.access_token,
-                // A server that does not rotate keeps the old refresh token valid (RFC 6749 6).
-                refresh: issued
-                    .refresh_token
-                    .or_else(|| replacing.as_ref().and_then(|t| t.refresh.clone())),
-                expires_at: issued.expires_in.map(|ttl| started + ttl),
-                generation: replaces + 1,
-            });
-            let closed = slot.lock().install(token.clone());
-            for herd in closed {
-                ctx.recorder.herd(herd);
-            }
-            Ok(token)
-        }
-        _ => {
-            if reply.outcome == Outcome::InvalidGrant {
-                // The refresh token is dead: forget it, so the next request starts over with a fresh grant.
-                let mut state = slot.lock();
-                if state.token.as_ref().map(|t| t.generation) == Some(replaces) {
-                    state.token = None;
+                    None => return Err(Outcome::Timeout),
                 }
             }
-            Err(reply.outcome)
+            Step::Poll => {
+                let limit = match ctx.model.coalesce {
+                    Coalescing::Lock { wait_timeout, .. } => wait_timeout,
+                    _ => ctx.wait_limit,
+                };
+                if began.elapsed() >= limit {
+                    ctx.recorder.waiter_timeout();
+                    return Err(Outcome::Timeout);
+                }
+                *polls += 1;
+                tokio::time::sleep(LOCK_POLL).await;
+            }
+        }
+    }
+}
+
+fn decide(ctx: &Ctx, slot: usize, need: Need, held: Option<Arc<Token>>, now: Instant) -> Step {
+    let mut state = ctx.cache.slot(slot).lock();
+    let current = state.token.clone();
+    let coalescing = !matches!(ctx.model.coalesce, Coalescing::None);
+    let usable = match (&current, need) {
+        (Some(t), Need::Usable) => !t.must_refresh(now),
+        // Someone already replaced the rejected token: a coalescing client just uses the new one.
+        (Some(t), Need::Rejected { generation }) => {
+            coalescing && t.generation > generation && !t.must_refresh(now)
+        }
+        (None, _) => false,
+    };
+    if let (true, Some(token)) = (usable, current.clone()) {
+        if need == Need::Usable && token.in_advisory_window(now) {
+            ctx.recorder.used_inside_window();
+            if state.background_for < token.generation && state.pending.is_none() {
+                state.background_for = token.generation;
+                let round = coalescing.then(|| {
+                    let (tx, rx) = watch::channel(None);
+                    state.pending = Some(rx);
+                    tx
+                });
+                return Step::UseAndRefresh(token, round);
+            }
+        }
+        return Step::Use(token);
+    }
+    match ctx.model.coalesce {
+        // A client without coalescing refreshes with the token it holds, not the shared one.
+        Coalescing::None => Step::Lead(held.or(current), None),
+        Coalescing::SingleFlight { .. } => match &state.pending {
+            Some(round) => Step::Wait(round.clone()),
+            None => {
+                let (tx, rx) = watch::channel(None);
+                state.pending = Some(rx);
+                Step::Lead(current, Some(tx))
+            }
+        },
+        Coalescing::Lock { ttl, .. } => {
+            if state.lock_until.is_some_and(|until| now < until) {
+                Step::Poll
+            } else {
+                // Free, or expired while its holder is still refreshing: the oauth2-proxy duplicate.
+                state.lock_until = Some(now + ttl);
+                state.lock_id += 1;
+                Step::LeadLocked(current, state.lock_id)
+            }
+        }
+    }
+}
+
+async fn lead(
+    ctx: &Ctx,
+    slot: usize,
+    session: u32,
+    replacing: Option<Arc<Token>>,
+    round: Option<watch::Sender<Option<RoundResult>>>,
+) -> RoundResult {
+    let result = renew(ctx, slot, session, replacing).await;
+    if let Some(tx) = round {
+        ctx.cache.slot(slot).lock().pending = None;
+        // Waiters may all have gone (their requests were cancelled); nothing to tell then.
+        let _ = tx.send(Some(result.clone()));
+    }
+    result
+}
+
+/// `None` when the wait timed out.
+async fn wait(ctx: &Ctx, mut round: Round, timeout: Duration) -> Option<RoundResult> {
+    let started = Instant::now();
+    let waited = tokio::time::timeout(timeout, round.wait_for(|r| r.is_some())).await;
+    ctx.recorder.refresh_wait(started.elapsed());
+    match waited {
+        Ok(Ok(result)) => Some(result.clone().unwrap_or(Err(Outcome::Timeout))),
+        // The leader's request was cancelled mid-refresh.
+        Ok(Err(_)) => Some(Err(Outcome::ConnectError)),
+        Err(_) => {
+            ctx.recorder.waiter_timeout();
+            None
         }
     }
 }

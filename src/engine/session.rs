@@ -1,39 +1,45 @@
-//! The life of one scheduled request: get a token, call the contacts API, and on a 401 refresh and retry
-//! as many times as the client model allows.
+//! The life of one scheduled request: get a token, call the contacts API, and on a 401 (or a 429)
+//! refresh or wait and retry as many times as the client model allows.
 
 use super::refresh::{token_for, Need};
 use super::Ctx;
 use crate::http::{Endpoint, Outcome};
 use crate::profile::schema::TokenScope;
+use std::sync::Arc;
 use std::time::Instant;
 
-pub async fn request(ctx: &Ctx, session: u32, intended: Instant) {
+pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
     let began = Instant::now();
     // How late the pacer released this request: part of its latency, never hidden (wrk2's correction).
     let lateness = began.saturating_duration_since(intended);
-    let slot_index = match ctx.model.scope {
+    let slot = match ctx.model.scope {
         TokenScope::Org => ctx.session_org[session as usize] as usize,
         TokenScope::Session => session as usize,
     };
-    let slot = ctx.cache.slot(slot_index);
 
-    let mut need = super::refresh::Need::Usable;
+    let mut need = Need::Usable;
     let mut held = None;
     let mut reached_api = false;
-    let mut tries = 0;
+    let (mut tries_401, mut tries_429, mut attempts) = (0, 0, 0);
     let outcome = loop {
         let token = match token_for(ctx, slot, session, need, held.take()).await {
             Ok(token) => token,
             Err(outcome) => break outcome,
         };
+        respect_retry_after(ctx, slot).await;
+        if attempts > 0 {
+            // Counted only once the repeat call really goes out, so calls = sent - no_token + retries.
+            ctx.recorder.retry();
+        }
         let sent_at = Instant::now();
         let reply = ctx.api.contacts(&token.access).await;
         let ended = Instant::now();
-        let attempt_start = if tries == 0 {
+        let attempt_start = if attempts == 0 {
             sent_at - lateness
         } else {
             sent_at
         };
+        attempts += 1;
         ctx.recorder
             .attempt(Endpoint::Contacts, reply.outcome, attempt_start, ended);
         if let Some(expires_at) = token.expires_at {
@@ -41,22 +47,44 @@ pub async fn request(ctx: &Ctx, session: u32, intended: Instant) {
                 .lens(signed_ms(sent_at, expires_at), reply.outcome);
         }
         reached_api = true;
-        if reply.outcome == Outcome::Unauthorized && tries < ctx.model.retries_on_401 {
-            tries += 1;
-            ctx.recorder.retry();
-            need = Need::Rejected {
-                generation: token.generation,
-            };
-            held = Some(token);
-            continue;
+        match reply.outcome {
+            Outcome::Unauthorized if tries_401 < ctx.model.retries_on_401 => {
+                tries_401 += 1;
+                need = Need::Rejected {
+                    generation: token.generation,
+                };
+                held = Some(token);
+            }
+            Outcome::RateLimited => {
+                if let Some(wait) = reply.retry_after {
+                    ctx.cache.slot(slot).lock().api_retry_until = Some(ended + wait);
+                }
+                if tries_429 >= ctx.model.retries_on_429 {
+                    break reply.outcome;
+                }
+                tries_429 += 1;
+                need = Need::Usable;
+            }
+            outcome => break outcome,
         }
-        break reply.outcome;
     };
     ctx.recorder.finished(
         outcome,
         Instant::now().saturating_duration_since(intended),
         reached_api,
     );
+}
+
+/// Before an API call: a client that honours `Retry-After` waits it out; either way the recorder learns
+/// whether this call came after the time the server asked for.
+async fn respect_retry_after(ctx: &Ctx, slot: usize) {
+    let until = ctx.cache.slot(slot).lock().api_retry_until.take();
+    if let Some(until) = until {
+        if ctx.model.honor_retry_after {
+            tokio::time::sleep_until(until.into()).await;
+        }
+        ctx.recorder.retry_after(Instant::now() >= until);
+    }
 }
 
 /// `a - b` in whole milliseconds, rounded down (so 0.5 ms before expiry is -1, not 0).

@@ -13,10 +13,26 @@ use tokio::sync::watch;
 pub struct Token {
     pub access: Secret,
     pub refresh: Option<Secret>,
-    /// When the client believes the token expires: the moment it asked for it plus `expires_in`.
+    /// When the token expires as well as a client with a true clock can know: the moment it asked for
+    /// it plus `expires_in`. The expiry lens measures against this.
     pub expires_at: Option<Instant>,
+    /// From here on the client will not send the token: it gets a new one first (its margin, its
+    /// early-expiry rule and its clock skew all move this).
+    pub refresh_at: Option<Instant>,
+    /// From here on one caller refreshes in the background while the others keep sending (two-window).
+    pub advisory_at: Option<Instant>,
     /// 1 for the first token of a slot, then one more than the token it replaced.
     pub generation: u64,
+}
+
+impl Token {
+    pub fn must_refresh(&self, now: Instant) -> bool {
+        self.refresh_at.is_some_and(|at| now >= at)
+    }
+
+    pub fn in_advisory_window(&self, now: Instant) -> bool {
+        self.advisory_at.is_some_and(|at| now >= at)
+    }
 }
 
 /// The result a single-flight round hands to its waiters.
@@ -30,6 +46,15 @@ pub struct SlotState {
     pub pending: Option<Round>,
     /// Highest generation ever installed; survives the token being dropped after `invalid_grant`.
     pub last_generation: u64,
+    /// `lock` coalescing: held until this instant by the caller with `lock_id`.
+    pub lock_until: Option<Instant>,
+    pub lock_id: u64,
+    /// The generation a background (advisory) refresh was started for, so it starts once.
+    pub background_for: u64,
+    /// The API said `Retry-After` for this token: no call before this instant.
+    pub api_retry_until: Option<Instant>,
+    /// The token endpoint said `Retry-After`.
+    pub token_retry_until: Option<Instant>,
     /// Refreshes counted against the generation they set out to replace, until that generation is
     /// old enough that no late caller can still add to it.
     herd: BTreeMap<u64, u64>,
@@ -107,6 +132,8 @@ mod tests {
             access: Secret::new("a"),
             refresh: None,
             expires_at: None,
+            refresh_at: None,
+            advisory_at: None,
             generation,
         })
     }

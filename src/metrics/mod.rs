@@ -23,6 +23,11 @@ struct Counters {
     no_token: AtomicU64,
     in_flight: AtomicU64,
     refresh_waits: AtomicU64,
+    waiter_timeouts: AtomicU64,
+    background_refreshes: AtomicU64,
+    inside_window: AtomicU64,
+    retry_after_respected: AtomicU64,
+    retry_after_violated: AtomicU64,
     finished: [AtomicU64; Outcome::COUNT],
     attempts: [[AtomicU64; Outcome::COUNT]; Endpoint::COUNT],
 }
@@ -57,6 +62,12 @@ pub struct Snapshot {
     /// Requests sent but not finished when the snapshot was taken (a run cut short).
     pub unfinished: u64,
     pub refresh_waits: u64,
+    pub waiter_timeouts: u64,
+    pub background_refreshes: u64,
+    /// Requests sent with a token the client knew was inside its refresh window.
+    pub inside_window: u64,
+    pub retry_after_respected: u64,
+    pub retry_after_violated: u64,
     pub finished: [u64; Outcome::COUNT],
     pub attempts: [[u64; Outcome::COUNT]; Endpoint::COUNT],
     pub latency: LatencySnapshot,
@@ -154,6 +165,35 @@ impl Recorder {
         self.latencies.refresh_wait(wait);
     }
 
+    /// A caller gave up waiting for someone else's refresh.
+    pub fn waiter_timeout(&self) {
+        self.counters
+            .waiter_timeouts
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A refresh started in the background (advisory window) while callers kept the old token.
+    pub fn background_refresh(&self) {
+        self.counters
+            .background_refreshes
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request went out with a token the client knew was inside its refresh window.
+    pub fn used_inside_window(&self) {
+        self.counters.inside_window.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The call after a 429 with `Retry-After`: did it wait as long as the server asked?
+    pub fn retry_after(&self, respected: bool) {
+        let counter = if respected {
+            &self.counters.retry_after_respected
+        } else {
+            &self.counters.retry_after_violated
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn live(&self) -> Live {
         let c = &self.counters;
         let attempts = |e: Endpoint| -> u64 {
@@ -183,6 +223,11 @@ impl Recorder {
             no_token: load(&c.no_token),
             unfinished: load(&c.in_flight),
             refresh_waits: load(&c.refresh_waits),
+            waiter_timeouts: load(&c.waiter_timeouts),
+            background_refreshes: load(&c.background_refreshes),
+            inside_window: load(&c.inside_window),
+            retry_after_respected: load(&c.retry_after_respected),
+            retry_after_violated: load(&c.retry_after_violated),
             finished: std::array::from_fn(|o| load(&c.finished[o])),
             attempts: std::array::from_fn(|e| std::array::from_fn(|o| load(&c.attempts[e][o]))),
             latency: self.latencies.snapshot(),

@@ -1,6 +1,8 @@
 //! Profiles: the TOML file a user writes, parsed into typed sections and validated.
 
+pub mod client;
 pub mod locate;
+pub mod presets;
 pub mod problems;
 pub mod schema;
 pub mod server;
@@ -106,7 +108,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
         path: path.to_owned(),
         problems,
     };
-    let profile: Profile = toml::from_str(text).map_err(|e| {
+    let mut profile: Profile = toml::from_str(text).map_err(|e| {
         let offset = e.span().map(|s| s.start);
         invalid(vec![Located {
             line: offset.map(|o| locator.line_of_offset(o)),
@@ -114,7 +116,18 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
             message: e.message().trim().to_owned(),
         }])
     })?;
-    let problems = validate::validate(&profile).into_vec();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut problems = problems::Problems::default();
+    for (i, variant) in profile.variants.iter_mut().enumerate() {
+        match presets::resolve(&variant.client, dir) {
+            Ok(resolved) => variant.client = resolved,
+            Err(message) => problems.push(format!("variant[{i}].client"), message),
+        }
+    }
+    if problems.is_empty() {
+        problems = validate::validate(&profile);
+    }
+    let problems = problems.into_vec();
     if problems.is_empty() {
         return Ok(profile);
     }

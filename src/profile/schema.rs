@@ -1,5 +1,9 @@
 //! The serde model of a profile file: it mirrors the TOML one to one, and rejects unknown keys.
 
+use super::client::ClientSettings;
+pub use super::client::{
+    Coalesce, OnWaitTimeout, PartnerCredentials, RefreshGrant, TokenScope, Trigger,
+};
 use super::server::ServerSection;
 use super::thresholds::Thresholds;
 use super::units::{Rate, Span};
@@ -61,6 +65,10 @@ pub struct LoadSection {
     /// After the last request is scheduled, in-flight requests get this long to finish.
     #[serde(default = "default_drain")]
     pub drain: Span,
+    /// The last `partners` orgs are partner orgs of org 0 (a multi-org premium app): their tokens are
+    /// theirs, but a buggy client may refresh them with org 0's credentials.
+    #[serde(default)]
+    pub partners: u32,
 }
 
 fn default_max_in_flight() -> u32 {
@@ -75,65 +83,16 @@ fn default_drain() -> Span {
     Span(std::time::Duration::from_secs(5))
 }
 
-/// A client model: what one SDK version does with its tokens.
+/// One client model to run: a name, its settings, and thresholds of its own.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariantSection {
     pub name: String,
-    /// Whether sessions of an org share one cached token or each holds its own.
-    pub token_scope: TokenScope,
-    /// When a refresh starts.
-    pub trigger: Trigger,
-    /// For `preemptive`: how long before the token's expiry the client refreshes.
-    pub margin: Option<Span>,
-    /// What concurrent callers that need the same refresh do.
-    #[serde(default)]
-    pub coalesce: Coalesce,
-    /// How often a request that got a 401 refreshes and tries again.
-    #[serde(default = "default_retries")]
-    pub retries_on_401: u32,
-    /// How a token is renewed; by default `client_credentials` for org tokens and `refresh_token` for session tokens.
-    pub refresh_grant: Option<RefreshGrant>,
+    /// A preset name (`client = "genesys-messenger"`) or a table of settings, optionally with `preset = ...`.
+    /// After loading, this holds the settings with every preset applied.
+    #[serde(deserialize_with = "super::client::deserialize_client")]
+    pub client: ClientSettings,
     /// Thresholds for this variant only, on top of (and overriding) the profile's.
     #[serde(default)]
     pub thresholds: Thresholds,
-}
-
-fn default_retries() -> u32 {
-    1
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum TokenScope {
-    /// One token per org, shared by all its sessions (a server-side integration, a shared cache).
-    Org,
-    /// Each session holds its own access and refresh token (a widget in a browser tab).
-    Session,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Trigger {
-    /// Use the token until the API answers 401, then refresh (the platform SDKs).
-    Reactive,
-    /// Refresh `margin` before the token expires.
-    Preemptive,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub enum Coalesce {
-    /// Every caller that needs a refresh sends its own.
-    #[default]
-    None,
-    /// One refresh per token; the other callers wait for its result.
-    SingleFlight,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum RefreshGrant {
-    RefreshToken,
-    ClientCredentials,
 }

@@ -163,3 +163,77 @@ mod tests {
         }
     }
 }
+
+/// A signed duration for clock skew: `"-3s"` (client clock behind the server), `"+2s"` or `"2s"` (ahead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignedSpan {
+    pub negative: bool,
+    pub magnitude: Duration,
+}
+
+impl SignedSpan {
+    /// Milliseconds, negative when behind.
+    pub fn millis(self) -> i64 {
+        let ms = i64::try_from(self.magnitude.as_millis()).unwrap_or(i64::MAX);
+        if self.negative {
+            -ms
+        } else {
+            ms
+        }
+    }
+}
+
+impl FromStr for SignedSpan {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let (negative, rest) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let span: Span = rest.parse().map_err(|_| {
+            format!("`{s}` is not a signed duration; write e.g. \"-3s\", \"+2s\" or \"500ms\"")
+        })?;
+        Ok(SignedSpan {
+            negative: negative && !span.0.is_zero(),
+            magnitude: span.0,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for SignedSpan {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SignedSpan;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a signed duration such as \"-3s\" or \"+2s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SignedSpan, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SignedSpan, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<SignedSpan, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod signed_tests {
+    use super::*;
+
+    #[test]
+    fn signed_spans_keep_their_sign() {
+        assert_eq!("-3s".parse::<SignedSpan>().unwrap().millis(), -3000);
+        assert_eq!("+250ms".parse::<SignedSpan>().unwrap().millis(), 250);
+        assert_eq!("2".parse::<SignedSpan>().unwrap().millis(), 2000);
+        assert_eq!("-0s".parse::<SignedSpan>().unwrap().millis(), 0);
+        assert!("--3s".parse::<SignedSpan>().is_err());
+    }
+}

@@ -1,7 +1,7 @@
 //! Checks a parsed profile for values out of range and settings that contradict each other.
 
 use super::problems::Problems;
-use super::schema::{LoadSection, Profile, RefreshGrant, TokenScope, Trigger, VariantSection};
+use super::schema::{Coalesce, LoadSection, PartnerCredentials, Profile, Trigger, VariantSection};
 use super::thresholds::{Metric, Thresholds};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -36,7 +36,7 @@ pub fn validate(profile: &Profile) -> Problems {
                 ),
             );
         }
-        check_variant(variant, &key, profile.server.token_ttl.0, &mut problems);
+        check_variant(variant, &key, &profile.load, &mut problems);
         check_thresholds(
             &variant.thresholds,
             &format!("{key}.thresholds"),
@@ -91,6 +91,15 @@ fn check_load(load: &LoadSection, problems: &mut Problems) {
             format!("must be more than 0/s and at most {MAX_RATE}/s"),
         );
     }
+    if load.partners >= load.orgs.max(1) {
+        problems.push(
+            "load.partners",
+            format!(
+                "must be fewer than load.orgs ({}): org 0 is the primary org",
+                load.orgs
+            ),
+        );
+    }
     if load.max_in_flight == 0 {
         problems.push("load.max_in_flight", "must be at least 1");
     }
@@ -99,41 +108,112 @@ fn check_load(load: &LoadSection, problems: &mut Problems) {
     }
 }
 
-fn check_variant(
-    variant: &VariantSection,
-    key: &str,
-    token_ttl: Duration,
-    problems: &mut Problems,
-) {
+fn check_variant(variant: &VariantSection, key: &str, load: &LoadSection, problems: &mut Problems) {
     check_name(&variant.name, &format!("{key}.name"), problems);
-    match (variant.trigger, variant.margin) {
-        (Trigger::Preemptive, None) => problems.push(
-            format!("{key}.margin"),
-            "trigger = \"preemptive\" needs a margin, e.g. margin = \"30s\"",
+    let c = &variant.client;
+    let at = |field: &str| format!("{key}.client.{field}");
+    let mut need = |present: bool, field: &str, why: &str| {
+        if !present {
+            problems.push(at(field), why.to_owned());
+        }
+    };
+    need(
+        c.token_scope.is_some(),
+        "token_scope",
+        "is required: \"org\" or \"session\" (directly or from a preset)",
+    );
+    need(
+        c.trigger.is_some(),
+        "trigger",
+        "is required: \"reactive\", \"margin\", \"fraction\" or \"two-window\"",
+    );
+    match c.trigger {
+        Some(Trigger::Margin) => need(
+            c.margin.is_some(),
+            "margin",
+            "trigger = \"margin\" needs a margin, e.g. margin = \"30s\"",
         ),
-        (Trigger::Preemptive, Some(margin)) if margin.0 >= token_ttl => problems.push(
-            format!("{key}.margin"),
-            format!(
-                "must be shorter than server.token_ttl ({}s), or every request would refresh",
-                token_ttl.as_secs_f64()
-            ),
-        ),
-        (Trigger::Reactive, Some(_)) => problems.push(
-            format!("{key}.margin"),
-            "only applies to trigger = \"preemptive\"; remove it or change the trigger",
+        Some(Trigger::TwoWindow) => {
+            need(
+                c.advisory.is_some(),
+                "advisory",
+                "trigger = \"two-window\" needs advisory (the background window)",
+            );
+            need(
+                c.margin.is_some(),
+                "margin",
+                "trigger = \"two-window\" needs margin (the mandatory window)",
+            );
+        }
+        Some(Trigger::Fraction) => need(
+            c.fraction.is_some(),
+            "fraction",
+            "trigger = \"fraction\" needs a fraction, e.g. 0.5",
         ),
         _ => {}
     }
-    if variant.token_scope == TokenScope::Org
-        && variant.refresh_grant == Some(RefreshGrant::RefreshToken)
-    {
+    let trigger = c.trigger.unwrap_or(Trigger::Reactive);
+    let only = |field: &str, when: &str| {
+        (
+            at(field),
+            format!("only applies to {when}; remove it or change the trigger"),
+        )
+    };
+    if c.margin.is_some() && !matches!(trigger, Trigger::Margin | Trigger::TwoWindow) {
+        let (k, m) = only("margin", "trigger = \"margin\" or \"two-window\"");
+        problems.push(k, m);
+    }
+    if c.advisory.is_some() && trigger != Trigger::TwoWindow {
+        let (k, m) = only("advisory", "trigger = \"two-window\"");
+        problems.push(k, m);
+    }
+    if c.fraction.is_some() && trigger != Trigger::Fraction {
+        let (k, m) = only("fraction", "trigger = \"fraction\"");
+        problems.push(k, m);
+    }
+    if let (Some(advisory), Some(margin)) = (c.advisory, c.margin) {
+        if trigger == Trigger::TwoWindow && advisory <= margin {
+            problems.push(
+                at("advisory"),
+                "must be longer than margin: the advisory window opens first",
+            );
+        }
+    }
+    if let Some(f) = c.fraction {
+        if !(f > 0.0 && f < 1.0) {
+            problems.push(
+                at("fraction"),
+                format!("must be between 0 and 1 (exclusive), got {f}"),
+            );
+        }
+    }
+    if c.lock_ttl.is_some() && c.coalesce != Some(Coalesce::Lock) {
+        problems.push(at("lock_ttl"), "only applies to coalesce = \"lock\"");
+    }
+    if c.lock_ttl.is_some_and(|t| t.0.is_zero()) {
+        problems.push(at("lock_ttl"), "must be more than 0s");
+    }
+    if c.on_wait_timeout.is_some() && c.coalesce != Some(Coalesce::SingleFlight) {
         problems.push(
-            format!("{key}.refresh_grant"),
-            "org tokens come from client_credentials, which issues no refresh token (RFC 6749 4.4.3); \
-             use refresh_grant = \"client_credentials\" or token_scope = \"session\"",
+            at("on_wait_timeout"),
+            "only applies to coalesce = \"single-flight\"",
         );
     }
-    if variant.retries_on_401 > 10 {
-        problems.push(format!("{key}.retries_on_401"), "must be at most 10");
+    if c.wait_timeout.is_some_and(|t| t.0.is_zero()) {
+        problems.push(at("wait_timeout"), "must be more than 0s");
+    }
+    for (field, value) in [
+        ("retries_on_401", c.retries_on_401),
+        ("retries_on_429", c.retries_on_429),
+    ] {
+        if value.is_some_and(|v| v > 10) {
+            problems.push(at(field), "must be at most 10");
+        }
+    }
+    if c.partner_credentials == Some(PartnerCredentials::Primary) && load.partners == 0 {
+        problems.push(
+            at("partner_credentials"),
+            "\"primary\" only matters for partner orgs; set load.partners to how many of the orgs are partners",
+        );
     }
 }

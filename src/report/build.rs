@@ -6,8 +6,8 @@ use super::outcomes::Outcomes;
 use crate::http::{Endpoint, Outcome};
 use crate::metrics::latency::new_histogram;
 use crate::metrics::Snapshot;
-use crate::plan::{ClientModel, Load, RefreshTrigger};
-use crate::profile::schema::{Coalesce, RefreshGrant, TokenScope};
+use crate::plan::{ClientModel, Coalescing, Load, RefreshTrigger};
+use crate::profile::schema::{PartnerCredentials, RefreshGrant, TokenScope};
 use std::collections::BTreeMap;
 
 pub fn variant(
@@ -29,6 +29,9 @@ pub fn variant(
         retries: snap.retries,
         no_token: snap.no_token,
         unfinished: snap.unfinished,
+        inside_refresh_window: snap.inside_window,
+        retry_after_respected: snap.retry_after_respected,
+        retry_after_violated: snap.retry_after_violated,
         outcomes: Outcomes(snap.finished),
         latency_ms: Percentiles::of(snap.latency.requests.as_ref()),
     };
@@ -125,6 +128,9 @@ fn refresh(snap: &Snapshot, endpoints: &Endpoints) -> Refresh {
             .iter()
             .map(|(size, n)| (size.to_string(), *n))
             .collect(),
+        background: snap.background_refreshes,
+        token_endpoint_peak_per_s: token_peak(snap),
+        waiter_timeouts: snap.waiter_timeouts,
         waits: snap.refresh_waits,
         wait_ms: Percentiles::of(snap.latency.refresh_wait.as_ref()),
         wait_histogram: snap.latency.refresh_wait.as_ref().map(encode),
@@ -149,29 +155,77 @@ fn conservation(requests: &Requests, contacts: &EndpointReport) -> Conservation 
     }
 }
 
-fn client_info(model: &ClientModel) -> ClientInfo {
-    let (trigger, margin_s) = match model.trigger {
-        RefreshTrigger::Reactive => ("reactive", None),
-        RefreshTrigger::Preemptive { margin } => ("preemptive", Some(margin.as_secs_f64())),
+/// Token-endpoint calls per second at the busiest bucket (buckets wider than 1 s are averaged).
+fn token_peak(snap: &Snapshot) -> u64 {
+    let width = snap.series_width.as_secs_f64().max(1.0);
+    snap.series
+        .iter()
+        .map(|b| {
+            let calls: u64 = [Endpoint::Token, Endpoint::Refresh]
+                .iter()
+                .map(|e| b.attempts[e.index()].iter().sum::<u64>())
+                .sum();
+            (calls as f64 / width).ceil() as u64
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn client_info(m: &ClientModel) -> ClientInfo {
+    let secs = |d: std::time::Duration| d.as_secs_f64();
+    let (trigger, margin_s, advisory_s, fraction) = match m.trigger {
+        RefreshTrigger::Reactive => ("reactive", None, None, None),
+        RefreshTrigger::Margin { margin } => ("margin", Some(secs(margin)), None, None),
+        RefreshTrigger::Fraction { fraction } => ("fraction", None, None, Some(fraction)),
+        RefreshTrigger::TwoWindow {
+            advisory,
+            mandatory,
+        } => (
+            "two-window",
+            Some(secs(mandatory)),
+            Some(secs(advisory)),
+            None,
+        ),
+    };
+    let (coalesce, wait_timeout_s, lock_ttl_s) = match m.coalesce {
+        Coalescing::None => ("none", None, None),
+        Coalescing::SingleFlight { wait_timeout, .. } => {
+            ("single-flight", Some(secs(wait_timeout)), None)
+        }
+        Coalescing::Lock { ttl, wait_timeout } => {
+            ("lock", Some(secs(wait_timeout)), Some(secs(ttl)))
+        }
     };
     ClientInfo {
-        token_scope: match model.scope {
+        preset: m.preset.clone(),
+        description: m.description.clone(),
+        token_scope: match m.scope {
             TokenScope::Org => "org",
             TokenScope::Session => "session",
         }
         .to_owned(),
         trigger: trigger.to_owned(),
         margin_s,
-        coalesce: match model.coalesce {
-            Coalesce::None => "none",
-            Coalesce::SingleFlight => "single-flight",
-        }
-        .to_owned(),
-        retries_on_401: model.retries_on_401,
-        refresh_grant: match model.refresh_grant {
+        advisory_s,
+        fraction,
+        jitter_s: secs(m.jitter),
+        early_expiry_s: secs(m.early_expiry),
+        coalesce: coalesce.to_owned(),
+        wait_timeout_s,
+        lock_ttl_s,
+        retries_on_401: m.retries_on_401,
+        retries_on_429: m.retries_on_429,
+        honor_retry_after: m.honor_retry_after,
+        refresh_grant: match m.refresh_grant {
             RefreshGrant::RefreshToken => "refresh_token",
             RefreshGrant::ClientCredentials => "client_credentials",
         }
         .to_owned(),
+        partner_credentials: match m.partner_credentials {
+            PartnerCredentials::Own => "own",
+            PartnerCredentials::Primary => "primary",
+        }
+        .to_owned(),
+        clock_skew_ms: m.clock_skew_ms,
     }
 }

@@ -77,12 +77,27 @@ pub struct VariantReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientInfo {
+    pub preset: Option<String>,
+    pub description: Option<String>,
     pub token_scope: String,
+    /// `reactive`, `margin`, `fraction` or `two-window`.
     pub trigger: String,
+    /// `margin`: the margin; `two-window`: the mandatory window.
     pub margin_s: Option<f64>,
+    pub advisory_s: Option<f64>,
+    pub fraction: Option<f64>,
+    pub jitter_s: f64,
+    pub early_expiry_s: f64,
+    /// `none`, `single-flight` or `lock`.
     pub coalesce: String,
+    pub wait_timeout_s: Option<f64>,
+    pub lock_ttl_s: Option<f64>,
     pub retries_on_401: u32,
+    pub retries_on_429: u32,
+    pub honor_retry_after: bool,
     pub refresh_grant: String,
+    pub partner_credentials: String,
+    pub clock_skew_ms: i64,
 }
 
 /// User-level requests: one per scheduled arrival, whatever number of HTTP calls it took.
@@ -98,6 +113,12 @@ pub struct Requests {
     pub no_token: u64,
     /// Sent but not finished when the run ended (cut off by the drain limit or a second Ctrl-C).
     pub unfinished: u64,
+    /// API calls made with a token the client knew was inside its refresh window (two-window clients
+    /// keep using the token while one caller refreshes in the background).
+    pub inside_refresh_window: u64,
+    /// Calls that followed a 429 with `Retry-After` from the same cache slot, and whether they waited it out.
+    pub retry_after_respected: u64,
+    pub retry_after_violated: u64,
     /// Final outcome of each finished request.
     pub outcomes: Outcomes,
     /// From intended send time to final answer, token work and retries included.
@@ -157,7 +178,13 @@ pub struct Refresh {
     pub per_generation_mean: f64,
     /// Refreshes per generation -> how many generations drew that many.
     pub per_generation: BTreeMap<String, u64>,
-    /// Callers that waited on a refresh someone else made (single-flight).
+    /// Refreshes started in the background (two-window advisory refresh).
+    pub background: u64,
+    /// Most token-endpoint calls (first tokens and refreshes) that ended in any one second.
+    pub token_endpoint_peak_per_s: u64,
+    /// Callers that gave up waiting for someone else's refresh (`wait_timeout`).
+    pub waiter_timeouts: u64,
+    /// Callers that waited on a refresh someone else made (single-flight rounds, lock polling).
     pub waits: u64,
     pub wait_ms: Percentiles,
     pub wait_histogram: Option<String>,

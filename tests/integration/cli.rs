@@ -15,8 +15,7 @@ sessions = 2
 rate = "1/s"
 [[variant]]
 name = "a"
-token_scope = "org"
-trigger = "reactive"
+client = "naive"
 "#;
 
 /// Reads the child's stream line by line until one contains `needle`, returning that line.
@@ -158,12 +157,10 @@ sessions = 20
 rate = "200/s"
 [[variant]]
 name = "first"
-token_scope = "org"
-trigger = "reactive"
+client = "naive"
 [[variant]]
 name = "second"
-token_scope = "org"
-trigger = "reactive"
+client = "naive"
 "#;
 
 fn interrupted_run(signals: &[&str]) -> (Option<i32>, serde_json::Value) {

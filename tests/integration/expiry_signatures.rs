@@ -17,15 +17,10 @@ request_timeout = "5s"
 drain = "5s"
 [[variant]]
 name = "naive"
-token_scope = "org"
-trigger = "reactive"
-coalesce = "none"
+client = "naive"
 [[variant]]
 name = "coalesced"
-token_scope = "org"
-trigger = "preemptive"
-margin = "500ms"
-coalesce = "single-flight"
+client = { token_scope = "org", trigger = "margin", margin = "500ms", coalesce = "single-flight" }
 "#;
 
 #[test]

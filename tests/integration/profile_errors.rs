@@ -12,6 +12,7 @@ sessions = 10
 rate = "100/s"
 [[variant]]
 name = "a"
+[variant.client]
 token_scope = "org"
 trigger = "reactive"
 "#;
@@ -85,8 +86,8 @@ fn wrong_types_name_the_key_and_line() {
     );
     assert_one(
         &with("trigger = \"reactive\"", "trigger = \"sometimes\""),
-        "variant[0].trigger",
-        11,
+        "variant[0].client.trigger",
+        12,
         "unknown variant",
     );
 }
@@ -128,30 +129,100 @@ fn inconsistencies_name_the_key_and_line() {
         6,
         "at least load.orgs (2)",
     );
+    let trigger = |to: &str| with("trigger = \"reactive\"", to);
     assert_one(
-        &with("trigger = \"reactive\"", "trigger = \"preemptive\""),
-        "variant[0].margin",
-        8,
+        &trigger("trigger = \"margin\""),
+        "variant[0].client.margin",
+        10,
         "needs a margin",
     );
     assert_one(
-        &with(
-            "trigger = \"reactive\"",
-            "trigger = \"preemptive\"\nmargin = \"20s\"",
-        ),
-        "variant[0].margin",
-        12,
-        "shorter than server.token_ttl",
+        &trigger("trigger = \"reactive\"\nmargin = \"2s\""),
+        "variant[0].client.margin",
+        13,
+        "only applies to trigger",
     );
-    let twice =
-        format!("{GOOD}[[variant]]\nname = \"a\"\ntoken_scope = \"org\"\ntrigger = \"reactive\"\n");
-    assert_one(&twice, "variant[1].name", 13, "used by an earlier variant");
+    assert_one(
+        &trigger("trigger = \"two-window\"\nmargin = \"5s\"\nadvisory = \"2s\""),
+        "variant[0].client.advisory",
+        14,
+        "longer than margin",
+    );
+    assert_one(
+        &trigger("trigger = \"reactive\"\npartner_credentials = \"primary\""),
+        "variant[0].client.partner_credentials",
+        13,
+        "load.partners",
+    );
+    let twice = format!("{GOOD}[[variant]]\nname = \"a\"\nclient = \"naive\"\n");
+    assert_one(&twice, "variant[1].name", 14, "used by an earlier variant");
 }
 
 #[test]
 fn missing_sections_are_reported() {
-    let p = problems("duration = \"1s\"\n[[variant]]\nname = \"a\"\ntoken_scope = \"org\"\ntrigger = \"reactive\"\n");
+    let p = problems("duration = \"1s\"\n[[variant]]\nname = \"a\"\nclient = \"naive\"\n");
     assert!(p[0].message.contains("missing field `load`"), "{p:?}");
+    assert_one(
+        &with("token_scope = \"org\"\n", ""),
+        "variant[0].client.token_scope",
+        10,
+        "is required",
+    );
+}
+
+#[test]
+fn presets_resolve_and_unknown_presets_are_errors() {
+    let text = GOOD.replace(
+        "[variant.client]\ntoken_scope = \"org\"\ntrigger = \"reactive\"\n",
+        "client = \"genesys-messenger\"\n",
+    );
+    let profile = parse(&text, Path::new("t.toml")).unwrap();
+    assert_eq!(profile.variants[0].client.retries_on_401, Some(3));
+    assert_one(
+        &text.replace("genesys-messenger", "genesys-messengr"),
+        "variant[0].client",
+        10,
+        "unknown client preset `genesys-messengr`",
+    );
+    let over = GOOD.replace(
+        "token_scope = \"org\"\n",
+        "preset = \"go-oauth2\"\ntoken_scope = \"session\"\n",
+    );
+    let over = over.replace("trigger = \"reactive\"\n", "");
+    let profile = parse(&over, Path::new("t.toml")).unwrap();
+    let c = &profile.variants[0].client;
+    assert_eq!(
+        c.token_scope,
+        Some(tokenstorm::profile::schema::TokenScope::Session),
+        "inline wins"
+    );
+    assert_eq!(
+        c.margin.map(|m| m.0.as_secs()),
+        Some(10),
+        "the rest comes from the preset"
+    );
+}
+
+#[test]
+fn a_preset_file_next_to_the_profile_is_used_and_its_errors_name_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("clients")).unwrap();
+    std::fs::write(
+        dir.path().join("clients/mine.toml"),
+        "description = \"x\"\ntoken_scope = \"org\"\ntriger = \"reactive\"\n",
+    )
+    .unwrap();
+    let text = GOOD.replace(
+        "[variant.client]\ntoken_scope = \"org\"\ntrigger = \"reactive\"\n",
+        "client = \"mine\"\n",
+    );
+    let err = parse(&text, &dir.path().join("p.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("clients/mine.toml, line 3: unknown field `triger`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! Turns a validated profile into what runs: orgs with credentials, the session-to-org map, the
 //! seeded arrival order and the resolved client models. Nothing after this reads the profile again.
 
-use crate::profile::schema::{Coalesce, RefreshGrant, TokenScope, Trigger};
+pub mod client;
+
 use crate::profile::{Loaded, Profile};
 use crate::secret::Secret;
+pub use client::{ClientModel, Coalescing, RefreshTrigger};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,26 +17,10 @@ use std::time::Duration;
 pub struct Org {
     pub index: usize,
     pub name: String,
+    /// For a partner org: the index of the primary org whose app it is part of.
+    pub primary: Option<usize>,
     pub client_id: String,
     pub client_secret: Secret,
-}
-
-/// When a client decides to refresh.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum RefreshTrigger {
-    Reactive,
-    Preemptive { margin: Duration },
-}
-
-/// What one SDK version does with tokens (a `[[variant]]`).
-#[derive(Debug, Clone)]
-pub struct ClientModel {
-    pub name: String,
-    pub scope: TokenScope,
-    pub trigger: RefreshTrigger,
-    pub coalesce: Coalesce,
-    pub retries_on_401: u32,
-    pub refresh_grant: RefreshGrant,
 }
 
 /// The open-model load shape.
@@ -86,6 +72,7 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
     let duration = overrides.duration.unwrap_or(profile.duration.0);
     let org_count = profile.load.orgs as usize;
     let session_count = profile.load.sessions as usize;
+    let partners = profile.load.partners as usize;
 
     // Secrets are fresh per run: nothing about them needs to repeat, and a guessable secret is a bad habit.
     let mut secret_rng = rand::rng();
@@ -94,6 +81,7 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
             let secret: u128 = secret_rng.random();
             Org {
                 index,
+                primary: (index >= org_count - partners).then_some(0),
                 name: format!("org-{index:04}"),
                 client_id: format!("org-{index:04}-client"),
                 client_secret: Secret::new(format!("{secret:032x}")),
@@ -115,20 +103,7 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
         .variants
         .iter()
         .filter(|v| overrides.variants.is_empty() || overrides.variants.contains(&v.name))
-        .map(|v| ClientModel {
-            name: v.name.clone(),
-            scope: v.token_scope,
-            trigger: match (v.trigger, v.margin) {
-                (Trigger::Preemptive, Some(m)) => RefreshTrigger::Preemptive { margin: m.0 },
-                _ => RefreshTrigger::Reactive,
-            },
-            coalesce: v.coalesce,
-            retries_on_401: v.retries_on_401,
-            refresh_grant: v.refresh_grant.unwrap_or(match v.token_scope {
-                TokenScope::Org => RefreshGrant::ClientCredentials,
-                TokenScope::Session => RefreshGrant::RefreshToken,
-            }),
-        })
+        .map(|v| client::resolve(&v.name, &v.client))
         .collect();
 
     Ok(Plan {
@@ -172,14 +147,10 @@ sessions = 10
 rate = "100/s"
 [[variant]]
 name = "a"
-token_scope = "org"
-trigger = "reactive"
+client = "naive"
 [[variant]]
 name = "b"
-token_scope = "session"
-trigger = "preemptive"
-margin = "2s"
-coalesce = "single-flight"
+client = { token_scope = "session", trigger = "margin", margin = "2s", coalesce = "single-flight" }
 "#;
 
     fn loaded() -> Loaded {
@@ -225,11 +196,14 @@ coalesce = "single-flight"
         let b = &plan.variants[0];
         assert_eq!(
             b.trigger,
-            RefreshTrigger::Preemptive {
+            RefreshTrigger::Margin {
                 margin: Duration::from_secs(2)
             }
         );
-        assert_eq!(b.refresh_grant, RefreshGrant::RefreshToken);
+        assert_eq!(
+            b.refresh_grant,
+            crate::profile::schema::RefreshGrant::RefreshToken
+        );
         let err = build(
             &loaded(),
             &Overrides {
