@@ -29,7 +29,10 @@ impl ServerSection {
             problems.push("server.token_ttl", "must be at least 1s");
         }
         if self.token_ttl.0 > Duration::from_secs(172_800) {
-            problems.push("server.token_ttl", "must be at most 172800s (48 h, the platform's maximum)");
+            problems.push(
+                "server.token_ttl",
+                "must be at most 172800s (48 h, the platform's maximum)",
+            );
         }
     }
 }

@@ -35,7 +35,9 @@ fn secs_to_span(secs: f64) -> Option<Span> {
 }
 
 fn expected_duration(got: &str) -> String {
-    format!("`{got}` is not a duration; write e.g. \"15s\", \"250ms\", \"2m\" or a number of seconds")
+    format!(
+        "`{got}` is not a duration; write e.g. \"15s\", \"250ms\", \"2m\" or a number of seconds"
+    )
 }
 
 impl<'de> Deserialize<'de> for Span {
@@ -142,9 +144,19 @@ mod tests {
 
     #[test]
     fn rates_parse_with_units() {
-        let cases = [("2000/s", 2000.0), ("300/min", 5.0), ("5/ms", 5000.0), ("7", 7.0), ("3600/h", 1.0)];
+        let cases = [
+            ("2000/s", 2000.0),
+            ("300/min", 5.0),
+            ("5/ms", 5000.0),
+            ("7", 7.0),
+            ("3600/h", 1.0),
+        ];
         for (text, per_second) in cases {
-            assert_eq!(text.parse::<Rate>().unwrap().per_second, per_second, "{text}");
+            assert_eq!(
+                text.parse::<Rate>().unwrap().per_second,
+                per_second,
+                "{text}"
+            );
         }
         for bad in ["", "/s", "10/fortnight", "-5/s", "x/s"] {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
