@@ -2,7 +2,15 @@
 
 #[path = "integration/target_contacts.rs"]
 mod target_contacts;
+#[path = "integration/target_limits.rs"]
+mod target_limits;
 #[path = "integration/target_oauth.rs"]
 mod target_oauth;
+#[path = "integration/target_rotation.rs"]
+mod target_rotation;
 #[path = "integration/target_support.rs"]
 mod target_support;
+#[path = "integration/target_tenancy.rs"]
+mod target_tenancy;
+#[path = "integration/target_webdeploy.rs"]
+mod target_webdeploy;

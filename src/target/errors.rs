@@ -88,6 +88,15 @@ impl ApiError {
         )
     }
 
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "invalid.grant",
+            description,
+        )
+    }
+
     pub fn not_found(description: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "not.found", description)
     }

@@ -16,6 +16,7 @@ mod shards;
 mod state;
 mod tokens;
 mod truth;
+mod webdeploy;
 
 pub use config::{
     Capacity, ClientConfig, ClockOffset, Config, ErrorStyle, Faults, Latency, OrgConfig,
@@ -27,13 +28,15 @@ pub use truth::{
 };
 
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use state::{Shared, State};
 use std::sync::Arc;
 
 /// Path of the contacts collection.
 pub const CONTACTS_PATH: &str = "/api/v2/externalcontacts/contacts";
+/// Prefix of the web-messaging token routes.
+pub const WEBDEPLOY_PATH: &str = "/api/v2/webdeployments/token";
 /// Path of the RFC 6749 token endpoint.
 pub const TOKEN_PATH: &str = "/oauth/token";
 
@@ -44,13 +47,26 @@ pub fn router(config: Config) -> (Router, Truth) {
     let truth = state.truth.clone();
     let token_routes = Router::new()
         .route(TOKEN_PATH, post(oauth::token))
+        .route(
+            &format!("{WEBDEPLOY_PATH}/oauthcodegrantjwtexchange"),
+            post(webdeploy::exchange),
+        )
+        .route(
+            &format!("{WEBDEPLOY_PATH}/refresh"),
+            post(webdeploy::refresh),
+        )
         .layer(from_fn_with_state(state.clone(), limits::token_capacity));
     let contacts_routes = Router::new()
         .route(CONTACTS_PATH, get(contacts::search).post(contacts::create))
         .route(&format!("{CONTACTS_PATH}/{{id}}"), get(contacts::by_id));
+    let other_routes = Router::new().route(
+        &format!("{WEBDEPLOY_PATH}/revoke"),
+        delete(webdeploy::revoke),
+    );
     let router = Router::new()
         .merge(token_routes)
         .merge(contacts_routes)
+        .merge(other_routes)
         .layer(from_fn_with_state(state.clone(), correlation::correlate))
         .with_state(state);
     (router, truth)
