@@ -5,4 +5,11 @@ mod integration {
     mod expiry_signatures;
     mod profile_errors;
     mod support;
+    mod target_contacts;
+    mod target_limits;
+    mod target_oauth;
+    mod target_rotation;
+    mod target_support;
+    mod target_tenancy;
+    mod target_webdeploy;
 }

@@ -1,22 +1,95 @@
-//! Turns a profile's `[server]` section and the plan's orgs into the embedded target's configuration.
+//! Turns the profile's `[server]` section and the plan's orgs into the embedded target's configuration.
+#![cfg(feature = "target")]
 
 use crate::plan::Org;
-use crate::profile::server::ServerSection;
-use crate::target::{ClientConfig, Config, OrgConfig};
+use crate::profile::server::{EndpointFaults, ErrorStyleName, OrgOverride, RefreshPolicyName, ServerSection};
+use crate::profile::units::Rate;
+use crate::target::{
+    Capacity, ClientConfig, ClockOffset, Config, ErrorStyle, Faults, Latency, OrgConfig, RefreshPolicy,
+};
 
+/// The target's configuration for these orgs. Client `k > 0` of an org (with `clients_per_org > 1`) gets
+/// the id `<client_id>.<k>` and the secret `<client_secret>.<k>`.
 pub fn target_config(section: &ServerSection, orgs: &[Org], seed: u64) -> Config {
-    let orgs = orgs
+    let org_configs = orgs
         .iter()
         .map(|org| OrgConfig {
             name: org.name.clone(),
-            clients: vec![ClientConfig {
-                client_id: org.client_id.clone(),
-                client_secret: org.client_secret.expose().to_owned(),
-            }],
+            clients: (0..section.clients_per_org.max(1)).map(|k| client(section, org, k)).collect(),
         })
         .collect();
-    let mut config = Config::new(orgs, section.token_ttl.0);
+    let mut config = Config::new(org_configs, section.token_ttl.0);
     config.leeway = section.leeway.0;
     config.seed = seed;
+    config.refresh_policy = match section.refresh_policy {
+        RefreshPolicyName::None => RefreshPolicy::None,
+        RefreshPolicyName::RotateStrict => RefreshPolicy::RotateStrict,
+        RefreshPolicyName::RotateGrace => RefreshPolicy::RotateGrace(section.refresh_grace.0),
+    };
+    config.refresh_ttl = section.refresh_ttl.0;
+    config.clock_offset = if section.clock_offset.negative {
+        ClockOffset::behind(section.clock_offset.span.0)
+    } else {
+        ClockOffset::ahead(section.clock_offset.span.0)
+    };
+    config.idle_timeout = section.idle_timeout.map(|s| s.0);
+    config.error_style = match section.error_style {
+        ErrorStyleName::Standards => ErrorStyle::Standards,
+        ErrorStyleName::Platform => ErrorStyle::Platform,
+    };
+    config.per_token_rate = positive(section.per_token_rate);
+    config.token_capacity = Capacity {
+        per_second: positive(section.token_rate),
+        concurrent: (section.token_concurrency > 0).then_some(section.token_concurrency),
+    };
+    config.contacts_per_org = section.contacts_per_org;
+    config.token_faults = faults(&section.faults.token);
+    config.contacts_faults = faults(&section.faults.contacts);
     config
+}
+
+fn client(section: &ServerSection, org: &Org, k: usize) -> ClientConfig {
+    let (id, secret) = match k {
+        0 => (org.client_id.clone(), org.client_secret.expose().to_string()),
+        k => (format!("{}.{k}", org.client_id), format!("{}.{k}", org.client_secret.expose())),
+    };
+    let mut c = ClientConfig::new(id, secret);
+    c.scopes = section.scopes.clone();
+    // Later entries win, field by field, so a broad rule can be refined by a narrower one below it.
+    let applies = |o: &&OrgOverride| o.org == org.index && o.client.is_none_or(|only| only == k);
+    for o in section.orgs.iter().filter(applies) {
+        if let Some(ttl) = o.token_ttl {
+            c.token_ttl = Some(ttl.0);
+        }
+        if let Some(idle) = o.idle_timeout {
+            c.idle_timeout = Some(idle.0);
+        }
+        if let Some(at) = o.disabled_at {
+            c.disabled_at = Some(at.0);
+        }
+        if let Some(scopes) = &o.scopes {
+            c.scopes = scopes.clone();
+        }
+    }
+    c
+}
+
+/// Zero (or less) means "no limit" in the profile.
+fn positive(rate: Rate) -> Option<f64> {
+    (rate.per_second > 0.0).then_some(rate.per_second)
+}
+
+fn faults(f: &EndpointFaults) -> Faults {
+    let latency = match (f.latency, f.latency_p50, f.latency_p99) {
+        (Some(fixed), _, _) => Latency::Fixed(fixed.0),
+        (None, Some(p50), Some(p99)) => Latency::LogNormal { p50: p50.0, p99: p99.0 },
+        _ => Latency::None,
+    };
+    Faults {
+        latency,
+        error_rate: f.error_rate,
+        reset_rate: f.reset_rate,
+        stall_rate: f.stall_rate,
+        stall: f.stall.0,
+    }
 }

@@ -1,1 +1,73 @@
-//! The embedded simulated OAuth2 + contacts server (placeholder until the target branch lands).
+//! The embedded simulated server: a strict multi-tenant OAuth2 token service plus a contacts API, with
+//! ground truth about what it did.
+//!
+//! It imports nothing from the load-test side of the crate; everything it needs arrives in a [`Config`].
+//! Endpoints, settings and counters are documented in `docs/target.md`.
+
+mod auth;
+mod config;
+mod contacts;
+mod correlation;
+mod errors;
+mod limits;
+mod oauth;
+mod server;
+mod shards;
+mod state;
+mod tokens;
+mod truth;
+mod webdeploy;
+
+pub use config::{
+    Capacity, ClientConfig, ClockOffset, Config, ErrorStyle, Faults, Latency, OrgConfig,
+    RefreshPolicy, SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY,
+};
+pub use server::Server;
+pub use truth::{
+    ContactsCounts, IssuedCounts, TokenEndpointCounts, Truth, TruthCounts, TruthSnapshot,
+};
+
+use axum::middleware::from_fn_with_state;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use state::{Shared, State};
+use std::sync::Arc;
+
+/// Path of the contacts collection.
+pub const CONTACTS_PATH: &str = "/api/v2/externalcontacts/contacts";
+/// Prefix of the web-messaging token routes.
+pub const WEBDEPLOY_PATH: &str = "/api/v2/webdeployments/token";
+/// Path of the RFC 6749 token endpoint.
+pub const TOKEN_PATH: &str = "/oauth/token";
+
+/// The server as an axum router (serve it, or drive it with `tower::ServiceExt::oneshot`), and the handle on
+/// its ground truth. The server's clock starts now: `disabled_at` and friends count from this call.
+pub fn router(config: Config) -> (Router, Truth) {
+    let state: Shared = Arc::new(State::new(&config));
+    let truth = state.truth.clone();
+    let token_routes = Router::new()
+        .route(TOKEN_PATH, post(oauth::token))
+        .route(
+            &format!("{WEBDEPLOY_PATH}/oauthcodegrantjwtexchange"),
+            post(webdeploy::exchange),
+        )
+        .route(
+            &format!("{WEBDEPLOY_PATH}/refresh"),
+            post(webdeploy::refresh),
+        )
+        .layer(from_fn_with_state(state.clone(), limits::token_capacity));
+    let contacts_routes = Router::new()
+        .route(CONTACTS_PATH, get(contacts::search).post(contacts::create))
+        .route(&format!("{CONTACTS_PATH}/{{id}}"), get(contacts::by_id));
+    let other_routes = Router::new().route(
+        &format!("{WEBDEPLOY_PATH}/revoke"),
+        delete(webdeploy::revoke),
+    );
+    let router = Router::new()
+        .merge(token_routes)
+        .merge(contacts_routes)
+        .merge(other_routes)
+        .layer(from_fn_with_state(state.clone(), correlation::correlate))
+        .with_state(state);
+    (router, truth)
+}

@@ -1,0 +1,180 @@
+//! What the embedded target is told to be: tenants, token lifetimes, refresh policy, limits and faults.
+
+use std::time::Duration;
+
+/// Everything the simulated server needs; plain data, built by the caller (the profile, `serve`, a test).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub orgs: Vec<OrgConfig>,
+    /// Access-token lifetime for clients that do not set their own.
+    pub token_ttl: Duration,
+    /// Tolerance when the API checks a token's expiry.
+    pub leeway: Duration,
+    /// Seeds the signing key and every fault and latency draw, so a run repeats.
+    pub seed: u64,
+    pub refresh_policy: RefreshPolicy,
+    /// Lifetime of a refresh token (the platform's web-messaging refresh token lives 24 h).
+    pub refresh_ttl: Duration,
+    /// How far the API's clock runs ahead of the token issuer's (negative: behind).
+    pub clock_offset: ClockOffset,
+    /// Idle timeout for clients that do not set their own (HIPAA orgs use 900 s).
+    pub idle_timeout: Option<Duration>,
+    pub error_style: ErrorStyle,
+    /// Requests per second allowed per access token on the contacts API; `None` disables the limit.
+    pub per_token_rate: Option<f64>,
+    pub token_capacity: Capacity,
+    /// Synthetic contacts each org holds (what search pages through).
+    pub contacts_per_org: u32,
+    pub token_faults: Faults,
+    pub contacts_faults: Faults,
+}
+
+impl Config {
+    /// A server for these orgs with this TTL and every other setting at its documented default.
+    pub fn new(orgs: Vec<OrgConfig>, token_ttl: Duration) -> Config {
+        Config {
+            orgs,
+            token_ttl,
+            leeway: Duration::ZERO,
+            seed: 0,
+            refresh_policy: RefreshPolicy::None,
+            refresh_ttl: Duration::from_secs(86_400),
+            clock_offset: ClockOffset::ZERO,
+            idle_timeout: None,
+            error_style: ErrorStyle::Standards,
+            per_token_rate: Some(300.0 / 60.0),
+            token_capacity: Capacity::default(),
+            contacts_per_org: 100,
+            token_faults: Faults::default(),
+            contacts_faults: Faults::default(),
+        }
+    }
+}
+
+/// One tenant organisation and its OAuth clients.
+#[derive(Debug, Clone)]
+pub struct OrgConfig {
+    pub name: String,
+    pub clients: Vec<ClientConfig>,
+}
+
+/// One OAuth client. The client id doubles as the web-messaging deployment id.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Overrides [`Config::token_ttl`].
+    pub token_ttl: Option<Duration>,
+    /// Overrides [`Config::idle_timeout`].
+    pub idle_timeout: Option<Duration>,
+    /// Time since server start at which the client is disabled; its live tokens die at that moment.
+    pub disabled_at: Option<Duration>,
+    /// Scopes the client may be granted; a token gets all of them unless the request narrows it.
+    pub scopes: Vec<String>,
+}
+
+impl ClientConfig {
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> ClientConfig {
+        ClientConfig {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            token_ttl: None,
+            idle_timeout: None,
+            disabled_at: None,
+            scopes: vec![SCOPE_CONTACTS.to_string()],
+        }
+    }
+}
+
+/// Full access to the contacts API.
+pub const SCOPE_CONTACTS: &str = "external-contacts";
+/// Read-only access to the contacts API.
+pub const SCOPE_CONTACTS_READONLY: &str = "external-contacts:readonly";
+
+/// What happens to a refresh token when it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshPolicy {
+    /// Not rotated: the same refresh token works until it expires.
+    None,
+    /// Each use returns a new refresh token; presenting a used one is reuse: `invalid_grant` and the whole
+    /// family (refresh and access tokens) is revoked (RFC 9700).
+    RotateStrict,
+    /// Like `RotateStrict`, but a used token still works for this long after its first use
+    /// (Auth0 reuse interval, Okta grace period).
+    RotateGrace(Duration),
+}
+
+/// Which body shape errors take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorStyle {
+    /// RFC 6749 / RFC 6750 `{error, error_description}`.
+    Standards,
+    /// The platform's `{message, code, status, contextId, details, errors}`; the token endpoint answers
+    /// `{error, description, error_description}` as it has been seen doing.
+    Platform,
+}
+
+/// A signed clock offset (the API's clock minus the token issuer's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClockOffset {
+    pub ahead: bool,
+    pub by: Duration,
+}
+
+impl ClockOffset {
+    pub const ZERO: ClockOffset = ClockOffset {
+        ahead: true,
+        by: Duration::ZERO,
+    };
+
+    pub fn ahead(by: Duration) -> ClockOffset {
+        ClockOffset { ahead: true, by }
+    }
+
+    pub fn behind(by: Duration) -> ClockOffset {
+        ClockOffset { ahead: false, by }
+    }
+
+    pub(crate) fn nanos(self) -> i64 {
+        let n = i64::try_from(self.by.as_nanos()).unwrap_or(i64::MAX);
+        if self.ahead {
+            n
+        } else {
+            -n
+        }
+    }
+}
+
+/// Limits on the token endpoints (all token-issuing routes share them); `None` means unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Capacity {
+    pub per_second: Option<f64>,
+    pub concurrent: Option<usize>,
+}
+
+/// Injected latency and faults for one endpoint family. Every draw comes from the seed and the request's
+/// arrival number at that family, so the same seed and the same request order give the same faults.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Faults {
+    pub latency: Latency,
+    /// Fraction of requests answered 500 (or 503, alternately drawn) without being processed.
+    pub error_rate: f64,
+    /// Fraction of requests whose connection is closed without any response.
+    pub reset_rate: f64,
+    /// Fraction of requests held for [`Faults::stall`] before being processed.
+    pub stall_rate: f64,
+    pub stall: Duration,
+}
+
+/// Added latency before a request is processed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum Latency {
+    #[default]
+    None,
+    Fixed(Duration),
+    /// Log-normal with the given median and 99th percentile.
+    LogNormal {
+        p50: Duration,
+        p99: Duration,
+    },
+}

@@ -1,0 +1,281 @@
+//! The contacts API (`/api/v2/externalcontacts/contacts`): bearer validation, per-token rate limit, scopes,
+//! and synthetic per-org contacts.
+
+use super::auth::bearer;
+use super::config::{SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY};
+use super::correlation::Corr;
+use super::errors::ApiError;
+use super::limits::RateInfo;
+use super::state::{Shared, State};
+use super::truth::C;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State as Extract};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+const DEFAULT_PAGE_SIZE: u64 = 25;
+const MAX_PAGE_SIZE: u64 = 100;
+/// Serial numbers of contacts created through POST start here, apart from the synthetic ones.
+const CREATED_BASE: u64 = 1 << 40;
+
+/// A request that passed authentication, the rate limit and the scope check.
+struct Caller {
+    org: usize,
+    rate: Option<RateInfo>,
+}
+
+/// Validates the bearer token, spends its rate budget and checks its scope; every refusal is counted.
+fn authorize(
+    state: &State,
+    headers: &HeaderMap,
+    corr: &Corr,
+    scopes: &[&str],
+) -> Result<Caller, Box<Response>> {
+    let fail = |org: Option<usize>, counter: C, e: ApiError| {
+        state.truth.add(org, counter);
+        Box::new(e.into_response(state.error_style, &corr.0))
+    };
+    let Some(presented) = bearer(headers) else {
+        return Err(fail(
+            None,
+            C::ContactsUnauthorized,
+            ApiError::missing_token(),
+        ));
+    };
+    let token = match state.validate(presented) {
+        Ok(token) => token,
+        Err((why, org)) => {
+            return Err(fail(
+                org,
+                C::ContactsUnauthorized,
+                ApiError::invalid_token(why),
+            ))
+        }
+    };
+    let org = state.clients[token.client].org;
+    let rate = match state.limits.check_token(token.jti) {
+        Ok(rate) => rate,
+        Err(retry) => {
+            return Err(fail(
+                Some(org),
+                C::ContactsRateLimited,
+                ApiError::rate_limited(retry),
+            ))
+        }
+    };
+    if !token.has_scope(scopes) {
+        let mut response = fail(
+            Some(org),
+            C::ContactsForbidden,
+            ApiError::insufficient_scope(scopes[0]),
+        );
+        if let Some(rate) = &rate {
+            rate.write(response.headers_mut());
+        }
+        return Err(response);
+    }
+    Ok(Caller { org, rate })
+}
+
+impl Caller {
+    fn finish(&self, state: &State, corr: &Corr, result: Result<Response, ApiError>) -> Response {
+        let mut response = match result {
+            Ok(response) => {
+                state.truth.add(Some(self.org), C::ContactsOk);
+                response
+            }
+            Err(e) => {
+                state.truth.add(Some(self.org), C::ContactsClientError);
+                e.into_response(state.error_style, &corr.0)
+            }
+        };
+        if let Some(rate) = &self.rate {
+            rate.write(response.headers_mut());
+        }
+        response
+    }
+}
+
+pub(crate) async fn search(
+    Extract(state): Extract<Shared>,
+    Extension(corr): Extension<Corr>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let caller = match authorize(
+        &state,
+        &headers,
+        &corr,
+        &[SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY],
+    ) {
+        Ok(c) => c,
+        Err(response) => return *response,
+    };
+    let result = match query {
+        Ok(Query(pairs)) => page(&state, caller.org, &pairs),
+        Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+    };
+    caller.finish(&state, &corr, result)
+}
+
+pub(crate) async fn create(
+    Extract(state): Extract<Shared>,
+    Extension(corr): Extension<Corr>,
+    headers: HeaderMap,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
+    let caller = match authorize(&state, &headers, &corr, &[SCOPE_CONTACTS]) {
+        Ok(c) => c,
+        Err(response) => return *response,
+    };
+    let result = match body {
+        Ok(Json(Value::Object(fields))) => {
+            let serial = CREATED_BASE + state.next_id();
+            let mut contact = contact(caller.org, serial, &state.org_names[caller.org]);
+            for key in ["firstName", "lastName", "workEmail"] {
+                if let Some(v) = fields.get(key).filter(|v| v.is_string()) {
+                    contact[key] = v.clone();
+                }
+            }
+            Ok(Json(contact).into_response())
+        }
+        Ok(Json(_)) => Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+    };
+    caller.finish(&state, &corr, result)
+}
+
+pub(crate) async fn by_id(
+    Extract(state): Extract<Shared>,
+    Extension(corr): Extension<Corr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let caller = match authorize(
+        &state,
+        &headers,
+        &corr,
+        &[SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY],
+    ) {
+        Ok(c) => c,
+        Err(response) => return *response,
+    };
+    let known = parse_id(&id).filter(|&(org, serial)| {
+        org == caller.org && (serial < u64::from(state.contacts_per_org) || serial >= CREATED_BASE)
+    });
+    let result = match known {
+        Some((org, serial)) => {
+            Ok(Json(contact(org, serial, &state.org_names[org])).into_response())
+        }
+        // Another org's contact is as invisible as a missing one: tenants never see each other.
+        None => Err(ApiError::not_found(format!("contact {id} not found"))),
+    };
+    caller.finish(&state, &corr, result)
+}
+
+fn page(state: &State, org: usize, pairs: &[(String, String)]) -> Result<Response, ApiError> {
+    let number = |name: &str, default: u64, max: u64| -> Result<u64, ApiError> {
+        match pairs.iter().rev().find(|(k, _)| k == name) {
+            None => Ok(default),
+            Some((_, v)) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("`{name}` must be an integer from 1 to {max}"))
+                }),
+        }
+    };
+    let size = number("pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    let page_number = number("pageNumber", 1, u64::from(u32::MAX))?;
+    let q = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.to_lowercase())
+        .filter(|q| !q.is_empty());
+    if q.is_none() && size == DEFAULT_PAGE_SIZE && page_number == 1 {
+        // The hot path: the first default page of an org never changes, so it is built once.
+        let bytes = state.first_pages[org]
+            .get_or_init(|| render(state, org, size, page_number, None).into());
+        return Ok(([(CONTENT_TYPE, "application/json")], bytes.clone()).into_response());
+    }
+    Ok((
+        [(CONTENT_TYPE, "application/json")],
+        render(state, org, size, page_number, q.as_deref()),
+    )
+        .into_response())
+}
+
+fn render(state: &State, org: usize, size: u64, page_number: u64, q: Option<&str>) -> String {
+    let name = &state.org_names[org];
+    let skip = (page_number - 1).saturating_mul(size);
+    let all = 0..u64::from(state.contacts_per_org);
+    let (total, entities): (u64, Vec<Value>) = match q {
+        None => {
+            let end = skip.saturating_add(size).min(all.end);
+            (
+                all.end,
+                (skip.min(end)..end)
+                    .map(|n| contact(org, n, name))
+                    .collect(),
+            )
+        }
+        Some(q) => {
+            let matching: Vec<Value> = all
+                .map(|n| contact(org, n, name))
+                .filter(|c| c.to_string().to_lowercase().contains(q))
+                .collect();
+            let total = matching.len() as u64;
+            let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+            (
+                total,
+                matching
+                    .into_iter()
+                    .skip(skip)
+                    .take(size as usize)
+                    .collect(),
+            )
+        }
+    };
+    json!({
+        "entities": entities,
+        "pageSize": size,
+        "pageNumber": page_number,
+        "total": total,
+        "pageCount": total.div_ceil(size),
+    })
+    .to_string()
+}
+
+fn contact_id(org: usize, serial: u64) -> String {
+    format!("{:08x}-0000-4000-8000-{:012x}", org, serial)
+}
+
+fn parse_id(id: &str) -> Option<(usize, u64)> {
+    let parts: Vec<&str> = id.split('-').collect();
+    if parts.len() != 5
+        || parts[1..4] != ["0000", "4000", "8000"]
+        || parts[0].len() != 8
+        || parts[4].len() != 12
+    {
+        return None;
+    }
+    let org = usize::from_str_radix(parts[0], 16).ok()?;
+    let serial = u64::from_str_radix(parts[4], 16).ok()?;
+    Some((org, serial))
+}
+
+fn contact(org: usize, serial: u64, org_name: &str) -> Value {
+    let id = contact_id(org, serial);
+    json!({
+        "id": id,
+        "firstName": "Contact",
+        "lastName": format!("{serial}"),
+        "workEmail": format!("contact{serial}@{org_name}.example"),
+        "selfUri": format!("/api/v2/externalcontacts/contacts/{id}"),
+    })
+}

@@ -1,0 +1,74 @@
+//! Running the router on a socket: start on an address (port 0 picks a free one), read truth, stop.
+
+use super::config::Config;
+use super::truth::{Truth, TruthSnapshot};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long `stop` waits for requests in flight (a stalled one may never finish) before cutting them off.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// A running server. Dropping it without `stop` aborts it.
+pub struct Server {
+    addr: SocketAddr,
+    truth: Truth,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    /// Binds `addr` and serves in a background task of the current tokio runtime.
+    pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (router, truth) = super::router(config);
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async {
+            // A dropped sender also means stop.
+            let _ = stopped.await;
+        });
+        let task = tokio::spawn(async move { serve.await });
+        Ok(Server {
+            addr,
+            truth,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn truth(&self) -> TruthSnapshot {
+        self.truth.snapshot()
+    }
+
+    /// A handle on the counters that outlives the server.
+    pub fn truth_handle(&self) -> Truth {
+        self.truth.clone()
+    }
+
+    /// Stops accepting, lets requests in flight finish for up to a few seconds, then cuts them off.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

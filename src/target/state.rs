@@ -1,0 +1,170 @@
+//! The server's shared state: clients, clock, signing keys and token stores, built once from a [`Config`].
+
+use super::config::{Config, ErrorStyle, RefreshPolicy};
+use super::limits::Limits;
+use super::shards::Shards;
+use super::tokens::{AccessRecord, RefreshRecord};
+use super::truth::Truth;
+use axum::body::Bytes;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
+use rand::{RngCore, SeedableRng};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+pub(crate) type Shared = Arc<State>;
+
+pub(crate) struct State {
+    pub clients: Vec<Client>,
+    pub client_index: HashMap<String, usize>,
+    pub org_names: Vec<String>,
+    pub clock: Clock,
+    pub keys: Keys,
+    pub access: Shards<u64, Arc<AccessRecord>>,
+    pub refresh: Shards<String, RefreshRecord>,
+    pub truth: Truth,
+    pub limits: Limits,
+    pub leeway_ns: i64,
+    pub offset_ns: i64,
+    pub refresh_policy: RefreshPolicy,
+    pub refresh_ttl: Duration,
+    pub error_style: ErrorStyle,
+    pub contacts_per_org: u32,
+    pub seed: u64,
+    /// The first default page of contacts search, per org, rendered on first use.
+    pub first_pages: Vec<OnceLock<Bytes>>,
+    next_id: AtomicU64,
+}
+
+/// One OAuth client, resolved against the server defaults.
+pub(crate) struct Client {
+    pub org: usize,
+    pub id: String,
+    pub secret: String,
+    pub ttl: Duration,
+    pub idle_timeout_ns: Option<i64>,
+    pub disabled_at_ns: Option<i64>,
+    pub scopes: Vec<String>,
+}
+
+impl Client {
+    pub fn disabled(&self, now_ns: i64) -> bool {
+        self.disabled_at_ns.is_some_and(|at| now_ns >= at)
+    }
+}
+
+/// Server time. Expiry decisions use the monotonic nanoseconds since start, so a token of a few seconds
+/// expires at the exact moment (to the nanosecond) after its issue; wall-clock time only fills JWT claims.
+pub(crate) struct Clock {
+    started: Instant,
+    unix_at_start: Duration,
+}
+
+impl Clock {
+    pub fn now_ns(&self) -> i64 {
+        nanos(self.started.elapsed())
+    }
+
+    /// The token issuer's wall-clock time in whole seconds since the epoch, for `iat` and `exp`.
+    pub fn unix_secs(&self, at_ns: i64) -> u64 {
+        (self.unix_at_start + Duration::from_nanos(at_ns.max(0) as u64)).as_secs()
+    }
+}
+
+pub(crate) struct Keys {
+    pub encoding: EncodingKey,
+    pub decoding: DecodingKey,
+    pub validation: Validation,
+}
+
+pub(crate) fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+impl State {
+    pub fn new(config: &Config) -> State {
+        let mut clients = Vec::new();
+        for (org, o) in config.orgs.iter().enumerate() {
+            for c in &o.clients {
+                clients.push(Client {
+                    org,
+                    id: c.client_id.clone(),
+                    secret: c.client_secret.clone(),
+                    ttl: c.token_ttl.unwrap_or(config.token_ttl),
+                    idle_timeout_ns: c.idle_timeout.or(config.idle_timeout).map(nanos),
+                    disabled_at_ns: c.disabled_at.map(nanos),
+                    scopes: c.scopes.clone(),
+                });
+            }
+        }
+        // The first client with an id wins, so a duplicated id cannot make a token change owner.
+        let mut client_index = HashMap::new();
+        for (i, c) in clients.iter().enumerate() {
+            client_index.entry(c.id.clone()).or_insert(i);
+        }
+        let org_names: Vec<String> = config.orgs.iter().map(|o| o.name.clone()).collect();
+        State {
+            clients,
+            client_index,
+            truth: Truth::new(org_names.clone()),
+            org_names,
+            clock: Clock {
+                started: Instant::now(),
+                unix_at_start: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default(),
+            },
+            keys: keys(config.seed),
+            access: Shards::new(),
+            refresh: Shards::new(),
+            limits: Limits::new(config),
+            leeway_ns: nanos(config.leeway),
+            offset_ns: config.clock_offset.nanos(),
+            refresh_policy: config.refresh_policy,
+            refresh_ttl: config.refresh_ttl,
+            error_style: config.error_style,
+            contacts_per_org: config.contacts_per_org,
+            seed: config.seed,
+            first_pages: config.orgs.iter().map(|_| OnceLock::new()).collect(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A fresh id for a token, a family or a created contact; unique for the server's life.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn client_by_id(&self, id: &str) -> Option<(usize, &Client)> {
+        let i = *self.client_index.get(id)?;
+        Some((i, &self.clients[i]))
+    }
+}
+
+/// HS256 key derived from the seed: the same seed signs the same way, different seeds do not accept each
+/// other's tokens.
+fn keys(seed: u64) -> Keys {
+    let mut secret = [0u8; 32];
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6b65_7973).fill_bytes(&mut secret);
+    let mut validation = Validation::new(Algorithm::HS256);
+    // Expiry is decided from the server's own record with nanosecond precision, not from the
+    // whole-second `exp` claim.
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    Keys {
+        encoding: EncodingKey::from_secret(&secret),
+        decoding: DecodingKey::from_secret(&secret),
+        validation,
+    }
+}
+
+/// SplitMix64: turns a counter into well-spread bits without shared RNG state.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,207 @@
+//! Ground truth: what the server issued, rejected and sent, counted once per response, per org and in total.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// One counter. Response counters are bumped exactly where a response is produced, so each sent response
+/// counts once, also when the client has already given up on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum C {
+    IssuedClientCredentials,
+    IssuedAuthorizationCode,
+    IssuedRefreshToken,
+    IssuedJwtExchange,
+    IssuedJwtRefresh,
+    Refreshes,
+    ReuseDetected,
+    FamiliesRevoked,
+    TokensRevoked,
+    TokenOk,
+    TokenInvalidGrant,
+    TokenInvalidClient,
+    TokenRateLimited,
+    TokenServerError,
+    TokenClientError,
+    TokenReset,
+    ContactsOk,
+    ContactsUnauthorized,
+    ContactsForbidden,
+    ContactsRateLimited,
+    ContactsServerError,
+    ContactsClientError,
+    ContactsReset,
+    Revocations,
+    Introspections,
+}
+
+const COUNTERS: usize = C::Introspections as usize + 1;
+
+/// Cheap-to-clone handle on the server's ground-truth counters.
+#[derive(Debug, Clone)]
+pub struct Truth(Arc<Counters>);
+
+#[derive(Debug)]
+struct Counters {
+    org_names: Vec<String>,
+    /// Slot block 0 is the total; block `i + 1` is org `i`.
+    slots: Box<[AtomicU64]>,
+}
+
+impl Truth {
+    pub(crate) fn new(org_names: Vec<String>) -> Truth {
+        let slots = (0..COUNTERS * (org_names.len() + 1))
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        Truth(Arc::new(Counters { org_names, slots }))
+    }
+
+    /// Counts one event in the total and, when the org is known, in that org.
+    pub(crate) fn add(&self, org: Option<usize>, counter: C) {
+        let slots = &self.0.slots;
+        slots[counter as usize].fetch_add(1, Ordering::Relaxed);
+        if let Some(org) = org {
+            if let Some(slot) = slots.get((org + 1) * COUNTERS + counter as usize) {
+                slot.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn snapshot(&self) -> TruthSnapshot {
+        let block = |b: usize| {
+            let get = |c: C| self.0.slots[b * COUNTERS + c as usize].load(Ordering::Relaxed);
+            TruthCounts::read(get)
+        };
+        TruthSnapshot {
+            total: block(0),
+            per_org: self
+                .0
+                .org_names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| (name.clone(), block(i + 1)))
+                .collect(),
+        }
+    }
+}
+
+/// What the server did over the whole run: `total` over all requests (including those that could not be tied
+/// to an org, such as a missing or forged token), and `per_org` keyed by org name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TruthSnapshot {
+    pub total: TruthCounts,
+    pub per_org: BTreeMap<String, TruthCounts>,
+}
+
+/// The counters of one scope (all orgs, or one). docs/target.md defines each field.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TruthCounts {
+    pub issued: IssuedCounts,
+    /// Refresh requests from an authenticated client (RFC 6749 `refresh_token` grant and web-messaging
+    /// refresh), whatever their result.
+    pub refreshes: u64,
+    /// Presentations of an already-used refresh token outside any grace window.
+    pub reuse_detected: u64,
+    /// Token families revoked (by reuse detection or by revoking a refresh token or a web-messaging JWT).
+    pub families_revoked: u64,
+    /// Single access tokens revoked through RFC 7009.
+    pub tokens_revoked: u64,
+    pub token: TokenEndpointCounts,
+    pub contacts: ContactsCounts,
+    pub revocations: u64,
+    pub introspections: u64,
+}
+
+/// Tokens issued, by how they were obtained.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct IssuedCounts {
+    pub client_credentials: u64,
+    pub authorization_code: u64,
+    pub refresh_token: u64,
+    pub jwt_exchange: u64,
+    pub jwt_refresh: u64,
+}
+
+/// Responses sent by the token endpoints (`/oauth/token` and the web-messaging token routes).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TokenEndpointCounts {
+    pub ok: u64,
+    pub invalid_grant: u64,
+    pub invalid_client: u64,
+    pub rate_limited: u64,
+    pub server_error: u64,
+    /// Any other 4xx: invalid_request, unsupported_grant_type, invalid_scope, malformed bodies.
+    pub client_error: u64,
+    /// Connections closed without a response (injected resets).
+    pub reset: u64,
+}
+
+/// Responses sent by the contacts API.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ContactsCounts {
+    pub ok: u64,
+    pub unauthorized: u64,
+    pub forbidden: u64,
+    pub rate_limited: u64,
+    pub server_error: u64,
+    /// Any other 4xx: 400 malformed requests, 404 unknown contacts.
+    pub client_error: u64,
+    pub reset: u64,
+}
+
+impl TruthCounts {
+    fn read(get: impl Fn(C) -> u64) -> TruthCounts {
+        TruthCounts {
+            issued: IssuedCounts {
+                client_credentials: get(C::IssuedClientCredentials),
+                authorization_code: get(C::IssuedAuthorizationCode),
+                refresh_token: get(C::IssuedRefreshToken),
+                jwt_exchange: get(C::IssuedJwtExchange),
+                jwt_refresh: get(C::IssuedJwtRefresh),
+            },
+            refreshes: get(C::Refreshes),
+            reuse_detected: get(C::ReuseDetected),
+            families_revoked: get(C::FamiliesRevoked),
+            tokens_revoked: get(C::TokensRevoked),
+            token: TokenEndpointCounts {
+                ok: get(C::TokenOk),
+                invalid_grant: get(C::TokenInvalidGrant),
+                invalid_client: get(C::TokenInvalidClient),
+                rate_limited: get(C::TokenRateLimited),
+                server_error: get(C::TokenServerError),
+                client_error: get(C::TokenClientError),
+                reset: get(C::TokenReset),
+            },
+            contacts: ContactsCounts {
+                ok: get(C::ContactsOk),
+                unauthorized: get(C::ContactsUnauthorized),
+                forbidden: get(C::ContactsForbidden),
+                rate_limited: get(C::ContactsRateLimited),
+                server_error: get(C::ContactsServerError),
+                client_error: get(C::ContactsClientError),
+                reset: get(C::ContactsReset),
+            },
+            revocations: get(C::Revocations),
+            introspections: get(C::Introspections),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_count_in_total_and_in_their_org_only() {
+        let truth = Truth::new(vec!["a".into(), "b".into()]);
+        truth.add(Some(1), C::ContactsUnauthorized);
+        truth.add(None, C::ContactsUnauthorized);
+        truth.add(Some(7), C::TokenOk);
+        let snap = truth.clone().snapshot();
+        assert_eq!(snap.total.contacts.unauthorized, 2);
+        assert_eq!(snap.total.token.ok, 1);
+        assert_eq!(snap.per_org["a"], TruthCounts::default());
+        assert_eq!(snap.per_org["b"].contacts.unauthorized, 1);
+    }
+}
