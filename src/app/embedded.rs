@@ -2,10 +2,13 @@
 #![cfg(feature = "target")]
 
 use crate::plan::Org;
-use crate::profile::server::{EndpointFaults, ErrorStyleName, OrgOverride, RefreshPolicyName, ServerSection};
+use crate::profile::server::{
+    EndpointFaults, ErrorStyleName, OrgOverride, RefreshPolicyName, ServerSection,
+};
 use crate::profile::units::Rate;
 use crate::target::{
-    Capacity, ClientConfig, ClockOffset, Config, ErrorStyle, Faults, Latency, OrgConfig, RefreshPolicy,
+    Capacity, ClientConfig, ClockOffset, Config, ErrorStyle, Faults, Latency, OrgConfig,
+    RefreshPolicy,
 };
 
 /// The target's configuration for these orgs. Client `k > 0` of an org (with `clients_per_org > 1`) gets
@@ -15,7 +18,9 @@ pub fn target_config(section: &ServerSection, orgs: &[Org], seed: u64) -> Config
         .iter()
         .map(|org| OrgConfig {
             name: org.name.clone(),
-            clients: (0..section.clients_per_org.max(1)).map(|k| client(section, org, k)).collect(),
+            clients: (0..section.clients_per_org.max(1))
+                .map(|k| client(section, org, k))
+                .collect(),
         })
         .collect();
     let mut config = Config::new(org_configs, section.token_ttl.0);
@@ -50,8 +55,14 @@ pub fn target_config(section: &ServerSection, orgs: &[Org], seed: u64) -> Config
 
 fn client(section: &ServerSection, org: &Org, k: usize) -> ClientConfig {
     let (id, secret) = match k {
-        0 => (org.client_id.clone(), org.client_secret.expose().to_string()),
-        k => (format!("{}.{k}", org.client_id), format!("{}.{k}", org.client_secret.expose())),
+        0 => (
+            org.client_id.clone(),
+            org.client_secret.expose().to_string(),
+        ),
+        k => (
+            format!("{}.{k}", org.client_id),
+            format!("{}.{k}", org.client_secret.expose()),
+        ),
     };
     let mut c = ClientConfig::new(id, secret);
     c.scopes = section.scopes.clone();
@@ -82,7 +93,10 @@ fn positive(rate: Rate) -> Option<f64> {
 fn faults(f: &EndpointFaults) -> Faults {
     let latency = match (f.latency, f.latency_p50, f.latency_p99) {
         (Some(fixed), _, _) => Latency::Fixed(fixed.0),
-        (None, Some(p50), Some(p99)) => Latency::LogNormal { p50: p50.0, p99: p99.0 },
+        (None, Some(p50), Some(p99)) => Latency::LogNormal {
+            p50: p50.0,
+            p99: p99.0,
+        },
         _ => Latency::None,
     };
     Faults {

@@ -4,8 +4,10 @@ use crate::http::Outcome;
 use crate::report::model::{Truth, TruthCheck, VariantReport};
 use std::collections::BTreeMap;
 
-/// Flattens the target's counters (`{"contacts": {"unauthorized": 3}}` -> `contacts.unauthorized = 3`).
+/// Flattens the target's run-wide counters (`{"total": {"contacts": {"unauthorized": 3}}}` ->
+/// `contacts.unauthorized = 3`); per-org counts stay out of the report to keep it small.
 pub fn flatten(value: &serde_json::Value) -> BTreeMap<String, u64> {
+    let value = value.get("total").unwrap_or(value);
     fn walk(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, u64>) {
         match v {
             serde_json::Value::Object(map) => {

@@ -9,6 +9,7 @@ seed = 7
 duration = "5s"
 [server]
 token_ttl = "2s"
+per_token_rate = "0/s"
 [load]
 orgs = 4
 sessions = 200
