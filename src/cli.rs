@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokenstorm::plan::Overrides;
 use tokenstorm::profile::units::Span;
+use tokenstorm::report::compare::Limit;
 
 const EXIT_CODES: &str = "Exit codes:
   0    the run finished (and every threshold passed)
@@ -31,6 +32,39 @@ pub enum Command {
     Serve(ServeArgs),
     /// Check a profile and report every problem with its key and line, sending nothing.
     Validate(ValidateArgs),
+    /// Put two runs side by side (two reports, or two variants of one) and flag regressions.
+    #[command(after_help = EXIT_CODES)]
+    Compare(CompareArgs),
+    /// List the built-in client-model presets.
+    Clients,
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// The base report (report.json).
+    pub base: PathBuf,
+    /// The candidate report; leave out to compare two variants of the base report.
+    pub candidate: Option<PathBuf>,
+    /// Variant to compare: twice for base then candidate, once for the same name in both reports.
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
+    /// Folder for compare.json [default: reports/compare-<unix time>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Exit 1 when the candidate is worse than a limit allows.
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    /// A regression limit, METRIC=+N% or METRIC=+N (repeatable). With --fail-on-regression and no
+    /// --limit: contacts.p99_ms=+10%, contacts.unauthorized_rate=+0, token.invalid_grant=+0,
+    /// refresh.invalid_grant=+0, requests.dropped_rate=+0.
+    #[arg(long = "limit", value_name = "METRIC=+N%")]
+    pub limits: Vec<Limit>,
+    /// Also write the limits as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print compare.json on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

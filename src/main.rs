@@ -41,7 +41,10 @@ async fn command(command: Command) -> Result<u8, AppError> {
             };
             let result = app::run(options, Signals::listen()).await?;
             if let Some(path) = &args.junit {
-                app::write_junit(&result.report, path)?;
+                app::write_text(
+                    path,
+                    &tokenstorm::report::junit::from_thresholds(&result.report),
+                )?;
             }
             if args.json {
                 println!(
@@ -62,6 +65,39 @@ async fn command(command: Command) -> Result<u8, AppError> {
                 );
             })
             .await?;
+            Ok(exit::SUCCESS)
+        }
+        Command::Compare(args) => {
+            let options = app::compare::CompareOptions {
+                base: args.base,
+                candidate: args.candidate,
+                variants: args.variants,
+                out: args.out,
+                limits: args.limits,
+                fail_on_regression: args.fail_on_regression,
+            };
+            let done = app::compare::run(&options)?;
+            if let Some(path) = &args.junit {
+                app::write_text(path, &app::compare::junit_xml(&done.comparison))?;
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&done.comparison).unwrap_or_default()
+                );
+            } else {
+                print!("{}", tokenstorm::report::compare::render(&done.comparison));
+                println!("\ncompare: {}", done.path.display());
+            }
+            let regressed = options.fail_on_regression && done.comparison.regressed;
+            Ok(if regressed {
+                exit::THRESHOLDS_FAILED
+            } else {
+                exit::SUCCESS
+            })
+        }
+        Command::Clients => {
+            print!("{}", app::clients_table());
             Ok(exit::SUCCESS)
         }
         Command::Validate(args) => {

@@ -1,5 +1,6 @@
 //! The one place that wires the stages together: profile -> plan -> engine -> report, for each command.
 
+pub mod compare;
 #[cfg(feature = "target")]
 pub mod embedded;
 pub mod progress;
@@ -78,12 +79,26 @@ pub fn exit_code(result: &RunResult) -> u8 {
     }
 }
 
-/// `--junit FILE`: the thresholds as JUnit XML.
-pub fn write_junit(report: &crate::report::Report, path: &std::path::Path) -> Result<(), AppError> {
-    std::fs::write(path, crate::report::junit::from_thresholds(report)).map_err(|source| {
+/// Writes a small text output (`--junit FILE`).
+pub fn write_text(path: &std::path::Path, text: &str) -> Result<(), AppError> {
+    std::fs::write(path, text).map_err(|source| {
         AppError::Report(ReportError::Write {
             path: path.to_owned(),
             source,
         })
     })
+}
+
+/// `tokenstorm clients`: every built-in preset with its one-line description.
+pub fn clients_table() -> String {
+    let mut out = String::new();
+    for (name, text) in crate::profile::presets::BUILT_IN {
+        let description = crate::profile::client::parse_settings(text)
+            .ok()
+            .and_then(|s| s.description)
+            .unwrap_or_default();
+        out.push_str(&format!("{name:<22} {description}\n"));
+    }
+    out.push_str("\nUse one in a profile with `client = \"NAME\"`, or `client = { preset = \"NAME\", ... }` to override settings.\n");
+    out
 }

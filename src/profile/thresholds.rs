@@ -49,13 +49,18 @@ pub enum Metric {
     RefreshPerGenerationMean,
     RefreshWaits,
     RefreshWaitP99Ms,
+    /// Most token-endpoint calls in any one second.
+    TokenEndpointPeak,
+    RefreshWaiterTimeouts,
+    /// Calls after a 429 that came before its `Retry-After` had passed.
+    RetryAfterViolated,
     /// Truth checks where client and server disagree (embedded target only).
     TruthMismatch,
     /// Conservation identities that failed.
     ConservationBroken,
 }
 
-const NAMED: [(&str, Metric); 14] = [
+const NAMED: [(&str, Metric); 17] = [
     ("requests.scheduled", Metric::Scheduled),
     ("requests.sent", Metric::Sent),
     ("requests.dropped", Metric::Dropped),
@@ -77,6 +82,12 @@ const NAMED: [(&str, Metric); 14] = [
     ),
     ("refresh.waits", Metric::RefreshWaits),
     ("refresh.wait_p99_ms", Metric::RefreshWaitP99Ms),
+    (
+        "refresh.token_endpoint_peak_per_s",
+        Metric::TokenEndpointPeak,
+    ),
+    ("refresh.waiter_timeouts", Metric::RefreshWaiterTimeouts),
+    ("requests.retry_after_violated", Metric::RetryAfterViolated),
     ("truth.mismatch", Metric::TruthMismatch),
     ("conservation.broken", Metric::ConservationBroken),
 ];

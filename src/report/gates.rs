@@ -69,6 +69,9 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
         Metric::RefreshPerGenerationMean => f.per_generation_mean,
         Metric::RefreshWaits => f.waits as f64,
         Metric::RefreshWaitP99Ms => f.wait_ms.p99,
+        Metric::TokenEndpointPeak => f.token_endpoint_peak_per_s as f64,
+        Metric::RefreshWaiterTimeouts => f.waiter_timeouts as f64,
+        Metric::RetryAfterViolated => r.retry_after_violated as f64,
         Metric::TruthMismatch => {
             v.truth.as_ref()?.checks.iter().filter(|c| !c.equal).count() as f64
         }

@@ -1,0 +1,259 @@
+//! Two variants side by side (two SDK versions): the key metrics, their deltas, and regression limits.
+
+use super::gates;
+use super::model::VariantReport;
+use crate::profile::thresholds::Metric;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write;
+use std::str::FromStr;
+
+/// The rows of the comparison; lower is better for every one of them.
+pub const KEY_METRICS: [&str; 16] = [
+    "contacts.p50_ms",
+    "contacts.p99_ms",
+    "contacts.p999_ms",
+    "requests.p99_ms",
+    "token.p99_ms",
+    "refresh.p99_ms",
+    "contacts.unauthorized_rate",
+    "contacts.unauthorized",
+    "contacts.error_rate",
+    "token.invalid_grant",
+    "refresh.invalid_grant",
+    "refresh.per_generation_mean",
+    "refresh.per_generation_max",
+    "refresh.max_in_flight_per_org",
+    "refresh.token_endpoint_peak_per_s",
+    "requests.dropped_rate",
+];
+
+/// How much worse the candidate may be: `+10%` of the base, or `+0.5` in the metric's own unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Allowance {
+    Percent(f64),
+    Absolute(f64),
+}
+
+/// A regression limit, written `contacts.p99_ms=+10%` or `contacts.unauthorized_rate=+0`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limit {
+    pub metric: String,
+    pub allowance: Allowance,
+}
+
+impl FromStr for Limit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Limit, String> {
+        let bad = || {
+            format!(
+                "`{s}` is not a limit; write METRIC=+N% or METRIC=+N, e.g. contacts.p99_ms=+10%"
+            )
+        };
+        let (metric, allowed) = s.split_once('=').ok_or_else(bad)?;
+        let metric = metric.trim();
+        metric.parse::<Metric>()?;
+        let allowed = allowed.trim();
+        let allowed = allowed.strip_prefix('+').unwrap_or(allowed);
+        let allowance = match allowed.strip_suffix('%') {
+            Some(p) => Allowance::Percent(p.trim().parse().map_err(|_| bad())?),
+            None => Allowance::Absolute(allowed.parse().map_err(|_| bad())?),
+        };
+        let value = match allowance {
+            Allowance::Percent(v) | Allowance::Absolute(v) => v,
+        };
+        if !value.is_finite() || value < 0.0 {
+            return Err(bad());
+        }
+        Ok(Limit {
+            metric: metric.to_owned(),
+            allowance,
+        })
+    }
+}
+
+/// The limits `--fail-on-regression` uses when none are given.
+pub fn default_limits() -> Vec<Limit> {
+    [
+        "contacts.p99_ms=+10%",
+        "contacts.unauthorized_rate=+0",
+        "token.invalid_grant=+0",
+        "refresh.invalid_grant=+0",
+        "requests.dropped_rate=+0",
+    ]
+    .iter()
+    .filter_map(|s| s.parse().ok())
+    .collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub metric: String,
+    pub base: Option<f64>,
+    pub candidate: Option<f64>,
+    pub delta: Option<f64>,
+    /// Relative change, when the base is not zero.
+    pub delta_pct: Option<f64>,
+    /// `better`, `worse` or `same`.
+    pub verdict: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitResult {
+    pub metric: String,
+    pub allowance: Allowance,
+    pub base: Option<f64>,
+    pub candidate: Option<f64>,
+    /// The highest candidate value the limit accepts.
+    pub allowed_up_to: Option<f64>,
+    pub regressed: bool,
+}
+
+/// `compare.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub base: String,
+    pub candidate: String,
+    pub rows: Vec<Row>,
+    pub limits: Vec<LimitResult>,
+    pub regressed: bool,
+}
+
+fn value(v: &VariantReport, metric: &str) -> Option<f64> {
+    gates::value(v, metric.parse().ok()?)
+}
+
+pub fn compare(
+    base: &VariantReport,
+    candidate: &VariantReport,
+    base_label: &str,
+    candidate_label: &str,
+    limits: &[Limit],
+) -> Comparison {
+    let rows = KEY_METRICS
+        .iter()
+        .map(|m| {
+            let (b, c) = (value(base, m), value(candidate, m));
+            let delta = b.zip(c).map(|(b, c)| c - b);
+            let delta_pct = b
+                .zip(delta)
+                .and_then(|(b, d)| (b != 0.0).then(|| 100.0 * d / b));
+            // Differences below 0.5 % of the larger value are noise in the last printed digit.
+            let verdict = match (b, c) {
+                (Some(b), Some(c)) if (c - b).abs() <= 0.005 * b.abs().max(c.abs()) => "same",
+                (Some(b), Some(c)) if c < b => "better",
+                (Some(_), Some(_)) => "worse",
+                _ => "same",
+            };
+            Row {
+                metric: m.to_string(),
+                base: b,
+                candidate: c,
+                delta,
+                delta_pct,
+                verdict: verdict.to_owned(),
+            }
+        })
+        .collect();
+    let limits: Vec<LimitResult> = limits
+        .iter()
+        .map(|l| {
+            let (b, c) = (value(base, &l.metric), value(candidate, &l.metric));
+            let allowed_up_to = b.map(|b| match l.allowance {
+                Allowance::Percent(p) => b + b.abs() * p / 100.0,
+                Allowance::Absolute(a) => b + a,
+            });
+            LimitResult {
+                metric: l.metric.clone(),
+                allowance: l.allowance,
+                base: b,
+                candidate: c,
+                allowed_up_to,
+                regressed: match (c, allowed_up_to) {
+                    (Some(c), Some(up_to)) => c > up_to + f64::EPSILON * up_to.abs().max(1.0),
+                    _ => true,
+                },
+            }
+        })
+        .collect();
+    Comparison {
+        base: base_label.to_owned(),
+        candidate: candidate_label.to_owned(),
+        regressed: limits.iter().any(|l| l.regressed),
+        rows,
+        limits,
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    match v {
+        None => "n/a".to_owned(),
+        Some(v) if v == v.trunc() && v.abs() < 1e12 => format!("{v:.0}"),
+        Some(v) if v.abs() < 0.01 => format!("{v:.5}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+/// The side-by-side table for the terminal.
+pub fn render(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "base: {}    candidate: {}", c.base, c.candidate);
+    let _ = writeln!(
+        out,
+        "{:<36} {:>12} {:>12} {:>12} {:>9}  verdict",
+        "metric", "base", "candidate", "delta", "delta %"
+    );
+    for r in &c.rows {
+        let pct = r.delta_pct.map_or("".to_owned(), |p| format!("{p:+.1}%"));
+        let mark = match r.verdict.as_str() {
+            "better" => "better +",
+            "worse" => "WORSE -",
+            _ => "same =",
+        };
+        let delta = r.delta.map_or("n/a".to_owned(), |d| {
+            if d >= 0.0 {
+                format!("+{}", num(Some(d)))
+            } else {
+                num(Some(d))
+            }
+        });
+        let _ = writeln!(
+            out,
+            "{:<36} {:>12} {:>12} {:>12} {:>9}  {mark}",
+            r.metric,
+            num(r.base),
+            num(r.candidate),
+            delta,
+            pct
+        );
+    }
+    if !c.limits.is_empty() {
+        let _ = writeln!(out, "\nregression limits");
+        for l in &c.limits {
+            let allowance = match l.allowance {
+                Allowance::Percent(p) => format!("+{p}%"),
+                Allowance::Absolute(a) => format!("+{a}"),
+            };
+            let _ = writeln!(
+                out,
+                "  {}  {:<36} {:<8} candidate {} allowed up to {}",
+                if l.regressed { "FAIL" } else { "pass" },
+                l.metric,
+                allowance,
+                num(l.candidate),
+                num(l.allowed_up_to)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{}",
+            if c.regressed {
+                "FAIL: the candidate regressed"
+            } else {
+                "PASS: no regression beyond the limits"
+            }
+        );
+    }
+    out
+}
