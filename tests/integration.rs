@@ -2,10 +2,14 @@
 
 #[path = "integration/target_contacts.rs"]
 mod target_contacts;
+#[path = "integration/target_faults.rs"]
+mod target_faults;
 #[path = "integration/target_limits.rs"]
 mod target_limits;
 #[path = "integration/target_oauth.rs"]
 mod target_oauth;
+#[path = "integration/target_revocation.rs"]
+mod target_revocation;
 #[path = "integration/target_rotation.rs"]
 mod target_rotation;
 #[path = "integration/target_support.rs"]

@@ -9,8 +9,10 @@ mod config;
 mod contacts;
 mod correlation;
 mod errors;
+mod faults;
 mod limits;
 mod oauth;
+mod revocation;
 mod server;
 mod shards;
 mod state;
@@ -35,6 +37,10 @@ use std::sync::Arc;
 
 /// Path of the contacts collection.
 pub const CONTACTS_PATH: &str = "/api/v2/externalcontacts/contacts";
+/// Path of RFC 7009 revocation.
+pub const REVOKE_PATH: &str = "/oauth/revoke";
+/// Path of RFC 7662 introspection.
+pub const INTROSPECT_PATH: &str = "/oauth/introspect";
 /// Prefix of the web-messaging token routes.
 pub const WEBDEPLOY_PATH: &str = "/api/v2/webdeployments/token";
 /// Path of the RFC 6749 token endpoint.
@@ -55,14 +61,19 @@ pub fn router(config: Config) -> (Router, Truth) {
             &format!("{WEBDEPLOY_PATH}/refresh"),
             post(webdeploy::refresh),
         )
-        .layer(from_fn_with_state(state.clone(), limits::token_capacity));
+        .route_layer(from_fn_with_state(state.clone(), faults::token_faults))
+        .route_layer(from_fn_with_state(state.clone(), limits::token_capacity));
     let contacts_routes = Router::new()
         .route(CONTACTS_PATH, get(contacts::search).post(contacts::create))
-        .route(&format!("{CONTACTS_PATH}/{{id}}"), get(contacts::by_id));
-    let other_routes = Router::new().route(
-        &format!("{WEBDEPLOY_PATH}/revoke"),
-        delete(webdeploy::revoke),
-    );
+        .route(&format!("{CONTACTS_PATH}/{{id}}"), get(contacts::by_id))
+        .route_layer(from_fn_with_state(state.clone(), faults::contacts_faults));
+    let other_routes = Router::new()
+        .route(
+            &format!("{WEBDEPLOY_PATH}/revoke"),
+            delete(webdeploy::revoke),
+        )
+        .route(REVOKE_PATH, post(revocation::revoke))
+        .route(INTROSPECT_PATH, post(revocation::introspect));
     let router = Router::new()
         .merge(token_routes)
         .merge(contacts_routes)
