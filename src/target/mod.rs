@@ -82,3 +82,70 @@ pub fn router(config: Config) -> (Router, Truth) {
         .with_state(state);
     (router, truth)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    fn server() -> (Router, Truth) {
+        let client = ClientConfig::new("c", "s");
+        router(Config::new(
+            vec![OrgConfig {
+                name: "o".into(),
+                clients: vec![client],
+            }],
+            Duration::from_secs(60),
+        ))
+    }
+
+    #[tokio::test]
+    async fn the_router_answers_without_a_socket() {
+        let (app, truth) = server();
+        let request = Request::post(TOKEN_PATH)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(
+                "grant_type=client_credentials&client_id=c&client_secret=s",
+            ))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers().contains_key("inin-correlation-id"));
+        let unknown = app
+            .oneshot(Request::get("/nowhere").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        assert!(unknown.headers().contains_key("inin-correlation-id"));
+        assert_eq!(truth.snapshot().per_org["o"].issued.client_credentials, 1);
+    }
+
+    #[tokio::test]
+    async fn garbage_headers_and_bodies_never_panic() {
+        let (app, _) = server();
+        let requests = [
+            Request::post(TOKEN_PATH)
+                .header("authorization", "Basic")
+                .body(Body::from("\u{0}\u{ff}")),
+            Request::post(TOKEN_PATH)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("%zz=%")),
+            Request::get(CONTACTS_PATH)
+                .header("authorization", "Bearer a.b.c")
+                .body(Body::empty()),
+            Request::get(format!("{CONTACTS_PATH}/x-y"))
+                .header("authorization", "Bearer")
+                .body(Body::empty()),
+            Request::post(format!("{WEBDEPLOY_PATH}/refresh"))
+                .header("content-type", "application/json")
+                .body(Body::from("[]")),
+        ];
+        for request in requests {
+            let response = app.clone().oneshot(request.unwrap()).await.unwrap();
+            assert!(response.status().is_client_error(), "{}", response.status());
+        }
+    }
+}
