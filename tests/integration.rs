@@ -6,8 +6,10 @@ mod integration {
     mod profile_errors;
     mod support;
     mod target_contacts;
+    mod target_faults;
     mod target_limits;
     mod target_oauth;
+    mod target_revocation;
     mod target_rotation;
     mod target_support;
     mod target_tenancy;

@@ -9,8 +9,10 @@ mod config;
 mod contacts;
 mod correlation;
 mod errors;
+mod faults;
 mod limits;
 mod oauth;
+mod revocation;
 mod server;
 mod shards;
 mod state;
@@ -35,6 +37,10 @@ use std::sync::Arc;
 
 /// Path of the contacts collection.
 pub const CONTACTS_PATH: &str = "/api/v2/externalcontacts/contacts";
+/// Path of RFC 7009 revocation.
+pub const REVOKE_PATH: &str = "/oauth/revoke";
+/// Path of RFC 7662 introspection.
+pub const INTROSPECT_PATH: &str = "/oauth/introspect";
 /// Prefix of the web-messaging token routes.
 pub const WEBDEPLOY_PATH: &str = "/api/v2/webdeployments/token";
 /// Path of the RFC 6749 token endpoint.
@@ -55,14 +61,19 @@ pub fn router(config: Config) -> (Router, Truth) {
             &format!("{WEBDEPLOY_PATH}/refresh"),
             post(webdeploy::refresh),
         )
-        .layer(from_fn_with_state(state.clone(), limits::token_capacity));
+        .route_layer(from_fn_with_state(state.clone(), faults::token_faults))
+        .route_layer(from_fn_with_state(state.clone(), limits::token_capacity));
     let contacts_routes = Router::new()
         .route(CONTACTS_PATH, get(contacts::search).post(contacts::create))
-        .route(&format!("{CONTACTS_PATH}/{{id}}"), get(contacts::by_id));
-    let other_routes = Router::new().route(
-        &format!("{WEBDEPLOY_PATH}/revoke"),
-        delete(webdeploy::revoke),
-    );
+        .route(&format!("{CONTACTS_PATH}/{{id}}"), get(contacts::by_id))
+        .route_layer(from_fn_with_state(state.clone(), faults::contacts_faults));
+    let other_routes = Router::new()
+        .route(
+            &format!("{WEBDEPLOY_PATH}/revoke"),
+            delete(webdeploy::revoke),
+        )
+        .route(REVOKE_PATH, post(revocation::revoke))
+        .route(INTROSPECT_PATH, post(revocation::introspect));
     let router = Router::new()
         .merge(token_routes)
         .merge(contacts_routes)
@@ -70,4 +81,71 @@ pub fn router(config: Config) -> (Router, Truth) {
         .layer(from_fn_with_state(state.clone(), correlation::correlate))
         .with_state(state);
     (router, truth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    fn server() -> (Router, Truth) {
+        let client = ClientConfig::new("c", "s");
+        router(Config::new(
+            vec![OrgConfig {
+                name: "o".into(),
+                clients: vec![client],
+            }],
+            Duration::from_secs(60),
+        ))
+    }
+
+    #[tokio::test]
+    async fn the_router_answers_without_a_socket() {
+        let (app, truth) = server();
+        let request = Request::post(TOKEN_PATH)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(
+                "grant_type=client_credentials&client_id=c&client_secret=s",
+            ))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers().contains_key("inin-correlation-id"));
+        let unknown = app
+            .oneshot(Request::get("/nowhere").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        assert!(unknown.headers().contains_key("inin-correlation-id"));
+        assert_eq!(truth.snapshot().per_org["o"].issued.client_credentials, 1);
+    }
+
+    #[tokio::test]
+    async fn garbage_headers_and_bodies_never_panic() {
+        let (app, _) = server();
+        let requests = [
+            Request::post(TOKEN_PATH)
+                .header("authorization", "Basic")
+                .body(Body::from("\u{0}\u{ff}")),
+            Request::post(TOKEN_PATH)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("%zz=%")),
+            Request::get(CONTACTS_PATH)
+                .header("authorization", "Bearer a.b.c")
+                .body(Body::empty()),
+            Request::get(format!("{CONTACTS_PATH}/x-y"))
+                .header("authorization", "Bearer")
+                .body(Body::empty()),
+            Request::post(format!("{WEBDEPLOY_PATH}/refresh"))
+                .header("content-type", "application/json")
+                .body(Body::from("[]")),
+        ];
+        for request in requests {
+            let response = app.clone().oneshot(request.unwrap()).await.unwrap();
+            assert!(response.status().is_client_error(), "{}", response.status());
+        }
+    }
 }

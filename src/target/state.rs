@@ -1,10 +1,11 @@
 //! The server's shared state: clients, clock, signing keys and token stores, built once from a [`Config`].
 
 use super::config::{Config, ErrorStyle, RefreshPolicy};
+use super::faults::{FamilyCounters, FaultPlan};
 use super::limits::Limits;
 use super::shards::Shards;
 use super::tokens::{AccessRecord, RefreshRecord};
-use super::truth::Truth;
+use super::truth::{Truth, C};
 use axum::body::Bytes;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use rand::{RngCore, SeedableRng};
@@ -26,6 +27,8 @@ pub(crate) struct State {
     pub refresh: Shards<String, RefreshRecord>,
     pub truth: Truth,
     pub limits: Limits,
+    pub token_faults: FaultPlan,
+    pub contacts_faults: FaultPlan,
     pub leeway_ns: i64,
     pub offset_ns: i64,
     pub refresh_policy: RefreshPolicy,
@@ -120,6 +123,24 @@ impl State {
             access: Shards::new(),
             refresh: Shards::new(),
             limits: Limits::new(config),
+            token_faults: FaultPlan::new(
+                config.token_faults,
+                config.seed,
+                1,
+                FamilyCounters {
+                    server_error: C::TokenServerError,
+                    reset: C::TokenReset,
+                },
+            ),
+            contacts_faults: FaultPlan::new(
+                config.contacts_faults,
+                config.seed,
+                2,
+                FamilyCounters {
+                    server_error: C::ContactsServerError,
+                    reset: C::ContactsReset,
+                },
+            ),
             leeway_ns: nanos(config.leeway),
             offset_ns: config.clock_offset.nanos(),
             refresh_policy: config.refresh_policy,

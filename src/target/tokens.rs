@@ -168,6 +168,15 @@ impl State {
     /// Checks signature, record, revocation, client state, expiry (with leeway and clock offset) and idle
     /// time; a token that passes counts as used now. A refusal names the token's org when it is ours.
     pub fn validate(&self, token: &str) -> Result<Arc<AccessRecord>, (Reject, Option<usize>)> {
+        self.inspect(token, true)
+    }
+
+    /// [`State::validate`] that, with `touch: false`, does not count as a use (introspection).
+    pub fn inspect(
+        &self,
+        token: &str,
+        touch: bool,
+    ) -> Result<Arc<AccessRecord>, (Reject, Option<usize>)> {
         let data =
             jsonwebtoken::decode::<Claims>(token, &self.keys.decoding, &self.keys.validation)
                 .map_err(|_| (Reject::Malformed, None))?;
@@ -188,14 +197,14 @@ impl State {
             return Err((why, org));
         };
         let client = &self.clients[record.client];
-        let check = self.check_live(&record, now);
+        let check = self.check_live(&record, now, touch);
         check
             .map(|()| record)
             .map_err(|why| (why, Some(client.org)))
     }
 
     /// Everything but the signature: revocation, client state, expiry and idle time.
-    fn check_live(&self, record: &AccessRecord, now: i64) -> Result<(), Reject> {
+    fn check_live(&self, record: &AccessRecord, now: i64, touch: bool) -> Result<(), Reject> {
         let client = &self.clients[record.client];
         if record.revoked.load(Ordering::Acquire)
             || record.family.as_ref().is_some_and(|f| f.is_revoked())
@@ -214,7 +223,9 @@ impl State {
                 return Err(Reject::Idle);
             }
         }
-        record.last_used_ns.fetch_max(now, Ordering::Relaxed);
+        if touch {
+            record.last_used_ns.fetch_max(now, Ordering::Relaxed);
+        }
         Ok(())
     }
 

@@ -1,0 +1,154 @@
+//! RFC 7009 token revocation (`POST /oauth/revoke`) and RFC 7662 introspection (`POST /oauth/introspect`).
+
+use super::auth::{authenticate, ClientAuthError, Params};
+use super::config::RefreshPolicy;
+use super::correlation::Corr;
+use super::errors::{no_store, oauth_error};
+use super::state::{Shared, State};
+use super::tokens::Claims;
+use super::truth::C;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Extension, State as Extract};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+
+/// Authenticates the caller and returns its client index and the `token` parameter, or the error response.
+fn caller(
+    state: &State,
+    headers: &HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<(usize, String), Box<Response>> {
+    let style = state.error_style;
+    let bad = |why: &str| {
+        Box::new(oauth_error(
+            style,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            why,
+        ))
+    };
+    let params = match form {
+        Ok(Form(pairs)) => Params(pairs),
+        Err(e) => return Err(bad(&e.body_text())),
+    };
+    let client = authenticate(state, headers, &params).map_err(|e| match e {
+        ClientAuthError::Malformed(why) => bad(&why),
+        ClientAuthError::Failed { why, .. } => Box::new(oauth_error(
+            style,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            why,
+        )),
+    })?;
+    let token = params.require("token").map_err(|why| bad(&why))?;
+    Ok((client, token.to_string()))
+}
+
+fn claims(state: &State, token: &str) -> Option<Claims> {
+    jsonwebtoken::decode::<Claims>(token, &state.keys.decoding, &state.keys.validation)
+        .ok()
+        .map(|d| d.claims)
+}
+
+/// Revokes a refresh token (and its whole family, RFC 7009 section 2.1) or a single access token. Answers
+/// 200 for unknown tokens and for tokens of other clients too, so the endpoint reveals nothing.
+pub(crate) async fn revoke(
+    Extract(state): Extract<Shared>,
+    Extension(_corr): Extension<Corr>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let (client, token) = match caller(&state, &headers, form) {
+        Ok(c) => c,
+        Err(response) => {
+            state.truth.add(None, C::Revocations);
+            return *response;
+        }
+    };
+    let org = Some(state.clients[client].org);
+    state.truth.add(org, C::Revocations);
+    if let Some(record) = state.refresh.get(&token).filter(|r| r.client == client) {
+        if record.family.revoke() {
+            state.truth.add(org, C::FamiliesRevoked);
+        }
+    } else if let Some(record) = claims(&state, &token)
+        .and_then(|c| c.jti.parse::<u64>().ok())
+        .and_then(|jti| state.access.get(&jti))
+        .filter(|r| r.client == client)
+    {
+        if !record.revoked.swap(true, Ordering::AcqRel) {
+            state.truth.add(org, C::TokensRevoked);
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+/// Tells a client of the same org whether a token is live; anything else is `{"active": false}`.
+pub(crate) async fn introspect(
+    Extract(state): Extract<Shared>,
+    Extension(_corr): Extension<Corr>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let (client, token) = match caller(&state, &headers, form) {
+        Ok(c) => c,
+        Err(response) => {
+            state.truth.add(None, C::Introspections);
+            return *response;
+        }
+    };
+    let org = state.clients[client].org;
+    state.truth.add(Some(org), C::Introspections);
+    let body = access_info(&state, &token, org)
+        .or_else(|| refresh_info(&state, &token, org))
+        .unwrap_or_else(|| json!({"active": false}));
+    let mut response = Json(body).into_response();
+    no_store(&mut response);
+    response
+}
+
+fn access_info(state: &State, token: &str, org: usize) -> Option<Value> {
+    let record = state.inspect(token, false).ok()?;
+    let owner = &state.clients[record.client];
+    if owner.org != org {
+        return None;
+    }
+    let c = claims(state, token)?;
+    Some(json!({
+        "active": true,
+        "token_type": "Bearer",
+        "client_id": owner.id,
+        "scope": &*record.scope,
+        "sub": c.sub,
+        "org": c.org,
+        "exp": c.exp,
+        "iat": c.iat,
+        "jti": c.jti,
+    }))
+}
+
+fn refresh_info(state: &State, token: &str, org: usize) -> Option<Value> {
+    let record = state.refresh.get(token)?;
+    let owner = &state.clients[record.client];
+    let now = state.clock.now_ns();
+    let rotated_away = record
+        .used_at_ns
+        .is_some_and(|used| match state.refresh_policy {
+            RefreshPolicy::None => false,
+            RefreshPolicy::RotateStrict => true,
+            RefreshPolicy::RotateGrace(g) => now - used > super::state::nanos(g),
+        });
+    if owner.org != org || record.family.is_revoked() || now >= record.expires_ns || rotated_away {
+        return None;
+    }
+    Some(json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "client_id": owner.id,
+        "scope": &*record.scope,
+        "exp": state.clock.unix_secs(record.expires_ns),
+    }))
+}
