@@ -33,9 +33,9 @@ pub fn target_config(section: &ServerSection, orgs: &[Org], seed: u64) -> Config
     };
     config.refresh_ttl = section.refresh_ttl.0;
     config.clock_offset = if section.clock_offset.negative {
-        ClockOffset::behind(section.clock_offset.span.0)
+        ClockOffset::behind(section.clock_offset.magnitude)
     } else {
-        ClockOffset::ahead(section.clock_offset.span.0)
+        ClockOffset::ahead(section.clock_offset.magnitude)
     };
     config.idle_timeout = section.idle_timeout.map(|s| s.0);
     config.error_style = match section.error_style {

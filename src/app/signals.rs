@@ -18,12 +18,15 @@ impl Signal {
     }
 }
 
+/// How many signals have arrived, and the first one.
+type Seen = (u32, Option<Signal>);
+
 #[derive(Clone)]
 pub struct Signals {
     /// How many signals have arrived, and the first one.
-    rx: watch::Receiver<(u32, Option<Signal>)>,
+    rx: watch::Receiver<Seen>,
     /// Held by signal sets that nothing feeds, so their channel never reads as closed.
-    _quiet: Option<std::sync::Arc<watch::Sender<(u32, Option<Signal>)>>>,
+    _quiet: Option<std::sync::Arc<watch::Sender<Seen>>>,
 }
 
 impl Signals {

@@ -224,9 +224,7 @@ fn parse_issued(body: &[u8]) -> Option<Issued> {
         return None;
     }
     let expires_in = match parsed.expires_in {
-        Some(secs) if secs.is_finite() && secs >= 0.0 && secs < 1e10 => {
-            Some(Duration::from_secs_f64(secs))
-        }
+        Some(secs) if (0.0..1e10).contains(&secs) => Some(Duration::from_secs_f64(secs)),
         Some(_) => return None,
         None => None,
     };

@@ -1,8 +1,7 @@
 //! The `[server]` section: how the embedded target behaves (used by `run` on an embedded target and by `serve`).
 
 use super::problems::Problems;
-use super::units::{Rate, Span};
-use serde::de::{self, Deserializer};
+use super::units::{Rate, SignedSpan, Span};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -75,38 +74,6 @@ pub enum RefreshPolicyName {
 pub enum ErrorStyleName {
     Standards,
     Platform,
-}
-
-/// A duration that may be negative, written `"-2s"`, `"+1.5s"`, `"250ms"` or a signed number of seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SignedSpan {
-    pub negative: bool,
-    pub span: Span,
-}
-
-impl<'de> Deserialize<'de> for SignedSpan {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Number(f64),
-        }
-        let (negative, text) = match Raw::deserialize(d)? {
-            Raw::Text(t) => {
-                let t = t.trim().to_string();
-                match t.strip_prefix('-') {
-                    Some(rest) => (true, rest.to_string()),
-                    None => (false, t.strip_prefix('+').unwrap_or(&t).to_string()),
-                }
-            }
-            Raw::Number(n) => (n < 0.0, n.abs().to_string()),
-        };
-        let span: Span = text
-            .parse()
-            .map_err(|e: String| de::Error::custom(format!("{e} (a leading `-` means behind)")))?;
-        Ok(SignedSpan { negative, span })
-    }
 }
 
 /// Injected latency and faults per endpoint family.
@@ -330,7 +297,7 @@ mod tests {
             "#,
         );
         assert!(s.clock_offset.negative);
-        assert_eq!(s.clock_offset.span.0, Duration::from_millis(1500));
+        assert_eq!(s.clock_offset.magnitude, Duration::from_millis(1500));
         assert_eq!(s.refresh_policy, RefreshPolicyName::RotateGrace);
         assert!(problems(&s, 2).is_empty(), "{:?}", problems(&s, 2));
         assert_eq!(problems(&s, 1), ["server.orgs[0].org"]);

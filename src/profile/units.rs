@@ -31,7 +31,9 @@ impl FromStr for Span {
 }
 
 fn secs_to_span(secs: f64) -> Option<Span> {
-    (secs.is_finite() && secs >= 0.0 && secs < 1e12).then(|| Span(Duration::from_secs_f64(secs)))
+    (0.0..1e12)
+        .contains(&secs)
+        .then(|| Span(Duration::from_secs_f64(secs)))
 }
 
 fn expected_duration(got: &str) -> String {

@@ -20,6 +20,9 @@ pub fn validate(profile: &Profile) -> Problems {
     }
     check_load(&profile.load, &mut problems);
     profile.server.validate(&mut problems);
+    profile
+        .server
+        .validate_orgs(profile.load.orgs as usize, &mut problems);
     check_thresholds(&profile.thresholds, "thresholds", &mut problems);
     if profile.variants.is_empty() {
         problems.push("variant", "at least one [[variant]] is needed");
