@@ -2,8 +2,10 @@
 
 mod integration {
     mod cli;
+    mod client_models;
     mod expiry_signatures;
     mod profile_errors;
+    mod shipped_profiles;
     mod support;
     mod target_contacts;
     mod target_faults;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 /// The instants a new token carries (see `Token`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Windows {
+    /// Expiry as the client's clock sees it: `expires_in` after asking, moved by the clock skew.
     pub expires_at: Instant,
     pub refresh_at: Option<Instant>,
     pub advisory_at: Option<Instant>,
@@ -61,7 +62,7 @@ pub fn windows(
         (a, b) => a.or(b),
     };
     Windows {
-        expires_at,
+        expires_at: believed,
         refresh_at,
         advisory_at,
     }

@@ -61,6 +61,12 @@ pub async fn renew(
         replaces
     };
     respect_retry_after(ctx, slot_index).await;
+    if let Some(expires_at) = replacing.as_ref().and_then(|t| t.expires_at) {
+        if endpoint == Endpoint::Refresh {
+            ctx.recorder
+                .refresh_lens(super::session::signed_ms(Instant::now(), expires_at));
+        }
+    }
 
     let credentials = Credentials {
         client_id: &org.client_id,
@@ -111,6 +117,7 @@ pub async fn renew(
         }
         _ => {
             if reply.outcome == Outcome::InvalidGrant {
+                ctx.recorder.invalid_grant(slot.org);
                 // The refresh token is dead: forget it, so the next request starts over with a fresh grant.
                 let mut state = slot.lock();
                 if state.token.as_ref().map(|t| t.generation) == Some(replaces) {

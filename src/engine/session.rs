@@ -75,20 +75,27 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
     );
 }
 
-/// Before an API call: a client that honours `Retry-After` waits it out; either way the recorder learns
-/// whether this call came after the time the server asked for.
+/// Before an API call while a `Retry-After` is pending for this token: a client that honours it waits it
+/// out; either way the recorder learns whether the call came after the time the server asked for.
 async fn respect_retry_after(ctx: &Ctx, slot: usize) {
-    let until = ctx.cache.slot(slot).lock().api_retry_until.take();
-    if let Some(until) = until {
-        if ctx.model.honor_retry_after {
-            tokio::time::sleep_until(until.into()).await;
+    let Some(until) = ctx.cache.slot(slot).lock().api_retry_until else {
+        return;
+    };
+    if ctx.model.honor_retry_after {
+        tokio::time::sleep_until(until.into()).await;
+    }
+    let respected = Instant::now() >= until;
+    ctx.recorder.retry_after(respected);
+    if respected {
+        let mut state = ctx.cache.slot(slot).lock();
+        if state.api_retry_until == Some(until) {
+            state.api_retry_until = None;
         }
-        ctx.recorder.retry_after(Instant::now() >= until);
     }
 }
 
 /// `a - b` in whole milliseconds, rounded down (so 0.5 ms before expiry is -1, not 0).
-fn signed_ms(a: Instant, b: Instant) -> i64 {
+pub(super) fn signed_ms(a: Instant, b: Instant) -> i64 {
     let micros = match a.checked_duration_since(b) {
         Some(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
         None => -i64::try_from(b.duration_since(a).as_micros()).unwrap_or(i64::MAX),

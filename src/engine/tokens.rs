@@ -13,8 +13,9 @@ use tokio::sync::watch;
 pub struct Token {
     pub access: Secret,
     pub refresh: Option<Secret>,
-    /// When the token expires as well as a client with a true clock can know: the moment it asked for
-    /// it plus `expires_in`. The expiry lens measures against this.
+    /// When the client believes the token expires: the moment it asked for it plus `expires_in`, as its
+    /// (possibly skewed) clock sees it. The expiry lens measures against this, so a skewed clock shows
+    /// as 401s before offset 0.
     pub expires_at: Option<Instant>,
     /// From here on the client will not send the token: it gets a new one first (its margin, its
     /// early-expiry rule and its clock skew all move this).

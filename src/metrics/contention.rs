@@ -8,6 +8,8 @@ pub struct Contention {
     in_flight: Box<[AtomicU64]>,
     max_in_flight: Box<[AtomicU64]>,
     total_in_flight: AtomicU64,
+    /// invalid_grant answers per org: the partner-org bug shows up on partner orgs only.
+    invalid_grant: Box<[AtomicU64]>,
     /// Herd size -> how many token generations drew that many refreshes.
     herds: Mutex<BTreeMap<u64, u64>>,
 }
@@ -17,6 +19,7 @@ pub struct ContentionSnapshot {
     /// Most refreshes in flight at once, per org index.
     pub max_in_flight_per_org: Vec<u64>,
     pub herds: BTreeMap<u64, u64>,
+    pub invalid_grant_per_org: Vec<u64>,
 }
 
 /// Marks one refresh as in flight for its org until dropped.
@@ -40,6 +43,7 @@ impl Contention {
             in_flight: (0..orgs).map(|_| AtomicU64::new(0)).collect(),
             max_in_flight: (0..orgs).map(|_| AtomicU64::new(0)).collect(),
             total_in_flight: AtomicU64::new(0),
+            invalid_grant: (0..orgs).map(|_| AtomicU64::new(0)).collect(),
             herds: Mutex::new(BTreeMap::new()),
         }
     }
@@ -52,6 +56,10 @@ impl Contention {
             contention: self,
             org,
         }
+    }
+
+    pub fn invalid_grant(&self, org: usize) {
+        self.invalid_grant[org].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn total_in_flight(&self) -> u64 {
@@ -72,6 +80,11 @@ impl Contention {
                 .map(|a| a.load(Ordering::Relaxed))
                 .collect(),
             herds: self.herds.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            invalid_grant_per_org: self
+                .invalid_grant
+                .iter()
+                .map(|a| a.load(Ordering::Relaxed))
+                .collect(),
         }
     }
 }

@@ -14,6 +14,10 @@ pub struct ExpiryLens {
     bins: Box<[[AtomicU64; Outcome::COUNT]]>,
     before: [AtomicU64; Outcome::COUNT],
     after: [AtomicU64; Outcome::COUNT],
+    /// Refresh calls placed by the same offset of the token they replaced: where the client refreshes.
+    refreshes: Box<[AtomicU64]>,
+    refreshes_before: AtomicU64,
+    refreshes_after: AtomicU64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +26,10 @@ pub struct LensSnapshot {
     pub bins: Vec<(i64, [u64; Outcome::COUNT])>,
     pub before: [u64; Outcome::COUNT],
     pub after: [u64; Outcome::COUNT],
+    /// Refresh calls per bin (same order as `bins`), and before the first / after the last.
+    pub refreshes: Vec<u64>,
+    pub refreshes_before: u64,
+    pub refreshes_after: u64,
 }
 
 impl ExpiryLens {
@@ -30,18 +38,39 @@ impl ExpiryLens {
             bins: (0..BINS).map(|_| Default::default()).collect(),
             before: Default::default(),
             after: Default::default(),
+            refreshes: (0..BINS).map(|_| AtomicU64::new(0)).collect(),
+            refreshes_before: AtomicU64::new(0),
+            refreshes_after: AtomicU64::new(0),
         }
+    }
+
+    fn bin(offset_ms: i64) -> Result<usize, bool> {
+        let bin = offset_ms.div_euclid(1000);
+        if bin < FIRST_OFFSET_S {
+            Err(false)
+        } else if bin >= LAST_OFFSET_S {
+            Err(true)
+        } else {
+            Ok((bin - FIRST_OFFSET_S) as usize)
+        }
+    }
+
+    /// A refresh call started `offset_ms` after the expiry of the token it replaces.
+    pub fn record_refresh(&self, offset_ms: i64) {
+        let counter = match Self::bin(offset_ms) {
+            Ok(i) => &self.refreshes[i],
+            Err(false) => &self.refreshes_before,
+            Err(true) => &self.refreshes_after,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// `offset_ms` is send time minus the token's expiry: negative while the token is still good.
     pub fn record(&self, offset_ms: i64, outcome: Outcome) {
-        let bin = offset_ms.div_euclid(1000);
-        let row = if bin < FIRST_OFFSET_S {
-            &self.before
-        } else if bin >= LAST_OFFSET_S {
-            &self.after
-        } else {
-            &self.bins[(bin - FIRST_OFFSET_S) as usize]
+        let row = match Self::bin(offset_ms) {
+            Ok(i) => &self.bins[i],
+            Err(false) => &self.before,
+            Err(true) => &self.after,
         };
         row[outcome.index()].fetch_add(1, Ordering::Relaxed);
     }
@@ -59,6 +88,13 @@ impl ExpiryLens {
                 .collect(),
             before: load(&self.before),
             after: load(&self.after),
+            refreshes: self
+                .refreshes
+                .iter()
+                .map(|a| a.load(Ordering::Relaxed))
+                .collect(),
+            refreshes_before: self.refreshes_before.load(Ordering::Relaxed),
+            refreshes_after: self.refreshes_after.load(Ordering::Relaxed),
         }
     }
 }

@@ -146,6 +146,11 @@ impl Recorder {
         self.lens.record(offset_ms, outcome);
     }
 
+    /// Where a refresh started relative to the expiry of the token it replaces.
+    pub fn refresh_lens(&self, offset_ms: i64) {
+        self.lens.record_refresh(offset_ms);
+    }
+
     pub fn refresh_in_flight(&self, org: usize, now: Instant) -> InFlight<'_> {
         let guard = self.contention.begin(org);
         self.series.in_flight(
@@ -154,6 +159,10 @@ impl Recorder {
             self.contention.total_in_flight(),
         );
         guard
+    }
+
+    pub fn invalid_grant(&self, org: usize) {
+        self.contention.invalid_grant(org);
     }
 
     pub fn herd(&self, size: u64) {

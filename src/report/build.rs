@@ -52,13 +52,17 @@ pub fn variant(
                 .lens
                 .bins
                 .iter()
-                .map(|(offset_s, counts)| LensBin {
+                .zip(&snap.lens.refreshes)
+                .map(|((offset_s, counts), refreshes)| LensBin {
                     offset_s: *offset_s,
                     outcomes: Outcomes(*counts),
+                    refreshes: *refreshes,
                 })
                 .collect(),
             before: Outcomes(snap.lens.before),
             after: Outcomes(snap.lens.after),
+            refreshes_before: snap.lens.refreshes_before,
+            refreshes_after: snap.lens.refreshes_after,
         },
         timeseries: TimeSeries {
             bucket_s: snap.series_width.as_secs_f64(),
@@ -116,6 +120,14 @@ fn refresh(snap: &Snapshot, endpoints: &Endpoints) -> Refresh {
             .enumerate()
             .filter(|(_, &m)| m > 1)
             .map(|(i, &m)| (i.to_string(), m))
+            .collect(),
+        invalid_grant_by_org: snap
+            .contention
+            .invalid_grant_per_org
+            .iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(i, &n)| (i.to_string(), n))
             .collect(),
         generations,
         per_generation_max: herds.keys().copied().max().unwrap_or(0),

@@ -152,6 +152,9 @@ pub struct ExpiryLens {
     pub bins: Vec<LensBin>,
     pub before: Outcomes,
     pub after: Outcomes,
+    /// Refresh calls earlier than the first bin, and at or after the last.
+    pub refreshes_before: u64,
+    pub refreshes_after: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -160,6 +163,8 @@ pub struct LensBin {
     /// Start of the bin: [offset_s, offset_s + 1).
     pub offset_s: i64,
     pub outcomes: Outcomes,
+    /// Refresh calls that started in this bin, relative to the expiry of the token they replaced.
+    pub refreshes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -172,6 +177,8 @@ pub struct Refresh {
     pub max_in_flight_per_org: u64,
     /// Org index -> most refreshes in flight at once, for the orgs that had more than one.
     pub contended_orgs: BTreeMap<String, u64>,
+    /// Org index -> invalid_grant answers, for the orgs that got any.
+    pub invalid_grant_by_org: BTreeMap<String, u64>,
     /// Token generations that drew at least one refresh or first-token call.
     pub generations: u64,
     pub per_generation_max: u64,

@@ -21,6 +21,20 @@ pub fn write_profile(dir: &Path, text: &str) -> PathBuf {
 pub fn run_profile(text: &str) -> Ran {
     let dir = tempfile::tempdir().expect("temp dir");
     let profile = write_profile(dir.path(), text);
+    run_path(profile, Overrides::default(), dir)
+}
+
+/// Runs a shipped profile (path relative to the crate root), shortened to `duration`.
+pub fn run_shipped(path: &str, duration: std::time::Duration) -> Ran {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let overrides = Overrides {
+        duration: Some(duration),
+        ..Default::default()
+    };
+    run_path(PathBuf::from(path), overrides, dir)
+}
+
+fn run_path(profile: PathBuf, overrides: Overrides, dir: tempfile::TempDir) -> Ran {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,7 +42,7 @@ pub fn run_profile(text: &str) -> Ran {
     let options = RunOptions {
         profile,
         out: Some(dir.path().join("out")),
-        overrides: Overrides::default(),
+        overrides,
         progress: false,
         announce: false,
     };

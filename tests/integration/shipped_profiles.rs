@@ -1,0 +1,100 @@
+//! The profiles shipped for the target's failure modes, shortened: each shows its effect, and the
+//! client's counts equal the server's.
+
+use super::support::{assert_accounted, run_shipped, variant};
+use std::time::Duration;
+use tokenstorm::http::Outcome;
+
+fn server(v: &tokenstorm::report::model::VariantReport, key: &str) -> u64 {
+    v.truth
+        .as_ref()
+        .and_then(|t| t.server.get(key).copied())
+        .unwrap_or(0)
+}
+
+#[test]
+fn rotation_race_trips_reuse_detection_only_without_coalescing() {
+    let ran = run_shipped("profiles/rotation-race.toml", Duration::from_secs(7));
+    let racy = variant(&ran.report, "uncoalesced");
+    let coalesced = variant(&ran.report, "coalesced");
+    assert_accounted(racy);
+    assert_accounted(coalesced);
+
+    let lost = racy.endpoints.refresh.outcomes[Outcome::InvalidGrant];
+    assert!(
+        lost > 0,
+        "parallel refreshes with one refresh token: {:?}",
+        racy.endpoints.refresh
+    );
+    assert!(server(racy, "reuse_detected") > 0);
+    assert!(server(racy, "families_revoked") > 0);
+    // The family's revocation kills the winner's fresh token too: 401s long before its expiry.
+    let early: u64 = racy
+        .expiry_lens
+        .bins
+        .iter()
+        .filter(|b| b.offset_s < -1)
+        .map(|b| b.outcomes[Outcome::Unauthorized])
+        .sum();
+    assert!(early > 0, "{:?}", racy.expiry_lens);
+
+    assert_eq!(
+        coalesced.endpoints.refresh.outcomes[Outcome::InvalidGrant],
+        0
+    );
+    assert_eq!(server(coalesced, "reuse_detected"), 0);
+    assert_eq!(server(coalesced, "families_revoked"), 0);
+    assert_eq!(coalesced.refresh.per_generation_max, 1);
+    assert_eq!(
+        coalesced.requests.outcomes[Outcome::Ok],
+        coalesced.requests.sent
+    );
+}
+
+#[test]
+fn partner_bug_gets_invalid_grant_on_partner_orgs_only() {
+    let ran = run_shipped("profiles/partner-org.toml", Duration::from_secs(7));
+    let bug = variant(&ran.report, "partner-bug");
+    let own = variant(&ran.report, "own-credentials");
+    assert_accounted(bug);
+    assert_accounted(own);
+
+    let by_org = &bug.refresh.invalid_grant_by_org;
+    assert!(!by_org.is_empty(), "{:?}", bug.refresh);
+    assert!(
+        !by_org.contains_key("0"),
+        "the primary org refreshes with its own credentials: {by_org:?}"
+    );
+    for partner in ["1", "2", "3"] {
+        assert!(
+            by_org.get(partner).is_some_and(|n| *n > 0),
+            "partner org {partner} at its expiry: {by_org:?}"
+        );
+    }
+    assert_eq!(own.endpoints.refresh.outcomes[Outcome::InvalidGrant], 0);
+    assert!(own.refresh.invalid_grant_by_org.is_empty());
+}
+
+#[test]
+fn one_shared_token_hits_the_per_token_limit_and_per_session_tokens_do_not() {
+    let ran = run_shipped("profiles/rate-limited.toml", Duration::from_secs(8));
+    let shared = variant(&ran.report, "shared-org-token");
+    let spread = variant(&ran.report, "per-session-tokens");
+    assert_accounted(shared);
+    assert_accounted(spread);
+    assert!(
+        shared.endpoints.contacts.outcomes[Outcome::RateLimited] > 0,
+        "{:?}",
+        shared.endpoints.contacts
+    );
+    assert_eq!(
+        shared.requests.retry_after_violated, 0,
+        "the client honours Retry-After"
+    );
+    assert!(shared.requests.retry_after_respected > 0);
+    assert_eq!(spread.endpoints.contacts.outcomes[Outcome::RateLimited], 0);
+    assert_eq!(
+        spread.endpoints.token.requests, 100,
+        "one token per session"
+    );
+}
