@@ -37,6 +37,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// List the built-in client-model presets.
     Clients,
+    /// Print the JSON Schema of profiles (kept in the repository as schema/profile.schema.json).
+    Schema,
 }
 
 #[derive(Args)]

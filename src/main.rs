@@ -96,6 +96,10 @@ async fn command(command: Command) -> Result<u8, AppError> {
                 exit::SUCCESS
             })
         }
+        Command::Schema => {
+            print!("{}", tokenstorm::profile::json_schema());
+            Ok(exit::SUCCESS)
+        }
         Command::Clients => {
             print!("{}", app::clients_table());
             Ok(exit::SUCCESS)

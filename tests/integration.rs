@@ -4,7 +4,9 @@ mod integration {
     mod cli;
     mod client_models;
     mod expiry_signatures;
+    mod gates;
     mod profile_errors;
+    mod schema;
     mod shipped_profiles;
     mod support;
     mod target_contacts;

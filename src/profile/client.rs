@@ -7,7 +7,7 @@ use serde::Deserialize;
 use std::fmt;
 
 /// Every setting of a client model; all optional so that presets and inline settings can be layered.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
     /// Start from this preset (built in, or `clients/<name>.toml` next to the profile).
@@ -47,7 +47,7 @@ pub struct ClientSettings {
     pub clock_skew: Option<SignedSpan>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenScope {
     /// One token per org, shared by all its sessions (a server-side integration, a shared cache).
@@ -56,7 +56,7 @@ pub enum TokenScope {
     Session,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
     /// Use the token until the API answers 401 (or the client thinks it expired), then refresh.
@@ -70,7 +70,7 @@ pub enum Trigger {
     TwoWindow,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Coalesce {
     /// Every caller that needs a refresh sends its own.
@@ -81,7 +81,7 @@ pub enum Coalesce {
     Lock,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnWaitTimeout {
     /// The request fails with `timeout`.
@@ -90,14 +90,14 @@ pub enum OnWaitTimeout {
     Refresh,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefreshGrant {
     RefreshToken,
     ClientCredentials,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PartnerCredentials {
     Own,
@@ -137,6 +137,17 @@ impl ClientSettings {
             clock_skew
         )
     }
+}
+
+/// The two ways to write a variant's `client`, for the JSON Schema (parsing goes through
+/// [`deserialize_client`], which keeps the line numbers of errors).
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ClientRef {
+    /// A preset name, e.g. "genesys-messenger" (`tokenstorm clients` lists them).
+    Preset(String),
+    Settings(ClientSettings),
 }
 
 /// `client = "name"` is shorthand for `client = { preset = "name" }`.

@@ -142,3 +142,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
             .collect(),
     ))
 }
+
+/// The JSON Schema of a profile, generated from the types above, for editors (`tokenstorm schema`).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Profile);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}

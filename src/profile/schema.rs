@@ -10,7 +10,7 @@ use super::units::{Rate, Span};
 use serde::Deserialize;
 
 /// A whole profile file. Each `[[variant]]` is one client model run against a fresh target.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Name used in report folders and titles; defaults to the file stem.
@@ -37,7 +37,7 @@ fn default_seed() -> u64 {
 }
 
 /// Where the load goes.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, tag = "kind", rename_all = "lowercase")]
 pub enum TargetSection {
     /// The simulated server built into tokenstorm, started on 127.0.0.1 for each variant.
@@ -46,7 +46,7 @@ pub enum TargetSection {
 }
 
 /// The shape of the load: how many sessions, spread over how many orgs, sending at what rate.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadSection {
     pub orgs: u32,
@@ -84,13 +84,14 @@ fn default_drain() -> Span {
 }
 
 /// One client model to run: a name, its settings, and thresholds of its own.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantSection {
     pub name: String,
     /// A preset name (`client = "genesys-messenger"`) or a table of settings, optionally with `preset = ...`.
     /// After loading, this holds the settings with every preset applied.
     #[serde(deserialize_with = "super::client::deserialize_client")]
+    #[schemars(with = "super::client::ClientRef")]
     pub client: ClientSettings,
     /// Thresholds for this variant only, on top of (and overriding) the profile's.
     #[serde(default)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// The platform's longest access-token lifetime (48 h).
 const MAX_TTL: Duration = Duration::from_secs(172_800);
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSection {
     /// Access-token lifetime (REFERENCE.md: platform default is long; tests use seconds).
@@ -61,7 +61,7 @@ impl Default for ServerSection {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RefreshPolicyName {
     None,
@@ -69,7 +69,7 @@ pub enum RefreshPolicyName {
     RotateGrace,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorStyleName {
     Standards,
@@ -77,14 +77,14 @@ pub enum ErrorStyleName {
 }
 
 /// Injected latency and faults per endpoint family.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultsSection {
     pub token: EndpointFaults,
     pub contacts: EndpointFaults,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EndpointFaults {
     /// Fixed added latency.
@@ -114,7 +114,7 @@ impl Default for EndpointFaults {
 }
 
 /// Settings for one org (0-based index into the profile's orgs), or for one client of it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgOverride {
     pub org: usize,

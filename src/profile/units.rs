@@ -239,3 +239,56 @@ mod signed_tests {
         assert!("--3s".parse::<SignedSpan>().is_err());
     }
 }
+
+fn value_schema(name: &'static str, description: &str, pattern: &str) -> schemars::Schema {
+    schemars::json_schema!({
+        "title": name,
+        "description": description,
+        "anyOf": [
+            { "type": "string", "pattern": pattern },
+            { "type": "number", "minimum": 0 }
+        ]
+    })
+}
+
+impl schemars::JsonSchema for Span {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        value_schema(
+            "Duration",
+            "A duration: \"15s\", \"250ms\", \"2m\", \"1m30s\" or a number of seconds",
+            r"^\s*[0-9]",
+        )
+    }
+}
+
+impl schemars::JsonSchema for Rate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rate".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        value_schema(
+            "Rate",
+            "Events per second: \"2000/s\", \"300/min\", \"5/ms\" or a number per second",
+            r"^\s*[0-9.]+\s*(/\s*(ms|s|sec|second|m|min|minute|h|hour))?\s*$",
+        )
+    }
+}
+
+impl schemars::JsonSchema for SignedSpan {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SignedDuration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "title": "SignedDuration",
+            "description": "A duration that may be negative: \"-3s\" (behind), \"+2s\" (ahead), or a number of seconds",
+            "anyOf": [{ "type": "string", "pattern": r"^\s*[-+]?[0-9]" }, { "type": "number" }]
+        })
+    }
+}
