@@ -274,6 +274,37 @@ impl<'de> Deserialize<'de> for Rule {
     }
 }
 
+impl schemars::JsonSchema for Rule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Threshold".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let duration = generator.subschema_for::<super::units::Span>();
+        let condition = schemars::json_schema!({
+            "type": "string",
+            "description": "A comparison: \"< 250\", \"<= 0.01\", \"== 0\" (operators < <= > >= == !=); latency may carry ms or s",
+            "pattern": r"^\s*(<=|>=|==|!=|<|>)\s*-?[0-9.]+\s*(ms|s)?\s*$"
+        });
+        schemars::json_schema!({
+            "description": "A condition, or a table with the condition and whether failing it stops the run",
+            "anyOf": [
+                condition,
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["condition"],
+                    "properties": {
+                        "condition": condition,
+                        "abort_on_fail": { "type": "boolean", "description": "Stop the run as soon as the threshold fails" },
+                        "abort_delay": duration
+                    }
+                }
+            ]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,36 +386,5 @@ mod tests {
             assert!(bad.parse::<Condition>().is_err(), "{bad}");
         }
         assert!(Op::Le.holds(1.0, 1.0) && !Op::Lt.holds(1.0, 1.0) && Op::Ne.holds(0.0, 1.0));
-    }
-}
-
-impl schemars::JsonSchema for Rule {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Threshold".into()
-    }
-
-    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let duration = generator.subschema_for::<super::units::Span>();
-        let condition = schemars::json_schema!({
-            "type": "string",
-            "description": "A comparison: \"< 250\", \"<= 0.01\", \"== 0\" (operators < <= > >= == !=); latency may carry ms or s",
-            "pattern": r"^\s*(<=|>=|==|!=|<|>)\s*-?[0-9.]+\s*(ms|s)?\s*$"
-        });
-        schemars::json_schema!({
-            "description": "A condition, or a table with the condition and whether failing it stops the run",
-            "anyOf": [
-                condition,
-                {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": ["condition"],
-                    "properties": {
-                        "condition": condition,
-                        "abort_on_fail": { "type": "boolean", "description": "Stop the run as soon as the threshold fails" },
-                        "abort_delay": duration
-                    }
-                }
-            ]
-        })
     }
 }

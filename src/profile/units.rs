@@ -120,52 +120,6 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_in_every_written_form() {
-        let cases = [
-            ("15s", 15_000),
-            ("250ms", 250),
-            ("2m", 120_000),
-            ("1m30s", 90_000),
-            ("1.5", 1_500),
-            ("0", 0),
-        ];
-        for (text, ms) in cases {
-            let span: Span = text.parse().unwrap();
-            assert_eq!(span.0, Duration::from_millis(ms), "{text}");
-        }
-        for bad in ["", "fast", "-1", "10 parsecs", "inf", "NaN"] {
-            let err = bad.parse::<Span>().unwrap_err();
-            assert!(err.contains("not a duration"), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn rates_parse_with_units() {
-        let cases = [
-            ("2000/s", 2000.0),
-            ("300/min", 5.0),
-            ("5/ms", 5000.0),
-            ("7", 7.0),
-            ("3600/h", 1.0),
-        ];
-        for (text, per_second) in cases {
-            assert_eq!(
-                text.parse::<Rate>().unwrap().per_second,
-                per_second,
-                "{text}"
-            );
-        }
-        for bad in ["", "/s", "10/fortnight", "-5/s", "x/s"] {
-            assert!(bad.parse::<Rate>().is_err(), "{bad}");
-        }
-    }
-}
-
 /// A signed duration for clock skew: `"-3s"` (client clock behind the server), `"+2s"` or `"2s"` (ahead).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SignedSpan {
@@ -226,20 +180,6 @@ impl<'de> Deserialize<'de> for SignedSpan {
     }
 }
 
-#[cfg(test)]
-mod signed_tests {
-    use super::*;
-
-    #[test]
-    fn signed_spans_keep_their_sign() {
-        assert_eq!("-3s".parse::<SignedSpan>().unwrap().millis(), -3000);
-        assert_eq!("+250ms".parse::<SignedSpan>().unwrap().millis(), 250);
-        assert_eq!("2".parse::<SignedSpan>().unwrap().millis(), 2000);
-        assert_eq!("-0s".parse::<SignedSpan>().unwrap().millis(), 0);
-        assert!("--3s".parse::<SignedSpan>().is_err());
-    }
-}
-
 fn value_schema(name: &'static str, description: &str, pattern: &str) -> schemars::Schema {
     schemars::json_schema!({
         "title": name,
@@ -290,5 +230,65 @@ impl schemars::JsonSchema for SignedSpan {
             "description": "A duration that may be negative: \"-3s\" (behind), \"+2s\" (ahead), or a number of seconds",
             "anyOf": [{ "type": "string", "pattern": r"^\s*[-+]?[0-9]" }, { "type": "number" }]
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_every_written_form() {
+        let cases = [
+            ("15s", 15_000),
+            ("250ms", 250),
+            ("2m", 120_000),
+            ("1m30s", 90_000),
+            ("1.5", 1_500),
+            ("0", 0),
+        ];
+        for (text, ms) in cases {
+            let span: Span = text.parse().unwrap();
+            assert_eq!(span.0, Duration::from_millis(ms), "{text}");
+        }
+        for bad in ["", "fast", "-1", "10 parsecs", "inf", "NaN"] {
+            let err = bad.parse::<Span>().unwrap_err();
+            assert!(err.contains("not a duration"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn rates_parse_with_units() {
+        let cases = [
+            ("2000/s", 2000.0),
+            ("300/min", 5.0),
+            ("5/ms", 5000.0),
+            ("7", 7.0),
+            ("3600/h", 1.0),
+        ];
+        for (text, per_second) in cases {
+            assert_eq!(
+                text.parse::<Rate>().unwrap().per_second,
+                per_second,
+                "{text}"
+            );
+        }
+        for bad in ["", "/s", "10/fortnight", "-5/s", "x/s"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod signed_tests {
+    use super::*;
+
+    #[test]
+    fn signed_spans_keep_their_sign() {
+        assert_eq!("-3s".parse::<SignedSpan>().unwrap().millis(), -3000);
+        assert_eq!("+250ms".parse::<SignedSpan>().unwrap().millis(), 250);
+        assert_eq!("2".parse::<SignedSpan>().unwrap().millis(), 2000);
+        assert_eq!("-0s".parse::<SignedSpan>().unwrap().millis(), 0);
+        assert!("--3s".parse::<SignedSpan>().is_err());
     }
 }
