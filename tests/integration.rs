@@ -3,6 +3,7 @@
 mod integration {
     mod cli;
     mod client_models;
+    mod compare;
     mod expiry_signatures;
     mod gates;
     mod profile_errors;

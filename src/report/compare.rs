@@ -186,11 +186,15 @@ pub fn compare(
     }
 }
 
+/// Whole numbers as such, shares (below 1) with four significant digits, the rest with two decimals.
 fn num(v: Option<f64>) -> String {
     match v {
         None => "n/a".to_owned(),
         Some(v) if v == v.trunc() && v.abs() < 1e12 => format!("{v:.0}"),
-        Some(v) if v.abs() < 0.01 => format!("{v:.5}"),
+        Some(v) if v.abs() < 1.0 => {
+            let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 12) as usize;
+            format!("{v:.digits$}")
+        }
         Some(v) => format!("{v:.2}"),
     }
 }
