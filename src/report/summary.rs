@@ -122,6 +122,7 @@ fn variant(out: &mut String, v: &VariantReport) {
         ms(f.wait_ms.p99)
     );
     lens_line(out, v);
+    client_line(out, v);
     if let Some(t) = &v.truth {
         for check in t.checks.iter().filter(|c| !c.equal) {
             let _ = writeln!(
@@ -140,6 +141,26 @@ fn variant(out: &mut String, v: &VariantReport) {
     }
     if !v.conservation.ok {
         let _ = writeln!(out, "!! CONSERVATION BROKEN: {:?}", v.conservation);
+    }
+}
+
+/// The client-model counters that are only worth a line when something happened.
+fn client_line(out: &mut String, v: &VariantReport) {
+    let r = &v.requests;
+    let f = &v.refresh;
+    let parts: Vec<String> = [
+        ("sent inside refresh window", r.inside_refresh_window),
+        ("background refreshes", f.background),
+        ("waiter timeouts", f.waiter_timeouts),
+        ("Retry-After respected", r.retry_after_respected),
+        ("Retry-After ignored", r.retry_after_violated),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(what, n)| format!("{what} {n}"))
+    .collect();
+    if !parts.is_empty() {
+        let _ = writeln!(out, "client    {}", parts.join(", "));
     }
 }
 
