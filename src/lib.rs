@@ -4,6 +4,10 @@
 //! wired together by [`app`]. The embedded simulated server lives in [`target`] and imports nothing
 //! from the load-test side.
 
+// Input from outside (profiles, responses, report files) must never panic; an invariant that truly
+// cannot fail is written with `unwrap_or_else(|_| unreachable!(...))` next to its reason.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod app;
 pub mod engine;
 pub mod http;

@@ -214,3 +214,15 @@ fn sigterm_exits_143_with_a_report() {
     assert_eq!(code, Some(143));
     assert_eq!(report["interrupted"], true);
 }
+
+#[test]
+fn a_second_ctrl_c_stops_at_once_and_still_leaves_a_valid_report() {
+    let (code, report) = interrupted_run(&["-INT", "-INT"]);
+    assert_eq!(code, Some(130));
+    assert_eq!(report["interrupted"], true);
+    let v = &report["variants"][0];
+    assert_eq!(v["stopped_early"], true);
+    // Whatever was cut off is accounted for as unfinished, so the identities still hold.
+    assert_eq!(v["conservation"]["scheduled_is_sent_plus_dropped"], true);
+    assert_eq!(v["conservation"]["sent_is_finished_plus_unfinished"], true);
+}
