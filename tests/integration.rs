@@ -6,6 +6,7 @@ mod integration {
     mod client_models;
     mod compare;
     mod expiry_signatures;
+    mod fuzz;
     mod gates;
     mod profile_errors;
     mod schema;

@@ -113,7 +113,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
         invalid(vec![Located {
             line: offset.map(|o| locator.line_of_offset(o)),
             key: offset.and_then(|o| locator.key_at(o)).unwrap_or_default(),
-            message: e.message().trim().to_owned(),
+            message: match e.message().trim() {
+                // The TOML parser has no words for a few inputs (a lone carriage return).
+                "" => "this is not valid TOML".to_owned(),
+                m => m.to_owned(),
+            },
         }])
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
