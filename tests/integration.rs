@@ -6,12 +6,14 @@ mod integration {
     mod client_models;
     mod compare;
     mod expiry_signatures;
+    mod fault_matrix;
     mod fuzz;
     mod gates;
     mod profile_errors;
     mod schema;
     mod shipped_profiles;
     mod support;
+    mod target_abuse;
     mod target_contacts;
     mod target_faults;
     mod target_limits;

@@ -73,10 +73,15 @@ proptest! {
 
 fn check_profile(text: &str) -> Result<(), TestCaseError> {
     let lines = text.lines().count().max(1);
-    if let Err(tokenstorm::profile::ProfileError::Invalid { problems, .. }) = tokenstorm::profile::parse(text, Path::new("p.toml")) {
+    if let Err(tokenstorm::profile::ProfileError::Invalid { problems, .. }) =
+        tokenstorm::profile::parse(text, Path::new("p.toml"))
+    {
         prop_assert!(!problems.is_empty());
         for p in problems {
-            prop_assert!(p.line.is_none_or(|l| l >= 1 && l <= lines + 1), "{p:?} in a file of {lines} lines");
+            prop_assert!(
+                p.line.is_none_or(|l| l >= 1 && l <= lines + 1),
+                "{p:?} in a file of {lines} lines"
+            );
             prop_assert!(!p.message.is_empty());
         }
     }
@@ -98,7 +103,12 @@ fn sample_report() -> String {
 
 #[test]
 fn corrupt_histograms_are_an_error_not_a_panic() {
-    for bad in ["", "AAAA", "not base64 at all", "HISTFAAAACR4nJNpmSzMwMDAxQABzFCaEUzOmNZg"] {
+    for bad in [
+        "",
+        "AAAA",
+        "not base64 at all",
+        "HISTFAAAACR4nJNpmSzMwMDAxQABzFCaEUzOmNZg",
+    ] {
         assert!(tokenstorm::report::histogram::decode(bad).is_err(), "{bad}");
     }
 }
