@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Soak: runs profiles/soak.toml (10 minutes at 2,000 requests/s, 5,000 sessions, tokens turning over
+# every 30 s) and samples the process's resident memory and open file descriptors every second.
+# Prints the figures and fails if memory at the end is more than 10 % above memory at 60 s, or if the
+# open descriptors keep growing. Usage: benches/soak.sh [DURATION, default 10m]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-10m}"
+out="$(mktemp -d)"
+cargo build --release --locked --quiet
+./target/release/tokenstorm run profiles/soak.toml --duration "$duration" --quiet --out "$out/report" > "$out/summary.txt" &
+pid=$!
+echo "t_s,rss_kib,fds" > "$out/samples.csv"
+t=0
+while kill -0 "$pid" 2>/dev/null; do
+  rss=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+  fds=$(ls "/proc/$pid/fd" 2>/dev/null | wc -l || true)
+  [ -n "$rss" ] && echo "$t,$rss,$fds" >> "$out/samples.csv"
+  sleep 1
+  t=$((t + 1))
+done
+wait "$pid" || true
+python3 - "$out/samples.csv" "$out/report/report.json" <<'PY'
+import csv, json, os, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1]))]
+rss = [(int(r["t_s"]), int(r["rss_kib"]), int(r["fds"])) for r in rows]
+at = lambda s: min(rss, key=lambda r: abs(r[0] - s))
+start, end = at(60), rss[-1]
+print(f"samples: {len(rss)} s")
+print(f"RSS at 10 s: {at(10)[1] / 1024:.1f} MiB, at 60 s: {start[1] / 1024:.1f} MiB, at end: {end[1] / 1024:.1f} MiB, max: {max(r[1] for r in rss) / 1024:.1f} MiB")
+growth = (end[1] - start[1]) / start[1]
+print(f"RSS growth from 60 s to the end: {100 * growth:+.1f} %")
+fds_late = [r[2] for r in rss if r[0] >= 60]
+print(f"open fds after 60 s: min {min(fds_late)}, max {max(fds_late)}")
+report = json.load(open(sys.argv[2]))
+v = report["variants"][0]
+print(f"requests: scheduled {v['requests']['scheduled']}, dropped {v['requests']['dropped']}, conservation ok: {v['conservation']['ok']}")
+print(f"report.json: {os.path.getsize(sys.argv[2]) / 1024:.0f} KiB, {len(v['timeseries']['buckets'])} time-series buckets")
+ok = growth <= 0.10 and max(fds_late) - min(fds_late) <= 64 and v["conservation"]["ok"]
+print("PASS: flat" if ok else "FAIL: growth")
+sys.exit(0 if ok else 1)
+PY
