@@ -118,7 +118,7 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, mut stop: watch::Receive
             recorder.scheduled(intended);
             match permits.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    recorder.sent(Instant::now());
+                    recorder.sent(intended, Instant::now());
                     let ctx = ctx.clone();
                     tasks.spawn(async move {
                         session::request(&ctx, session, intended).await;

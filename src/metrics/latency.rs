@@ -28,6 +28,8 @@ pub struct Shard {
     requests: Option<Histogram<u64>>,
     /// Time callers spent waiting for a refresh somebody else was making.
     refresh_wait: Option<Histogram<u64>>,
+    /// How late the pacer released each request after its intended time.
+    lateness: Option<Histogram<u64>>,
 }
 
 fn record(slot: &mut Option<Histogram<u64>>, d: Duration) {
@@ -56,6 +58,7 @@ pub struct LatencySnapshot {
     pub by_endpoint: [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT],
     pub requests: Option<Histogram<u64>>,
     pub refresh_wait: Option<Histogram<u64>>,
+    pub lateness: Option<Histogram<u64>>,
 }
 
 impl Latencies {
@@ -95,6 +98,10 @@ impl Latencies {
         self.with_shard(|s| record(&mut s.refresh_wait, wait));
     }
 
+    pub fn lateness(&self, late: Duration) {
+        self.with_shard(|s| record(&mut s.lateness, late));
+    }
+
     pub fn snapshot(&self) -> LatencySnapshot {
         let mut out = LatencySnapshot::default();
         for shard in self.shards.iter() {
@@ -106,6 +113,7 @@ impl Latencies {
             }
             merge(&mut out.requests, &s.requests);
             merge(&mut out.refresh_wait, &s.refresh_wait);
+            merge(&mut out.lateness, &s.lateness);
         }
         out
     }

@@ -109,7 +109,9 @@ impl Recorder {
     }
 
     /// A scheduled request started; its outcome must follow through [`Recorder::finished`].
-    pub fn sent(&self, now: Instant) {
+    pub fn sent(&self, intended: Instant, now: Instant) {
+        self.latencies
+            .lateness(now.saturating_duration_since(intended));
         self.counters.sent.fetch_add(1, Ordering::Relaxed);
         let in_flight = self.counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         self.series.in_flight(

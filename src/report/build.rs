@@ -34,6 +34,7 @@ pub fn variant(
         retry_after_violated: snap.retry_after_violated,
         outcomes: Outcomes(snap.finished),
         latency_ms: Percentiles::of(snap.latency.requests.as_ref()),
+        pacer_lateness_ms: Percentiles::of(snap.latency.lateness.as_ref()),
     };
     let conservation = conservation(&requests, &endpoints.contacts);
     VariantReport {

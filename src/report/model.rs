@@ -123,6 +123,8 @@ pub struct Requests {
     pub outcomes: Outcomes,
     /// From intended send time to final answer, token work and retries included.
     pub latency_ms: Percentiles,
+    /// How late the pacer released requests after their intended send time (the generator's own lag).
+    pub pacer_lateness_ms: Percentiles,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -78,14 +78,15 @@ fn variant(out: &mut String, v: &VariantReport) {
     let r = &v.requests;
     let _ = writeln!(
         out,
-        "requests  scheduled {}  sent {}  dropped {}  retried {}  no token {}  unfinished {}  ok {:.2}%",
+        "requests  scheduled {}  sent {}  dropped {}  retried {}  no token {}  unfinished {}  ok {:.2}%  pacer lag p99 {}",
         r.scheduled,
         r.sent,
         r.dropped,
         r.retries,
         r.no_token,
         r.unfinished,
-        100.0 * r.outcomes.rate(Outcome::Ok)
+        100.0 * r.outcomes.rate(Outcome::Ok),
+        ms(r.pacer_lateness_ms.p99)
     );
     let _ = writeln!(
         out,
