@@ -5,6 +5,7 @@ mod integration {
     mod cli;
     mod client_models;
     mod compare;
+    mod coordinated_omission;
     mod expiry_signatures;
     mod fault_matrix;
     mod fuzz;

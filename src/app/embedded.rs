@@ -105,5 +105,6 @@ fn faults(f: &EndpointFaults) -> Faults {
         reset_rate: f.reset_rate,
         stall_rate: f.stall_rate,
         stall: f.stall.0,
+        pause: f.pause_every.map(|every| (every.0, f.pause_for.0)),
     }
 }

@@ -1,6 +1,7 @@
 //! The engine: releases scheduled requests at the planned rate, caps what is in flight, and runs each
 //! request through the client model's token handling. It measures through the recorder and nothing else.
 
+pub mod closed;
 pub mod expiry;
 pub mod pacer;
 pub mod refresh;
@@ -36,6 +37,33 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// One token slot per org, or one per session, as the model's scope says.
+    pub fn new(
+        api: Api,
+        recorder: Arc<Recorder>,
+        model: ClientModel,
+        orgs: Arc<[Org]>,
+        session_org: Arc<[u32]>,
+        wait_limit: Duration,
+        seed: u64,
+    ) -> Ctx {
+        let slot_orgs: Vec<usize> = match model.scope {
+            TokenScope::Org => (0..orgs.len()).collect(),
+            TokenScope::Session => session_org.iter().map(|&o| o as usize).collect(),
+        };
+        Ctx {
+            api,
+            recorder,
+            wait_limit,
+            model,
+            orgs,
+            cache: TokenCache::new(slot_orgs),
+            session_org,
+            seed,
+            background: Default::default(),
+        }
+    }
+
     pub fn track_background(&self, task: tokio::task::AbortHandle) {
         let mut tasks = self.background.lock().unwrap_or_else(|p| p.into_inner());
         tasks.retain(|t| !t.is_finished());
@@ -77,28 +105,43 @@ pub enum Ending {
 /// Runs until the schedule is done or `stop` turns true, then drains in-flight work for at most
 /// `load.drain`. The recorder holds the results; requests still unfinished after the drain are counted
 /// as such by the recorder.
-pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, mut stop: watch::Receiver<bool>) -> Ending {
+pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, stop: watch::Receiver<bool>) -> Ending {
     let load = run.load;
-    let slot_orgs: Vec<usize> = match run.model.scope {
-        TokenScope::Org => (0..run.orgs.len()).collect(),
-        TokenScope::Session => run.session_org.iter().map(|&o| o as usize).collect(),
+    let ctx = Arc::new(Ctx::new(
+        run.api,
+        recorder.clone(),
+        run.model,
+        run.orgs,
+        run.session_org,
+        load.request_timeout * 2,
+        run.seed,
+    ));
+    let ending = match load.connections {
+        None => open(&ctx, load, run.arrival_order, stop).await,
+        Some(workers) => closed::run(&ctx, load, run.arrival_order, workers, stop).await,
     };
-    let ctx = Arc::new(Ctx {
-        api: run.api,
-        recorder: recorder.clone(),
-        wait_limit: load.request_timeout * 2,
-        model: run.model,
-        orgs: run.orgs,
-        cache: TokenCache::new(slot_orgs),
-        session_org: run.session_org,
-        seed: run.seed,
-        background: Default::default(),
-    });
+    ctx.abort_background();
+    for slot in ctx.cache.slots() {
+        for herd in slot.lock().drain_herds() {
+            recorder.herd(herd);
+        }
+    }
+    ending
+}
+
+/// The open model: every arrival is released at its intended time, each as its own task, whatever the
+/// target's response time; beyond `max_in_flight` an arrival is dropped (and counted), never delayed.
+async fn open(
+    ctx: &Arc<Ctx>,
+    load: &Load,
+    order: Arc<[u32]>,
+    mut stop: watch::Receiver<bool>,
+) -> Ending {
+    let recorder = &ctx.recorder;
     let schedule = Schedule::new(load.rate_per_second, load.ramp_up, load.duration);
     let permits = Arc::new(Semaphore::new(load.max_in_flight as usize));
     let start = recorder.start();
     let total = schedule.total();
-    let order = run.arrival_order;
     let mut tasks = JoinSet::new();
     let mut next: u64 = 0;
     let mut ending = Ending::Completed;
@@ -134,13 +177,7 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, mut stop: watch::Receive
 
     drain(&mut tasks, load.drain, &mut stop).await;
     tasks.abort_all();
-    ctx.abort_background();
     while tasks.join_next().await.is_some() {}
-    for slot in ctx.cache.slots() {
-        for herd in slot.lock().drain_herds() {
-            recorder.herd(herd);
-        }
-    }
     ending
 }
 

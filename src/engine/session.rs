@@ -68,9 +68,11 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
             outcome => break outcome,
         }
     };
+    let ended = Instant::now();
     ctx.recorder.finished(
         outcome,
-        Instant::now().saturating_duration_since(intended),
+        ended.saturating_duration_since(intended),
+        ended.saturating_duration_since(began),
         reached_api,
     );
 }

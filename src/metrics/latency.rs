@@ -30,6 +30,8 @@ pub struct Shard {
     refresh_wait: Option<Histogram<u64>>,
     /// How late the pacer released each request after its intended time.
     lateness: Option<Histogram<u64>>,
+    /// User-level latency from the actual send: what a tool with coordinated omission reports.
+    service: Option<Histogram<u64>>,
 }
 
 fn record(slot: &mut Option<Histogram<u64>>, d: Duration) {
@@ -59,6 +61,7 @@ pub struct LatencySnapshot {
     pub requests: Option<Histogram<u64>>,
     pub refresh_wait: Option<Histogram<u64>>,
     pub lateness: Option<Histogram<u64>>,
+    pub service: Option<Histogram<u64>>,
 }
 
 impl Latencies {
@@ -90,8 +93,12 @@ impl Latencies {
         });
     }
 
-    pub fn request(&self, latency: Duration) {
-        self.with_shard(|s| record(&mut s.requests, latency));
+    /// `latency` from the intended send time, `service` from the actual one.
+    pub fn request(&self, latency: Duration, service: Duration) {
+        self.with_shard(|s| {
+            record(&mut s.requests, latency);
+            record(&mut s.service, service);
+        });
     }
 
     pub fn refresh_wait(&self, wait: Duration) {
@@ -114,6 +121,7 @@ impl Latencies {
             merge(&mut out.requests, &s.requests);
             merge(&mut out.refresh_wait, &s.refresh_wait);
             merge(&mut out.lateness, &s.lateness);
+            merge(&mut out.service, &s.service);
         }
         out
     }

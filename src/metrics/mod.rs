@@ -121,14 +121,21 @@ impl Recorder {
         );
     }
 
-    /// A user-level request ended; `latency` runs from its intended send time.
-    pub fn finished(&self, outcome: Outcome, latency: Duration, reached_api: bool) {
+    /// A user-level request ended; `latency` runs from its intended send time, `service` from when it
+    /// really started (kept only to show what coordinated omission would have hidden).
+    pub fn finished(
+        &self,
+        outcome: Outcome,
+        latency: Duration,
+        service: Duration,
+        reached_api: bool,
+    ) {
         self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.counters.finished[outcome.index()].fetch_add(1, Ordering::Relaxed);
         if !reached_api {
             self.counters.no_token.fetch_add(1, Ordering::Relaxed);
         }
-        self.latencies.request(latency);
+        self.latencies.request(latency, service);
     }
 
     /// One HTTP exchange. `started` is when it was meant to go (the intended time for a first API attempt).

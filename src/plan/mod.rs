@@ -23,10 +23,13 @@ pub struct Org {
     pub client_secret: Secret,
 }
 
-/// The open-model load shape.
+/// The load shape: open model, or closed with `connections` workers.
 #[derive(Debug, Clone)]
 pub struct Load {
+    /// 0 with `connections`: unpaced.
     pub rate_per_second: f64,
+    /// Closed model with this many workers; `None` for the open model.
+    pub connections: Option<u32>,
     pub ramp_up: Duration,
     pub duration: Duration,
     pub max_in_flight: u32,
@@ -112,6 +115,7 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
         seed,
         load: Load {
             rate_per_second: profile.load.rate.per_second,
+            connections: profile.load.connections,
             ramp_up: profile.load.ramp_up.0,
             duration,
             max_in_flight: profile.load.max_in_flight,

@@ -51,8 +51,15 @@ pub enum TargetSection {
 pub struct LoadSection {
     pub orgs: u32,
     pub sessions: u32,
-    /// Open model: contacts requests per second over all sessions, whatever the target's response time.
+    /// Contacts requests per second over all sessions. Open model (the default): sent on schedule,
+    /// whatever the target's response time. With `connections`: the paced rate of the workers, or
+    /// `"0/s"` for as fast as they go.
     pub rate: Rate,
+    /// Closed model, as wrk and oha run: this many workers, each sending its next request when the
+    /// previous one has ended (at its scheduled time when `rate` is set, measured from that time, as
+    /// wrk2 does). Leave out for the open model.
+    #[serde(default)]
+    pub connections: Option<u32>,
     /// The rate climbs linearly from zero over this span.
     #[serde(default)]
     pub ramp_up: Span,

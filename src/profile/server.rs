@@ -97,6 +97,10 @@ pub struct EndpointFaults {
     pub reset_rate: f64,
     pub stall_rate: f64,
     pub stall: Span,
+    /// Every `pause_every` (from the server's start) the family freezes for `pause_for`: requests
+    /// arriving in a pause wait until it ends. What coordinated omission hides.
+    pub pause_every: Option<Span>,
+    pub pause_for: Span,
 }
 
 impl Default for EndpointFaults {
@@ -109,6 +113,8 @@ impl Default for EndpointFaults {
             reset_rate: 0.0,
             stall_rate: 0.0,
             stall: Span(Duration::from_secs(30)),
+            pause_every: None,
+            pause_for: Span(Duration::from_secs(1)),
         }
     }
 }
@@ -250,6 +256,16 @@ impl EndpointFaults {
         }
         if self.stall_rate > 0.0 && self.stall.0.is_zero() {
             problems.push(key("stall"), "must be above 0s when stall_rate is set");
+        }
+        if let Some(every) = self.pause_every {
+            if every.0.is_zero() {
+                problems.push(key("pause_every"), "must be above 0s");
+            } else if self.pause_for.0.is_zero() || self.pause_for.0 >= every.0 {
+                problems.push(
+                    key("pause_for"),
+                    "must be above 0s and shorter than pause_every",
+                );
+            }
         }
     }
 }

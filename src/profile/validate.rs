@@ -9,6 +9,7 @@ use std::time::Duration;
 const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 const MAX_SESSIONS: u32 = 10_000_000;
 const MAX_RATE: f64 = 10_000_000.0;
+const MAX_CONNECTIONS: u32 = 100_000;
 
 pub fn validate(profile: &Profile) -> Problems {
     let mut problems = Problems::default();
@@ -88,11 +89,20 @@ fn check_load(load: &LoadSection, problems: &mut Problems) {
     if load.sessions > MAX_SESSIONS {
         problems.push("load.sessions", format!("must be at most {MAX_SESSIONS}"));
     }
-    if load.rate.per_second <= 0.0 || load.rate.per_second > MAX_RATE {
+    let unpaced_ok = load.connections.is_some() && load.rate.per_second == 0.0;
+    if !unpaced_ok && (load.rate.per_second <= 0.0 || load.rate.per_second > MAX_RATE) {
         problems.push(
             "load.rate",
-            format!("must be more than 0/s and at most {MAX_RATE}/s"),
+            format!("must be more than 0/s and at most {MAX_RATE}/s (\"0/s\" only with load.connections)"),
         );
+    }
+    if let Some(connections) = load.connections {
+        if connections == 0 || connections > MAX_CONNECTIONS {
+            problems.push(
+                "load.connections",
+                format!("must be from 1 to {MAX_CONNECTIONS}"),
+            );
+        }
     }
     if load.partners >= load.orgs.max(1) {
         problems.push(

@@ -35,6 +35,7 @@ pub fn variant(
         outcomes: Outcomes(snap.finished),
         latency_ms: Percentiles::of(snap.latency.requests.as_ref()),
         pacer_lateness_ms: Percentiles::of(snap.latency.lateness.as_ref()),
+        service_time_ms: Percentiles::of(snap.latency.service.as_ref()),
     };
     let conservation = conservation(&requests, &endpoints.contacts);
     VariantReport {

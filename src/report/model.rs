@@ -125,6 +125,10 @@ pub struct Requests {
     pub latency_ms: Percentiles,
     /// How late the pacer released requests after their intended send time (the generator's own lag).
     pub pacer_lateness_ms: Percentiles,
+    /// From the actual send to the final answer: the latency a tool with coordinated omission would
+    /// report. Compare with `latency_ms` to see how much waiting the generator's own lag would have hidden.
+    #[serde(default)]
+    pub service_time_ms: Percentiles,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -164,6 +164,9 @@ pub struct Faults {
     /// Fraction of requests held for [`Faults::stall`] before being processed.
     pub stall_rate: f64,
     pub stall: Duration,
+    /// The whole family freezes for `.1` at the start of every `.0` (a GC pause, a failover): every
+    /// request arriving inside a pause waits until it ends. What coordinated omission hides.
+    pub pause: Option<(Duration, Duration)>,
 }
 
 /// Added latency before a request is processed.

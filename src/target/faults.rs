@@ -60,6 +60,19 @@ impl FaultPlan {
             && f.error_rate <= 0.0
             && f.reset_rate <= 0.0
             && f.stall_rate <= 0.0
+            && f.pause.is_none()
+    }
+
+    /// How long a request arriving `since_start` into the server's life waits for the pause it falls in.
+    pub fn paused_for(&self, since_start: Duration) -> Duration {
+        let Some((every, length)) = self.faults.pause else {
+            return Duration::ZERO;
+        };
+        if every.is_zero() {
+            return Duration::ZERO;
+        }
+        let into = Duration::from_nanos((since_start.as_nanos() % every.as_nanos()) as u64);
+        length.saturating_sub(into)
     }
 
     /// A uniform draw in [0, 1) for arrival `n`, stream `k`.
@@ -112,7 +125,7 @@ async fn apply(state: &Shared, plan: &FaultPlan, request: Request, next: Next) -
     let fate = plan.fate(n);
     let delay = match fate {
         Fate::Pass { delay } | Fate::Error { delay, .. } | Fate::Reset { delay } => delay,
-    };
+    } + plan.paused_for(state.clock.since_start());
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

@@ -70,6 +70,10 @@ impl Clock {
         nanos(self.started.elapsed())
     }
 
+    pub fn since_start(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// The token issuer's wall-clock time in whole seconds since the epoch, for `iat` and `exp`.
     pub fn unix_secs(&self, at_ns: i64) -> u64 {
         (self.unix_at_start + Duration::from_nanos(at_ns.max(0) as u64)).as_secs()

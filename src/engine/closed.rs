@@ -1,0 +1,110 @@
+//! The closed model: a fixed set of workers, each sending its next request only after its previous one
+//! ended, as wrk and oha do. Paced (`rate` above 0) it is wrk2's model: arrival `n` keeps its intended
+//! time, a worker that falls behind sends at once, and latency counts from the intended time, so a
+//! stalled target shows in the percentiles instead of quietly slowing the generator down. Arrivals
+//! still unsent when pacing ends are counted as dropped: the generator could not keep up, and says so.
+
+use super::pacer::Schedule;
+use super::{drain, session, Ctx, Ending};
+use crate::plan::Load;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Shared by the workers: the next arrival to take, and how many were really released.
+#[derive(Default)]
+struct Counters {
+    next: AtomicU64,
+    released: AtomicU64,
+}
+
+pub async fn run(
+    ctx: &Arc<Ctx>,
+    load: &Load,
+    order: Arc<[u32]>,
+    workers: u32,
+    mut stop: watch::Receiver<bool>,
+) -> Ending {
+    let start = ctx.recorder.start();
+    let schedule = (load.rate_per_second > 0.0)
+        .then(|| Schedule::new(load.rate_per_second, load.ramp_up, load.duration));
+    let counters = Arc::new(Counters::default());
+    let (closing_tx, closing) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for _ in 0..workers {
+        let worker = Worker {
+            ctx: ctx.clone(),
+            order: order.clone(),
+            counters: counters.clone(),
+            schedule,
+            closing: closing.clone(),
+        };
+        tasks.spawn(worker.run());
+    }
+
+    let end = start + load.duration;
+    let ending = tokio::select! {
+        biased;
+        _ = stop.wait_for(|s| *s) => Ending::Stopped,
+        _ = tokio::time::sleep_until(end.into()) => Ending::Completed,
+        // A paced schedule can run out before the deadline when every arrival was taken early.
+        _ = async { while tasks.join_next().await.is_some() {} } => Ending::Completed,
+    };
+    let closed_at = Instant::now();
+    let _ = closing_tx.send(true);
+    drain(&mut tasks, load.drain, &mut stop).await;
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+
+    if let Some(schedule) = schedule {
+        let due = schedule.due(closed_at.saturating_duration_since(start));
+        let released = counters.released.load(Ordering::Relaxed);
+        for n in released..due {
+            let intended = start + schedule.intended(n);
+            ctx.recorder.scheduled(intended);
+            ctx.recorder.dropped(intended);
+        }
+    }
+    ending
+}
+
+struct Worker {
+    ctx: Arc<Ctx>,
+    order: Arc<[u32]>,
+    counters: Arc<Counters>,
+    schedule: Option<Schedule>,
+    closing: watch::Receiver<bool>,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let start = self.ctx.recorder.start();
+        let total = self.schedule.map_or(u64::MAX, |s| s.total());
+        while !*self.closing.borrow() {
+            let n = self.counters.next.fetch_add(1, Ordering::Relaxed);
+            if n >= total {
+                break;
+            }
+            let intended = match self.schedule {
+                Some(s) => start + s.intended(n),
+                None => Instant::now(),
+            };
+            if intended > Instant::now() {
+                tokio::select! {
+                    biased;
+                    _ = self.closing.wait_for(|c| *c) => break,
+                    _ = tokio::time::sleep_until(intended.into()) => {}
+                }
+            }
+            // Arrivals are released in order of `n` per worker but not across workers, so the count
+            // of released arrivals, not the highest `n`, says how many went out.
+            self.counters.released.fetch_add(1, Ordering::Relaxed);
+            let session = self.order[(n % self.order.len() as u64) as usize];
+            self.ctx.recorder.scheduled(intended);
+            self.ctx.recorder.sent(intended, Instant::now());
+            session::request(&self.ctx, session, intended).await;
+        }
+    }
+}
