@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Pacing: the open model at 5k, 20k and 50k requests/s for 30 s each against `tokenstorm serve` on the
+# other core. Prints the achieved rate against the target (goal: within 0.1 %), pacer lateness p99
+# (actual send minus intended send; goal under 1 ms while the target keeps up) and client CPU per
+# request (goal: at 5k no more than 2x what it is at 50k).
+# Usage: benches/pacing.sh [SECONDS, default 30] [RATES, default "5000 20000 50000"]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-30}" rates="${2:-5000 20000 50000}"
+cargo build --release --locked --quiet
+exec python3 - "$seconds" "$rates" <<'PY'
+import sys, tempfile
+sys.path.insert(0, "benches")
+from bench import *
+
+seconds, rates = int(sys.argv[1]), [int(r) for r in sys.argv[2].split()]
+text = open("benches/profiles/pacing.toml").read().replace('duration = "30s"', f'duration = "{seconds}s"')
+rows = []
+with served("benches/profiles/pacing.toml") as base:
+    for rate in rates:
+        profile = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+        profile.write(text.replace("RATE", str(rate)))
+        profile.close()
+        cmd, out_dir = tokenstorm_run(profile.name, base)
+        _, wall, cpu = measured(cmd)
+        v = report(out_dir)
+        r = v["requests"]
+        achieved = r["sent"] / v["planned_duration_s"]
+        lateness = r["pacer_lateness_ms"]["p99"]
+        rows.append((rate, achieved, r["dropped"], lateness, cpu / max(calls(v), 1) * 1e6, v["endpoints"]["contacts"]["latency_ms"]["p99"]))
+        print(f"{rate:>6}/s: sent {r['sent']} dropped {r['dropped']} in {seconds} s", flush=True)
+print(f"\n{'target/s':>9} {'achieved/s':>11} {'error':>8} {'dropped':>8} {'lateness p99':>13} {'us CPU/req':>11} {'contacts p99':>13}")
+for rate, achieved, dropped, lateness, cpu, p99 in rows:
+    print(f"{rate:>9} {achieved:>11.1f} {100 * (achieved - rate) / rate:>7.3f}% {dropped:>8} {lateness:>10.3f} ms {cpu:>11.2f} {p99:>10.2f} ms")
+if len(rows) > 1:
+    print(f"CPU per request at {rows[0][0]}/s over {rows[-1][0]}/s: {rows[0][4] / rows[-1][4]:.2f}x   (goal <= 2x)")
+PY

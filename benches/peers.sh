@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# tokenstorm against oha and wrk: same target (`tokenstorm serve`, pinned to core 0), same duration and
+# connection count, each client pinned to core 1, three rounds interleaved. Prints per tool the median
+# requests/s and client CPU per request (user + system time of the client process / requests), and the
+# ratios tokenstorm/oha. tokenstorm runs its full token lifecycle with recording on.
+# Usage: benches/peers.sh [SECONDS, default 10] [CONNECTIONS, default 50] [ROUNDS, default 3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}" connections="${2:-50}" rounds="${3:-3}"
+if ! command -v wrk >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >/dev/null; }
+fi
+# The unlocked build of oha needs a newer rustc than this project's.
+command -v oha >/dev/null || cargo install oha --locked
+cargo build --release --locked --quiet
+exec python3 - "$seconds" "$connections" "$rounds" <<'PY'
+import json, os, re, sys, tempfile
+sys.path.insert(0, "benches")
+from bench import *
+
+seconds, connections, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+profile = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+text = open("benches/profiles/peers.toml").read()
+text = text.replace("sessions = 50", f"sessions = {connections}").replace("connections = 50", f"connections = {connections}")
+profile.write(text.replace('duration = "10s"', f'duration = "{seconds}s"'))
+profile.close()
+
+results = {"oha": [], "wrk": [], "tokenstorm": []}
+with served(profile.name) as base:
+    url = f"{base}/api/v2/externalcontacts/contacts"
+    auth = f"Authorization: Bearer {token(base)}"
+    for r in range(rounds):
+        for tool in ("oha", "wrk", "tokenstorm"):
+            if tool == "oha":
+                out, wall, cpu = measured(["oha", "-z", f"{seconds}s", "-c", str(connections), "--no-tui",
+                                           "--output-format", "json", "-H", auth, url])
+                data = json.loads(out)
+                codes = data.get("statusCodeDistribution", {})
+                n, ok = sum(codes.values()), codes.get("200", 0)
+                secs = data["summary"]["total"]
+            elif tool == "wrk":
+                out, wall, cpu = measured(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-H", auth, url])
+                n = int(re.search(r"(\d+) requests in", out).group(1))
+                bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+                ok, secs = n - (int(bad.group(1)) if bad else 0), seconds
+            else:
+                cmd, out_dir = tokenstorm_run(profile.name, base)
+                out, wall, cpu = measured(cmd)
+                v = report(out_dir)
+                n, ok, secs = calls(v), v["endpoints"]["contacts"]["outcomes"]["ok"], v["elapsed_s"]
+            results[tool].append((n / secs, cpu / n * 1e6, ok / n))
+            print(f"round {r + 1} {tool:<10} {n / secs:>10.0f} req/s  {cpu / n * 1e6:6.2f} us CPU/request  ok {100 * ok / n:.1f} %", flush=True)
+
+print(f"\n{seconds} s x {rounds} rounds, {connections} connections, target pinned to core {SERVER_CORE}, clients to core {CLIENT_CORE}")
+print(f"{'tool':<11} {'median req/s':>13} {'median us CPU/request':>22}")
+med = {}
+for tool, rs in results.items():
+    med[tool] = (median([x[0] for x in rs]), median([x[1] for x in rs]))
+    print(f"{tool:<11} {med[tool][0]:>13.0f} {med[tool][1]:>22.2f}")
+print(f"tokenstorm/oha cpu-per-request: {med['tokenstorm'][1] / med['oha'][1]:.2f}   (goal <= 1.0)")
+print(f"tokenstorm/oha throughput:      {med['tokenstorm'][0] / med['oha'][0]:.2f}   (goal >= 1.0 within noise)")
+print(f"tokenstorm/wrk cpu-per-request: {med['tokenstorm'][1] / med['wrk'][1]:.2f}")
+PY
