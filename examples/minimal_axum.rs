@@ -12,7 +12,12 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or(8081);
     let app = Router::new().route(
         "/api/v2/externalcontacts/contacts",
-        get(|| async { ([("content-type", "application/json")], r#"{"entities":[],"total":0}"#) }),
+        get(|| async {
+            (
+                [("content-type", "application/json")],
+                r#"{"entities":[],"total":0}"#,
+            )
+        }),
     );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     axum::serve(listener, app).await

@@ -24,4 +24,5 @@ mod integration {
     mod target_support;
     mod target_tenancy;
     mod target_webdeploy;
+    mod windowed_gates;
 }

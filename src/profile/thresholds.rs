@@ -58,6 +58,13 @@ pub enum Metric {
     TruthMismatch,
     /// Conservation identities that failed.
     ConservationBroken,
+    /// A count or rate of an endpoint over its worst sliding window of `window_s` seconds
+    /// (`contacts.unauthorized_rate.max_10s`): a short storm that a whole-run rate would dilute.
+    Windowed {
+        scope: Scope,
+        stat: Stat,
+        window_s: u32,
+    },
 }
 
 const NAMED: [(&str, Metric); 17] = [
@@ -104,7 +111,8 @@ fn metric_help() -> String {
     let outcomes: Vec<&str> = crate::http::Outcome::ALL.iter().map(|o| o.name()).collect();
     format!(
         "a metric is <token|refresh|contacts|requests>.<stat> with stat one of p50_ms, p90_ms, p99_ms, p999_ms, max_ms, \
-         mean_ms, calls, error_rate, <outcome>, <outcome>_rate (outcomes: {}), or one of: {}",
+         mean_ms, calls, error_rate, <outcome>, <outcome>_rate (outcomes: {}); <token|refresh|contacts>.<count or rate \
+         stat>.max_<N>s for the worst N-second window; or one of: {}",
         outcomes.join(", "),
         NAMED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
     )
@@ -118,6 +126,10 @@ impl FromStr for Metric {
             return Ok(*m);
         }
         let unknown = || format!("unknown metric `{s}`: {}", metric_help());
+        if let Some((inner, window)) = s.rsplit_once(".max_").filter(|_| s.split('.').count() == 3)
+        {
+            return windowed(inner, window).map_err(|why| format!("metric `{s}`: {why}"));
+        }
         let (scope, stat) = s.split_once('.').ok_or_else(unknown)?;
         let scope = match scope {
             "token" => Scope::Token,
@@ -140,6 +152,35 @@ impl FromStr for Metric {
             }
         };
         Ok(Metric::Endpoint(scope, stat))
+    }
+}
+
+/// `contacts.unauthorized_rate` + `10s`: the series holds per-second counts of the three endpoints, so
+/// any count or rate of theirs can be taken over a window; latency percentiles and requests cannot.
+fn windowed(inner: &str, window: &str) -> Result<Metric, String> {
+    let window_s = window
+        .strip_suffix('s')
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| (1..=3600).contains(n))
+        .ok_or("the window is written max_<N>s with N from 1 to 3600, e.g. max_10s")?;
+    match inner.parse::<Metric>()? {
+        Metric::Endpoint(scope, stat)
+            if scope != Scope::Requests
+                && matches!(
+                    stat,
+                    Stat::Count(_) | Stat::Rate(_) | Stat::ErrorRate | Stat::Calls
+                ) =>
+        {
+            Ok(Metric::Windowed {
+                scope,
+                stat,
+                window_s,
+            })
+        }
+        _ => Err(
+            "a window applies to token, refresh or contacts counts and rates (calls, error_rate, <outcome>, <outcome>_rate)"
+                .into(),
+        ),
     }
 }
 

@@ -57,6 +57,11 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
     let f = &v.refresh;
     Some(match metric {
         Metric::Endpoint(scope, stat) => return endpoint_value(v, scope, stat),
+        Metric::Windowed {
+            scope,
+            stat,
+            window_s,
+        } => return super::windows::worst(v, scope, stat, window_s),
         Metric::Scheduled => r.scheduled as f64,
         Metric::Sent => r.sent as f64,
         Metric::Dropped => r.dropped as f64,

@@ -8,6 +8,7 @@ pub mod junit;
 pub mod model;
 pub mod outcomes;
 pub mod summary;
+pub mod windows;
 
 pub use model::Report;
 

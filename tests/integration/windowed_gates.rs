@@ -1,0 +1,84 @@
+//! Windowed gates: a short 401 storm fails a gate on its worst window while the whole-run rate passes.
+
+use super::support::{run_profile, variant};
+use tokenstorm::http::Outcome;
+
+/// 4 s tokens over 12 s with a reactive client: the org's token expires twice and each expiry draws a
+/// burst of 401s while the first refresh is out (100 ms), under 2 % of the run but about 10 % of its worst second.
+const PROFILE: &str = r#"
+seed = 5
+duration = "12s"
+[server]
+token_ttl = "4s"
+per_token_rate = "0/s"
+[server.faults.token]
+latency = "100ms"
+[load]
+orgs = 1
+sessions = 20
+rate = "100/s"
+[[variant]]
+name = "naive"
+client = "naive"
+[thresholds]
+"contacts.unauthorized_rate" = "< 0.04"
+"contacts.unauthorized_rate.max_1s" = "< 0.04"
+"contacts.unauthorized.max_2s" = ">= 1"
+"refresh.calls.max_5s" = "> 0"
+"#;
+
+#[test]
+fn a_short_storm_fails_its_window_but_not_the_whole_run() {
+    let ran = run_profile(PROFILE);
+    let v = variant(&ran.report, "naive");
+    let result = |metric: &str| {
+        ran.report
+            .thresholds
+            .iter()
+            .find(|t| t.metric == metric)
+            .unwrap_or_else(|| panic!("no result for {metric}: {:?}", ran.report.thresholds))
+    };
+    let unauthorized = v.endpoints.contacts.outcomes[Outcome::Unauthorized];
+    assert!(
+        unauthorized > 0,
+        "the naive client must meet expired tokens"
+    );
+
+    let whole = result("contacts.unauthorized_rate");
+    assert!(whole.passed, "whole-run rate is diluted: {whole:?}");
+    let window = result("contacts.unauthorized_rate.max_1s");
+    assert!(
+        !window.passed,
+        "the worst second holds the storm: {window:?}"
+    );
+    let worst = window
+        .observed
+        .expect("a run with a time series has windows");
+    assert!(
+        worst > whole.observed.unwrap_or(1.0) * 3.0,
+        "the worst window ({worst}) is far above the whole-run rate ({whole:?})"
+    );
+    assert!(result("contacts.unauthorized.max_2s").passed);
+    assert!(result("refresh.calls.max_5s").passed);
+}
+
+#[test]
+fn windows_are_validated_with_the_profile() {
+    for (metric, why) in [
+        ("contacts.p99_ms.max_10s", "counts and rates"),
+        ("contacts.unauthorized_rate.max_0s", "max_<N>s"),
+        ("contacts.unauthorized_rate.max_10", "max_<N>s"),
+        ("requests.ok_rate.max_10s", "counts and rates"),
+    ] {
+        let text = PROFILE.replace(
+            "\"refresh.calls.max_5s\" = \"> 0\"",
+            &format!("\"{metric}\" = \"< 1\""),
+        );
+        let err = tokenstorm::profile::parse(&text, std::path::Path::new("p.toml"))
+            .err()
+            .unwrap_or_else(|| panic!("{metric} must be refused"));
+        let message = err.to_string();
+        assert!(message.contains(metric), "{metric}: {message}");
+        assert!(message.contains(why), "{metric}: {message}");
+    }
+}
