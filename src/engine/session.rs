@@ -6,7 +6,7 @@ use super::Ctx;
 use crate::http::{Endpoint, Outcome};
 use crate::profile::schema::TokenScope;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
     let began = Instant::now();
@@ -21,8 +21,14 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
     let mut held = None;
     let mut reached_api = false;
     let (mut tries_401, mut tries_429, mut attempts) = (0, 0, 0);
+    // Time this request spent getting tokens (its own refreshes and waits on others'): part of its
+    // latency, also reported on its own.
+    let mut token_time = Duration::ZERO;
     let outcome = loop {
-        let token = match token_for(ctx, slot, session, need, held.take()).await {
+        let asked = Instant::now();
+        let got = token_for(ctx, slot, session, need, held.take()).await;
+        token_time += asked.elapsed();
+        let token = match got {
             Ok(token) => token,
             Err(outcome) => break outcome,
         };
@@ -42,6 +48,9 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
         attempts += 1;
         ctx.recorder
             .attempt(Endpoint::Contacts, reply.outcome, attempt_start, ended);
+        if attempts == 1 {
+            ctx.recorder.first_attempt(reply.outcome);
+        }
         if let Some(expires_at) = token.expires_at {
             ctx.recorder
                 .lens(signed_ms(sent_at, expires_at), reply.outcome);
@@ -75,6 +84,10 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
         ended.saturating_duration_since(began),
         reached_api,
     );
+    ctx.recorder.token_time(token_time);
+    if attempts > 1 && outcome == Outcome::Ok {
+        ctx.recorder.recovered();
+    }
 }
 
 /// Before an API call while a `Retry-After` is pending for this token: a client that honours it waits it

@@ -32,6 +32,8 @@ pub struct Shard {
     lateness: Option<Histogram<u64>>,
     /// User-level latency from the actual send: what a tool with coordinated omission reports.
     service: Option<Histogram<u64>>,
+    /// Per request, time spent getting tokens (cache, own refreshes, waits on others').
+    token_time: Option<Histogram<u64>>,
 }
 
 fn record(slot: &mut Option<Histogram<u64>>, d: Duration) {
@@ -62,6 +64,7 @@ pub struct LatencySnapshot {
     pub refresh_wait: Option<Histogram<u64>>,
     pub lateness: Option<Histogram<u64>>,
     pub service: Option<Histogram<u64>>,
+    pub token_time: Option<Histogram<u64>>,
 }
 
 impl Latencies {
@@ -101,6 +104,10 @@ impl Latencies {
         });
     }
 
+    pub fn token_time(&self, spent: Duration) {
+        self.with_shard(|s| record(&mut s.token_time, spent));
+    }
+
     pub fn refresh_wait(&self, wait: Duration) {
         self.with_shard(|s| record(&mut s.refresh_wait, wait));
     }
@@ -122,6 +129,7 @@ impl Latencies {
             merge(&mut out.refresh_wait, &s.refresh_wait);
             merge(&mut out.lateness, &s.lateness);
             merge(&mut out.service, &s.service);
+            merge(&mut out.token_time, &s.token_time);
         }
         out
     }

@@ -29,6 +29,8 @@ struct Counters {
     retry_after_respected: AtomicU64,
     retry_after_violated: AtomicU64,
     finished: [AtomicU64; Outcome::COUNT],
+    first_attempt: [AtomicU64; Outcome::COUNT],
+    recovered: AtomicU64,
     attempts: [[AtomicU64; Outcome::COUNT]; Endpoint::COUNT],
 }
 
@@ -69,6 +71,10 @@ pub struct Snapshot {
     pub retry_after_respected: u64,
     pub retry_after_violated: u64,
     pub finished: [u64; Outcome::COUNT],
+    /// Outcome of each request's first API call (before any refresh and retry).
+    pub first_attempt: [u64; Outcome::COUNT],
+    /// Requests whose first call failed and a retry then succeeded.
+    pub recovered: u64,
     pub attempts: [[u64; Outcome::COUNT]; Endpoint::COUNT],
     pub latency: LatencySnapshot,
     pub lens: LensSnapshot,
@@ -144,6 +150,21 @@ impl Recorder {
         self.latencies
             .attempt(endpoint, outcome, ended.saturating_duration_since(started));
         self.series.attempt(self.elapsed(ended), endpoint, outcome);
+    }
+
+    /// The outcome of a request's first API call.
+    pub fn first_attempt(&self, outcome: Outcome) {
+        self.counters.first_attempt[outcome.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request that failed its first call ended `ok` after a retry.
+    pub fn recovered(&self) {
+        self.counters.recovered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Time one request spent getting tokens.
+    pub fn token_time(&self, spent: Duration) {
+        self.latencies.token_time(spent);
     }
 
     pub fn retry(&self) {
@@ -247,6 +268,8 @@ impl Recorder {
             retry_after_respected: load(&c.retry_after_respected),
             retry_after_violated: load(&c.retry_after_violated),
             finished: std::array::from_fn(|o| load(&c.finished[o])),
+            first_attempt: std::array::from_fn(|o| load(&c.first_attempt[o])),
+            recovered: load(&c.recovered),
             attempts: std::array::from_fn(|e| std::array::from_fn(|o| load(&c.attempts[e][o]))),
             latency: self.latencies.snapshot(),
             lens: self.lens.snapshot(),

@@ -36,6 +36,9 @@ pub fn variant(
         latency_ms: Percentiles::of(snap.latency.requests.as_ref()),
         pacer_lateness_ms: Percentiles::of(snap.latency.lateness.as_ref()),
         service_time_ms: Percentiles::of(snap.latency.service.as_ref()),
+        first_attempt: Outcomes(snap.first_attempt),
+        recovered_by_retry: snap.recovered,
+        token_time_ms: Percentiles::of(snap.latency.token_time.as_ref()),
     };
     let conservation = conservation(&requests, &endpoints.contacts);
     VariantReport {

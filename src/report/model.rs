@@ -129,6 +129,17 @@ pub struct Requests {
     /// report. Compare with `latency_ms` to see how much waiting the generator's own lag would have hidden.
     #[serde(default)]
     pub service_time_ms: Percentiles,
+    /// Outcome of each request's first API call, before any refresh and retry: the load a storm
+    /// makes, where `outcomes` is what users saw.
+    #[serde(default)]
+    pub first_attempt: Outcomes,
+    /// Requests whose first call failed (a 401 or 429) and a retry then succeeded.
+    #[serde(default)]
+    pub recovered_by_retry: u64,
+    /// Per request, time spent getting tokens (cache hit, own refresh, waiting on another's):
+    /// part of `latency_ms`, shown on its own.
+    #[serde(default)]
+    pub token_time_ms: Percentiles,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

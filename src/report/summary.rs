@@ -149,7 +149,16 @@ fn variant(out: &mut String, v: &VariantReport) {
 fn client_line(out: &mut String, v: &VariantReport) {
     let r = &v.requests;
     let f = &v.refresh;
-    let parts: Vec<String> = [
+    let mut parts: Vec<String> = [
+        (
+            "first calls rejected 401",
+            r.first_attempt[Outcome::Unauthorized],
+        ),
+        (
+            "first calls rejected 429",
+            r.first_attempt[Outcome::RateLimited],
+        ),
+        ("recovered by retry", r.recovered_by_retry),
         ("sent inside refresh window", r.inside_refresh_window),
         ("background refreshes", f.background),
         ("waiter timeouts", f.waiter_timeouts),
@@ -160,6 +169,9 @@ fn client_line(out: &mut String, v: &VariantReport) {
     .filter(|(_, n)| *n > 0)
     .map(|(what, n)| format!("{what} {n}"))
     .collect();
+    if r.token_time_ms.p99 >= 1.0 {
+        parts.push(format!("token time p99 {}", ms(r.token_time_ms.p99)));
+    }
     if !parts.is_empty() {
         let _ = writeln!(out, "client    {}", parts.join(", "));
     }

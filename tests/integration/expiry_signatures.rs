@@ -49,17 +49,31 @@ fn naive_storms_at_expiry_and_coalesced_refreshes_once_per_generation() {
     };
     let total_401 = naive.endpoints.contacts.outcomes[Outcome::Unauthorized];
     assert!(total_401 > 0, "naive must hit expired tokens");
+    // Each 401 was a first call that a refresh and one retry then recovered: load and latency, not a
+    // failure the user saw.
+    let r = &naive.requests;
+    assert_eq!(r.first_attempt[Outcome::Unauthorized], total_401);
+    assert_eq!(r.recovered_by_retry, total_401);
+    assert!(r.token_time_ms.max > 0.0, "{:?}", r.token_time_ms);
+    assert_eq!(coalesced.requests.first_attempt[Outcome::Unauthorized], 0);
     assert!(
         unauthorized_at(0) * 2 > total_401,
         "most 401s sit in bin 0: {lens:?}"
     );
-    let early: u64 = lens
-        .bins
-        .iter()
-        .filter(|b| b.offset_s < 0)
-        .map(|b| b.outcomes[Outcome::Unauthorized])
-        .sum();
-    assert_eq!(early, 0, "no 401 before expiry: {lens:?}");
+    // A call sent in the last second before expiry can reach the server after it when the machine is
+    // starved (CI on 2 cores); nothing earlier can be rejected.
+    let early = |before: i64| -> u64 {
+        lens.bins
+            .iter()
+            .filter(|b| b.offset_s < before)
+            .map(|b| b.outcomes[Outcome::Unauthorized])
+            .sum()
+    };
+    assert_eq!(early(-1), 0, "no 401 a second before expiry: {lens:?}");
+    assert!(
+        early(0) * 5 < total_401,
+        "few 401s just before expiry: {lens:?}"
+    );
     assert!(
         naive.refresh.per_generation_max > 1,
         "a herd: {:?}",

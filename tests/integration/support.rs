@@ -81,6 +81,20 @@ pub fn assert_accounted(v: &VariantReport) {
         "{}: every API call is one sent request or one retry",
         v.name
     );
+    // Retry-aware accounting: every request that reached the API has one first-call outcome, and a
+    // request ends ok either on its first call or after a retry.
+    assert_eq!(
+        r.first_attempt.total(),
+        r.sent - r.no_token,
+        "{}: one first call per request that reached the API",
+        v.name
+    );
+    assert_eq!(
+        r.outcomes[tokenstorm::http::Outcome::Ok],
+        r.first_attempt[tokenstorm::http::Outcome::Ok] + r.recovered_by_retry,
+        "{}: final ok = first-call ok + recovered by retry",
+        v.name
+    );
     let truth = v
         .truth
         .as_ref()
