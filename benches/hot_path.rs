@@ -80,6 +80,7 @@ fn token(generation: u64, refresh_at: Option<Instant>) -> Arc<Token> {
         refresh_at,
         advisory_at: None,
         generation,
+        used: Default::default(),
     })
 }
 

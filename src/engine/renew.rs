@@ -108,6 +108,7 @@ pub async fn renew(
                 refresh_at: w.and_then(|w| w.refresh_at),
                 advisory_at: w.and_then(|w| w.advisory_at),
                 generation,
+                used: Default::default(),
             });
             let closed = slot.lock().install(token.clone());
             for herd in closed {

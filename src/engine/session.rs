@@ -38,6 +38,7 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
             ctx.recorder.retry();
         }
         let sent_at = Instant::now();
+        let phase = token.phase(sent_at);
         let reply = ctx.api.contacts(&token.access).await;
         let ended = Instant::now();
         let attempt_start = if attempts == 0 {
@@ -51,6 +52,11 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
         if attempts == 1 {
             ctx.recorder.first_attempt(reply.outcome);
         }
+        ctx.recorder.phase(
+            phase,
+            reply.outcome,
+            ended.saturating_duration_since(attempt_start),
+        );
         if let Some(expires_at) = token.expires_at {
             ctx.recorder
                 .lens(signed_ms(sent_at, expires_at), reply.outcome);

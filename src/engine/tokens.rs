@@ -2,8 +2,10 @@
 //! single-flight rounds that let concurrent callers share one refresh.
 
 use crate::http::Outcome;
+use crate::metrics::phase::Phase;
 use crate::secret::Secret;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use tokio::sync::watch;
@@ -24,6 +26,8 @@ pub struct Token {
     pub advisory_at: Option<Instant>,
     /// 1 for the first token of a slot, then one more than the token it replaced.
     pub generation: u64,
+    /// Set once the first call with this token has been sent.
+    pub used: AtomicBool,
 }
 
 impl Token {
@@ -33,6 +37,21 @@ impl Token {
 
     pub fn in_advisory_window(&self, now: Instant) -> bool {
         self.advisory_at.is_some_and(|at| now >= at)
+    }
+
+    /// The phase of a call sent with this token at `now`. Marks the token used, so exactly one call
+    /// per token is its first.
+    pub fn phase(&self, now: Instant) -> Phase {
+        let first = !self.used.swap(true, Ordering::Relaxed);
+        if self.expires_at.is_some_and(|at| now >= at) {
+            Phase::Expired
+        } else if self.must_refresh(now) || self.in_advisory_window(now) {
+            Phase::Expiring
+        } else if first && self.generation > 1 {
+            Phase::FirstAfterRefresh
+        } else {
+            Phase::Fresh
+        }
     }
 }
 
@@ -136,7 +155,38 @@ mod tests {
             refresh_at: None,
             advisory_at: None,
             generation,
+            used: Default::default(),
         })
+    }
+
+    #[test]
+    fn phases_follow_the_clients_clock_and_the_first_call_after_a_refresh() {
+        let now = Instant::now();
+        let at = |ms: u64| now + std::time::Duration::from_millis(ms);
+        let token = |generation: u64| Token {
+            access: Secret::new("a"),
+            refresh: None,
+            expires_at: Some(at(1000)),
+            refresh_at: Some(at(800)),
+            advisory_at: None,
+            generation,
+            used: Default::default(),
+        };
+        let first = token(1);
+        assert_eq!(
+            first.phase(now),
+            Phase::Fresh,
+            "a slot's first token replaced nothing"
+        );
+        let second = token(2);
+        assert_eq!(second.phase(now), Phase::FirstAfterRefresh);
+        assert_eq!(
+            second.phase(now),
+            Phase::Fresh,
+            "only one call is the first"
+        );
+        assert_eq!(second.phase(at(900)), Phase::Expiring);
+        assert_eq!(second.phase(at(1000)), Phase::Expired);
     }
 
     #[test]

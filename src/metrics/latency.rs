@@ -1,5 +1,6 @@
 //! Latency histograms per endpoint and outcome, sharded by thread so recording never waits on another worker.
 
+use super::phase::Phase;
 use crate::http::{Endpoint, Outcome};
 use hdrhistogram::Histogram;
 use std::cell::Cell;
@@ -24,6 +25,8 @@ pub fn micros(d: Duration) -> u64 {
 #[derive(Default)]
 pub struct Shard {
     by_endpoint: [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT],
+    /// Contacts calls by their token's phase.
+    by_phase: [[Option<Histogram<u64>>; Outcome::COUNT]; Phase::COUNT],
     /// User-level latency: from the intended send time to the final answer, refresh waits included.
     requests: Option<Histogram<u64>>,
     /// Time callers spent waiting for a refresh somebody else was making.
@@ -60,6 +63,7 @@ static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 #[derive(Default, Clone)]
 pub struct LatencySnapshot {
     pub by_endpoint: [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT],
+    pub by_phase: [[Option<Histogram<u64>>; Outcome::COUNT]; Phase::COUNT],
     pub requests: Option<Histogram<u64>>,
     pub refresh_wait: Option<Histogram<u64>>,
     pub lateness: Option<Histogram<u64>>,
@@ -104,6 +108,10 @@ impl Latencies {
         });
     }
 
+    pub fn phase(&self, phase: Phase, outcome: Outcome, latency: Duration) {
+        self.with_shard(|s| record(&mut s.by_phase[phase.index()][outcome.index()], latency));
+    }
+
     pub fn token_time(&self, spent: Duration) {
         self.with_shard(|s| record(&mut s.token_time, spent));
     }
@@ -123,6 +131,11 @@ impl Latencies {
             for (e, row) in s.by_endpoint.iter().enumerate() {
                 for (o, h) in row.iter().enumerate() {
                     merge(&mut out.by_endpoint[e][o], h);
+                }
+            }
+            for (p, row) in s.by_phase.iter().enumerate() {
+                for (o, h) in row.iter().enumerate() {
+                    merge(&mut out.by_phase[p][o], h);
                 }
             }
             merge(&mut out.requests, &s.requests);

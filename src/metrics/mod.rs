@@ -3,12 +3,14 @@
 pub mod contention;
 pub mod latency;
 pub mod lens;
+pub mod phase;
 pub mod series;
 
 use crate::http::{Endpoint, Outcome};
 use contention::{Contention, ContentionSnapshot, InFlight};
 use latency::{Latencies, LatencySnapshot};
 use lens::{ExpiryLens, LensSnapshot};
+use phase::Phase;
 use series::{BucketSnapshot, TimeSeries};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -30,6 +32,7 @@ struct Counters {
     retry_after_violated: AtomicU64,
     finished: [AtomicU64; Outcome::COUNT],
     first_attempt: [AtomicU64; Outcome::COUNT],
+    by_phase: [[AtomicU64; Outcome::COUNT]; Phase::COUNT],
     recovered: AtomicU64,
     attempts: [[AtomicU64; Outcome::COUNT]; Endpoint::COUNT],
 }
@@ -75,6 +78,8 @@ pub struct Snapshot {
     pub first_attempt: [u64; Outcome::COUNT],
     /// Requests whose first call failed and a retry then succeeded.
     pub recovered: u64,
+    /// Contacts calls by their token's phase and outcome.
+    pub by_phase: [[u64; Outcome::COUNT]; Phase::COUNT],
     pub attempts: [[u64; Outcome::COUNT]; Endpoint::COUNT],
     pub latency: LatencySnapshot,
     pub lens: LensSnapshot,
@@ -155,6 +160,12 @@ impl Recorder {
     /// The outcome of a request's first API call.
     pub fn first_attempt(&self, outcome: Outcome) {
         self.counters.first_attempt[outcome.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A contacts call, under its token's phase.
+    pub fn phase(&self, phase: Phase, outcome: Outcome, latency: Duration) {
+        self.counters.by_phase[phase.index()][outcome.index()].fetch_add(1, Ordering::Relaxed);
+        self.latencies.phase(phase, outcome, latency);
     }
 
     /// A request that failed its first call ended `ok` after a retry.
@@ -270,6 +281,7 @@ impl Recorder {
             finished: std::array::from_fn(|o| load(&c.finished[o])),
             first_attempt: std::array::from_fn(|o| load(&c.first_attempt[o])),
             recovered: load(&c.recovered),
+            by_phase: std::array::from_fn(|p| std::array::from_fn(|o| load(&c.by_phase[p][o]))),
             attempts: std::array::from_fn(|e| std::array::from_fn(|o| load(&c.attempts[e][o]))),
             latency: self.latencies.snapshot(),
             lens: self.lens.snapshot(),

@@ -58,6 +58,11 @@ pub enum Metric {
     TruthMismatch,
     /// Conservation identities that failed.
     ConservationBroken,
+    /// A contacts statistic over only the calls sent in one token phase (`contacts[expiring].p99_ms`).
+    Phase {
+        phase: crate::metrics::phase::Phase,
+        stat: Stat,
+    },
     /// A count or rate of an endpoint over its worst sliding window of `window_s` seconds
     /// (`contacts.unauthorized_rate.max_10s`): a short storm that a whole-run rate would dilute.
     Windowed {
@@ -111,7 +116,8 @@ fn metric_help() -> String {
     let outcomes: Vec<&str> = crate::http::Outcome::ALL.iter().map(|o| o.name()).collect();
     format!(
         "a metric is <token|refresh|contacts|requests>.<stat> with stat one of p50_ms, p90_ms, p99_ms, p999_ms, max_ms, \
-         mean_ms, calls, error_rate, <outcome>, <outcome>_rate (outcomes: {}); <token|refresh|contacts>.<count or rate \
+         mean_ms, calls, error_rate, <outcome>, <outcome>_rate (outcomes: {}); contacts[<phase>].<stat> for the calls sent \
+         in one token phase (fresh, first_after_refresh, expiring, expired); <token|refresh|contacts>.<count or rate \
          stat>.max_<N>s for the worst N-second window; or one of: {}",
         outcomes.join(", "),
         NAMED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
@@ -131,6 +137,20 @@ impl FromStr for Metric {
             return windowed(inner, window).map_err(|why| format!("metric `{s}`: {why}"));
         }
         let (scope, stat) = s.split_once('.').ok_or_else(unknown)?;
+        if let Some(phase) = scope
+            .strip_prefix("contacts[")
+            .and_then(|p| p.strip_suffix(']'))
+        {
+            let phase = crate::metrics::phase::Phase::from_name(phase).ok_or_else(|| {
+                format!(
+                    "metric `{s}`: unknown token phase `{phase}` (phases: fresh, first_after_refresh, expiring, expired)"
+                )
+            })?;
+            return match format!("contacts.{stat}").parse::<Metric>()? {
+                Metric::Endpoint(_, stat) => Ok(Metric::Phase { phase, stat }),
+                _ => Err(unknown()),
+            };
+        }
         let scope = match scope {
             "token" => Scope::Token,
             "refresh" => Scope::Refresh,

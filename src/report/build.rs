@@ -5,6 +5,7 @@ use super::model::*;
 use super::outcomes::Outcomes;
 use crate::http::{Endpoint, Outcome};
 use crate::metrics::latency::new_histogram;
+use crate::metrics::phase::Phase;
 use crate::metrics::Snapshot;
 use crate::plan::{ClientModel, Coalescing, Load, RefreshTrigger};
 use crate::profile::schema::{PartnerCredentials, RefreshGrant, TokenScope};
@@ -51,6 +52,7 @@ pub fn variant(
         refresh: refresh(snap, &endpoints),
         requests,
         endpoints,
+        phases: phases(snap),
         expiry_lens: ExpiryLens {
             bin_width_s: 1.0,
             bins: snap
@@ -92,7 +94,28 @@ pub fn variant(
 }
 
 fn endpoint_report(snap: &Snapshot, e: Endpoint) -> EndpointReport {
-    let by_outcome = &snap.latency.by_endpoint[e.index()];
+    outcome_report(
+        &snap.latency.by_endpoint[e.index()],
+        Outcomes(snap.attempts[e.index()]),
+    )
+}
+
+fn phases(snap: &Snapshot) -> BTreeMap<String, EndpointReport> {
+    Phase::ALL
+        .iter()
+        .map(|p| {
+            let counts = Outcomes(snap.by_phase[p.index()]);
+            (p, outcome_report(&snap.latency.by_phase[p.index()], counts))
+        })
+        .filter(|(_, r)| r.requests > 0)
+        .map(|(p, r)| (p.name().to_owned(), r))
+        .collect()
+}
+
+fn outcome_report(
+    by_outcome: &[Option<hdrhistogram::Histogram<u64>>; Outcome::COUNT],
+    outcomes: Outcomes,
+) -> EndpointReport {
     let mut all = new_histogram();
     let mut histograms = BTreeMap::new();
     for o in Outcome::ALL {
@@ -102,7 +125,6 @@ fn endpoint_report(snap: &Snapshot, e: Endpoint) -> EndpointReport {
             histograms.insert(o.name().to_owned(), encode(h));
         }
     }
-    let outcomes = Outcomes(snap.attempts[e.index()]);
     EndpointReport {
         requests: outcomes.total(),
         outcomes,

@@ -57,6 +57,11 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
     let f = &v.refresh;
     Some(match metric {
         Metric::Endpoint(scope, stat) => return endpoint_value(v, scope, stat),
+        Metric::Phase { phase, stat } => {
+            let empty = EndpointReport::default();
+            let calls = v.phases.get(phase.name()).unwrap_or(&empty);
+            return stat_value(parts(calls), stat);
+        }
         Metric::Windowed {
             scope,
             stat,
@@ -95,12 +100,18 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
 }
 
 fn endpoint_value(v: &VariantReport, scope: Scope, stat: Stat) -> Option<f64> {
-    let (outcomes, latency) = match scope {
-        Scope::Token => parts(&v.endpoints.token),
-        Scope::Refresh => parts(&v.endpoints.refresh),
-        Scope::Contacts => parts(&v.endpoints.contacts),
-        Scope::Requests => requests_parts(&v.requests),
-    };
+    stat_value(
+        match scope {
+            Scope::Token => parts(&v.endpoints.token),
+            Scope::Refresh => parts(&v.endpoints.refresh),
+            Scope::Contacts => parts(&v.endpoints.contacts),
+            Scope::Requests => requests_parts(&v.requests),
+        },
+        stat,
+    )
+}
+
+fn stat_value((outcomes, latency): Parts<'_>, stat: Stat) -> Option<f64> {
     let calls = outcomes.total();
     Some(match stat {
         Stat::Percentile(50) => latency.p50,

@@ -66,6 +66,10 @@ pub struct VariantReport {
     pub stopped_early: bool,
     pub requests: Requests,
     pub endpoints: Endpoints,
+    /// Contacts calls by their token's phase when sent (`fresh`, `first_after_refresh`, `expiring`,
+    /// `expired`); phases with no calls are left out.
+    #[serde(default)]
+    pub phases: BTreeMap<String, EndpointReport>,
     pub expiry_lens: ExpiryLens,
     pub refresh: Refresh,
     pub timeseries: TimeSeries,
@@ -151,7 +155,7 @@ pub struct Endpoints {
 }
 
 /// Every HTTP call to one endpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Default, Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointReport {
     pub requests: u64,

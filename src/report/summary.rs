@@ -123,6 +123,7 @@ fn variant(out: &mut String, v: &VariantReport) {
         ms(f.wait_ms.p99)
     );
     lens_line(out, v);
+    phases_line(out, v);
     client_line(out, v);
     if let Some(t) = &v.truth {
         for check in t.checks.iter().filter(|c| !c.equal) {
@@ -142,6 +143,25 @@ fn variant(out: &mut String, v: &VariantReport) {
     }
     if !v.conservation.ok {
         let _ = writeln!(out, "!! CONSERVATION BROKEN: {:?}", v.conservation);
+    }
+}
+
+/// Contacts calls by token phase, in the order a token lives through them.
+fn phases_line(out: &mut String, v: &VariantReport) {
+    let parts: Vec<String> = crate::metrics::phase::Phase::ALL
+        .iter()
+        .filter_map(|p| Some((p.name(), v.phases.get(p.name())?)))
+        .map(|(name, e)| {
+            format!(
+                "{name} {} (401 {}, p99 {})",
+                e.requests,
+                e.outcomes[Outcome::Unauthorized],
+                ms(e.latency_ms.p99)
+            )
+        })
+        .collect();
+    if !parts.is_empty() {
+        let _ = writeln!(out, "phases    {}", parts.join("  "));
     }
 }
 

@@ -56,6 +56,33 @@ fn naive_storms_at_expiry_and_coalesced_refreshes_once_per_generation() {
     assert_eq!(r.recovered_by_retry, total_401);
     assert!(r.token_time_ms.max > 0.0, "{:?}", r.token_time_ms);
     assert_eq!(coalesced.requests.first_attempt[Outcome::Unauthorized], 0);
+
+    // By token phase: the naive client's 401s are all calls sent with a token its own clock already
+    // called expired; the coalesced client never sends one, and its refreshed tokens' first calls pass.
+    let phase = |v: &tokenstorm::report::model::VariantReport, p: &str| {
+        v.phases
+            .get(p)
+            .map_or(0, |e| e.outcomes[Outcome::Unauthorized])
+    };
+    assert_eq!(
+        phase(naive, "expired"),
+        total_401,
+        "{:?}",
+        naive.phases.keys()
+    );
+    assert_eq!(phase(naive, "fresh"), 0);
+    assert!(
+        !coalesced.phases.contains_key("expired"),
+        "{:?}",
+        coalesced.phases.keys()
+    );
+    let refreshed = &coalesced.phases["first_after_refresh"];
+    assert!(refreshed.requests > 0 && refreshed.outcomes[Outcome::Ok] == refreshed.requests);
+    let phased: u64 = naive.phases.values().map(|e| e.requests).sum();
+    assert_eq!(
+        phased, naive.endpoints.contacts.requests,
+        "every call has one phase"
+    );
     assert!(
         unauthorized_at(0) * 2 > total_401,
         "most 401s sit in bin 0: {lens:?}"

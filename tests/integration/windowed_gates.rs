@@ -25,6 +25,9 @@ client = "naive"
 "contacts.unauthorized_rate.max_1s" = "< 0.04"
 "contacts.unauthorized.max_2s" = ">= 1"
 "refresh.calls.max_5s" = "> 0"
+"contacts[expired].unauthorized" = ">= 1"
+"contacts[fresh].unauthorized" = "== 0"
+"contacts[expiring].p99_ms" = "< 60s"
 "#;
 
 #[test]
@@ -60,6 +63,14 @@ fn a_short_storm_fails_its_window_but_not_the_whole_run() {
     );
     assert!(result("contacts.unauthorized.max_2s").passed);
     assert!(result("refresh.calls.max_5s").passed);
+    // Phase gates: the storm is all in the expired phase; a phase with no calls counts nothing.
+    let expired = result("contacts[expired].unauthorized");
+    assert!(
+        expired.passed && expired.observed == Some(unauthorized as f64),
+        "{expired:?}"
+    );
+    assert!(result("contacts[fresh].unauthorized").passed);
+    assert!(result("contacts[expiring].p99_ms").passed);
 }
 
 #[test]
@@ -69,6 +80,7 @@ fn windows_are_validated_with_the_profile() {
         ("contacts.unauthorized_rate.max_0s", "max_<N>s"),
         ("contacts.unauthorized_rate.max_10", "max_<N>s"),
         ("requests.ok_rate.max_10s", "counts and rates"),
+        ("contacts[stale].p99_ms", "unknown token phase"),
     ] {
         let text = PROFILE.replace(
             "\"refresh.calls.max_5s\" = \"> 0\"",
