@@ -53,9 +53,15 @@ pub struct CompareArgs {
     /// Folder for compare.json [default: reports/compare-<unix time>/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Exit 1 when the candidate is worse than a limit allows.
+    /// Exit 1 when the candidate is worse than a limit allows and, where the metric has a statistical
+    /// test (latency p50/p99 of an endpoint, 401 and invalid_grant rates), the test calls it a
+    /// significant regression; a limit exceeded by noise is reported, not failed.
     #[arg(long)]
     pub fail_on_regression: bool,
+    /// Confidence level of the statistical tests (bootstrap intervals for p50/p99, Mann-Whitney on the
+    /// latency distributions, two-proportion tests on rates).
+    #[arg(long, value_name = "LEVEL", default_value_t = 0.95)]
+    pub confidence: f64,
     /// A regression limit, METRIC=+N% or METRIC=+N (repeatable). With --fail-on-regression and no
     /// --limit: contacts.p99_ms=+10%, contacts.unauthorized_rate=+0, token.invalid_grant=+0,
     /// refresh.invalid_grant=+0, requests.dropped_rate=+0.

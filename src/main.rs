@@ -75,6 +75,7 @@ async fn command(command: Command) -> Result<u8, AppError> {
                 out: args.out,
                 limits: args.limits,
                 fail_on_regression: args.fail_on_regression,
+                confidence: args.confidence,
             };
             let done = app::compare::run(&options)?;
             if let Some(path) = &args.junit {

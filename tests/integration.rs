@@ -13,6 +13,7 @@ mod integration {
     mod profile_errors;
     mod schema;
     mod shipped_profiles;
+    mod significance;
     mod support;
     mod target_abuse;
     mod target_contacts;

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct CompareOptions {
+    /// Confidence level of the statistical tests, 0.5 to below 1.
+    pub confidence: f64,
     pub base: PathBuf,
     /// `None`: compare two variants of the base report.
     pub candidate: Option<PathBuf>,
@@ -71,7 +73,20 @@ pub fn run(options: &CompareOptions) -> Result<Compared, AppError> {
     } else {
         options.limits.clone()
     };
-    let comparison = compare::compare(&base, &candidate, &base_label, &candidate_label, &limits);
+    if !(0.5..1.0).contains(&options.confidence) {
+        return Err(AppError::Usage(format!(
+            "--confidence must be at least 0.5 and below 1 (e.g. 0.95); got {}",
+            options.confidence
+        )));
+    }
+    let comparison = compare::compare(
+        &base,
+        &candidate,
+        &base_label,
+        &candidate_label,
+        &limits,
+        options.confidence,
+    );
     let dir = options.out.clone().unwrap_or_else(|| {
         let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
         PathBuf::from("reports").join(format!("compare-{stamp}"))

@@ -2,6 +2,7 @@
 
 use super::gates;
 use super::model::VariantReport;
+use super::significance::{self, Significance, Verdict};
 use crate::profile::thresholds::Metric;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -107,6 +108,11 @@ pub struct LimitResult {
     pub candidate: Option<f64>,
     /// The highest candidate value the limit accepts.
     pub allowed_up_to: Option<f64>,
+    /// The candidate is past the limit.
+    pub exceeded: bool,
+    /// Whether the statistical test of this metric (when it has one) found a significant regression.
+    pub significant: Option<bool>,
+    /// Exceeded, and not ruled noise by a test: only these fail `--fail-on-regression`.
     pub regressed: bool,
 }
 
@@ -116,6 +122,9 @@ pub struct Comparison {
     pub base: String,
     pub candidate: String,
     pub rows: Vec<Row>,
+    /// Confidence level of the statistical tests (e.g. 0.95).
+    pub confidence: f64,
+    pub significance: Vec<Significance>,
     pub limits: Vec<LimitResult>,
     pub regressed: bool,
 }
@@ -130,7 +139,9 @@ pub fn compare(
     base_label: &str,
     candidate_label: &str,
     limits: &[Limit],
+    confidence: f64,
 ) -> Comparison {
+    let significance = significance::tests(base, candidate, confidence);
     let rows = KEY_METRICS
         .iter()
         .map(|m| {
@@ -164,16 +175,23 @@ pub fn compare(
                 Allowance::Percent(p) => b + b.abs() * p / 100.0,
                 Allowance::Absolute(a) => b + a,
             });
+            let exceeded = match (c, allowed_up_to) {
+                (Some(c), Some(up_to)) => c > up_to + f64::EPSILON * up_to.abs().max(1.0),
+                _ => true,
+            };
+            let significant = significance
+                .iter()
+                .find(|t| t.metric == l.metric)
+                .map(|t| t.verdict == Verdict::Regressed);
             LimitResult {
                 metric: l.metric.clone(),
                 allowance: l.allowance,
                 base: b,
                 candidate: c,
                 allowed_up_to,
-                regressed: match (c, allowed_up_to) {
-                    (Some(c), Some(up_to)) => c > up_to + f64::EPSILON * up_to.abs().max(1.0),
-                    _ => true,
-                },
+                exceeded,
+                significant,
+                regressed: exceeded && significant != Some(false),
             }
         })
         .collect();
@@ -182,6 +200,8 @@ pub fn compare(
         candidate: candidate_label.to_owned(),
         regressed: limits.iter().any(|l| l.regressed),
         rows,
+        confidence,
+        significance,
         limits,
     }
 }
@@ -232,6 +252,30 @@ pub fn render(c: &Comparison) -> String {
             pct
         );
     }
+    if !c.significance.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nsignificance at {:.0}% confidence (candidate - base)",
+            100.0 * c.confidence
+        );
+        for t in &c.significance {
+            let evidence = match (t.diff_low, t.diff_high, t.p_value, t.effect_a) {
+                (Some(lo), Some(hi), _, _) => format!("CI [{lo:+.2}, {hi:+.2}] ms"),
+                (_, _, Some(p), Some(a)) => format!("p {p:.2e}, A {a:.3}"),
+                (_, _, Some(p), None) => format!("p {p:.2e}"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<40} {:>12} {:>12}  {:<26} {}",
+                t.metric,
+                num(t.base),
+                num(t.candidate),
+                evidence,
+                t.verdict.label()
+            );
+        }
+    }
     if !c.limits.is_empty() {
         let _ = writeln!(out, "\nregression limits");
         for l in &c.limits {
@@ -239,10 +283,15 @@ pub fn render(c: &Comparison) -> String {
                 Allowance::Percent(p) => format!("+{p}%"),
                 Allowance::Absolute(a) => format!("+{a}"),
             };
+            let status = match (l.regressed, l.exceeded) {
+                (true, _) => "FAIL",
+                (false, true) => "noise",
+                _ => "pass",
+            };
             let _ = writeln!(
                 out,
                 "  {}  {:<36} {:<8} candidate {} allowed up to {}",
-                if l.regressed { "FAIL" } else { "pass" },
+                status,
                 l.metric,
                 allowance,
                 num(l.candidate),

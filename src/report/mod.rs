@@ -7,6 +7,8 @@ pub mod histogram;
 pub mod junit;
 pub mod model;
 pub mod outcomes;
+pub mod significance;
+pub mod stats;
 pub mod summary;
 pub mod windows;
 

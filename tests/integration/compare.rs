@@ -15,6 +15,12 @@ fn known(p99: f64, unauthorized: u64) -> Report {
     let mut report = ran.report;
     let v = &mut report.variants[0];
     v.endpoints.contacts.latency_ms.p99 = p99;
+    // Histograms to match: 980 calls at 10 ms and 20 at the p99, so the statistical tests see it too.
+    let mut h = tokenstorm::metrics::latency::new_histogram();
+    h.record_n(10_000, 980).unwrap();
+    h.record_n((p99 * 1000.0) as u64, 20).unwrap();
+    v.endpoints.contacts.histograms =
+        [("ok".to_owned(), tokenstorm::report::histogram::encode(&h))].into();
     v.endpoints.contacts.outcomes[Outcome::Ok] = 1000 - unauthorized;
     v.endpoints.contacts.outcomes[Outcome::Unauthorized] = unauthorized;
     report
