@@ -6,8 +6,8 @@ use super::{truth, variant, AppError};
 use crate::http::{Api, Outcome};
 use crate::plan::{self, Overrides, Plan};
 use crate::profile::thresholds::Thresholds;
-use crate::report::model::{ProfileInfo, Report, VariantReport, FORMAT_VERSION};
-use crate::report::{self, gates};
+use crate::report::model::{ProfileInfo, Report, ShardInfo, VariantReport, FORMAT_VERSION};
+use crate::report::{self, gates, rfc3339};
 use std::path::PathBuf;
 
 /// Everything `run` needs from the command line, already typed.
@@ -34,7 +34,14 @@ pub struct RunResult {
 
 pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, AppError> {
     let loaded = crate::profile::load(&options.profile)?;
-    let plan = plan::build(&loaded, &options.overrides)?;
+    let mut plan = plan::build(&loaded, &options.overrides)?;
+    if plan.target_url.is_some() {
+        // A served target knows every org's client by the secret `serve` derives; use the same one.
+        let secret = super::serve::served_secret();
+        for org in &mut plan.orgs {
+            org.client_secret = secret.clone();
+        }
+    }
     let started_at = utc_now();
     let out = options.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!("{}-{}", plan.profile_name, compact(&started_at)))
@@ -44,7 +51,7 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
     let mut thresholds = Vec::new();
     let mut aborted_by = None;
     let mut target_label = String::from("embedded");
-    for model in &plan.variants {
+    for (k, model) in plan.variants.iter().enumerate() {
         if signals.first().is_some() {
             break;
         }
@@ -69,6 +76,7 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
             &gates,
             &signals,
             options.progress,
+            variant_start(&plan, k),
         )
         .await;
         let mut report = ran.report;
@@ -106,6 +114,14 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
         passed: (!thresholds.is_empty()).then(|| thresholds.iter().all(|t| t.passed)),
         thresholds,
         aborted_by,
+        shard: plan.shard.map(|s| ShardInfo {
+            index: s.index,
+            count: s.count,
+            share: plan.slice.share(),
+            start_at: plan.start_at.map(rfc3339),
+        }),
+        merged_shards: None,
+        notes: notes(&plan),
     };
     let report_path = report::write_json(&report, &out)?;
     Ok(RunResult {
@@ -136,14 +152,33 @@ fn never_answered(v: &VariantReport) -> bool {
     calls > 0 && calls == unanswered
 }
 
+/// When variant `k` starts pacing, with `--start-at`: variants get fixed slots one after another, each
+/// the run plus its drain plus a second to spare, so every shard starts each variant at the same instant
+/// however long its own drain took.
+fn variant_start(plan: &Plan, k: usize) -> Option<time::OffsetDateTime> {
+    let slot = plan.load.duration + plan.load.drain + std::time::Duration::from_secs(1);
+    let offset = slot.checked_mul(u32::try_from(k).ok()?)?;
+    plan.start_at?
+        .checked_add(time::Duration::try_from(offset).ok()?)
+}
+
+fn notes(plan: &Plan) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(url) = &plan.target_url {
+        notes.push(format!(
+            "target {url} is a `tokenstorm serve` shared with other runs: its counts cover them all, \
+             so the truth cross-check was skipped"
+        ));
+    }
+    notes
+}
+
 fn utc_now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+    rfc3339(time::OffsetDateTime::now_utc())
 }
 
 /// `2026-11-23T09:49:16.123Z` -> `20261123T094916Z`, for folder names.
-fn compact(rfc3339: &str) -> String {
+pub(crate) fn compact(rfc3339: &str) -> String {
     let mut s: String = rfc3339
         .chars()
         .take(19)

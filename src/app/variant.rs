@@ -29,9 +29,14 @@ pub async fn run(
     gates: &[Gate],
     signals: &Signals,
     show_progress: bool,
+    not_before: Option<time::OffsetDateTime>,
 ) -> VariantRun {
     let load = &plan.load;
+    if let Some(at) = not_before {
+        wait_until(at, signals).await;
+    }
     let start = Instant::now();
+    let started_at = time::OffsetDateTime::now_utc();
     let recorder = Arc::new(Recorder::new(
         plan.orgs.len(),
         start,
@@ -46,6 +51,7 @@ pub async fn run(
             orgs: plan.orgs.clone().into(),
             session_org: plan.session_org.clone(),
             arrival_order: plan.arrival_order.clone(),
+            slice: plan.slice.clone(),
             api,
             seed: plan.seed,
         },
@@ -73,10 +79,26 @@ pub async fn run(
     };
     progress.finish();
     let snapshot = recorder.snapshot(Instant::now());
+    let mut report = build::variant(&model, load, &snapshot, ending == Ending::Stopped);
+    report.started_at = crate::report::rfc3339(started_at);
+    // A shard sends its share of the arrivals, so its rate is that share of the profile's.
+    report.rate_per_s = load.rate_per_second * plan.slice.share();
     VariantRun {
-        report: build::variant(&model, load, &snapshot, ending == Ending::Stopped),
+        report,
         hard_stop,
         aborted_by,
+    }
+}
+
+/// Sleeps until the wall-clock instant `at` (at once if it has passed), or until the first signal.
+async fn wait_until(at: time::OffsetDateTime, signals: &Signals) {
+    let wait = at - time::OffsetDateTime::now_utc();
+    let Ok(wait) = Duration::try_from(wait) else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {}
+        _ = signals.count_reaches(1) => {}
     }
 }
 

@@ -10,7 +10,7 @@ pub mod tokens;
 
 use crate::http::Api;
 use crate::metrics::Recorder;
-use crate::plan::{ClientModel, Load, Org};
+use crate::plan::{ClientModel, Load, Org, Slice};
 use crate::profile::schema::TokenScope;
 use pacer::Schedule;
 use std::sync::Arc;
@@ -61,6 +61,8 @@ pub struct Run<'a> {
     pub orgs: Arc<[Org]>,
     pub session_org: Arc<[u32]>,
     pub arrival_order: Arc<[u32]>,
+    /// The arrivals this process sends (all of them, or its shard's), numbered as in the whole schedule.
+    pub slice: Slice,
     pub api: Api,
     pub seed: u64,
 }
@@ -97,23 +99,27 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, mut stop: watch::Receive
     let schedule = Schedule::new(load.rate_per_second, load.ramp_up, load.duration);
     let permits = Arc::new(Semaphore::new(load.max_in_flight as usize));
     let start = recorder.start();
-    let total = schedule.total();
+    // Arrival numbers stay global so a shard's requests keep their single-process instants; `next`
+    // and `total` count only this slice's.
+    let slice = run.slice;
+    let total = slice.owned_before(schedule.total());
     let order = run.arrival_order;
     let mut tasks = JoinSet::new();
     let mut next: u64 = 0;
     let mut ending = Ending::Completed;
 
     while next < total {
-        let intended_next = start + schedule.intended(next);
+        let intended_next = start + schedule.intended(slice.global(next));
         tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => { ending = Ending::Stopped; break; }
             _ = tokio::time::sleep_until(intended_next.into()) => {}
         }
-        let due = schedule.due(start.elapsed());
+        let due = slice.owned_before(schedule.due(start.elapsed()));
         while next < due {
-            let intended = start + schedule.intended(next);
-            let session = order[(next % order.len() as u64) as usize];
+            let arrival = slice.global(next);
+            let intended = start + schedule.intended(arrival);
+            let session = order[(arrival % order.len() as u64) as usize];
             next += 1;
             recorder.scheduled(intended);
             match permits.clone().try_acquire_owned() {
