@@ -9,8 +9,10 @@ mod integration {
     mod fault_matrix;
     mod fuzz;
     mod gates;
+    mod merge;
     mod profile_errors;
     mod schema;
+    mod shards;
     mod shipped_profiles;
     mod support;
     mod target_abuse;
