@@ -9,6 +9,7 @@ mod integration {
     mod fault_matrix;
     mod fuzz;
     mod gates;
+    mod manifests;
     mod merge;
     mod profile_errors;
     mod schema;

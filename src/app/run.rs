@@ -51,6 +51,7 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
     let mut thresholds = Vec::new();
     let mut aborted_by = None;
     let mut target_label = String::from("embedded");
+    let mut notes = notes(&plan);
     for (k, model) in plan.variants.iter().enumerate() {
         if signals.first().is_some() {
             break;
@@ -79,6 +80,14 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
             variant_start(&plan, k),
         )
         .await;
+        if let Some(late) = ran.late_by {
+            // Its arrivals are shifted against the other shards'; merge still aligns them by wall clock.
+            notes.push(format!(
+                "variant {} started {:.1}s after its agreed start (--start-at)",
+                model.name,
+                late.as_secs_f64()
+            ));
+        }
         let mut report = ran.report;
         if let Some(server) = target.truth() {
             report.truth = Some(truth::check(&report, truth::flatten(&server)));
@@ -121,7 +130,7 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
             start_at: plan.start_at.map(rfc3339),
         }),
         merged_shards: None,
-        notes: notes(&plan),
+        notes,
     };
     let report_path = report::write_json(&report, &out)?;
     Ok(RunResult {

@@ -20,6 +20,8 @@ pub struct VariantRun {
     pub hard_stop: bool,
     /// The abort-on-fail threshold that stopped the run, as `metric condition`.
     pub aborted_by: Option<String>,
+    /// How long after its agreed start (`--start-at`) pacing began, when that was over a second.
+    pub late_by: Option<Duration>,
 }
 
 pub async fn run(
@@ -37,6 +39,9 @@ pub async fn run(
     }
     let start = Instant::now();
     let started_at = time::OffsetDateTime::now_utc();
+    let late_by = not_before
+        .and_then(|at| Duration::try_from(started_at - at).ok())
+        .filter(|late| *late > Duration::from_secs(1));
     let recorder = Arc::new(Recorder::new(
         plan.orgs.len(),
         start,
@@ -87,6 +92,7 @@ pub async fn run(
         report,
         hard_stop,
         aborted_by,
+        late_by,
     }
 }
 
