@@ -70,6 +70,12 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
         let api = Api::new(&target.api)?;
         let gates =
             gates::for_variant(&plan.profile.thresholds, &thresholds_of(&plan, &model.name));
+        let not_before = variant_start(&plan, k);
+        if let Some(at) = not_before.filter(|at| *at > time::OffsetDateTime::now_utc()) {
+            if options.announce {
+                eprintln!("waiting until {} (--start-at) to start", rfc3339(at));
+            }
+        }
         let ran = variant::run(
             &plan,
             model.clone(),
@@ -77,7 +83,7 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
             &gates,
             &signals,
             options.progress,
-            variant_start(&plan, k),
+            not_before,
         )
         .await;
         if let Some(late) = ran.late_by {

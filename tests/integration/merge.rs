@@ -174,3 +174,51 @@ fn merge_refuses_corrupt_histogram_data() {
         &["truncated.json", "requests.latency_histogram", "corrupt"],
     );
 }
+
+#[test]
+fn merge_aligns_time_series_by_wall_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let [a, b] = two_shards(dir.path());
+    let load = |p: &Path| tokenstorm::report::load(p).unwrap();
+    let (ra, rb) = (load(&a), load(&b));
+    // Shard 1 as if it had started 2 s after shard 0 (no --start-at, a slow pod).
+    let start = time::OffsetDateTime::parse(
+        &ra.variants[0].started_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let later = tokenstorm::report::rfc3339(start + time::Duration::milliseconds(2_100));
+    let shifted = edited(&b, "late.json", |v| {
+        v["variants"][0]["started_at"] = later.clone().into()
+    });
+    let out = Command::new(BIN)
+        .arg("merge")
+        .args([&a, &shifted])
+        .arg("--out")
+        .arg(dir.path().join("merged"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = load(&dir.path().join("merged/report.json"));
+    let scheduled = |r: &tokenstorm::report::model::Report, j: usize| {
+        r.variants[0]
+            .timeseries
+            .buckets
+            .get(j)
+            .map_or(0, |b| b.scheduled)
+    };
+    let buckets = &merged.variants[0].timeseries.buckets;
+    assert!(buckets.len() >= rb.variants[0].timeseries.buckets.len() + 2);
+    for (j, bucket) in buckets.iter().enumerate() {
+        let from_b = j.checked_sub(2).map_or(0, |k| scheduled(&rb, k));
+        assert_eq!(bucket.scheduled, scheduled(&ra, j) + from_b, "bucket {j}");
+        assert_eq!(bucket.t_s, j as f64);
+    }
+    assert_eq!(merged.variants[0].started_at, ra.variants[0].started_at);
+    assert!(merged.variants[0].elapsed_s >= rb.variants[0].elapsed_s + 2.0);
+}
