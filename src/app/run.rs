@@ -58,16 +58,20 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
         }
         let target = Running::start(&plan).await?;
         target_label = target.label.clone();
+        let api = Api::new(&target.api)?;
         if options.announce {
+            let shard = plan
+                .shard
+                .map(|s| format!(" (shard {s})"))
+                .unwrap_or_default();
             eprintln!(
-                "running variant {}: {:.0}s at {}/s against {}",
+                "running variant {}{shard}: {:.0}s at {}/s against {}",
                 model.name,
                 plan.load.duration.as_secs_f64(),
-                plan.load.rate_per_second,
+                plan.load.rate_per_second * plan.slice.share(),
                 target.label
             );
         }
-        let api = Api::new(&target.api)?;
         let gates =
             gates::for_variant(&plan.profile.thresholds, &thresholds_of(&plan, &model.name));
         let not_before = variant_start(&plan, k);

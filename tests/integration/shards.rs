@@ -225,3 +225,45 @@ fn four_shards_merged_equal_one_process() {
         s.refresh.invalid_grant_by_org
     );
 }
+
+#[test]
+fn bad_shard_flags_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = super::support::write_profile(dir.path(), PROFILE);
+    let cases: [(&[&str], &str); 6] = [
+        (&["--shard", "4/4"], "INDEX 4 is not below COUNT 4"),
+        (&["--shard", "1of4"], "INDEX/COUNT"),
+        (&["--shard", "auto/4"], "JOB_COMPLETION_INDEX is not set"),
+        (&["--shard", "0/9"], "8 org groups"),
+        (&["--start-at", "tomorrow"], "not an RFC 3339 time"),
+        (&["--target-url", "not a url"], "not a url"),
+    ];
+    for (args, needle) in cases {
+        let out = Command::new(BIN)
+            .arg("run")
+            .arg(&profile)
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .args(args)
+            .env_remove(tokenstorm::plan::shard::INDEX_ENV)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: `{needle}` not in {stderr}"
+        );
+    }
+    // The index from the environment, as in a Kubernetes Indexed Job, and out of range there.
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(&profile)
+        .args(["--shard", "auto/4", "--out"])
+        .arg(dir.path().join("out"))
+        .env(tokenstorm::plan::shard::INDEX_ENV, "7")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INDEX 7 is not below COUNT 4"));
+}
