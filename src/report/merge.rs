@@ -1,7 +1,8 @@
 //! Joins the reports of a sharded run into the report one process would have written: it checks that
 //! the shards belong together (same profile content, seed, shard count; every index exactly once),
-//! then adds what adds and takes maxima of maxima (`merge/variant.rs`).
+//! then adds what adds and takes maxima of maxima (`merge/variant.rs`, `merge/series.rs`).
 
+mod series;
 mod variant;
 
 use super::gates::{self, Gate};

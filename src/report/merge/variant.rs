@@ -13,7 +13,7 @@ use std::path::Path;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-type Part<'a> = (&'a Path, &'a VariantReport);
+pub(super) type Part<'a> = (&'a Path, &'a VariantReport);
 
 pub fn merge(name: &str, parts: &[Part<'_>]) -> Result<VariantReport, MergeError> {
     let (_, first) = parts[0];
@@ -44,7 +44,7 @@ pub fn merge(name: &str, parts: &[Part<'_>]) -> Result<VariantReport, MergeError
         refresh: endpoint(name, parts, "refresh", |v| &v.endpoints.refresh)?,
         contacts: endpoint(name, parts, "contacts", |v| &v.endpoints.contacts)?,
     };
-    let timeseries = timeseries(parts, &shifts);
+    let timeseries = super::series::merge(parts, &shifts);
     let refresh = refresh(name, parts, &endpoints, &timeseries)?;
     Ok(VariantReport {
         name: name.to_owned(),
@@ -184,63 +184,6 @@ fn lens(parts: &[Part<'_>]) -> ExpiryLens {
         after: outcomes(parts.iter().map(|(_, v)| &v.expiry_lens.after)),
         refreshes_before: sum(|l| l.refreshes_before),
         refreshes_after: sum(|l| l.refreshes_after),
-    }
-}
-
-/// Buckets placed by wall clock: a shard that started `shift` seconds after the earliest one adds its
-/// bucket `j` to bucket `j + round(shift / width)`. With `--start-at` the shifts are milliseconds and
-/// round to zero.
-fn timeseries(parts: &[Part<'_>], shifts: &[f64]) -> TimeSeries {
-    let width = parts[0].1.timeseries.bucket_s;
-    let mut buckets: BTreeMap<usize, Bucket> = BTreeMap::new();
-    for ((_, v), shift) in parts.iter().zip(shifts) {
-        let offset = if width > 0.0 {
-            (shift / width).round() as usize
-        } else {
-            0
-        };
-        for (j, b) in v.timeseries.buckets.iter().enumerate() {
-            let at = j + offset;
-            let into = buckets.entry(at).or_insert_with(|| Bucket {
-                t_s: at as f64 * width,
-                scheduled: 0,
-                dropped: 0,
-                contacts: Outcomes::default(),
-                token: Outcomes::default(),
-                refresh: Outcomes::default(),
-                refreshes_in_flight_max: 0,
-                requests_in_flight_max: 0,
-            });
-            into.scheduled += b.scheduled;
-            into.dropped += b.dropped;
-            into.contacts.add(&b.contacts);
-            into.token.add(&b.token);
-            into.refresh.add(&b.refresh);
-            // The largest shard's peak: the fleet's own peak lies between this and the sum of peaks.
-            into.refreshes_in_flight_max =
-                into.refreshes_in_flight_max.max(b.refreshes_in_flight_max);
-            into.requests_in_flight_max = into.requests_in_flight_max.max(b.requests_in_flight_max);
-        }
-    }
-    // Gaps (no shard saw anything in a second) stay in the series as empty buckets, as in a single run.
-    let len = buckets.keys().next_back().map_or(0, |last| last + 1);
-    let buckets = (0..len)
-        .map(|at| {
-            buckets.remove(&at).unwrap_or_else(|| Bucket {
-                t_s: at as f64 * width,
-                scheduled: 0,
-                dropped: 0,
-                contacts: Outcomes::default(),
-                token: Outcomes::default(),
-                refresh: Outcomes::default(),
-                refreshes_in_flight_max: 0,
-                requests_in_flight_max: 0,
-            })
-        })
-        .collect();
-    TimeSeries {
-        bucket_s: width,
-        buckets,
     }
 }
 
