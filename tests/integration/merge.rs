@@ -18,6 +18,9 @@ orgs = 4
 sessions = 8
 rate = "40/s"
 drain = "2s"
+# Each shard schedules about 20: only the merged numbers can pass this.
+[thresholds]
+"requests.scheduled" = "> 30"
 [[variant]]
 name = "a"
 client = "naive"
@@ -115,6 +118,27 @@ fn merge_joins_shards_with_their_own_targets_and_their_truth() {
         v.endpoints.contacts.outcomes[Outcome::Ok]
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("== a"));
+
+    // Thresholds are judged on the merged numbers, not the shards'.
+    assert!(shards.iter().all(|r| r.passed == Some(false)));
+    assert_eq!(merged.passed, Some(true), "{:?}", merged.thresholds);
+    assert_eq!(merged.thresholds[0].observed, Some(40.0));
+    let stricter = edited(&a, "stricter.json", |v| {
+        v["thresholds"][0]["condition"] = "> 50".into()
+    });
+    let out = Command::new(BIN)
+        .arg("merge")
+        .args([&stricter, &b])
+        .arg("--out")
+        .arg(dir.path().join("merged-strict"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed threshold exits 1, as `run` does"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL: 1 of 1 thresholds failed"));
 }
 
 #[test]
