@@ -108,6 +108,23 @@ fn merge_joins_shards_with_their_own_targets_and_their_truth() {
         v.endpoints.contacts.requests,
         sum(|v| v.endpoints.contacts.requests)
     );
+    // Expiry-lens bins add by offset; refresh herds add by size; per-org maxima carry over.
+    let lens_total = |v: &tokenstorm::report::model::VariantReport| -> u64 {
+        v.expiry_lens.bins.iter().map(|b| b.outcomes.total()).sum()
+    };
+    assert_eq!(lens_total(v), sum(lens_total));
+    assert_eq!(v.refresh.generations, sum(|v| v.refresh.generations));
+    assert_eq!(v.refresh.waits, sum(|v| v.refresh.waits));
+    let mut by_org = std::collections::BTreeMap::new();
+    for r in &shards {
+        by_org.extend(r.variants[0].refresh.max_in_flight_by_org.clone());
+    }
+    assert_eq!(v.refresh.max_in_flight_by_org, by_org);
+    assert_eq!(by_org.len(), 4, "every org refreshed in one of the shards");
+    assert_eq!(
+        v.refresh.max_in_flight_per_org,
+        by_org.values().copied().max().unwrap()
+    );
     let truth = v
         .truth
         .as_ref()
