@@ -55,7 +55,8 @@ pub struct Plan {
     pub shard: Option<Shard>,
     /// The arrivals this process sends: all of them, or its shard's.
     pub slice: Slice,
-    /// Pacing of the first variant starts at this wall-clock time (all shards of a run share it).
+    /// Pacing of the first variant starts at this wall-clock time (all shards of a run share it); later
+    /// variants start in fixed slots after it.
     pub start_at: Option<time::OffsetDateTime>,
     /// A `tokenstorm serve` already running here is the target, instead of the profile's `[target]`.
     pub target_url: Option<String>,
@@ -68,8 +69,11 @@ pub struct Overrides {
     pub seed: Option<u64>,
     /// Run only the variants with these names (all when empty).
     pub variants: Vec<String>,
+    /// Run only this shard's slice of the orgs and arrivals (`--shard`, already resolved).
     pub shard: Option<Shard>,
+    /// Wait until then before pacing (`--start-at`).
     pub start_at: Option<time::OffsetDateTime>,
+    /// Load a `tokenstorm serve` at this URL instead of the profile's target (`--target-url`).
     pub target_url: Option<String>,
 }
 
