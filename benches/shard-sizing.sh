@@ -4,7 +4,7 @@
 # with --target-url (pinned to CPU 0) at each rate given, for DURATION each. Prints, per rate: arrivals,
 # dropped, the pacer's lateness p99 (the generator falling behind), contacts p99, and the shard's CPU
 # time (user + system) per 1,000 requests, from which requests/s per fully used core follows, and the
-# CPU the served target spent meanwhile.
+# CPU the served target spent meanwhile, and the shard's peak resident memory.
 # Usage: benches/shard-sizing.sh [DURATION, default 15s] [RATE...; default 1000 2000 4000 8000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ url = next(w for line in serve.stdout if "listening" in line for w in line.split
 def serve_cpu():
     fields = open(f"/proc/{serve.pid}/stat").read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-print(f"{'rate/s':>8} {'arrivals':>9} {'dropped':>8} {'late p99':>9} {'contacts p99':>13} {'cpu s':>7} {'cpu ms/1k req':>14} {'req/s per core':>15} {'target cpu s':>13}")
+print(f"{'rate/s':>8} {'arrivals':>9} {'dropped':>8} {'late p99':>9} {'contacts p99':>13} {'cpu s':>7} {'cpu ms/1k req':>14} {'req/s per core':>15} {'target cpu s':>13} {'max RSS':>8}")
 try:
     for rate in rates:
         profile = os.path.join(tmp, f"rate-{rate}.toml")
@@ -44,7 +44,7 @@ try:
         target_cpu = serve_cpu() - target_before
         per_core = r["sent"] / cpu if cpu else 0
         print(f"{rate:>8} {r['scheduled']:>9} {r['dropped']:>8} {r['pacer_lateness_ms']['p99']:>7.1f}ms "
-              f"{v['endpoints']['contacts']['latency_ms']['p99']:>11.1f}ms {cpu:>7.1f} {1000 * cpu * 1000 / max(r['sent'], 1):>14.1f} {per_core:>15.0f} {target_cpu:>13.1f}")
+              f"{v['endpoints']['contacts']['latency_ms']['p99']:>11.1f}ms {cpu:>7.1f} {1000 * cpu * 1000 / max(r['sent'], 1):>14.1f} {per_core:>15.0f} {target_cpu:>13.1f} {usage.ru_maxrss / 1024:>5.0f}MiB")
 finally:
     serve.terminate()
     serve.wait()
