@@ -3,7 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use tokenstorm::plan::Overrides;
+use tokenstorm::plan::{Overrides, ShardSpec};
 use tokenstorm::profile::units::Span;
 use tokenstorm::report::compare::Limit;
 
@@ -35,6 +35,9 @@ pub enum Command {
     /// Put two runs side by side (two reports, or two variants of one) and flag regressions.
     #[command(after_help = EXIT_CODES)]
     Compare(CompareArgs),
+    /// Join the reports of a sharded run (`run --shard i/n`) into one, exactly (docs/distributed.md).
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
     /// List the built-in client-model presets.
     Clients,
     /// Print the JSON Schema of profiles (kept in the repository as schema/profile.schema.json).
@@ -101,16 +104,54 @@ pub struct RunArgs {
     /// Print the machine-readable summary as JSON on stdout, and nothing else there.
     #[arg(long)]
     pub json: bool,
+    /// Run shard INDEX of COUNT (0-based): a disjoint slice of the orgs and their share of the rate.
+    /// `auto/COUNT` reads INDEX from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs).
+    #[arg(long, value_name = "INDEX/COUNT")]
+    pub shard: Option<ShardSpec>,
+    /// Start pacing at this UTC time (RFC 3339, e.g. 2026-11-30T02:00:00Z), so all shards begin together.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub start_at: Option<time::OffsetDateTime>,
+    /// The target is a `tokenstorm serve` already running at URL (e.g. http://10.0.0.5:8080).
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
 }
 
 impl RunArgs {
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
+    pub fn overrides(&self) -> Result<Overrides, String> {
+        let index = std::env::var(tokenstorm::plan::shard::INDEX_ENV).ok();
+        Ok(Overrides {
             duration: self.duration.map(|d| d.0),
             seed: self.seed,
             variants: self.variants.clone(),
-        }
+            shard: self
+                .shard
+                .map(|s| s.resolve(index.as_deref()))
+                .transpose()?,
+            start_at: self.start_at,
+            target_url: self.target_url.clone(),
+        })
     }
+}
+
+fn parse_time(s: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time such as 2026-11-30T02:00:00Z: {e}"))
+}
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// The shard reports (each shard's report.json), one per shard index.
+    #[arg(required = true, value_name = "SHARD.json")]
+    pub shards: Vec<PathBuf>,
+    /// Folder for the merged report [default: reports/<profile>-merged-<UTC timestamp>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Also write the thresholds as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print the machine-readable summary as JSON on stdout, and nothing else there.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -35,7 +35,7 @@ async fn command(command: Command) -> Result<u8, AppError> {
             let options = app::RunOptions {
                 profile: args.profile.clone(),
                 out: args.out.clone(),
-                overrides: args.overrides(),
+                overrides: args.overrides().map_err(AppError::Usage)?,
                 progress: !args.quiet && std::io::stdout().is_terminal(),
                 announce: !args.quiet,
             };
@@ -96,6 +96,25 @@ async fn command(command: Command) -> Result<u8, AppError> {
             } else {
                 exit::SUCCESS
             })
+        }
+        Command::Merge(args) => {
+            let result = app::merge::run(&args.shards, args.out.as_deref())?;
+            if let Some(path) = &args.junit {
+                app::write_text(
+                    path,
+                    &tokenstorm::report::junit::from_thresholds(&result.report),
+                )?;
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    tokenstorm::report::summary::machine(&result.report, &result.report_path)
+                );
+            } else {
+                print!("{}", tokenstorm::report::summary::render(&result.report));
+                println!("\nreport: {}", result.report_path.display());
+            }
+            Ok(app::exit_code(&result))
         }
         Command::Schema => {
             print!("{}", tokenstorm::profile::json_schema());

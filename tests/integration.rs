@@ -10,8 +10,11 @@ mod integration {
     mod fault_matrix;
     mod fuzz;
     mod gates;
+    mod manifests;
+    mod merge;
     mod profile_errors;
     mod schema;
+    mod shards;
     mod shipped_profiles;
     mod significance;
     mod support;

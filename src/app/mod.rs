@@ -3,6 +3,7 @@
 pub mod compare;
 #[cfg(feature = "target")]
 pub mod embedded;
+pub mod merge;
 pub mod progress;
 pub mod run;
 pub mod serve;
@@ -38,6 +39,8 @@ pub enum AppError {
     Http(#[from] HttpError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error(transparent)]
+    Merge(#[from] crate::report::merge::MergeError),
     #[error("cannot start the embedded target on {addr}: {source}")]
     Target {
         addr: std::net::SocketAddr,
@@ -52,6 +55,7 @@ impl AppError {
         match self {
             AppError::Profile(ProfileError::Read { .. }) => exit::USAGE,
             AppError::Profile(_) | AppError::Plan(_) | AppError::Usage(_) => exit::USAGE,
+            AppError::Merge(_) => exit::USAGE,
             AppError::Http(HttpError::Url { .. }) => exit::USAGE,
             AppError::Report(ReportError::Invalid { .. } | ReportError::Read { .. }) => exit::USAGE,
             AppError::Http(_) | AppError::Report(_) | AppError::Target { .. } => exit::RUNTIME,

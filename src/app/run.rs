@@ -6,8 +6,8 @@ use super::{truth, variant, AppError};
 use crate::http::{Api, Outcome};
 use crate::plan::{self, Overrides, Plan};
 use crate::profile::thresholds::Thresholds;
-use crate::report::model::{ProfileInfo, Report, VariantReport, FORMAT_VERSION};
-use crate::report::{self, gates};
+use crate::report::model::{ProfileInfo, Report, ShardInfo, VariantReport, FORMAT_VERSION};
+use crate::report::{self, gates, rfc3339};
 use std::path::PathBuf;
 
 /// Everything `run` needs from the command line, already typed.
@@ -34,7 +34,14 @@ pub struct RunResult {
 
 pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, AppError> {
     let loaded = crate::profile::load(&options.profile)?;
-    let plan = plan::build(&loaded, &options.overrides)?;
+    let mut plan = plan::build(&loaded, &options.overrides)?;
+    if plan.target_url.is_some() {
+        // A served target knows every org's client by the secret `serve` derives; use the same one.
+        let secret = super::serve::served_secret();
+        for org in &mut plan.orgs {
+            org.client_secret = secret.clone();
+        }
+    }
     let started_at = utc_now();
     let out = options.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!("{}-{}", plan.profile_name, compact(&started_at)))
@@ -44,24 +51,35 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
     let mut thresholds = Vec::new();
     let mut aborted_by = None;
     let mut target_label = String::from("embedded");
-    for model in &plan.variants {
+    let mut notes = notes(&plan);
+    for (k, model) in plan.variants.iter().enumerate() {
         if signals.first().is_some() {
             break;
         }
         let target = Running::start(&plan).await?;
         target_label = target.label.clone();
+        let api = Api::new(&target.api)?;
         if options.announce {
+            let shard = plan
+                .shard
+                .map(|s| format!(" (shard {s})"))
+                .unwrap_or_default();
             eprintln!(
-                "running variant {}: {:.0}s at {}/s against {}",
+                "running variant {}{shard}: {:.0}s at {}/s against {}",
                 model.name,
                 plan.load.duration.as_secs_f64(),
-                plan.load.rate_per_second,
+                plan.load.rate_per_second * plan.slice.share(),
                 target.label
             );
         }
-        let api = Api::new(&target.api)?;
         let gates =
             gates::for_variant(&plan.profile.thresholds, &thresholds_of(&plan, &model.name));
+        let not_before = variant_start(&plan, k);
+        if let Some(at) = not_before.filter(|at| *at > time::OffsetDateTime::now_utc()) {
+            if options.announce {
+                eprintln!("waiting until {} (--start-at) to start", rfc3339(at));
+            }
+        }
         let ran = variant::run(
             &plan,
             model.clone(),
@@ -69,8 +87,17 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
             &gates,
             &signals,
             options.progress,
+            not_before,
         )
         .await;
+        if let Some(late) = ran.late_by {
+            // Its arrivals are shifted against the other shards'; merge still aligns them by wall clock.
+            notes.push(format!(
+                "variant {} started {:.1}s after its agreed start (--start-at)",
+                model.name,
+                late.as_secs_f64()
+            ));
+        }
         let mut report = ran.report;
         if let Some(server) = target.truth() {
             report.truth = Some(truth::check(&report, truth::flatten(&server)));
@@ -106,6 +133,14 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
         passed: (!thresholds.is_empty()).then(|| thresholds.iter().all(|t| t.passed)),
         thresholds,
         aborted_by,
+        shard: plan.shard.map(|s| ShardInfo {
+            index: s.index,
+            count: s.count,
+            share: plan.slice.share(),
+            start_at: plan.start_at.map(rfc3339),
+        }),
+        merged_shards: None,
+        notes,
     };
     let report_path = report::write_json(&report, &out)?;
     Ok(RunResult {
@@ -136,14 +171,33 @@ fn never_answered(v: &VariantReport) -> bool {
     calls > 0 && calls == unanswered
 }
 
+/// When variant `k` starts pacing, with `--start-at`: variants get fixed slots one after another, each
+/// the run plus its drain plus a second to spare, so every shard starts each variant at the same instant
+/// however long its own drain took.
+fn variant_start(plan: &Plan, k: usize) -> Option<time::OffsetDateTime> {
+    let slot = plan.load.duration + plan.load.drain + std::time::Duration::from_secs(1);
+    let offset = slot.checked_mul(u32::try_from(k).ok()?)?;
+    plan.start_at?
+        .checked_add(time::Duration::try_from(offset).ok()?)
+}
+
+fn notes(plan: &Plan) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(url) = &plan.target_url {
+        notes.push(format!(
+            "target {url} is a `tokenstorm serve` shared with other runs: its counts cover them all, \
+             so the truth cross-check was skipped"
+        ));
+    }
+    notes
+}
+
 fn utc_now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    now.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| now.unix_timestamp().to_string())
+    rfc3339(time::OffsetDateTime::now_utc())
 }
 
 /// `2026-11-23T09:49:16.123Z` -> `20261123T094916Z`, for folder names.
-fn compact(rfc3339: &str) -> String {
+pub(crate) fn compact(rfc3339: &str) -> String {
     let mut s: String = rfc3339
         .chars()
         .take(19)

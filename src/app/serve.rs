@@ -10,6 +10,13 @@ pub const SECRET_ENV: &str = "TOKENSTORM_SERVE_SECRET";
 /// Used when the variable is unset: the served target is a local simulator, not a vault.
 pub const DEFAULT_SECRET: &str = "tokenstorm-dev-secret";
 
+/// The client secret of every org on a served target: `run --target-url` uses the same derivation.
+pub fn served_secret() -> crate::secret::Secret {
+    crate::secret::Secret::new(
+        std::env::var(SECRET_ENV).unwrap_or_else(|_| DEFAULT_SECRET.to_owned()),
+    )
+}
+
 pub struct Served {
     pub addr: SocketAddr,
     pub orgs: usize,
@@ -25,9 +32,7 @@ pub async fn serve(
 ) -> Result<(), AppError> {
     let loaded = crate::profile::load(profile)?;
     let mut plan = crate::plan::build(&loaded, &crate::plan::Overrides::default())?;
-    let secret = crate::secret::Secret::new(
-        std::env::var(SECRET_ENV).unwrap_or_else(|_| DEFAULT_SECRET.to_owned()),
-    );
+    let secret = served_secret();
     for org in &mut plan.orgs {
         org.client_secret = secret.clone();
     }

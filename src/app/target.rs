@@ -1,4 +1,5 @@
-//! Starting and stopping what a variant runs against: a fresh embedded target, or (later) a remote one.
+//! Starting and stopping what a variant runs against: a fresh embedded target, or a `tokenstorm serve`
+//! already running (`run --target-url`).
 
 use super::AppError;
 use crate::http::ApiConfig;
@@ -15,6 +16,9 @@ pub struct Running {
 
 impl Running {
     pub async fn start(plan: &Plan) -> Result<Running, AppError> {
+        if let Some(url) = &plan.target_url {
+            return Ok(served(url, plan));
+        }
         match plan.profile.target {
             TargetSection::Embedded => start_embedded(plan).await,
         }
@@ -34,6 +38,21 @@ impl Running {
         if let Some(server) = self.server {
             server.stop().await;
         }
+    }
+}
+
+/// A `tokenstorm serve` running at `url` (embedded dialect); it is not ours to stop.
+fn served(url: &str, plan: &Plan) -> Running {
+    let base = url.trim_end_matches('/');
+    Running {
+        label: base.to_owned(),
+        api: ApiConfig {
+            token_url: format!("{base}/oauth/token"),
+            contacts_url: format!("{base}/api/v2/externalcontacts/contacts"),
+            request_timeout: plan.load.request_timeout,
+        },
+        #[cfg(feature = "target")]
+        server: None,
     }
 }
 

@@ -20,6 +20,8 @@ pub struct VariantRun {
     pub hard_stop: bool,
     /// The abort-on-fail threshold that stopped the run, as `metric condition`.
     pub aborted_by: Option<String>,
+    /// How long after its agreed start (`--start-at`) pacing began, when that was over a second.
+    pub late_by: Option<Duration>,
 }
 
 pub async fn run(
@@ -29,9 +31,17 @@ pub async fn run(
     gates: &[Gate],
     signals: &Signals,
     show_progress: bool,
+    not_before: Option<time::OffsetDateTime>,
 ) -> VariantRun {
     let load = &plan.load;
+    if let Some(at) = not_before {
+        wait_until(at, signals).await;
+    }
     let start = Instant::now();
+    let started_at = time::OffsetDateTime::now_utc();
+    let late_by = not_before
+        .and_then(|at| Duration::try_from(started_at - at).ok())
+        .filter(|late| *late > Duration::from_secs(1));
     let recorder = Arc::new(Recorder::new(
         plan.orgs.len(),
         start,
@@ -46,6 +56,7 @@ pub async fn run(
             orgs: plan.orgs.clone().into(),
             session_org: plan.session_org.clone(),
             arrival_order: plan.arrival_order.clone(),
+            slice: plan.slice.clone(),
             api,
             seed: plan.seed,
         },
@@ -73,10 +84,27 @@ pub async fn run(
     };
     progress.finish();
     let snapshot = recorder.snapshot(Instant::now());
+    let mut report = build::variant(&model, load, &snapshot, ending == Ending::Stopped);
+    report.started_at = crate::report::rfc3339(started_at);
+    // A shard sends its share of the arrivals, so its rate is that share of the profile's.
+    report.rate_per_s = load.rate_per_second * plan.slice.share();
     VariantRun {
-        report: build::variant(&model, load, &snapshot, ending == Ending::Stopped),
+        report,
         hard_stop,
         aborted_by,
+        late_by,
+    }
+}
+
+/// Sleeps until the wall-clock instant `at` (at once if it has passed), or until the first signal.
+async fn wait_until(at: time::OffsetDateTime, signals: &Signals) {
+    let wait = at - time::OffsetDateTime::now_utc();
+    let Ok(wait) = Duration::try_from(wait) else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => {}
+        _ = signals.count_reaches(1) => {}
     }
 }
 

@@ -5,7 +5,7 @@
 //! still unsent when pacing ends are counted as dropped: the generator could not keep up, and says so.
 
 use super::pacer::Schedule;
-use super::{drain, session, Ctx, Ending};
+use super::{drain, session, Arrivals, Ctx, Ending};
 use crate::plan::Load;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,10 +20,10 @@ struct Counters {
     released: AtomicU64,
 }
 
-pub async fn run(
+pub(crate) async fn run(
     ctx: &Arc<Ctx>,
     load: &Load,
-    order: Arc<[u32]>,
+    arrivals: Arrivals,
     workers: u32,
     mut stop: watch::Receiver<bool>,
 ) -> Ending {
@@ -31,12 +31,13 @@ pub async fn run(
     let schedule = (load.rate_per_second > 0.0)
         .then(|| Schedule::new(load.rate_per_second, load.ramp_up, load.duration));
     let counters = Arc::new(Counters::default());
+    let arrivals = Arc::new(arrivals);
     let (closing_tx, closing) = watch::channel(false);
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
         let worker = Worker {
             ctx: ctx.clone(),
-            order: order.clone(),
+            arrivals: arrivals.clone(),
             counters: counters.clone(),
             schedule,
             closing: closing.clone(),
@@ -59,10 +60,12 @@ pub async fn run(
     while tasks.join_next().await.is_some() {}
 
     if let Some(schedule) = schedule {
-        let due = schedule.due(closed_at.saturating_duration_since(start));
+        let due = arrivals
+            .slice
+            .owned_before(schedule.due(closed_at.saturating_duration_since(start)));
         let released = counters.released.load(Ordering::Relaxed);
-        for n in released..due {
-            let intended = start + schedule.intended(n);
+        for k in released..due {
+            let intended = start + schedule.intended(arrivals.slice.global(k));
             ctx.recorder.scheduled(intended);
             ctx.recorder.dropped(intended);
         }
@@ -72,7 +75,7 @@ pub async fn run(
 
 struct Worker {
     ctx: Arc<Ctx>,
-    order: Arc<[u32]>,
+    arrivals: Arc<Arrivals>,
     counters: Arc<Counters>,
     schedule: Option<Schedule>,
     closing: watch::Receiver<bool>,
@@ -81,14 +84,17 @@ struct Worker {
 impl Worker {
     async fn run(mut self) {
         let start = self.ctx.recorder.start();
-        let total = self.schedule.map_or(u64::MAX, |s| s.total());
+        let total = self
+            .schedule
+            .map_or(u64::MAX, |s| self.arrivals.slice.owned_before(s.total()));
         while !*self.closing.borrow() {
-            let n = self.counters.next.fetch_add(1, Ordering::Relaxed);
-            if n >= total {
+            let k = self.counters.next.fetch_add(1, Ordering::Relaxed);
+            if k >= total {
                 break;
             }
+            let (arrival, session) = self.arrivals.nth(k);
             let intended = match self.schedule {
-                Some(s) => start + s.intended(n),
+                Some(s) => start + s.intended(arrival),
                 None => Instant::now(),
             };
             if intended > Instant::now() {
@@ -101,7 +107,6 @@ impl Worker {
             // Arrivals are released in order of `n` per worker but not across workers, so the count
             // of released arrivals, not the highest `n`, says how many went out.
             self.counters.released.fetch_add(1, Ordering::Relaxed);
-            let session = self.order[(n % self.order.len() as u64) as usize];
             self.ctx.recorder.scheduled(intended);
             self.ctx.recorder.sent(intended, Instant::now());
             session::request(&self.ctx, session, intended).await;

@@ -11,6 +11,7 @@ pub mod tokens;
 
 use crate::http::Api;
 use crate::metrics::Recorder;
+use crate::plan::shard::Slice;
 use crate::plan::{ClientModel, Load, Org};
 use crate::profile::schema::TokenScope;
 use pacer::Schedule;
@@ -89,6 +90,8 @@ pub struct Run<'a> {
     pub orgs: Arc<[Org]>,
     pub session_org: Arc<[u32]>,
     pub arrival_order: Arc<[u32]>,
+    /// The arrivals this process sends (all of them, or its shard's), numbered as in the whole schedule.
+    pub slice: Slice,
     pub api: Api,
     pub seed: u64,
 }
@@ -116,9 +119,13 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, stop: watch::Receiver<bo
         load.request_timeout * 2,
         run.seed,
     ));
+    let arrivals = Arrivals {
+        order: run.arrival_order,
+        slice: run.slice,
+    };
     let ending = match load.connections {
-        None => open(&ctx, load, run.arrival_order, stop).await,
-        Some(workers) => closed::run(&ctx, load, run.arrival_order, workers, stop).await,
+        None => open(&ctx, load, arrivals, stop).await,
+        Some(workers) => closed::run(&ctx, load, arrivals, workers, stop).await,
     };
     ctx.abort_background();
     for slot in ctx.cache.slots() {
@@ -129,34 +136,53 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, stop: watch::Receiver<bo
     ending
 }
 
+/// Which arrivals this process sends and which session sends each. Arrival numbers stay global, so a
+/// shard's requests keep their single-process instants; slice-local counters count only its own.
+pub(crate) struct Arrivals {
+    order: Arc<[u32]>,
+    slice: Slice,
+}
+
+impl Arrivals {
+    /// The global arrival number and the session of this slice's `k`-th arrival.
+    fn nth(&self, k: u64) -> (u64, u32) {
+        let arrival = self.slice.global(k);
+        (
+            arrival,
+            self.order[(arrival % self.order.len() as u64) as usize],
+        )
+    }
+}
+
 /// The open model: every arrival is released at its intended time, each as its own task, whatever the
 /// target's response time; beyond `max_in_flight` an arrival is dropped (and counted), never delayed.
 async fn open(
     ctx: &Arc<Ctx>,
     load: &Load,
-    order: Arc<[u32]>,
+    arrivals: Arrivals,
     mut stop: watch::Receiver<bool>,
 ) -> Ending {
     let recorder = &ctx.recorder;
     let schedule = Schedule::new(load.rate_per_second, load.ramp_up, load.duration);
     let permits = Arc::new(Semaphore::new(load.max_in_flight as usize));
     let start = recorder.start();
-    let total = schedule.total();
+    let slice = &arrivals.slice;
+    let total = slice.owned_before(schedule.total());
     let mut tasks = JoinSet::new();
     let mut next: u64 = 0;
     let mut ending = Ending::Completed;
 
     while next < total {
-        let intended_next = start + schedule.intended(next);
+        let intended_next = start + schedule.intended(slice.global(next));
         tokio::select! {
             biased;
             _ = stop.wait_for(|s| *s) => { ending = Ending::Stopped; break; }
             _ = tokio::time::sleep_until(intended_next.into()) => {}
         }
-        let due = schedule.due(start.elapsed());
+        let due = slice.owned_before(schedule.due(start.elapsed()));
         while next < due {
-            let intended = start + schedule.intended(next);
-            let session = order[(next % order.len() as u64) as usize];
+            let (arrival, session) = arrivals.nth(next);
+            let intended = start + schedule.intended(arrival);
             next += 1;
             recorder.scheduled(intended);
             match permits.clone().try_acquire_owned() {

@@ -2,6 +2,7 @@
 //! seeded arrival order and the resolved client models. Nothing after this reads the profile again.
 
 pub mod client;
+pub mod shard;
 
 use crate::profile::{Loaded, Profile};
 use crate::secret::Secret;
@@ -9,6 +10,7 @@ pub use client::{ClientModel, Coalescing, RefreshTrigger};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+pub use shard::{Shard, ShardSpec, Slice};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +54,15 @@ pub struct Plan {
     pub arrival_order: Arc<[u32]>,
     pub variants: Vec<ClientModel>,
     pub profile: Profile,
+    /// This process's part of a sharded run, if it is one.
+    pub shard: Option<Shard>,
+    /// The arrivals this process sends: all of them, or its shard's.
+    pub slice: Slice,
+    /// Pacing of the first variant starts at this wall-clock time (all shards of a run share it); later
+    /// variants start in fixed slots after it.
+    pub start_at: Option<time::OffsetDateTime>,
+    /// A `tokenstorm serve` already running here is the target, instead of the profile's `[target]`.
+    pub target_url: Option<String>,
 }
 
 /// Settings given on the command line that override the profile.
@@ -61,12 +72,20 @@ pub struct Overrides {
     pub seed: Option<u64>,
     /// Run only the variants with these names (all when empty).
     pub variants: Vec<String>,
+    /// Run only this shard's slice of the orgs and arrivals (`--shard`, already resolved).
+    pub shard: Option<Shard>,
+    /// Wait until then before pacing (`--start-at`).
+    pub start_at: Option<time::OffsetDateTime>,
+    /// Load a `tokenstorm serve` at this URL instead of the profile's target (`--target-url`).
+    pub target_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("no variant named `{0}` in the profile (it has: {1})")]
     UnknownVariant(String, String),
+    #[error("--shard {0}: {1}")]
+    Shard(Shard, String),
 }
 
 pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> {
@@ -79,7 +98,7 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
 
     // Secrets are fresh per run: nothing about them needs to repeat, and a guessable secret is a bad habit.
     let mut secret_rng = rand::rng();
-    let orgs = (0..org_count)
+    let orgs: Vec<Org> = (0..org_count)
         .map(|index| {
             let secret: u128 = secret_rng.random();
             Org {
@@ -95,6 +114,19 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
     let session_org: Arc<[u32]> = (0..session_count).map(|s| (s % org_count) as u32).collect();
     let mut order: Vec<u32> = (0..session_count as u32).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let slice = match overrides.shard {
+        None => Slice::whole(session_count as u32),
+        Some(shard) => {
+            let primary: Vec<Option<usize>> = orgs.iter().map(|o: &Org| o.primary).collect();
+            let mut per_org = vec![0_u64; org_count];
+            for &org in session_org.iter() {
+                per_org[org as usize] += 1;
+            }
+            let owns =
+                shard::assign(shard, &primary, &per_org).map_err(|e| PlanError::Shard(shard, e))?;
+            Slice::of(&order, &session_org, &owns)
+        }
+    };
 
     let names: Vec<&str> = profile.variants.iter().map(|v| v.name.as_str()).collect();
     for wanted in &overrides.variants {
@@ -127,6 +159,10 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
         arrival_order: order.into(),
         variants,
         profile: profile.clone(),
+        shard: overrides.shard,
+        slice,
+        start_at: overrides.start_at,
+        target_url: overrides.target_url.clone(),
     })
 }
 

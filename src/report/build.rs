@@ -35,15 +35,21 @@ pub fn variant(
         retry_after_violated: snap.retry_after_violated,
         outcomes: Outcomes(snap.finished),
         latency_ms: Percentiles::of(snap.latency.requests.as_ref()),
+        latency_histogram: snap.latency.requests.as_ref().map(encode),
         pacer_lateness_ms: Percentiles::of(snap.latency.lateness.as_ref()),
+        pacer_lateness_histogram: snap.latency.lateness.as_ref().map(encode),
         service_time_ms: Percentiles::of(snap.latency.service.as_ref()),
+        service_time_histogram: snap.latency.service.as_ref().map(encode),
         first_attempt: Outcomes(snap.first_attempt),
         recovered_by_retry: snap.recovered,
         token_time_ms: Percentiles::of(snap.latency.token_time.as_ref()),
+        token_time_histogram: snap.latency.token_time.as_ref().map(encode),
     };
     let conservation = conservation(&requests, &endpoints.contacts);
     VariantReport {
         name: model.name.clone(),
+        // The caller knows the wall clock; the recorder only knows monotonic instants.
+        started_at: String::new(),
         client: client_info(model),
         planned_duration_s: load.duration.as_secs_f64(),
         elapsed_s: snap.elapsed.as_secs_f64(),
@@ -142,6 +148,12 @@ fn refresh(snap: &Snapshot, endpoints: &Endpoints) -> Refresh {
         attempts: endpoints.refresh.requests,
         first_tokens: endpoints.token.requests,
         max_in_flight_per_org: per_org.iter().copied().max().unwrap_or(0),
+        max_in_flight_by_org: per_org
+            .iter()
+            .enumerate()
+            .filter(|(_, &m)| m > 0)
+            .map(|(i, &m)| (i.to_string(), m))
+            .collect(),
         contended_orgs: per_org
             .iter()
             .enumerate()
@@ -176,7 +188,7 @@ fn refresh(snap: &Snapshot, endpoints: &Endpoints) -> Refresh {
     }
 }
 
-fn conservation(requests: &Requests, contacts: &EndpointReport) -> Conservation {
+pub(crate) fn conservation(requests: &Requests, contacts: &EndpointReport) -> Conservation {
     let scheduled = requests.scheduled == requests.sent + requests.dropped;
     let sent = requests.sent == requests.outcomes.total() + requests.unfinished;
     let upper = (requests.sent - requests.no_token.min(requests.sent)) + requests.retries;

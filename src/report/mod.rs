@@ -5,6 +5,7 @@ pub mod compare;
 pub mod gates;
 pub mod histogram;
 pub mod junit;
+pub mod merge;
 pub mod model;
 pub mod outcomes;
 pub mod significance;
@@ -33,6 +34,13 @@ pub enum ReportError {
 }
 
 pub const REPORT_FILE: &str = "report.json";
+
+/// UTC RFC 3339 with the fraction of a second (the report's timestamps), or the unix time if
+/// formatting fails.
+pub fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.unix_timestamp().to_string())
+}
 
 /// Writes `report.json` into `dir` (created if needed) and returns its path. The file is written
 /// under a temporary name and renamed, so a reader never sees half a report.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Bumped when a field changes meaning or goes away; readers refuse versions they do not know.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +32,27 @@ pub struct Report {
     /// The threshold (`variant: metric condition`) whose failure stopped the run early, if one did.
     #[serde(default)]
     pub aborted_by: Option<String>,
+    /// Which shard of a sharded run this report is (`tokenstorm run --shard i/n`).
+    #[serde(default)]
+    pub shard: Option<ShardInfo>,
+    /// How many shard reports `tokenstorm merge` joined into this one.
+    #[serde(default)]
+    pub merged_shards: Option<u32>,
+    /// What the reader should know about how this report came about (e.g. a check that was skipped).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardInfo {
+    /// 0-based, like Kubernetes' JOB_COMPLETION_INDEX.
+    pub index: u32,
+    pub count: u32,
+    /// Share of the run's arrivals (and so of its rate) this shard sent.
+    pub share: f64,
+    /// The agreed start (`--start-at`), UTC RFC 3339, if one was given.
+    pub start_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +80,8 @@ pub struct ProfileInfo {
 #[serde(deny_unknown_fields)]
 pub struct VariantReport {
     pub name: String,
+    /// Wall-clock time (UTC, RFC 3339) at which pacing started: time series offsets count from here.
+    pub started_at: String,
     pub client: ClientInfo,
     pub planned_duration_s: f64,
     pub elapsed_s: f64,
@@ -127,12 +150,17 @@ pub struct Requests {
     pub outcomes: Outcomes,
     /// From intended send time to final answer, token work and retries included.
     pub latency_ms: Percentiles,
+    /// `latency_ms` losslessly: HdrHistogram V2, base64, microseconds.
+    pub latency_histogram: Option<String>,
     /// How late the pacer released requests after their intended send time (the generator's own lag).
     pub pacer_lateness_ms: Percentiles,
+    pub pacer_lateness_histogram: Option<String>,
     /// From the actual send to the final answer: the latency a tool with coordinated omission would
     /// report. Compare with `latency_ms` to see how much waiting the generator's own lag would have hidden.
     #[serde(default)]
     pub service_time_ms: Percentiles,
+    #[serde(default)]
+    pub service_time_histogram: Option<String>,
     /// Outcome of each request's first API call, before any refresh and retry: the load a storm
     /// makes, where `outcomes` is what users saw.
     #[serde(default)]
@@ -144,6 +172,8 @@ pub struct Requests {
     /// part of `latency_ms`, shown on its own.
     #[serde(default)]
     pub token_time_ms: Percentiles,
+    #[serde(default)]
+    pub token_time_histogram: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,6 +226,8 @@ pub struct Refresh {
     /// Calls for a first token.
     pub first_tokens: u64,
     pub max_in_flight_per_org: u64,
+    /// Org index -> most refreshes (and first-token calls) in flight at once, for every org that made any.
+    pub max_in_flight_by_org: BTreeMap<String, u64>,
     /// Org index -> most refreshes in flight at once, for the orgs that had more than one.
     pub contended_orgs: BTreeMap<String, u64>,
     /// Org index -> invalid_grant answers, for the orgs that got any.

@@ -6,6 +6,18 @@ use std::fmt::Write;
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
+    if let Some(s) = &report.shard {
+        let _ = writeln!(
+            out,
+            "shard {}/{}: {:.1}% of the arrivals",
+            s.index,
+            s.count,
+            100.0 * s.share
+        );
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
     for v in &report.variants {
         variant(&mut out, v);
     }

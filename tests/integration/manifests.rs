@@ -1,0 +1,234 @@
+//! The Kubernetes manifests under deploy/kubernetes/, checked without a cluster (kubectl and kubeconform
+//! need one or a download this machine cannot make): every file parses as YAML, every reference
+//! between objects resolves, and the Indexed Job, its arguments and the merge Job agree on the shards.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use tokenstorm::plan::{self, Overrides, Shard};
+
+const DIR: &str = "deploy/kubernetes";
+
+/// Every document of every YAML file, keyed by `Kind/name`.
+fn objects() -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let mut files: Vec<_> = std::fs::read_dir(DIR)
+        .expect("deploy/kubernetes exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "manifests: {files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for doc in yaml_serde::Deserializer::from_str(&text) {
+            let value = Value::deserialize(doc)
+                .unwrap_or_else(|e| panic!("{}: not valid YAML: {e}", file.display()));
+            let kind = value["kind"].as_str().expect("every object has a kind");
+            let name = value["metadata"]["name"].as_str().expect("and a name");
+            assert!(value["apiVersion"].is_string(), "{kind}/{name}: apiVersion");
+            let key = format!("{kind}/{name}");
+            assert!(out.insert(key.clone(), value).is_none(), "{key} twice");
+        }
+    }
+    out
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// The argument after `flag` in a container's args.
+fn arg<'a>(args: &[&'a str], flag: &str) -> &'a str {
+    let at = args
+        .iter()
+        .position(|a| *a == flag)
+        .unwrap_or_else(|| panic!("no {flag}"));
+    args[at + 1]
+}
+
+/// Checks a pod template's references: mounts name volumes, volumes name existing claims and
+/// ConfigMaps, env refers to existing keys and Secrets. Returns mount path by claim name.
+fn check_pod(all: &BTreeMap<String, Value>, owner: &str, pod: &Value) -> BTreeMap<String, String> {
+    let volumes: BTreeMap<&str, &Value> = pod["volumes"]
+        .as_array()
+        .map(|vs| {
+            vs.iter()
+                .map(|v| (v["name"].as_str().unwrap(), v))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut claims = BTreeMap::new();
+    for c in pod["containers"].as_array().expect("containers") {
+        assert_eq!(c["image"], "tokenstorm:latest", "{owner}");
+        for m in c["volumeMounts"].as_array().into_iter().flatten() {
+            let name = m["name"].as_str().unwrap();
+            let volume = volumes
+                .get(name)
+                .unwrap_or_else(|| panic!("{owner}: mount {name} has no volume"));
+            if let Some(claim) = volume["persistentVolumeClaim"]["claimName"].as_str() {
+                assert!(
+                    all.contains_key(&format!("PersistentVolumeClaim/{claim}")),
+                    "{owner}: {claim}"
+                );
+                claims.insert(
+                    claim.to_owned(),
+                    m["mountPath"].as_str().unwrap().to_owned(),
+                );
+            }
+            if let Some(cm) = volume["configMap"]["name"].as_str() {
+                assert!(
+                    all.contains_key(&format!("ConfigMap/{cm}")),
+                    "{owner}: {cm}"
+                );
+            }
+        }
+        for e in c["env"].as_array().into_iter().flatten() {
+            let r = &e["valueFrom"]["configMapKeyRef"];
+            if let Some(cm) = r["name"].as_str() {
+                let key = r["key"].as_str().unwrap();
+                let data = &all[&format!("ConfigMap/{cm}")]["data"];
+                assert!(
+                    data[key].is_string(),
+                    "{owner}: ConfigMap {cm} has no key {key}"
+                );
+            }
+        }
+        for e in c["envFrom"].as_array().into_iter().flatten() {
+            if let Some(s) = e["secretRef"]["name"].as_str() {
+                let secret = &all[&format!("Secret/{s}")];
+                let env = tokenstorm::app::serve::SECRET_ENV;
+                assert!(
+                    secret["stringData"][env].is_string(),
+                    "{owner}: {s} lacks {env}"
+                );
+            }
+        }
+    }
+    claims
+}
+
+#[test]
+fn kubernetes_manifests_agree_with_each_other_and_the_cli() {
+    let all = objects();
+    for kind in [
+        "ConfigMap",
+        "Secret",
+        "PersistentVolumeClaim",
+        "Deployment",
+        "Service",
+        "Job",
+    ] {
+        assert!(
+            all.keys().any(|k| k.starts_with(&format!("{kind}/"))),
+            "no {kind}"
+        );
+    }
+    let pvc = &all["PersistentVolumeClaim/tokenstorm-reports"];
+    assert_eq!(strings(&pvc["spec"]["accessModes"]), ["ReadWriteMany"]);
+
+    // The shard Job: Indexed, one pod per shard, each told its index and the shard count.
+    let job = &all["Job/tokenstorm-shards"]["spec"];
+    assert_eq!(job["completionMode"], "Indexed");
+    let completions = job["completions"].as_u64().unwrap();
+    assert_eq!(job["parallelism"].as_u64(), Some(completions));
+    let pod = &job["template"]["spec"];
+    assert_eq!(pod["restartPolicy"], "Never");
+    let shard_claims = check_pod(&all, "shards", pod);
+    let container = &pod["containers"][0];
+    let args = strings(&container["args"]);
+    assert_eq!(args[0], "run");
+    assert_eq!(arg(&args, "--shard"), format!("auto/{completions}"));
+    let index_env = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == plan::shard::INDEX_ENV)
+        .expect("the index is declared so that $(JOB_COMPLETION_INDEX) expands");
+    assert_eq!(
+        index_env["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    );
+    let out = arg(&args, "--out");
+    assert!(
+        out.contains("$(JOB_COMPLETION_INDEX)"),
+        "each shard writes its own folder: {out}"
+    );
+    assert!(
+        arg(&args, "--start-at").starts_with("$("),
+        "all shards share one start"
+    );
+
+    // The shared target is the Service the shards name, on its port.
+    let url = arg(&args, "--target-url");
+    let service = &all["Service/tokenstorm-target"]["spec"];
+    let port = service["ports"][0]["port"].as_u64().unwrap();
+    assert_eq!(url, format!("http://tokenstorm-target:{port}"));
+    let deployment = &all["Deployment/tokenstorm-target"]["spec"];
+    let labels = &deployment["template"]["metadata"]["labels"];
+    for (k, v) in service["selector"].as_object().unwrap() {
+        assert_eq!(&labels[k], v, "the Service selects the target's pods");
+    }
+    check_pod(&all, "target", &deployment["template"]["spec"]);
+
+    // The merge Job reads exactly the shards' reports, from the same claim at the same path.
+    let merge_pod = &all["Job/tokenstorm-merge"]["spec"]["template"]["spec"];
+    let merge_claims = check_pod(&all, "merge", merge_pod);
+    assert_eq!(merge_claims, shard_claims);
+    let merge_args = strings(&merge_pod["containers"][0]["args"]);
+    assert_eq!(merge_args[0], "merge");
+    let reports: Vec<&str> = merge_args[1..]
+        .iter()
+        .take_while(|a| !a.starts_with("--"))
+        .copied()
+        .collect();
+    let expected: Vec<String> = (0..completions)
+        .map(|i| {
+            format!(
+                "{}/report.json",
+                out.replace("$(JOB_COMPLETION_INDEX)", &i.to_string())
+            )
+        })
+        .collect();
+    assert_eq!(reports, expected);
+
+    // The profile in the ConfigMap is valid, and splits into that many shards.
+    let text = all["ConfigMap/tokenstorm-profile"]["data"]["profile.toml"]
+        .as_str()
+        .unwrap();
+    let profile = tokenstorm::profile::parse(text, Path::new("profile.toml"))
+        .unwrap_or_else(|e| panic!("the ConfigMap's profile: {e}"));
+    let loaded = tokenstorm::profile::Loaded {
+        path: "profile.toml".into(),
+        name: "distributed".into(),
+        profile,
+        text: text.to_owned(),
+    };
+    for index in 0..completions as u32 {
+        let overrides = Overrides {
+            shard: Some(Shard {
+                index,
+                count: completions as u32,
+            }),
+            ..Default::default()
+        };
+        let plan = plan::build(&loaded, &overrides).unwrap();
+        assert!(plan.slice.share() > 0.0);
+    }
+    let start_at = all["ConfigMap/tokenstorm-run"]["data"]["start_at"]
+        .as_str()
+        .unwrap();
+    assert!(
+        time::OffsetDateTime::parse(start_at, &time::format_description::well_known::Rfc3339)
+            .is_ok(),
+        "start_at is RFC 3339: {start_at}"
+    );
+
+    let dockerfile = std::fs::read_to_string("deploy/Dockerfile").unwrap();
+    assert!(
+        dockerfile.contains("FROM scratch") && dockerfile.contains("ENTRYPOINT [\"/tokenstorm\"]")
+    );
+}
