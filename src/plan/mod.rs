@@ -2,6 +2,7 @@
 //! seeded arrival order and the resolved client models. Nothing after this reads the profile again.
 
 pub mod client;
+pub mod credentials;
 
 use crate::profile::{Loaded, Profile};
 use crate::secret::Secret;
@@ -20,7 +21,10 @@ pub struct Org {
     /// For a partner org: the index of the primary org whose app it is part of.
     pub primary: Option<usize>,
     pub client_id: String,
+    /// Empty for a real target until [`credentials::attach`] fills it in.
     pub client_secret: Secret,
+    /// Web-messaging deployment id (a real target's `deployment_id`; the client id on the embedded one).
+    pub deployment_id: String,
 }
 
 /// The open-model load shape.
@@ -62,6 +66,8 @@ pub struct Overrides {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    #[error(transparent)]
+    Credentials(#[from] credentials::CredentialsError),
     #[error("no variant named `{0}` in the profile (it has: {1})")]
     UnknownVariant(String, String),
 }
@@ -74,20 +80,40 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
     let session_count = profile.load.sessions as usize;
     let partners = profile.load.partners as usize;
 
-    // Secrets are fresh per run: nothing about them needs to repeat, and a guessable secret is a bad habit.
-    let mut secret_rng = rand::rng();
-    let orgs = (0..org_count)
-        .map(|index| {
-            let secret: u128 = secret_rng.random();
-            Org {
+    let primary = |index: usize| (index >= org_count - partners).then_some(0);
+    let orgs = match profile.target.http() {
+        // A real target's orgs are its own; their secrets are read only when a run needs them.
+        Some(http) => http
+            .orgs
+            .iter()
+            .enumerate()
+            .map(|(index, o)| Org {
                 index,
-                primary: (index >= org_count - partners).then_some(0),
-                name: format!("org-{index:04}"),
-                client_id: format!("org-{index:04}-client"),
-                client_secret: Secret::new(format!("{secret:032x}")),
-            }
-        })
-        .collect();
+                primary: primary(index),
+                name: o.name.clone(),
+                client_id: o.client_id.clone().unwrap_or_default(),
+                client_secret: Secret::new(""),
+                deployment_id: o.deployment_id.clone().unwrap_or_default(),
+            })
+            .collect(),
+        None => {
+            // Fresh per run: nothing about them needs to repeat, and a guessable secret is a bad habit.
+            let mut secret_rng = rand::rng();
+            (0..org_count)
+                .map(|index| {
+                    let secret: u128 = secret_rng.random();
+                    Org {
+                        index,
+                        primary: primary(index),
+                        name: format!("org-{index:04}"),
+                        client_id: format!("org-{index:04}-client"),
+                        client_secret: Secret::new(format!("{secret:032x}")),
+                        deployment_id: format!("org-{index:04}-client"),
+                    }
+                })
+                .collect()
+        }
+    };
 
     let session_org: Arc<[u32]> = (0..session_count).map(|s| (s % org_count) as u32).collect();
     let mut order: Vec<u32> = (0..session_count as u32).collect();

@@ -6,6 +6,8 @@ pub mod presets;
 pub mod problems;
 pub mod schema;
 pub mod server;
+pub mod target;
+pub mod template;
 pub mod thresholds;
 pub mod units;
 pub mod validate;
