@@ -4,6 +4,7 @@ pub mod compare;
 #[cfg(feature = "target")]
 pub mod embedded;
 pub mod progress;
+pub mod remote;
 pub mod run;
 pub mod serve;
 pub mod signals;
@@ -52,7 +53,8 @@ impl AppError {
         match self {
             AppError::Profile(ProfileError::Read { .. }) => exit::USAGE,
             AppError::Profile(_) | AppError::Plan(_) | AppError::Usage(_) => exit::USAGE,
-            AppError::Http(HttpError::Url { .. }) => exit::USAGE,
+            AppError::Http(HttpError::Url { .. } | HttpError::Tls(_)) => exit::USAGE,
+            AppError::Http(HttpError::Discovery { .. }) => exit::UNREACHABLE,
             AppError::Report(ReportError::Invalid { .. } | ReportError::Read { .. }) => exit::USAGE,
             AppError::Http(_) | AppError::Report(_) | AppError::Target { .. } => exit::RUNTIME,
         }

@@ -1,4 +1,4 @@
-//! Starting and stopping what a variant runs against: a fresh embedded target, or (later) a remote one.
+//! Starting and stopping what a variant runs against: a fresh embedded target, or a real one over HTTP(S).
 
 use super::AppError;
 use crate::http::ApiConfig;
@@ -15,8 +15,14 @@ pub struct Running {
 
 impl Running {
     pub async fn start(plan: &Plan) -> Result<Running, AppError> {
-        match plan.profile.target {
+        match &plan.profile.target {
             TargetSection::Embedded => start_embedded(plan).await,
+            TargetSection::Http(http) => Ok(Running {
+                label: http.api_base.clone(),
+                api: super::remote::api_config(plan, http)?,
+                #[cfg(feature = "target")]
+                server: None,
+            }),
         }
     }
 
@@ -47,11 +53,7 @@ async fn start_embedded(plan: &Plan) -> Result<Running, AppError> {
     let base = format!("http://{}", server.addr());
     Ok(Running {
         label: "embedded".into(),
-        api: ApiConfig {
-            token_url: format!("{base}/oauth/token"),
-            contacts_url: format!("{base}/api/v2/externalcontacts/contacts"),
-            request_timeout: plan.load.request_timeout,
-        },
+        api: ApiConfig::embedded(&base, plan.load.request_timeout),
         server: Some(server),
     })
 }

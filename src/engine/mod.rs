@@ -31,6 +31,8 @@ pub struct Ctx {
     pub wait_limit: Duration,
     /// Seeds per-token jitter.
     pub seed: u64,
+    /// Bound on a whole user-level request, from its intended send time.
+    pub total_timeout: Option<Duration>,
     /// Background refreshes, aborted when the run ends so none outlives it.
     background: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
 }
@@ -92,6 +94,7 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, mut stop: watch::Receive
         cache: TokenCache::new(slot_orgs),
         session_org: run.session_org,
         seed: run.seed,
+        total_timeout: load.total_timeout,
         background: Default::default(),
     });
     let schedule = Schedule::new(load.rate_per_second, load.ramp_up, load.duration);

@@ -3,7 +3,7 @@
 
 use super::refresh::{token_for, Need};
 use super::Ctx;
-use crate::http::{Endpoint, Outcome};
+use crate::http::{CallVars, Endpoint, Outcome, Reply};
 use crate::profile::schema::TokenScope;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,10 +21,13 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
     let mut held = None;
     let mut reached_api = false;
     let (mut tries_401, mut tries_429, mut attempts) = (0, 0, 0);
+    // A real target's `total_timeout` bounds the whole request; each step gets what is left of it.
+    let deadline = ctx.total_timeout.map(|t| intended + t);
     let outcome = loop {
-        let token = match token_for(ctx, slot, session, need, held.take()).await {
-            Ok(token) => token,
-            Err(outcome) => break outcome,
+        let token = match within(deadline, token_for(ctx, slot, session, need, held.take())).await {
+            Some(Ok(token)) => token,
+            Some(Err(outcome)) => break outcome,
+            None => break Outcome::Timeout,
         };
         respect_retry_after(ctx, slot).await;
         if attempts > 0 {
@@ -32,7 +35,15 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
             ctx.recorder.retry();
         }
         let sent_at = Instant::now();
-        let reply = ctx.api.contacts(&token.access).await;
+        let org = &ctx.orgs[ctx.session_org[session as usize] as usize];
+        let vars = CallVars {
+            org: &org.name,
+            session,
+            deployment_id: &org.deployment_id,
+        };
+        let reply = within(deadline, ctx.api.contacts(&token.access, vars))
+            .await
+            .unwrap_or_else(|| Reply::failed(Outcome::Timeout));
         let ended = Instant::now();
         let attempt_start = if attempts == 0 {
             sent_at - lateness
@@ -73,6 +84,17 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
         Instant::now().saturating_duration_since(intended),
         reached_api,
     );
+}
+
+/// `None` when the deadline passed first.
+async fn within<T>(
+    deadline: Option<Instant>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at.into(), work).await.ok(),
+        None => Some(work.await),
+    }
 }
 
 /// Before an API call while a `Retry-After` is pending for this token: a client that honours it waits it

@@ -44,7 +44,7 @@ pub enum CredentialsError {
 }
 
 /// What the file says about one org.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct FileEntry {
     client_id: Option<String>,
     client_secret: Option<Secret>,
@@ -227,7 +227,9 @@ fn parse_toml(text: &str, path: &Path) -> Result<HashMap<String, FileEntry>, Cre
                         return Err(invalid(
                             path,
                             None,
-                            format!("orgs.{name}.{field}: expected only client_id and client_secret"),
+                            format!(
+                                "orgs.{name}.{field}: expected only client_id and client_secret"
+                            ),
                         ))
                     }
                 }
@@ -260,12 +262,20 @@ fn parse_csv(text: &str, path: &Path) -> Result<HashMap<String, FileEntry>, Cred
         let record = record.map_err(|e| {
             let line = e.position().map(|p| p.line() as usize);
             // csv's own message can quote data only for UTF-8 errors; say what is wrong in our words.
-            invalid(path, line, "each row needs exactly org,client_id,client_secret")
+            invalid(
+                path,
+                line,
+                "each row needs exactly org,client_id,client_secret",
+            )
         })?;
         let line = record.position().map(|p| p.line() as usize);
         let (Some(org), Some(id), Some(secret)) = (record.get(0), record.get(1), record.get(2))
         else {
-            return Err(invalid(path, line, "each row needs org,client_id,client_secret"));
+            return Err(invalid(
+                path,
+                line,
+                "each row needs org,client_id,client_secret",
+            ));
         };
         if out.contains_key(org) {
             return Err(invalid(path, line, format!("org `{org}` is listed twice")));
@@ -300,10 +310,17 @@ mod tests {
         assert!(!e.to_string().contains("s3cret"), "{e}");
 
         let c = Path::new("c.csv");
-        let m = parse_csv("org,client_id,client_secret\n# comment\nacme, id1 ,s3cret\n", c).unwrap();
+        let m = parse_csv(
+            "org,client_id,client_secret\n# comment\nacme, id1 ,s3cret\n",
+            c,
+        )
+        .unwrap();
         assert_eq!(m["acme"].client_id.as_deref(), Some("id1"));
         let e = parse_csv("org,client_id,client_secret\nacme,id1\n", c).unwrap_err();
-        assert!(e.to_string().contains(":2:") || e.to_string().contains("row"), "{e}");
+        assert!(
+            e.to_string().contains(":2:") || e.to_string().contains("row"),
+            "{e}"
+        );
         assert!(parse_csv("a,b\n", c).is_err());
     }
 }

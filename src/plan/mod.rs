@@ -36,6 +36,8 @@ pub struct Load {
     pub max_in_flight: u32,
     pub request_timeout: Duration,
     pub drain: Duration,
+    /// Bound on a whole user-level request (token work, API call, retries); none on the embedded target.
+    pub total_timeout: Option<Duration>,
 }
 
 /// Everything a run needs, fixed before the first request.
@@ -53,6 +55,8 @@ pub struct Plan {
     pub arrival_order: Arc<[u32]>,
     pub variants: Vec<ClientModel>,
     pub profile: Profile,
+    /// The profile's folder: relative paths in it (credentials file, certificates) start here.
+    pub profile_dir: std::path::PathBuf,
 }
 
 /// Settings given on the command line that override the profile.
@@ -143,12 +147,22 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
             max_in_flight: profile.load.max_in_flight,
             request_timeout: profile.load.request_timeout.0,
             drain: profile.load.drain.0,
+            total_timeout: profile
+                .target
+                .http()
+                .and_then(|h| h.http.total_timeout)
+                .map(|t| t.0),
         },
         orgs,
         session_org,
         arrival_order: order.into(),
         variants,
         profile: profile.clone(),
+        profile_dir: loaded
+            .path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default(),
     })
 }
 

@@ -315,7 +315,10 @@ impl HttpTarget {
                 }
             }
             if org.client_id.is_some() && org.client_id_env.is_some() {
-                problems.push(key("client_id_env"), "set client_id or client_id_env, not both");
+                problems.push(
+                    key("client_id_env"),
+                    "set client_id or client_id_env, not both",
+                );
             }
         }
     }
