@@ -95,6 +95,10 @@ pub struct RunArgs {
     /// Print the machine-readable summary as JSON on stdout, and nothing else there.
     #[arg(long)]
     pub json: bool,
+    /// Check the plan, the credentials, one token per org and one API call each, print what was found,
+    /// and stop (exit 0 all good, 1 some check failed, 3 nothing answered). The safe first step against staging.
+    #[arg(long, conflicts_with_all = ["json", "junit", "out"])]
+    pub dry_run: bool,
 }
 
 impl RunArgs {

@@ -31,6 +31,11 @@ fn main() -> ExitCode {
 
 async fn command(command: Command) -> Result<u8, AppError> {
     match command {
+        Command::Run(args) if args.dry_run => {
+            let found = app::dryrun::run(&args.profile, &args.overrides()).await?;
+            print!("{found}");
+            Ok(found.exit_code())
+        }
         Command::Run(args) => {
             let options = app::RunOptions {
                 profile: args.profile.clone(),

@@ -1,6 +1,7 @@
 //! The one place that wires the stages together: profile -> plan -> engine -> report, for each command.
 
 pub mod compare;
+pub mod dryrun;
 #[cfg(feature = "target")]
 pub mod embedded;
 pub mod progress;

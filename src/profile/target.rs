@@ -85,6 +85,15 @@ pub enum Dialect {
     WebDeployments,
 }
 
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Rfc6749 => "rfc6749",
+            Dialect::WebDeployments => "web-deployments",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClientAuth {
