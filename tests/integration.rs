@@ -10,7 +10,11 @@ mod integration {
     mod fuzz;
     mod gates;
     mod profile_errors;
+    mod remote_http;
+    mod remote_support;
+    mod remote_tls;
     mod schema;
+    mod secret_hygiene;
     mod shipped_profiles;
     mod support;
     mod target_abuse;

@@ -19,6 +19,14 @@ use std::time::Duration;
 /// whatever a broken server sends.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
+/// A variable's value in a URL: everything but RFC 3986's unreserved characters is escaped, so a value
+/// can neither end a path segment nor start a new query parameter.
+const URL_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("invalid URL `{url}`: {reason}")]
@@ -257,10 +265,8 @@ impl Api {
                 }
             }
         };
-        let encoded = |var: Var| {
-            percent_encoding::utf8_percent_encode(&value(var), percent_encoding::NON_ALPHANUMERIC)
-                .to_string()
-        };
+        let encoded =
+            |var: Var| percent_encoding::utf8_percent_encode(&value(var), URL_VALUE).to_string();
         let url = self.call.url.render(encoded);
         let mut request = self
             .client

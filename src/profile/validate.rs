@@ -69,7 +69,7 @@ fn check_http_target(http: &HttpTarget, profile: &Profile, problems: &mut Proble
         if http.dialect == Dialect::WebDeployments && grant == RefreshGrant::ClientCredentials {
             problems.push(
                 format!("variant[{i}].client.refresh_grant"),
-                "the web-deployments dialect has no client_credentials grant: use refresh_grant = \"refresh-token\"",
+                "the web-deployments dialect has no client_credentials grant: use refresh_grant = \"refresh_token\"",
             );
         }
     }
