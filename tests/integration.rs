@@ -27,4 +27,5 @@ mod integration {
     mod target_support;
     mod target_tenancy;
     mod target_webdeploy;
+    mod thirdparty;
 }
