@@ -11,6 +11,7 @@ mod integration {
     mod gates;
     mod profile_errors;
     mod remote_http;
+    mod remote_profile;
     mod remote_support;
     mod remote_tls;
     mod schema;

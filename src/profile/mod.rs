@@ -111,6 +111,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
         problems,
     };
     let mut profile: Profile = toml::from_str(text).map_err(|e| {
+        let e = match e.span().and_then(|s| locator.key_at(s.start)).as_deref() {
+            Some("target") => target::pinpoint(text, e),
+            _ => e,
+        };
         let offset = e.span().map(|s| s.start);
         invalid(vec![Located {
             line: offset.map(|o| locator.line_of_offset(o)),

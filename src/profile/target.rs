@@ -33,6 +33,11 @@ impl TargetSection {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpTarget {
+    /// The enum's tag. Serde consumes it before this struct sees the table; it is here only so that
+    /// [`pinpoint`] can read the table as this struct alone, where errors keep their positions.
+    #[serde(default, rename = "kind")]
+    #[schemars(skip)]
+    pub _kind: Option<String>,
     /// Base URL of the token service, e.g. `https://login.mypurecloud.com`.
     pub token_base: String,
     /// Base URL of the API, e.g. `https://api.mypurecloud.com`.
@@ -342,5 +347,33 @@ fn check_base(key: &str, url: &str, problems: &mut Problems) {
         }
         Ok(_) => problems.push(key, format!("`{url}` must be an http:// or https:// URL")),
         Err(e) => problems.push(key, format!("`{url}` is not a URL: {e}")),
+    }
+}
+
+/// An error inside `[target]` comes through serde's internally tagged enum, which buffers the table and
+/// loses every position: the error points at `[target]`. For `kind = "http"`, reading the table as an
+/// [`HttpTarget`] alone gives the same error at the key and line that is wrong.
+pub fn pinpoint(text: &str, error: toml::de::Error) -> toml::de::Error {
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct KindProbe {
+        target: Kind,
+    }
+    #[derive(Deserialize)]
+    struct Probe {
+        #[allow(dead_code)] // read only for its error
+        target: HttpTarget,
+    }
+    let is_http =
+        toml::from_str::<KindProbe>(text).is_ok_and(|p| p.target.kind.as_deref() == Some("http"));
+    if !is_http {
+        return error;
+    }
+    match toml::from_str::<Probe>(text) {
+        Err(inner) if inner.span().is_some() => inner,
+        _ => error,
     }
 }
