@@ -9,7 +9,9 @@ mod integration {
     mod fault_matrix;
     mod fuzz;
     mod gates;
+    mod platform_support;
     mod profile_errors;
+    mod remote_dialects;
     mod remote_http;
     mod remote_profile;
     mod remote_support;

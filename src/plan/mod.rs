@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod credentials;
+mod credentials_file;
 
 use crate::profile::{Loaded, Profile};
 use crate::secret::Secret;

@@ -7,6 +7,7 @@ pub mod problems;
 pub mod schema;
 pub mod server;
 pub mod target;
+pub mod target_checks;
 pub mod template;
 pub mod thresholds;
 pub mod units;

@@ -1,8 +1,8 @@
 //! The `http` target end to end: what goes on the wire (client authentication, scope, RFC 8707
-//! resource, templated API calls, OpenID discovery), both token dialects against the embedded target,
-//! and `run --dry-run`.
+//! resource, templated API calls, OpenID discovery) and `run --dry-run`.
 
-use super::remote_support::{report_of, run_bin, runtime, serve_plain, text, Platform};
+use super::platform_support::Platform;
+use super::remote_support::{report_of, run_bin, runtime, serve_plain, text};
 use super::target_support::config;
 use base64::Engine as _;
 use std::time::Duration;
@@ -156,7 +156,7 @@ fn basic_auth_and_openid_discovery() {
     }
 }
 
-fn embedded_profile(base: &str, dialect: &str, client: &str) -> String {
+pub fn embedded_profile(base: &str, dialect: &str, client: &str) -> String {
     format!(
         r#"
 duration = "3s"
@@ -186,90 +186,6 @@ name = "v"
 client = {client}
 "#
     )
-}
-
-#[test]
-fn both_dialects_against_the_embedded_target_match_its_truth() {
-    let rt = runtime();
-    let env = [("S0", "secret0"), ("S1", "secret1")];
-    let cases = [
-        (
-            "rfc6749",
-            r#"{ token_scope = "session", trigger = "reactive" }"#,
-        ),
-        (
-            "web-deployments",
-            r#"{ token_scope = "session", trigger = "reactive" }"#,
-        ),
-        ("rfc6749", r#""naive""#),
-    ];
-    for (dialect, client) in cases {
-        let server = rt.block_on(tokenstorm::target::Server::start(
-            config(2, Duration::from_secs(1)),
-            "127.0.0.1:0".parse().unwrap(),
-        ));
-        let server = server.unwrap();
-        let base = format!("http://{}", server.addr());
-        let dir = tempfile::tempdir().unwrap();
-        let out = run_bin(
-            dir.path(),
-            &embedded_profile(&base, dialect, client),
-            &env,
-            &[],
-        );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{dialect}: {}",
-            text(&out.stderr)
-        );
-        let v = report_of(dir.path()).variants.remove(0);
-        let truth = server.truth().total;
-        let e = &v.endpoints;
-        let label = format!("{dialect} {client}");
-        assert_eq!(
-            e.contacts.outcomes[Outcome::Ok],
-            truth.contacts.ok,
-            "{label}"
-        );
-        assert_eq!(
-            e.contacts.outcomes[Outcome::Unauthorized],
-            truth.contacts.unauthorized,
-            "{label}"
-        );
-        assert!(truth.contacts.unauthorized > 0, "{label}: no expiry 401s");
-        assert_eq!(
-            e.token.outcomes[Outcome::Ok] + e.refresh.outcomes[Outcome::Ok],
-            truth.token.ok,
-            "{label}"
-        );
-        let issued = truth.issued;
-        match (dialect, client.contains("session")) {
-            ("web-deployments", _) => {
-                assert_eq!(
-                    issued.jwt_exchange,
-                    e.token.outcomes[Outcome::Ok],
-                    "{label}"
-                );
-                assert_eq!(
-                    issued.jwt_refresh,
-                    e.refresh.outcomes[Outcome::Ok],
-                    "{label}"
-                );
-                assert!(issued.jwt_refresh > 0, "{label}");
-            }
-            (_, true) => {
-                assert_eq!(issued.authorization_code, e.token.outcomes[Outcome::Ok]);
-                assert_eq!(issued.refresh_token, e.refresh.outcomes[Outcome::Ok]);
-                assert!(issued.refresh_token > 0, "{label}");
-            }
-            _ => assert_eq!(
-                issued.client_credentials,
-                e.token.outcomes[Outcome::Ok] + e.refresh.outcomes[Outcome::Ok]
-            ),
-        }
-        rt.block_on(server.stop());
-    }
 }
 
 #[test]

@@ -2,9 +2,8 @@
 //! files) against a server that issues known access and refresh tokens, then every output of every run
 //! (stdout, stderr, every file of the report folder, JUnit, debug renderings) is searched for them.
 
-use super::remote_support::{
-    files_under, run_bin, runtime, serve_plain, text, write_private, Platform,
-};
+use super::platform_support::Platform;
+use super::remote_support::{files_under, run_bin, runtime, serve_plain, text, write_private};
 use base64::Engine as _;
 use std::path::Path;
 use std::time::Duration;
