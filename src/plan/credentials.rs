@@ -35,6 +35,8 @@ pub enum CredentialsError {
         line: Option<usize>,
         message: String,
     },
+    #[error("org `{org}` has no source for its {what}: name an environment variable or set target.credentials_file")]
+    NoSource { org: String, what: &'static str },
     #[error("credentials file {} has no {what} for org `{org}`", path.display())]
     MissingOrg {
         path: PathBuf,
@@ -85,7 +87,11 @@ pub fn attach(
                 org: spec.name.clone(),
                 what,
             },
-            None => unreachable_without_file(),
+            // Validation already refuses this profile; say why anyway rather than trust it.
+            None => CredentialsError::NoSource {
+                org: spec.name.clone(),
+                what,
+            },
         };
         org.client_id = match (var(&spec.client_id_env, "client_id_env")?, &spec.client_id) {
             (Some(id), _) => id,
@@ -102,11 +108,6 @@ pub fn attach(
         };
     }
     Ok(())
-}
-
-/// Validation makes every org without environment variables need the credentials file.
-fn unreachable_without_file() -> CredentialsError {
-    unreachable!("profile validation requires credentials_file when an org names no variable")
 }
 
 /// The orgs of a real target, with which of their credentials come from where: for `--dry-run`.
