@@ -2,10 +2,11 @@
 //! or from a credentials file that only its owner can read. Error messages name variables, files, lines
 //! and orgs, never a value read from them.
 
-use super::credentials_file::read_file;
+use super::credentials_file::{read_file, FileEntry};
 use crate::plan::Plan;
 use crate::profile::target::{Dialect, HttpTarget};
 use crate::secret::Secret;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,8 @@ pub enum CredentialsError {
         line: Option<usize>,
         message: String,
     },
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    Several(Vec<CredentialsError>),
     #[error("org `{org}` has no source for its {what}: name an environment variable or set target.credentials_file")]
     NoSource { org: String, what: &'static str },
     #[error("credentials file {} has no {what} for org `{org}`", path.display())]
@@ -66,47 +69,68 @@ pub fn attach(
         }
         None => None,
     };
+    // Every org is looked at, so a user sees all that is missing at once, not one variable per attempt.
+    let mut errors = Vec::new();
     for (index, org) in plan.orgs.iter_mut().enumerate() {
-        let spec = &http.orgs[index];
-        let entry = file.as_ref().and_then(|(f, _)| f.get(&spec.name));
-        let var = |name: &Option<String>, key: &'static str| -> Result<_, CredentialsError> {
-            name.as_ref()
-                .map(|var| {
-                    env(var).ok_or_else(|| CredentialsError::MissingEnv {
-                        var: var.clone(),
-                        index,
-                        key,
-                        org: spec.name.clone(),
-                    })
-                })
-                .transpose()
-        };
-        let missing = |what| match &file {
-            Some((_, path)) => CredentialsError::MissingOrg {
-                path: path.clone(),
-                org: spec.name.clone(),
-                what,
-            },
-            // Validation already refuses this profile; say why anyway rather than trust it.
-            None => CredentialsError::NoSource {
-                org: spec.name.clone(),
-                what,
-            },
-        };
-        org.client_id = match (var(&spec.client_id_env, "client_id_env")?, &spec.client_id) {
-            (Some(id), _) => id,
-            (None, Some(id)) => id.clone(),
-            (None, None) => entry
-                .and_then(|e| e.client_id.clone())
-                .ok_or_else(|| missing("client_id"))?,
-        };
-        org.client_secret = match var(&spec.client_secret_env, "client_secret_env")? {
-            Some(secret) => Secret::new(secret),
-            None => entry
-                .and_then(|e| e.client_secret.clone())
-                .ok_or_else(|| missing("client_secret"))?,
-        };
+        if let Err(e) = attach_org(org, &http, index, file.as_ref(), env) {
+            errors.push(e);
+        }
     }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(CredentialsError::Several(errors)),
+    }
+}
+
+type File = (HashMap<String, FileEntry>, PathBuf);
+
+fn attach_org(
+    org: &mut crate::plan::Org,
+    http: &HttpTarget,
+    index: usize,
+    file: Option<&File>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), CredentialsError> {
+    let spec = &http.orgs[index];
+    let entry = file.and_then(|(f, _)| f.get(&spec.name));
+    let var = |name: &Option<String>, key: &'static str| -> Result<_, CredentialsError> {
+        name.as_ref()
+            .map(|var| {
+                env(var).ok_or_else(|| CredentialsError::MissingEnv {
+                    var: var.clone(),
+                    index,
+                    key,
+                    org: spec.name.clone(),
+                })
+            })
+            .transpose()
+    };
+    let missing = |what| match file {
+        Some((_, path)) => CredentialsError::MissingOrg {
+            path: path.clone(),
+            org: spec.name.clone(),
+            what,
+        },
+        // Validation already refuses this profile; say why anyway rather than trust it.
+        None => CredentialsError::NoSource {
+            org: spec.name.clone(),
+            what,
+        },
+    };
+    org.client_id = match (var(&spec.client_id_env, "client_id_env")?, &spec.client_id) {
+        (Some(id), _) => id,
+        (None, Some(id)) => id.clone(),
+        (None, None) => entry
+            .and_then(|e| e.client_id.clone())
+            .ok_or_else(|| missing("client_id"))?,
+    };
+    org.client_secret = match var(&spec.client_secret_env, "client_secret_env")? {
+        Some(secret) => Secret::new(secret),
+        None => entry
+            .and_then(|e| e.client_secret.clone())
+            .ok_or_else(|| missing("client_secret"))?,
+    };
     Ok(())
 }
 
