@@ -236,9 +236,15 @@ fn dry_run_sends_one_token_request_and_one_call_per_org() {
         "{}",
         text(&missing.stderr)
     );
+    // Every missing variable at once, not one per attempt.
+    let none = run_bin(dir.path(), &profile, &[], &["--dry-run"]);
+    assert_eq!(none.status.code(), Some(2));
+    for var in ["S0", "S1"] {
+        assert!(text(&none.stderr).contains(&format!("environment variable {var} is not set")));
+    }
     assert_eq!(
         server.truth().total.token.ok,
         3,
-        "nothing sent for the missing one"
+        "nothing sent for the missing ones"
     );
 }
