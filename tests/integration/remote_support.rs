@@ -153,7 +153,8 @@ pub fn run_bin(dir: &Path, profile: &str, env: &[(&str, &str)], args: &[&str]) -
     let path = dir.join("profile.toml");
     std::fs::write(&path, profile).unwrap();
     let mut cmd = std::process::Command::new(BIN);
-    cmd.arg("run").arg(&path).args(args).arg("--quiet");
+    // Not --quiet: the per-variant announcement on stderr is output a secret must stay out of too.
+    cmd.arg("run").arg(&path).args(args);
     if !args.contains(&"--dry-run") {
         cmd.arg("--out").arg(dir.join("out"));
     }

@@ -118,6 +118,8 @@ fn no_output_of_any_run_holds_a_secret_or_a_token() {
             "{}",
             text(&out.stderr)
         );
+        assert!(text(&out.stderr).contains("running variant session-tokens"));
+        assert!(text(&out.stdout).contains("== session-tokens"));
         assert_outputs_clean("run", &out, &dir.path().join("out"));
         let json = run_bin(dir.path(), &text_of, &env, &["--json"]);
         assert_outputs_clean("run --json", &json, &dir.path().join("out"));
