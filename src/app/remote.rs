@@ -128,3 +128,22 @@ fn is_loopback(url: &str) -> bool {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_http_to_another_host_is_worth_a_warning() {
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "http://[::1]:9",
+        ] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for remote in ["http://login.example.com", "http://10.0.0.1", "not a url"] {
+            assert!(!is_loopback(remote), "{remote}");
+        }
+    }
+}
