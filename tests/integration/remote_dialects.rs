@@ -1,6 +1,7 @@
 //! Both token dialects of the `http` target against the embedded target (plain HTTP on 127.0.0.1):
 //! RFC 6749 with client credentials and with authorization code + refresh tokens, and the
-//! web-deployments exchange and refresh; the report's counts must equal the target's truth.
+//! web-deployments exchange and refresh; the report's counts must equal the target's truth. Also
+//! `http.total_timeout`, which bounds a whole request.
 
 use super::remote_http::embedded_profile;
 use super::remote_support::{report_of, run_bin, runtime, text};
@@ -90,4 +91,52 @@ fn both_dialects_against_the_embedded_target_match_its_truth() {
         }
         rt.block_on(server.stop());
     }
+}
+
+#[test]
+fn total_timeout_bounds_a_whole_request_and_every_call_stays_accounted() {
+    let rt = runtime();
+    let mut target = config(2, Duration::from_secs(60));
+    // Every API call takes 1.5 s; the profile allows a whole request 400 ms.
+    target.contacts_faults.latency =
+        tokenstorm::target::Latency::Fixed(Duration::from_millis(1500));
+    let server = rt
+        .block_on(tokenstorm::target::Server::start(
+            target,
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    let base = format!("http://{}", server.addr());
+    let profile = embedded_profile(&base, "rfc6749", r#""naive""#).replacen(
+        "[[target.orgs]]",
+        "[target.http]\ntotal_timeout = \"400ms\"\n[[target.orgs]]",
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_bin(
+        dir.path(),
+        &profile,
+        &[("S0", "secret0"), ("S1", "secret1")],
+        &[],
+    );
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{}",
+        text(&out.stderr)
+    );
+    let v = report_of(dir.path()).variants.remove(0);
+    let r = &v.requests;
+    assert!(r.sent > 0);
+    assert_eq!(r.outcomes[Outcome::Timeout], r.sent, "{:?}", r.outcomes);
+    assert_eq!(r.unfinished, 0);
+    // Each request reached the API once and timed out there, so calls still equal requests.
+    let c = &v.endpoints.contacts;
+    assert_eq!(c.outcomes[Outcome::Timeout], c.requests);
+    assert_eq!(c.requests, r.sent - r.no_token + r.retries);
+    assert_eq!(
+        server.truth().total.contacts.ok,
+        0,
+        "none was processed in time"
+    );
+    rt.block_on(server.stop());
 }
