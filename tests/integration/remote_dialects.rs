@@ -140,3 +140,42 @@ fn total_timeout_bounds_a_whole_request_and_every_call_stays_accounted() {
     );
     rt.block_on(server.stop());
 }
+
+#[test]
+fn a_single_flight_leader_cut_off_by_total_timeout_does_not_strand_its_waiters() {
+    let rt = runtime();
+    let mut target = config(2, Duration::from_secs(60));
+    // Token requests take 1 s; a whole request may take 400 ms: every leader is cut off mid-refresh.
+    target.token_faults.latency = tokenstorm::target::Latency::Fixed(Duration::from_secs(1));
+    let server = rt
+        .block_on(tokenstorm::target::Server::start(
+            target,
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    let base = format!("http://{}", server.addr());
+    let client = r#"{ token_scope = "org", trigger = "reactive", coalesce = "single-flight" }"#;
+    let profile = embedded_profile(&base, "rfc6749", client).replacen(
+        "[[target.orgs]]",
+        "[target.http]\ntotal_timeout = \"400ms\"\n[[target.orgs]]",
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_bin(
+        dir.path(),
+        &profile,
+        &[("S0", "secret0"), ("S1", "secret1")],
+        &[],
+    );
+    // No HTTP call completed, but none failed to connect either: cut-off calls are not counted as
+    // calls, so this is not "unreachable" (exit 3); the requests say what happened.
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = report_of(dir.path()).variants.remove(0);
+    let r = &v.requests;
+    // Waiters whose leader vanished lead a new round themselves and time out on their own deadline;
+    // none is reported as a connection error.
+    assert!(r.sent > 0);
+    assert_eq!(r.outcomes[Outcome::Timeout], r.sent, "{:?}", r.outcomes);
+    assert_eq!(r.outcomes[Outcome::ConnectError], 0);
+    rt.block_on(server.stop());
+}
