@@ -5,6 +5,7 @@ use super::AppError;
 use crate::http::{Api, ApiCall, ApiConfig, TokenEndpoint, Transport};
 use crate::plan::Plan;
 use crate::profile::target::HttpTarget;
+use crate::secret::Secret;
 use std::path::Path;
 
 pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError> {
@@ -31,7 +32,10 @@ pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError>
             let mut pem = read("client_cert", cert)?;
             pem.push(b'\n');
             pem.extend(read("client_key", key)?);
-            Some(pem)
+            let text = String::from_utf8(pem).map_err(|_| {
+                AppError::Usage("target.tls.client_cert / client_key: must be PEM text".into())
+            })?;
+            Some(Secret::new(text))
         }
         _ => None,
     };

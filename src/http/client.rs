@@ -2,6 +2,7 @@
 
 use super::HttpError;
 use crate::profile::target::HttpVersion;
+use crate::secret::Secret;
 use std::time::Duration;
 
 /// How to connect. Certificates and keys are PEM bytes, read from the files the profile names.
@@ -14,8 +15,9 @@ pub struct Transport {
     pub pool_max_idle_per_host: Option<usize>,
     /// Extra trusted CAs, on top of the system's roots.
     pub ca_pem: Option<Vec<u8>>,
-    /// Client certificate chain followed by its private key, for mutual TLS.
-    pub identity_pem: Option<Vec<u8>>,
+    /// Client certificate chain followed by its private key, for mutual TLS: a [`Secret`], so debug
+    /// output of a configuration cannot show the key.
+    pub identity_pem: Option<Secret>,
     pub insecure_skip_verify: bool,
     pub proxy_from_env: bool,
 }
@@ -70,7 +72,7 @@ pub fn build(t: &Transport) -> Result<reqwest::Client, HttpError> {
     }
     if let Some(pem) = &t.identity_pem {
         // reqwest's own message can describe the key material; say which setting is wrong instead.
-        let identity = reqwest::Identity::from_pem(pem).map_err(|_| {
+        let identity = reqwest::Identity::from_pem(pem.expose().as_bytes()).map_err(|_| {
             HttpError::Tls(
                 "target.tls.client_cert / client_key: need a PEM certificate and its PEM private key (PKCS#8, PKCS#1 or SEC1)"
                     .into(),

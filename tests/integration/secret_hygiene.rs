@@ -221,3 +221,33 @@ fn credentials_files_others_can_read_are_refused() {
     );
     assert_clean("parse error", &text(&bad.stderr));
 }
+
+#[test]
+fn debug_output_of_a_target_configuration_hides_the_client_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_material = "PrivateKeyMaterial-77e1d0";
+    std::fs::write(
+        dir.path().join("client.pem"),
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    write_private(
+        &dir.path().join("client.key"),
+        &format!("-----BEGIN PRIVATE KEY-----\n{key_material}\n-----END PRIVATE KEY-----\n"),
+    );
+    let text = profile("https://login.example.test", "creds.toml").replacen(
+        "[[target.orgs]]",
+        "[target.tls]\nclient_cert = \"client.pem\"\nclient_key = \"client.key\"\n[[target.orgs]]",
+        1,
+    );
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, text).unwrap();
+    let loaded = tokenstorm::profile::load(&path).unwrap();
+    let plan = plan::build(&loaded, &Overrides::default()).unwrap();
+    let http = plan.profile.target.http().unwrap();
+    let config = tokenstorm::app::remote::api_config(&plan, http).unwrap();
+    let identity = config.transport.identity_pem.as_ref().unwrap();
+    assert!(identity.expose().contains(key_material), "the key was read");
+    let debug = format!("{config:?}");
+    assert!(!debug.contains(key_material), "{debug}");
+}
