@@ -138,6 +138,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
     if problems.is_empty() {
         problems = validate::validate(&profile);
     }
+    // `[server]` has defaults, so only the text tells whether it was written; against a real target it
+    // would be silently ignored, which is worse than an error.
+    if profile.target.http().is_some() && locator.line_of_key("server").is_some() {
+        problems.push(
+            "server",
+            "configures the embedded target only; remove it when [target] kind = \"http\"",
+        );
+    }
     let problems = problems.into_vec();
     if problems.is_empty() {
         return Ok(profile);

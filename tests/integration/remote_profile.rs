@@ -129,4 +129,7 @@ fn credentials_orgs_and_dialects_are_checked() {
     ));
     assert_has(&p, "target.tls.client_cert", 7, "client_key");
     assert_has(&p, "target.http.connect_timeout", 9, "more than 0s");
+    // The embedded target's settings mean nothing to a real one.
+    let p = problems(&format!("{GOOD}[server]\ntoken_ttl = \"15s\"\n"));
+    assert_has(&p, "server", 20, "embedded target only");
 }
