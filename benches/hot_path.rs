@@ -48,11 +48,10 @@ fn ctx(coalesce: Coalesce) -> Arc<Ctx> {
         ..Default::default()
     };
     // Nothing here is sent: a cache hit and a join never reach the network.
-    let api = Api::new(&ApiConfig {
-        token_url: "http://127.0.0.1:9/oauth/token".into(),
-        contacts_url: "http://127.0.0.1:9/api/v2/externalcontacts/contacts".into(),
-        request_timeout: Duration::from_secs(1),
-    })
+    let api = Api::new(&ApiConfig::embedded(
+        "http://127.0.0.1:9",
+        Duration::from_secs(1),
+    ))
     .expect("static URLs parse");
     let org = Org {
         index: 0,
@@ -60,6 +59,7 @@ fn ctx(coalesce: Coalesce) -> Arc<Ctx> {
         primary: None,
         client_id: "id".into(),
         client_secret: Secret::new("secret"),
+        deployment_id: "deployment".into(),
     };
     Arc::new(Ctx::new(
         api,

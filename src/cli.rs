@@ -114,6 +114,10 @@ pub struct RunArgs {
     /// The target is a `tokenstorm serve` already running at URL (e.g. http://10.0.0.5:8080).
     #[arg(long, value_name = "URL")]
     pub target_url: Option<String>,
+    /// Check the plan, the credentials, one token per org and one API call each, print what was found,
+    /// and stop (exit 0 all good, 1 some check failed, 3 nothing answered). The safe first step against staging.
+    #[arg(long, conflicts_with_all = ["json", "junit", "out"])]
+    pub dry_run: bool,
 }
 
 impl RunArgs {

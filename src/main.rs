@@ -31,6 +31,12 @@ fn main() -> ExitCode {
 
 async fn command(command: Command) -> Result<u8, AppError> {
     match command {
+        Command::Run(args) if args.dry_run => {
+            let overrides = args.overrides().map_err(AppError::Usage)?;
+            let found = app::dryrun::run(&args.profile, &overrides).await?;
+            print!("{found}");
+            Ok(found.exit_code())
+        }
         Command::Run(args) => {
             let options = app::RunOptions {
                 profile: args.profile.clone(),

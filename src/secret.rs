@@ -1,4 +1,4 @@
-//! A string that must never be printed: client secrets, access and refresh tokens.
+//! A string that must never be printed: client secrets, access and refresh tokens, Authorization values.
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,13 +22,13 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
+        f.write_str("Secret([redacted])")
     }
 }
 
 impl fmt::Display for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
+        f.write_str("[redacted]")
     }
 }
 
@@ -39,7 +39,7 @@ mod tests {
     #[test]
     fn debug_and_display_hide_the_value() {
         let s = Secret::new("hunter2");
-        assert_eq!(format!("{s:?} {s}"), "Secret(***) ***");
+        assert_eq!(format!("{s:?} {s}"), "Secret([redacted]) [redacted]");
         assert_eq!(s.expose(), "hunter2");
     }
 }

@@ -12,8 +12,15 @@ mod integration {
     mod gates;
     mod manifests;
     mod merge;
+    mod platform_support;
     mod profile_errors;
+    mod remote_dialects;
+    mod remote_http;
+    mod remote_profile;
+    mod remote_support;
+    mod remote_tls;
     mod schema;
+    mod secret_hygiene;
     mod shards;
     mod shipped_profiles;
     mod significance;
@@ -28,5 +35,6 @@ mod integration {
     mod target_support;
     mod target_tenancy;
     mod target_webdeploy;
+    mod thirdparty;
     mod windowed_gates;
 }

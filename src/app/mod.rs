@@ -1,10 +1,12 @@
 //! The one place that wires the stages together: profile -> plan -> engine -> report, for each command.
 
 pub mod compare;
+pub mod dryrun;
 #[cfg(feature = "target")]
 pub mod embedded;
 pub mod merge;
 pub mod progress;
+pub mod remote;
 pub mod run;
 pub mod serve;
 pub mod signals;
@@ -56,7 +58,8 @@ impl AppError {
             AppError::Profile(ProfileError::Read { .. }) => exit::USAGE,
             AppError::Profile(_) | AppError::Plan(_) | AppError::Usage(_) => exit::USAGE,
             AppError::Merge(_) => exit::USAGE,
-            AppError::Http(HttpError::Url { .. }) => exit::USAGE,
+            AppError::Http(HttpError::Url { .. } | HttpError::Tls(_)) => exit::USAGE,
+            AppError::Http(HttpError::Discovery { .. }) => exit::UNREACHABLE,
             AppError::Report(ReportError::Invalid { .. } | ReportError::Read { .. }) => exit::USAGE,
             AppError::Http(_) | AppError::Report(_) | AppError::Target { .. } => exit::RUNTIME,
         }

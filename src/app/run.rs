@@ -3,7 +3,7 @@
 use super::signals::{Signal, Signals};
 use super::target::Running;
 use super::{truth, variant, AppError};
-use crate::http::{Api, Outcome};
+use crate::http::Outcome;
 use crate::plan::{self, Overrides, Plan};
 use crate::profile::thresholds::Thresholds;
 use crate::report::model::{ProfileInfo, Report, ShardInfo, VariantReport, FORMAT_VERSION};
@@ -42,6 +42,12 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
             org.client_secret = secret.clone();
         }
     }
+    let profile_dir = plan.profile_dir.clone();
+    plan::credentials::attach(&mut plan, &profile_dir, &|var| std::env::var(var).ok())
+        .map_err(plan::PlanError::from)?;
+    for warning in super::remote::warnings(&plan) {
+        eprintln!("{warning}");
+    }
     let started_at = utc_now();
     let out = options.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!("{}-{}", plan.profile_name, compact(&started_at)))
@@ -58,7 +64,6 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
         }
         let target = Running::start(&plan).await?;
         target_label = target.label.clone();
-        let api = Api::new(&target.api)?;
         if options.announce {
             let shard = plan
                 .shard
@@ -72,6 +77,13 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
                 target.label
             );
         }
+        let api = match super::remote::connect(&target.api, &plan).await {
+            Ok(api) => api,
+            Err(e) => {
+                target.stop().await;
+                return Err(e);
+            }
+        };
         let gates =
             gates::for_variant(&plan.profile.thresholds, &thresholds_of(&plan, &model.name));
         let not_before = variant_start(&plan, k);

@@ -1,5 +1,5 @@
-//! Starting and stopping what a variant runs against: a fresh embedded target, or a `tokenstorm serve`
-//! already running (`run --target-url`).
+//! Starting and stopping what a variant runs against: a fresh embedded target, a real one over
+//! HTTP(S), or a `tokenstorm serve` already running (`run --target-url`).
 
 use super::AppError;
 use crate::http::ApiConfig;
@@ -19,8 +19,14 @@ impl Running {
         if let Some(url) = &plan.target_url {
             return Ok(served(url, plan));
         }
-        match plan.profile.target {
+        match &plan.profile.target {
             TargetSection::Embedded => start_embedded(plan).await,
+            TargetSection::Http(http) => Ok(Running {
+                label: http.api_base.clone(),
+                api: super::remote::api_config(plan, http)?,
+                #[cfg(feature = "target")]
+                server: None,
+            }),
         }
     }
 
@@ -46,11 +52,7 @@ fn served(url: &str, plan: &Plan) -> Running {
     let base = url.trim_end_matches('/');
     Running {
         label: base.to_owned(),
-        api: ApiConfig {
-            token_url: format!("{base}/oauth/token"),
-            contacts_url: format!("{base}/api/v2/externalcontacts/contacts"),
-            request_timeout: plan.load.request_timeout,
-        },
+        api: ApiConfig::embedded(base, plan.load.request_timeout),
         #[cfg(feature = "target")]
         server: None,
     }
@@ -66,11 +68,7 @@ async fn start_embedded(plan: &Plan) -> Result<Running, AppError> {
     let base = format!("http://{}", server.addr());
     Ok(Running {
         label: "embedded".into(),
-        api: ApiConfig {
-            token_url: format!("{base}/oauth/token"),
-            contacts_url: format!("{base}/api/v2/externalcontacts/contacts"),
-            request_timeout: plan.load.request_timeout,
-        },
+        api: ApiConfig::embedded(&base, plan.load.request_timeout),
         server: Some(server),
     })
 }

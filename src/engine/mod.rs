@@ -33,6 +33,8 @@ pub struct Ctx {
     pub wait_limit: Duration,
     /// Seeds per-token jitter.
     pub seed: u64,
+    /// Bound on a whole user-level request, from its intended send time.
+    pub total_timeout: Option<Duration>,
     /// Background refreshes, aborted when the run ends so none outlives it.
     background: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
 }
@@ -61,6 +63,7 @@ impl Ctx {
             cache: TokenCache::new(slot_orgs),
             session_org,
             seed,
+            total_timeout: None,
             background: Default::default(),
         }
     }
@@ -110,15 +113,18 @@ pub enum Ending {
 /// as such by the recorder.
 pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, stop: watch::Receiver<bool>) -> Ending {
     let load = run.load;
-    let ctx = Arc::new(Ctx::new(
-        run.api,
-        recorder.clone(),
-        run.model,
-        run.orgs,
-        run.session_org,
-        load.request_timeout * 2,
-        run.seed,
-    ));
+    let ctx = Arc::new(Ctx {
+        total_timeout: load.total_timeout,
+        ..Ctx::new(
+            run.api,
+            recorder.clone(),
+            run.model,
+            run.orgs,
+            run.session_org,
+            load.request_timeout * 2,
+            run.seed,
+        )
+    });
     let arrivals = Arrivals {
         order: run.arrival_order,
         slice: run.slice,

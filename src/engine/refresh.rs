@@ -95,12 +95,15 @@ async fn get(
                     _ => (ctx.wait_limit, OnWaitTimeout::Fail),
                 };
                 match wait(ctx, round, timeout).await {
-                    Some(result) => return result,
-                    None if on_timeout == OnWaitTimeout::Refresh => {
+                    WaitEnd::Done(result) => return result,
+                    // The leader's request was cancelled (its own total_timeout): decide again,
+                    // which may make this caller the next leader.
+                    WaitEnd::LeaderGone => continue,
+                    WaitEnd::TimedOut if on_timeout == OnWaitTimeout::Refresh => {
                         let replacing = ctx.cache.slot(slot).lock().token.clone();
                         return renew(ctx, slot, session, replacing).await;
                     }
-                    None => return Err(Outcome::Timeout),
+                    WaitEnd::TimedOut => return Err(Outcome::Timeout),
                 }
             }
             Step::Poll => {
@@ -150,8 +153,9 @@ fn decide(ctx: &Ctx, slot: usize, need: Need, held: Option<Arc<Token>>, now: Ins
         // A client without coalescing refreshes with the token it holds, not the shared one.
         Coalescing::None => Step::Lead(held.or(current), None),
         Coalescing::SingleFlight { .. } => match &state.pending {
-            Some(round) => Step::Wait(round.clone()),
-            None => {
+            // A round whose leader was cancelled has no sender left: nobody will finish it.
+            Some(round) if round.has_changed().is_ok() => Step::Wait(round.clone()),
+            _ => {
                 let (tx, rx) = watch::channel(None);
                 state.pending = Some(rx);
                 Step::Lead(current, Some(tx))
@@ -186,18 +190,23 @@ async fn lead(
     result
 }
 
-/// `None` when the wait timed out.
-async fn wait(ctx: &Ctx, mut round: Round, timeout: Duration) -> Option<RoundResult> {
+enum WaitEnd {
+    Done(RoundResult),
+    TimedOut,
+    /// The leader's request was cancelled mid-refresh, so the round will never end.
+    LeaderGone,
+}
+
+async fn wait(ctx: &Ctx, mut round: Round, timeout: Duration) -> WaitEnd {
     let started = Instant::now();
     let waited = tokio::time::timeout(timeout, round.wait_for(|r| r.is_some())).await;
     ctx.recorder.refresh_wait(started.elapsed());
     match waited {
-        Ok(Ok(result)) => Some(result.clone().unwrap_or(Err(Outcome::Timeout))),
-        // The leader's request was cancelled mid-refresh.
-        Ok(Err(_)) => Some(Err(Outcome::ConnectError)),
+        Ok(Ok(result)) => WaitEnd::Done(result.clone().unwrap_or(Err(Outcome::Timeout))),
+        Ok(Err(_)) => WaitEnd::LeaderGone,
         Err(_) => {
             ctx.recorder.waiter_timeout();
-            None
+            WaitEnd::TimedOut
         }
     }
 }

@@ -69,8 +69,11 @@ pub async fn renew(
     }
 
     let credentials = Credentials {
+        org: &org.name,
+        session,
         client_id: &org.client_id,
         client_secret: &org.client_secret,
+        deployment_id: &org.deployment_id,
     };
     let started = Instant::now();
     let reply = {

@@ -3,7 +3,7 @@
 
 use super::refresh::{token_for, Need};
 use super::Ctx;
-use crate::http::{Endpoint, Outcome};
+use crate::http::{CallVars, Endpoint, Outcome, Reply};
 use crate::profile::schema::TokenScope;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,13 +24,16 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
     // Time this request spent getting tokens (its own refreshes and waits on others'): part of its
     // latency, also reported on its own.
     let mut token_time = Duration::ZERO;
+    // A real target's `total_timeout` bounds the whole request; each step gets what is left of it.
+    let deadline = ctx.total_timeout.map(|t| intended + t);
     let outcome = loop {
         let asked = Instant::now();
-        let got = token_for(ctx, slot, session, need, held.take()).await;
+        let got = within(deadline, token_for(ctx, slot, session, need, held.take())).await;
         token_time += asked.elapsed();
         let token = match got {
-            Ok(token) => token,
-            Err(outcome) => break outcome,
+            Some(Ok(token)) => token,
+            Some(Err(outcome)) => break outcome,
+            None => break Outcome::Timeout,
         };
         respect_retry_after(ctx, slot).await;
         if attempts > 0 {
@@ -39,7 +42,15 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
         }
         let sent_at = Instant::now();
         let phase = token.phase(sent_at);
-        let reply = ctx.api.contacts(&token.access).await;
+        let org = &ctx.orgs[ctx.session_org[session as usize] as usize];
+        let vars = CallVars {
+            org: &org.name,
+            session,
+            deployment_id: &org.deployment_id,
+        };
+        let reply = within(deadline, ctx.api.contacts(&token.access, vars))
+            .await
+            .unwrap_or_else(|| Reply::failed(Outcome::Timeout));
         let ended = Instant::now();
         let attempt_start = if attempts == 0 {
             sent_at - lateness
@@ -93,6 +104,17 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
     ctx.recorder.token_time(token_time);
     if attempts > 1 && outcome == Outcome::Ok {
         ctx.recorder.recovered();
+    }
+}
+
+/// `None` when the deadline passed first.
+async fn within<T>(
+    deadline: Option<Instant>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match deadline {
+        Some(at) => tokio::time::timeout_at(at.into(), work).await.ok(),
+        None => Some(work.await),
     }
 }
 

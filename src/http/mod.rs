@@ -1,12 +1,17 @@
 //! HTTP calls to the token endpoint and the contacts API, and the classification of what came back.
 
+pub mod call;
+pub mod client;
 pub mod outcome;
+pub mod token;
 
+pub use call::{random_id, ApiCall, CallVars};
+pub use client::Transport;
 pub use outcome::{Endpoint, Outcome};
+pub use token::TokenEndpoint;
 
 use crate::secret::Secret;
 use reqwest::header::RETRY_AFTER;
-use serde::Deserialize;
 use std::time::Duration;
 
 /// Responses larger than this are not read to the end: a load tester must not be made to buffer
@@ -19,28 +24,47 @@ pub enum HttpError {
     Url { url: String, reason: String },
     #[error("cannot build the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
+    #[error("TLS settings: {0}")]
+    Tls(String),
+    #[error("OpenID discovery at {url} failed: {reason}")]
+    Discovery { url: String, reason: String },
 }
 
-/// Where the two endpoints are and how patient to be with them.
+/// Where the token endpoint and the API are, what the API call looks like, and how to connect.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    pub token_url: String,
-    pub contacts_url: String,
-    pub request_timeout: Duration,
+    pub token: TokenEndpoint,
+    pub call: ApiCall,
+    pub transport: Transport,
 }
 
-/// How a client proves who it is at the token endpoint (HTTP Basic, RFC 6749 2.3.1).
+impl ApiConfig {
+    /// A target with the embedded target's endpoints at `base` (`http://127.0.0.1:PORT`).
+    pub fn embedded(base: &str, request_timeout: Duration) -> ApiConfig {
+        ApiConfig {
+            token: TokenEndpoint::at(base),
+            call: ApiCall::contacts_search(base),
+            transport: Transport::local(request_timeout),
+        }
+    }
+}
+
+/// Who asks for a token: the client's credentials and what templates may refer to.
 #[derive(Debug, Clone, Copy)]
 pub struct Credentials<'a> {
+    pub org: &'a str,
+    pub session: u32,
     pub client_id: &'a str,
     pub client_secret: &'a Secret,
+    pub deployment_id: &'a str,
 }
 
 /// The grant a token request uses.
 #[derive(Debug, Clone, Copy)]
 pub enum Grant<'a> {
     ClientCredentials,
-    /// A code from the authorization step; the embedded target accepts `sim-...` codes without a browser.
+    /// A code from the authorization step; the embedded target accepts `sim-...` codes without a browser,
+    /// a real target gets the profile's `auth_code` instead.
     AuthorizationCode {
         code: &'a str,
     },
@@ -54,7 +78,7 @@ pub enum Grant<'a> {
 pub struct Issued {
     pub access_token: Secret,
     pub refresh_token: Option<Secret>,
-    /// `None` when the server did not say (RFC 6749 makes `expires_in` only RECOMMENDED).
+    /// `None` when neither the server nor the token's own claims said.
     pub expires_in: Option<Duration>,
 }
 
@@ -64,22 +88,25 @@ pub struct Reply<T> {
     pub outcome: Outcome,
     pub value: Option<T>,
     pub retry_after: Option<Duration>,
+    /// The HTTP status, when a response came.
+    pub status: Option<u16>,
 }
 
 impl<T> Reply<T> {
-    fn failed(outcome: Outcome) -> Self {
+    pub fn failed(outcome: Outcome) -> Self {
         Reply {
             outcome,
             value: None,
             retry_after: None,
+            status: None,
         }
     }
 }
 
 pub struct Api {
     client: reqwest::Client,
-    token_url: reqwest::Url,
-    contacts_url: reqwest::Url,
+    token: TokenEndpoint,
+    call: ApiCall,
 }
 
 fn parse_url(url: &str) -> Result<reqwest::Url, HttpError> {
@@ -91,45 +118,55 @@ fn parse_url(url: &str) -> Result<reqwest::Url, HttpError> {
 
 impl Api {
     pub fn new(config: &ApiConfig) -> Result<Api, HttpError> {
-        let client = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(HttpError::Client)?;
+        parse_url(&config.token.url)?;
+        let sample = config.call.url.render(|_| "x".into());
+        parse_url(&sample)?;
         Ok(Api {
-            client,
-            token_url: parse_url(&config.token_url)?,
-            contacts_url: parse_url(&config.contacts_url)?,
+            client: client::build(&config.transport)?,
+            token: config.token.clone(),
+            call: config.call.clone(),
         })
     }
 
-    /// One token request (RFC 6749 4.1.3, 4.4, 6).
-    pub async fn token(&self, credentials: Credentials<'_>, grant: Grant<'_>) -> Reply<Issued> {
-        let form: Vec<(&str, &str)> = match grant {
-            Grant::ClientCredentials => vec![("grant_type", "client_credentials")],
-            Grant::AuthorizationCode { code } => vec![
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", "https://widget.invalid/callback"),
-            ],
-            Grant::RefreshToken { refresh_token } => vec![
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token.expose()),
-            ],
+    /// Replaces the token endpoint with the one an OpenID provider's discovery document names.
+    pub async fn discover(&mut self, url: &str) -> Result<String, HttpError> {
+        let fail = |reason: String| HttpError::Discovery {
+            url: url.to_owned(),
+            reason,
         };
-        let sent = self
+        let response = self
             .client
-            .post(self.token_url.clone())
-            .basic_auth(
-                credentials.client_id,
-                Some(credentials.client_secret.expose()),
-            )
-            .form(&form)
+            .get(url)
             .send()
-            .await;
-        let response = match sent {
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(fail(format!("HTTP {status}")));
+        }
+        let body = read_capped(response)
+            .await
+            .map_err(|o| fail(format!("{} reading the document", o.name())))?;
+        let endpoint = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("token_endpoint")?.as_str().map(str::to_owned))
+            .ok_or_else(|| fail("the document has no token_endpoint".into()))?;
+        parse_url(&endpoint)?;
+        self.token.url.clone_from(&endpoint);
+        Ok(endpoint)
+    }
+
+    /// The token endpoint in use (after discovery, the discovered one).
+    pub fn token_url(&self) -> &str {
+        &self.token.url
+    }
+
+    /// One token request (RFC 6749 4.1.3, 4.4, 6; or the web-deployments exchange and refresh).
+    pub async fn token(&self, who: Credentials<'_>, grant: Grant<'_>) -> Reply<Issued> {
+        let Some(request) = token::request(&self.client, &self.token, &who, grant) else {
+            return Reply::failed(Outcome::ClientError);
+        };
+        let response = match request.send().await {
             Ok(r) => r,
             Err(e) => return Reply::failed(transport_outcome(&e)),
         };
@@ -140,7 +177,7 @@ impl Api {
             Err(outcome) => return Reply::failed(outcome),
         };
         let (outcome, value) = if (200..300).contains(&status) {
-            match parse_issued(&body) {
+            match token::parse_issued(&body) {
                 Some(issued) => (Outcome::Ok, Some(issued)),
                 None => (Outcome::BadResponse, None),
             }
@@ -151,36 +188,12 @@ impl Api {
             outcome,
             value,
             retry_after,
-        }
-    }
-
-    /// One contacts search with a bearer token (RFC 6750).
-    pub async fn contacts(&self, access_token: &Secret) -> Reply<()> {
-        let sent = self
-            .client
-            .get(self.contacts_url.clone())
-            .bearer_auth(access_token.expose())
-            .send()
-            .await;
-        let response = match sent {
-            Ok(r) => r,
-            Err(e) => return Reply::failed(transport_outcome(&e)),
-        };
-        let outcome = outcome::classify_api(response.status().as_u16());
-        let retry_after = retry_after(&response);
-        // The body is read to the end so the connection goes back to the pool.
-        match read_capped(response).await {
-            Ok(_) => Reply {
-                outcome,
-                value: Some(()),
-                retry_after,
-            },
-            Err(failed) => Reply::failed(failed),
+            status: Some(status),
         }
     }
 }
 
-fn transport_outcome(e: &reqwest::Error) -> Outcome {
+pub(crate) fn transport_outcome(e: &reqwest::Error) -> Outcome {
     if e.is_timeout() {
         Outcome::Timeout
     } else if e.is_decode() {
@@ -190,13 +203,13 @@ fn transport_outcome(e: &reqwest::Error) -> Outcome {
     }
 }
 
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
     // Only the delta-seconds form; an HTTP-date from a load-test target is not worth a date parser.
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, Outcome> {
+pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, Outcome> {
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
@@ -208,58 +221,6 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, Outcome
             }
             Ok(None) => return Ok(body),
             Err(e) => return Err(transport_outcome(&e)),
-        }
-    }
-}
-
-fn parse_issued(body: &[u8]) -> Option<Issued> {
-    #[derive(Deserialize)]
-    struct TokenResponse {
-        access_token: String,
-        refresh_token: Option<String>,
-        expires_in: Option<f64>,
-    }
-    let parsed: TokenResponse = serde_json::from_slice(body).ok()?;
-    if parsed.access_token.is_empty() {
-        return None;
-    }
-    let expires_in = match parsed.expires_in {
-        Some(secs) if (0.0..1e10).contains(&secs) => Some(Duration::from_secs_f64(secs)),
-        Some(_) => return None,
-        None => None,
-    };
-    Some(Issued {
-        access_token: Secret::new(parsed.access_token),
-        refresh_token: parsed
-            .refresh_token
-            .filter(|r| !r.is_empty())
-            .map(Secret::new),
-        expires_in,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_bodies_without_a_token_are_bad_responses() {
-        assert!(
-            parse_issued(br#"{"access_token":"a","expires_in":15,"refresh_token":"r"}"#).is_some()
-        );
-        assert!(parse_issued(br#"{"access_token":"a"}"#).is_some_and(|i| i.expires_in.is_none()));
-        for bad in [
-            &br#"{}"#[..],
-            br#"{"access_token":""}"#,
-            br#"{"access_token":"a","expires_in":-1}"#,
-            b"{trunc",
-            b"",
-        ] {
-            assert!(
-                parse_issued(bad).is_none(),
-                "{:?}",
-                std::str::from_utf8(bad)
-            );
         }
     }
 }

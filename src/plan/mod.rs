@@ -2,6 +2,8 @@
 //! seeded arrival order and the resolved client models. Nothing after this reads the profile again.
 
 pub mod client;
+pub mod credentials;
+mod credentials_file;
 pub mod shard;
 
 use crate::profile::{Loaded, Profile};
@@ -22,7 +24,10 @@ pub struct Org {
     /// For a partner org: the index of the primary org whose app it is part of.
     pub primary: Option<usize>,
     pub client_id: String,
+    /// Empty for a real target until [`credentials::attach`] fills it in.
     pub client_secret: Secret,
+    /// Web-messaging deployment id (a real target's `deployment_id`; the client id on the embedded one).
+    pub deployment_id: String,
 }
 
 /// The load shape: open model, or closed with `connections` workers.
@@ -37,6 +42,8 @@ pub struct Load {
     pub max_in_flight: u32,
     pub request_timeout: Duration,
     pub drain: Duration,
+    /// Bound on a whole user-level request (token work, API call, retries); none on the embedded target.
+    pub total_timeout: Option<Duration>,
 }
 
 /// Everything a run needs, fixed before the first request.
@@ -63,6 +70,8 @@ pub struct Plan {
     pub start_at: Option<time::OffsetDateTime>,
     /// A `tokenstorm serve` already running here is the target, instead of the profile's `[target]`.
     pub target_url: Option<String>,
+    /// The profile's folder: relative paths in it (credentials file, certificates) start here.
+    pub profile_dir: std::path::PathBuf,
 }
 
 /// Settings given on the command line that override the profile.
@@ -82,6 +91,8 @@ pub struct Overrides {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    #[error(transparent)]
+    Credentials(#[from] credentials::CredentialsError),
     #[error("no variant named `{0}` in the profile (it has: {1})")]
     UnknownVariant(String, String),
     #[error("--shard {0}: {1}")]
@@ -96,20 +107,40 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
     let session_count = profile.load.sessions as usize;
     let partners = profile.load.partners as usize;
 
-    // Secrets are fresh per run: nothing about them needs to repeat, and a guessable secret is a bad habit.
-    let mut secret_rng = rand::rng();
-    let orgs: Vec<Org> = (0..org_count)
-        .map(|index| {
-            let secret: u128 = secret_rng.random();
-            Org {
+    let primary = |index: usize| (index >= org_count - partners).then_some(0);
+    let orgs: Vec<Org> = match profile.target.http() {
+        // A real target's orgs are its own; their secrets are read only when a run needs them.
+        Some(http) => http
+            .orgs
+            .iter()
+            .enumerate()
+            .map(|(index, o)| Org {
                 index,
-                primary: (index >= org_count - partners).then_some(0),
-                name: format!("org-{index:04}"),
-                client_id: format!("org-{index:04}-client"),
-                client_secret: Secret::new(format!("{secret:032x}")),
-            }
-        })
-        .collect();
+                primary: primary(index),
+                name: o.name.clone(),
+                client_id: o.client_id.clone().unwrap_or_default(),
+                client_secret: Secret::new(""),
+                deployment_id: o.deployment_id.clone().unwrap_or_default(),
+            })
+            .collect(),
+        None => {
+            // Fresh per run: nothing about them needs to repeat, and a guessable secret is a bad habit.
+            let mut secret_rng = rand::rng();
+            (0..org_count)
+                .map(|index| {
+                    let secret: u128 = secret_rng.random();
+                    Org {
+                        index,
+                        primary: primary(index),
+                        name: format!("org-{index:04}"),
+                        client_id: format!("org-{index:04}-client"),
+                        client_secret: Secret::new(format!("{secret:032x}")),
+                        deployment_id: format!("org-{index:04}-client"),
+                    }
+                })
+                .collect()
+        }
+    };
 
     let session_org: Arc<[u32]> = (0..session_count).map(|s| (s % org_count) as u32).collect();
     let mut order: Vec<u32> = (0..session_count as u32).collect();
@@ -153,6 +184,11 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
             max_in_flight: profile.load.max_in_flight,
             request_timeout: profile.load.request_timeout.0,
             drain: profile.load.drain.0,
+            total_timeout: profile
+                .target
+                .http()
+                .and_then(|h| h.http.total_timeout)
+                .map(|t| t.0),
         },
         orgs,
         session_org,
@@ -163,6 +199,11 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
         slice,
         start_at: overrides.start_at,
         target_url: overrides.target_url.clone(),
+        profile_dir: loaded
+            .path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default(),
     })
 }
 

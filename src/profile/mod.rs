@@ -6,6 +6,9 @@ pub mod presets;
 pub mod problems;
 pub mod schema;
 pub mod server;
+pub mod target;
+pub mod target_checks;
+pub mod template;
 pub mod thresholds;
 pub mod units;
 pub mod validate;
@@ -109,6 +112,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
         problems,
     };
     let mut profile: Profile = toml::from_str(text).map_err(|e| {
+        let e = match e.span().and_then(|s| locator.key_at(s.start)).as_deref() {
+            Some("target") => target::pinpoint(text, e),
+            _ => e,
+        };
         let offset = e.span().map(|s| s.start);
         invalid(vec![Located {
             line: offset.map(|o| locator.line_of_offset(o)),
@@ -130,6 +137,14 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
     }
     if problems.is_empty() {
         problems = validate::validate(&profile);
+    }
+    // `[server]` has defaults, so only the text tells whether it was written; against a real target it
+    // would be silently ignored, which is worse than an error.
+    if profile.target.http().is_some() && locator.line_of_key("server").is_some() {
+        problems.push(
+            "server",
+            "configures the embedded target only; remove it when [target] kind = \"http\"",
+        );
     }
     let problems = problems.into_vec();
     if problems.is_empty() {

@@ -5,6 +5,7 @@ pub use super::client::{
     Coalesce, OnWaitTimeout, PartnerCredentials, RefreshGrant, TokenScope, Trigger,
 };
 use super::server::ServerSection;
+pub use super::target::TargetSection;
 use super::thresholds::Thresholds;
 use super::units::{Rate, Span};
 use serde::Deserialize;
@@ -34,15 +35,6 @@ pub struct Profile {
 
 fn default_seed() -> u64 {
     1
-}
-
-/// Where the load goes.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, tag = "kind", rename_all = "lowercase")]
-pub enum TargetSection {
-    /// The simulated server built into tokenstorm, started on 127.0.0.1 for each variant.
-    #[default]
-    Embedded,
 }
 
 /// The shape of the load: how many sessions, spread over how many orgs, sending at what rate.

@@ -1,7 +1,11 @@
 //! Checks a parsed profile for values out of range and settings that contradict each other.
 
 use super::problems::Problems;
-use super::schema::{Coalesce, LoadSection, PartnerCredentials, Profile, Trigger, VariantSection};
+use super::schema::{
+    Coalesce, LoadSection, PartnerCredentials, Profile, RefreshGrant, TokenScope, Trigger,
+    VariantSection,
+};
+use super::target::{Dialect, HttpTarget};
 use super::thresholds::{Metric, Thresholds};
 use std::collections::HashSet;
 use std::time::Duration;
@@ -25,6 +29,9 @@ pub fn validate(profile: &Profile) -> Problems {
         .server
         .validate_orgs(profile.load.orgs as usize, &mut problems);
     check_thresholds(&profile.thresholds, "thresholds", &mut problems);
+    if let Some(http) = profile.target.http() {
+        check_http_target(http, profile, &mut problems);
+    }
     if profile.variants.is_empty() {
         problems.push("variant", "at least one [[variant]] is needed");
     }
@@ -48,6 +55,29 @@ pub fn validate(profile: &Profile) -> Problems {
         );
     }
     problems
+}
+
+/// The first token of a refresh-token model comes from a code; the web-deployments dialect has nothing else.
+fn check_http_target(http: &HttpTarget, profile: &Profile, problems: &mut Problems) {
+    let mut uses_refresh_token = false;
+    for (i, v) in profile.variants.iter().enumerate() {
+        let scope = v.client.token_scope.unwrap_or(TokenScope::Org);
+        let grant = v.client.refresh_grant.unwrap_or(match scope {
+            TokenScope::Org => RefreshGrant::ClientCredentials,
+            TokenScope::Session => RefreshGrant::RefreshToken,
+        });
+        uses_refresh_token |= grant == RefreshGrant::RefreshToken;
+        if http.dialect == Dialect::WebDeployments && grant == RefreshGrant::ClientCredentials {
+            problems.push(
+                format!("variant[{i}].client.refresh_grant"),
+                "the web-deployments dialect has no client_credentials grant: use refresh_grant = \"refresh_token\"",
+            );
+        }
+    }
+    http.validate(profile.load.orgs, uses_refresh_token, problems);
+    for (i, org) in http.orgs.iter().enumerate() {
+        check_name(&org.name, &format!("target.orgs[{i}].name"), problems);
+    }
 }
 
 fn check_thresholds(thresholds: &Thresholds, key: &str, problems: &mut Problems) {

@@ -2,7 +2,8 @@
 //! outcome, never an error or a panic.
 
 use std::time::Duration;
-use tokenstorm::http::{Api, ApiConfig, Credentials, Grant, Outcome};
+use tokenstorm::http::{Api, ApiConfig, CallVars, Credentials, Grant, Outcome};
+use tokenstorm::profile::template::Template;
 use tokenstorm::secret::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -56,12 +57,10 @@ async fn broken_server() -> std::net::SocketAddr {
 }
 
 fn api(base: &str, token_path: &str, contacts_path: &str) -> Api {
-    Api::new(&ApiConfig {
-        token_url: format!("{base}{token_path}"),
-        contacts_url: format!("{base}{contacts_path}"),
-        request_timeout: Duration::from_secs(1),
-    })
-    .unwrap()
+    let mut config = ApiConfig::embedded(base, Duration::from_secs(1));
+    config.token.url = format!("{base}{token_path}");
+    config.call.url = Template::parse(contacts_path).unwrap().prefixed(base);
+    Api::new(&config).unwrap()
 }
 
 #[test]
@@ -75,8 +74,16 @@ fn every_broken_response_is_a_classified_outcome() {
         let base = format!("http://{addr}");
         let secret = Secret::new("s");
         let creds = Credentials {
+            org: "o",
+            session: 0,
             client_id: "c",
             client_secret: &secret,
+            deployment_id: "d",
+        };
+        let vars = CallVars {
+            org: "o",
+            session: 0,
+            deployment_id: "d",
         };
         let token_cases = [
             ("/garbage", Outcome::BadResponse),
@@ -103,12 +110,15 @@ fn every_broken_response_is_a_classified_outcome() {
             ("/truncated", Outcome::BadResponse),
         ];
         for (path, want) in contacts_cases {
-            let reply = api(&base, "/x", path).contacts(&secret).await;
+            let reply = api(&base, "/x", path).contacts(&secret, vars).await;
             assert_eq!(reply.outcome, want, "contacts {path}");
         }
         // TLS against a server that speaks plain HTTP: the handshake fails.
         let tls = api(&format!("https://{addr}"), "/garbage", "/garbage");
-        assert_eq!(tls.contacts(&secret).await.outcome, Outcome::ConnectError);
+        assert_eq!(
+            tls.contacts(&secret, vars).await.outcome,
+            Outcome::ConnectError
+        );
         // Nothing listening at all.
         let closed = TcpListener::bind("127.0.0.1:0")
             .await

@@ -1,0 +1,135 @@
+//! The API call the load is made of: its URL, headers and body filled in per request, sent with a
+//! bearer token (RFC 6750) and classified by status.
+
+use super::{outcome, read_capped, retry_after, transport_outcome, Api, Reply};
+use crate::profile::template::{Template, Var};
+use crate::secret::Secret;
+use rand::Rng;
+use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use std::sync::Arc;
+
+/// A variable's value in a URL: everything but RFC 3986's unreserved characters is escaped, so a value
+/// can neither end a path segment nor start a new query parameter.
+const URL_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The API request the load is made of; its URL, headers and body may hold variables.
+#[derive(Debug, Clone)]
+pub struct ApiCall {
+    pub method: reqwest::Method,
+    /// The full URL: base and path.
+    pub url: Template,
+    pub headers: Vec<(HeaderName, Template)>,
+    pub body: Option<Template>,
+    /// What `{contact_id}` draws from.
+    pub contact_ids: Arc<[String]>,
+}
+
+impl ApiCall {
+    /// A contacts search, as the embedded target serves it.
+    pub fn contacts_search(base: &str) -> ApiCall {
+        let path = crate::profile::target::ApiCall::default().path;
+        ApiCall {
+            method: reqwest::Method::GET,
+            url: path.prefixed(base),
+            headers: Vec::new(),
+            body: None,
+            contact_ids: Arc::from(Vec::new()),
+        }
+    }
+}
+
+/// What an API call's templates may refer to.
+#[derive(Debug, Clone, Copy)]
+pub struct CallVars<'a> {
+    pub org: &'a str,
+    pub session: u32,
+    pub deployment_id: &'a str,
+}
+
+/// A random id in the UUID version 4 layout.
+pub fn random_id() -> String {
+    let v: u128 = rand::rng().random();
+    let v = (v & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+    let h = format!("{v:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+impl Api {
+    /// One API call with a bearer token (RFC 6750).
+    pub async fn contacts(&self, access_token: &Secret, vars: CallVars<'_>) -> Reply<()> {
+        let value = |var: Var| match var {
+            Var::Org => vars.org.to_owned(),
+            Var::Session => vars.session.to_string(),
+            Var::DeploymentId => vars.deployment_id.to_owned(),
+            Var::RandomId => random_id(),
+            Var::ContactId => {
+                let ids = &self.call.contact_ids;
+                match ids.len() {
+                    0 => String::new(),
+                    n => ids[rand::rng().random_range(0..n)].clone(),
+                }
+            }
+        };
+        let encoded =
+            |var: Var| percent_encoding::utf8_percent_encode(&value(var), URL_VALUE).to_string();
+        let url = self.call.url.render(encoded);
+        let mut request = self
+            .client
+            .request(self.call.method.clone(), url)
+            .bearer_auth(access_token.expose());
+        for (name, template) in &self.call.headers {
+            // A variable's value that cannot be a header value leaves the header out rather than fail the run.
+            if let Ok(v) = HeaderValue::from_str(&template.render(value)) {
+                request = request.header(name, v);
+            }
+        }
+        if let Some(body) = &self.call.body {
+            if !self.call.headers.iter().any(|(n, _)| n == CONTENT_TYPE) {
+                request = request.header(CONTENT_TYPE, "application/json");
+            }
+            request = request.body(body.render(value));
+        }
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return Reply::failed(transport_outcome(&e)),
+        };
+        let status = response.status().as_u16();
+        let outcome = outcome::classify_api(status);
+        let retry_after = retry_after(&response);
+        // The body is read to the end so the connection goes back to the pool.
+        match read_capped(response).await {
+            Ok(_) => Reply {
+                outcome,
+                value: Some(()),
+                retry_after,
+                status: Some(status),
+            },
+            Err(failed) => Reply::failed(failed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_ids_have_the_uuid_v4_layout() {
+        let id = random_id();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+        assert_ne!(id, random_id());
+    }
+}

@@ -1,0 +1,131 @@
+//! Checks of a real target's settings: URLs, paths, the API call, TLS, timeouts, orgs and credentials.
+
+use super::problems::Problems;
+use super::target::{Dialect, HttpTarget};
+use super::template::Var;
+
+impl HttpTarget {
+    /// `uses_refresh_token`: some variant gets its first token by a code (refresh-token models).
+    pub fn validate(&self, orgs: u32, uses_refresh_token: bool, problems: &mut Problems) {
+        for (key, url) in [
+            ("target.token_base", &self.token_base),
+            ("target.api_base", &self.api_base),
+        ] {
+            check_base(key, url, problems);
+        }
+        let p = &self.paths;
+        for (key, path) in [
+            ("target.paths.token", &p.token),
+            ("target.paths.jwt_exchange", &p.jwt_exchange),
+            ("target.paths.jwt_refresh", &p.jwt_refresh),
+            ("target.paths.discovery", &p.discovery),
+        ] {
+            if !path.starts_with('/') {
+                problems.push(key, format!("`{path}` must start with `/`"));
+            }
+        }
+        if !self.api.path.to_string().starts_with('/') {
+            problems.push("target.api.path", "must start with `/`");
+        }
+        if reqwest::Method::from_bytes(self.api.method.as_bytes()).is_err() {
+            problems.push(
+                "target.api.method",
+                format!("`{}` is not an HTTP method", self.api.method),
+            );
+        }
+        for name in self.api.headers.keys() {
+            let key = format!("target.api.headers.\"{name}\"");
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                problems.push(key, format!("`{name}` is not a valid header name"));
+            } else if name.eq_ignore_ascii_case("authorization") {
+                problems.push(
+                    key,
+                    "tokenstorm sends the bearer token itself; secrets never live in a profile",
+                );
+            }
+        }
+        let templates = std::iter::once(&self.api.path)
+            .chain(self.api.headers.values())
+            .chain(self.api.body.as_ref());
+        if self.api.contact_ids.is_empty() && templates.clone().any(|t| t.uses(Var::ContactId)) {
+            problems.push(
+                "target.api.contact_ids",
+                "{contact_id} is used, so list the contact ids to draw from",
+            );
+        }
+        let dialect_web = self.dialect == Dialect::WebDeployments;
+        if self.http.connect_timeout.0.is_zero() {
+            problems.push("target.http.connect_timeout", "must be more than 0s");
+        }
+        if self.http.total_timeout.is_some_and(|t| t.0.is_zero()) {
+            problems.push("target.http.total_timeout", "must be more than 0s");
+        }
+        if self.tls.client_cert.is_some() != self.tls.client_key.is_some() {
+            problems.push(
+                "target.tls.client_cert",
+                "client_cert and client_key go together (mutual TLS needs both)",
+            );
+        }
+        if uses_refresh_token && self.auth_code.is_none() {
+            problems.push(
+                "target.auth_code",
+                "a variant gets its first token with a refresh token (authorization code or web-deployments \
+                 exchange): set the code the server accepts, e.g. auth_code = \"test-{session}\"",
+            );
+        }
+        if self.orgs.len() != orgs as usize {
+            problems.push(
+                "target.orgs",
+                format!(
+                    "has {} entries but load.orgs is {orgs}: list one [[target.orgs]] per org",
+                    self.orgs.len()
+                ),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, org) in self.orgs.iter().enumerate() {
+            let key = |f: &str| format!("target.orgs[{i}].{f}");
+            if !seen.insert(org.name.as_str()) {
+                problems.push(key("name"), format!("`{}` is listed twice", org.name));
+            }
+            if dialect_web {
+                if org.deployment_id.is_none() {
+                    problems.push(key("deployment_id"), "the web-deployments dialect needs it");
+                }
+                continue;
+            }
+            if self.credentials_file.is_none() {
+                if org.client_id.is_none() && org.client_id_env.is_none() {
+                    problems.push(
+                        key("client_id"),
+                        "set client_id or client_id_env (or target.credentials_file)",
+                    );
+                }
+                if org.client_secret_env.is_none() {
+                    problems.push(
+                        key("client_secret_env"),
+                        "name the environment variable that holds the secret (or set target.credentials_file)",
+                    );
+                }
+            }
+            if org.client_id.is_some() && org.client_id_env.is_some() {
+                problems.push(
+                    key("client_id_env"),
+                    "set client_id or client_id_env, not both",
+                );
+            }
+        }
+    }
+}
+
+fn check_base(key: &str, url: &str, problems: &mut Problems) {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            if u.query().is_some() || u.fragment().is_some() {
+                problems.push(key, "must not have a query or fragment");
+            }
+        }
+        Ok(_) => problems.push(key, format!("`{url}` must be an http:// or https:// URL")),
+        Err(e) => problems.push(key, format!("`{url}` is not a URL: {e}")),
+    }
+}
