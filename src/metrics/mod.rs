@@ -128,7 +128,9 @@ impl Recorder {
         if !reached_api {
             self.counters.no_token.fetch_add(1, Ordering::Relaxed);
         }
-        self.latencies.request(latency);
+        // The request ends now; its bucket is where the time series counts its last attempt too.
+        let bucket = self.series.index(self.elapsed(Instant::now()));
+        self.latencies.request(latency, bucket);
     }
 
     /// One HTTP exchange. `started` is when it was meant to go (the intended time for a first API attempt).

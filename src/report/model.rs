@@ -32,6 +32,20 @@ pub struct Report {
     /// The threshold (`variant: metric condition`) whose failure stopped the run early, if one did.
     #[serde(default)]
     pub aborted_by: Option<String>,
+    /// The embedded target's expiry settings (absent for other targets): the plots mark them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerSettings>,
+}
+
+/// What the embedded target was told about expiry, so charts can mark the leeway next to the client's margin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub token_ttl_s: f64,
+    /// Tolerance when the server checks `exp`: a token still passes this long after it expired.
+    pub leeway_s: f64,
+    /// The API's clock minus the token issuer's.
+    pub clock_offset_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -217,6 +231,10 @@ pub struct Bucket {
     pub refresh: Outcomes,
     pub refreshes_in_flight_max: u64,
     pub requests_in_flight_max: u64,
+    /// Latency of the user-level requests that finished in this bucket: HdrHistogram V2, base64,
+    /// microseconds, 2 significant figures (absent when none finished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
 }
 
 /// The bookkeeping identities every run must satisfy; `ok` is false when any fails (a measurement bug).
