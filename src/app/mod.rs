@@ -4,6 +4,7 @@ pub mod compare;
 #[cfg(feature = "target")]
 pub mod embedded;
 pub mod progress;
+pub mod render;
 pub mod run;
 pub mod serve;
 pub mod signals;
@@ -14,6 +15,7 @@ pub mod variant;
 use crate::http::HttpError;
 use crate::plan::PlanError;
 use crate::profile::ProfileError;
+use crate::report::plots::PlotError;
 use crate::report::ReportError;
 
 pub use run::{run, RunOptions, RunResult};
@@ -54,6 +56,8 @@ impl AppError {
             AppError::Profile(_) | AppError::Plan(_) | AppError::Usage(_) => exit::USAGE,
             AppError::Http(HttpError::Url { .. }) => exit::USAGE,
             AppError::Report(ReportError::Invalid { .. } | ReportError::Read { .. }) => exit::USAGE,
+            // A histogram that does not decode came from the report file, not from this run.
+            AppError::Report(ReportError::Charts(PlotError::Histogram { .. })) => exit::USAGE,
             AppError::Http(_) | AppError::Report(_) | AppError::Target { .. } => exit::RUNTIME,
         }
     }

@@ -114,6 +114,7 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
         server,
     };
     let report_path = report::write_json(&report, &out)?;
+    report::pages::write_run(&report, &out)?;
     Ok(RunResult {
         report,
         report_path,

@@ -4,9 +4,12 @@ pub mod build;
 pub mod compare;
 pub mod gates;
 pub mod histogram;
+pub mod html;
 pub mod junit;
 pub mod model;
 pub mod outcomes;
+pub mod pages;
+pub mod plots;
 pub mod summary;
 
 pub use model::Report;
@@ -27,6 +30,8 @@ pub enum ReportError {
     },
     #[error("{} is not a tokenstorm report: {reason}", path.display())]
     Invalid { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Charts(#[from] plots::PlotError),
 }
 
 pub const REPORT_FILE: &str = "report.json";

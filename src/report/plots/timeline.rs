@@ -1,0 +1,219 @@
+//! The run over time, one panel per question: calls by outcome, latency, the token endpoint, load.
+//! Every side's chart shares its panels' scales, so a flat line next to a spike reads as one.
+
+use super::latency::legend;
+use super::style::{self, lighter, variant_color, Group, FAMILY, GRID, INK};
+use super::{histogram, slug, Body, Chart, DrawResult, PlotError, Side};
+use crate::report::model::Bucket;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+const SCHEDULED: RGBColor = RGBColor(150, 150, 150);
+const IN_FLIGHT: RGBColor = RGBColor(60, 80, 110);
+const DROPPED: RGBColor = RGBColor(190, 70, 0);
+
+struct Line {
+    label: String,
+    color: RGBColor,
+    dashed: bool,
+    points: Vec<(f64, f64)>,
+}
+
+pub struct Panel {
+    y_desc: &'static str,
+    lines: Vec<Line>,
+    y_max: f64,
+}
+
+pub struct Timeline {
+    x_max: f64,
+    panels: Vec<Panel>,
+}
+
+fn line(label: &str, color: RGBColor, points: Vec<(f64, f64)>) -> Line {
+    Line {
+        label: label.to_owned(),
+        color,
+        dashed: false,
+        points,
+    }
+}
+
+fn panels(side: &Side, index: usize) -> Result<Vec<Panel>, PlotError> {
+    let series = &side.variant.timeseries;
+    let width = series.bucket_s.max(f64::MIN_POSITIVE);
+    let rate = |f: &dyn Fn(&Bucket) -> u64| -> Vec<(f64, f64)> {
+        series
+            .buckets
+            .iter()
+            .map(|b| (b.t_s, f(b) as f64 / width))
+            .collect()
+    };
+    let group = |g: usize| rate(&|b| Group::split(&b.contacts)[g]);
+
+    let mut calls = line("ok API calls/s", Group::Ok.color(), group(0));
+    calls.label = "ok".into();
+    let mut scheduled = line("scheduled/s", SCHEDULED, rate(&|b| b.scheduled));
+    scheduled.dashed = true;
+
+    let mut failures = Vec::new();
+    for (g, grp) in Group::ALL.iter().enumerate().skip(1) {
+        let points = group(g);
+        // 401 always shows, so a clean run draws its flat line; the rest only when they occurred.
+        if g == 1 || points.iter().any(|p| p.1 > 0.0) {
+            failures.push(line(grp.label(), grp.color(), points));
+        }
+    }
+
+    let (mut p50, mut p99) = (Vec::new(), Vec::new());
+    for b in &series.buckets {
+        let Some(text) = &b.latency_histogram else {
+            continue;
+        };
+        let h = histogram(text, || {
+            format!(
+                "variant {}: timeseries bucket at {} s",
+                side.variant.name, b.t_s
+            )
+        })?;
+        p50.push((b.t_s, h.value_at_quantile(0.5) as f64 / 1000.0));
+        p99.push((b.t_s, h.value_at_quantile(0.99) as f64 / 1000.0));
+    }
+    let color = variant_color(index);
+
+    let mut in_flight_refreshes = line(
+        "refreshes in flight (max)",
+        IN_FLIGHT,
+        rate(&|b| b.refreshes_in_flight_max),
+    );
+    // In-flight maxima are levels, not counts per bucket: undo the division by the bucket width.
+    in_flight_refreshes.points.iter_mut().for_each(|p| p.1 *= width);
+    in_flight_refreshes.dashed = true;
+    let mut in_flight = line(
+        "requests in flight (max)",
+        IN_FLIGHT,
+        rate(&|b| b.requests_in_flight_max),
+    );
+    in_flight.points.iter_mut().for_each(|p| p.1 *= width);
+
+    let panels = vec![
+        ("API calls/s", vec![calls, scheduled]),
+        ("API calls/s not ok", failures),
+        (
+            "request latency (ms)",
+            vec![line("p99", color, p99), line("p50", lighter(color), p50)],
+        ),
+        (
+            "token endpoint",
+            vec![
+                line(
+                    "token + refresh calls/s",
+                    Group::InvalidGrant.color(),
+                    rate(&|b| b.token.total() + b.refresh.total()),
+                ),
+                in_flight_refreshes,
+            ],
+        ),
+        (
+            "load",
+            vec![in_flight, line("dropped/s", DROPPED, rate(&|b| b.dropped))],
+        ),
+    ];
+    Ok(panels
+        .into_iter()
+        .map(|(y_desc, lines)| {
+            let max = lines
+                .iter()
+                .flat_map(|l| l.points.iter().map(|p| p.1))
+                .fold(0.0, f64::max);
+            Panel {
+                y_desc,
+                lines,
+                y_max: style::top(max),
+            }
+        })
+        .collect())
+}
+
+pub fn chart(side: &Side, sides: &[Side]) -> Result<Chart, PlotError> {
+    let index = sides
+        .iter()
+        .position(|s| s.label == side.label)
+        .unwrap_or(0);
+    let mut own = panels(side, index)?;
+    let mut x_max: f64 = 1.0;
+    for (i, other) in sides.iter().enumerate() {
+        let series = &other.variant.timeseries;
+        if let Some(last) = series.buckets.last() {
+            x_max = x_max.max(last.t_s + series.bucket_s);
+        }
+        for (mine, theirs) in own.iter_mut().zip(panels(other, i)?) {
+            mine.y_max = mine.y_max.max(theirs.y_max);
+        }
+    }
+    let width = side.variant.timeseries.bucket_s;
+    Ok(Chart {
+        file: format!("timeline-{}", slug(&side.label)),
+        title: format!("Over the run: {}", side.label),
+        caption: format!(
+            "Per {} s bucket from the variant's start: API calls that succeeded and those that did \
+             not (by outcome), request latency p50 and p99, calls to the token endpoint and the most \
+             refreshes in flight, the most requests in flight and arrivals dropped. Every side shares \
+             each panel's scale.",
+            style::ms(width)
+        ),
+        body: Body::Timeline(Timeline { x_max, panels: own }),
+    })
+}
+
+pub fn draw<DB>(t: &Timeline, title: &str, root: &DrawingArea<DB, Shift>) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let root = root.titled(title, (FAMILY, 20))?;
+    let areas = root.split_evenly((t.panels.len(), 1));
+    let last = t.panels.len().saturating_sub(1);
+    for (i, (panel, area)) in t.panels.iter().zip(&areas).enumerate() {
+        let mut chart = ChartBuilder::on(area)
+            .margin(8)
+            .x_label_area_size(if i == last { 42 } else { 22 })
+            .y_label_area_size(64)
+            .build_cartesian_2d(0f64..t.x_max, 0f64..panel.y_max)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.y_desc(panel.y_desc)
+            .x_labels(12)
+            .y_labels(4)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| style::count(*y))
+            .label_style((FAMILY, 12))
+            .axis_desc_style((FAMILY, 13))
+            .light_line_style(GRID)
+            .bold_line_style(GRID);
+        if i == last {
+            mesh.x_desc("seconds since the variant started");
+        }
+        mesh.draw()?;
+        for l in &panel.lines {
+            let color = l.color;
+            let style = color.stroke_width(2);
+            let drawn = if l.dashed {
+                chart.draw_series(DashedLineSeries::new(l.points.iter().copied(), 6, 4, style))?
+            } else {
+                chart.draw_series(LineSeries::new(l.points.iter().copied(), style))?
+            };
+            drawn.label(&l.label).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        }
+        if panel.lines.iter().all(|l| l.points.is_empty()) {
+            chart.draw_series(std::iter::once(Text::new(
+                "no data",
+                (t.x_max * 0.45, panel.y_max * 0.5),
+                (FAMILY, 14).into_font().color(&INK),
+            )))?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    }
+    Ok(())
+}
