@@ -9,7 +9,9 @@ mod integration {
     mod fault_matrix;
     mod fuzz;
     mod gates;
+    mod plots;
     mod profile_errors;
+    mod report_command;
     mod schema;
     mod shipped_profiles;
     mod support;

@@ -133,7 +133,10 @@ fn summary(label: &str, v: &VariantReport) -> Summary {
         ms(f.wait_ms.p99)
     )];
     if !v.conservation.ok {
-        notes.push("MEASUREMENT BUG: the request counts do not add up (see conservation in report.json).".into());
+        notes.push(
+            "MEASUREMENT BUG: the request counts do not add up (see conservation in report.json)."
+                .into(),
+        );
     }
     match &v.truth {
         Some(t) if t.ok => notes.push(format!(
@@ -167,7 +170,12 @@ pub fn run_page(report: &Report, rendered: &[Rendered]) -> Result<String, miniji
     let duration = report
         .variants
         .first()
-        .map(|v| format!("{} s per variant at {}/s", v.planned_duration_s, v.rate_per_s))
+        .map(|v| {
+            format!(
+                "{} s per variant at {}/s",
+                v.planned_duration_s, v.rate_per_s
+            )
+        })
         .unwrap_or_else(|| "no variant ran".into());
     let meta = vec![
         (
@@ -179,10 +187,7 @@ pub fn run_page(report: &Report, rendered: &[Rendered]) -> Result<String, miniji
         ("duration", duration),
         ("seed", report.profile.seed.to_string()),
         ("started", report.started_at.clone()),
-        (
-            "tool",
-            format!("{} {}", report.tool, report.tool_version),
-        ),
+        ("tool", format!("{} {}", report.tool, report.tool_version)),
         ("profile hash", report.profile.hash.clone()),
     ];
     let mut warnings = Vec::new();

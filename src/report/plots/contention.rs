@@ -127,17 +127,23 @@ where
         .disable_x_mesh()
         .label_style((FAMILY, 13))
         .axis_desc_style((FAMILY, 14))
-        .light_line_style(GRID)
+        .max_light_lines(0)
         .bold_line_style(GRID)
         .draw()?;
     let width = 0.8 / h.sides.len().max(1) as f64;
     for (j, (label, color, counts)) in h.sides.iter().enumerate() {
         let color = *color;
         chart
-            .draw_series(counts.iter().enumerate().map(|(i, &c)| {
-                let x0 = i as f64 - 0.4 + j as f64 * width;
-                Rectangle::new([(x0, 0.0), (x0 + width * 0.92, c as f64)], color.filled())
-            }))?
+            .draw_series(
+                counts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c > 0)
+                    .map(|(i, &c)| {
+                        let x0 = i as f64 - 0.4 + j as f64 * width;
+                        Rectangle::new([(x0, 0.0), (x0 + width * 0.92, c as f64)], color.filled())
+                    }),
+            )?
             .label(label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
     }

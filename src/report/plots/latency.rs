@@ -191,6 +191,7 @@ where
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FAMILY, 20))
         .margin(14)
+        .margin_right(34)
         .x_label_area_size(46)
         .y_label_area_size(64)
         .build_cartesian_2d((1f64..10f64.powf(DECADES)).log_scale(), 0f64..s.y_max)?;
@@ -202,7 +203,7 @@ where
         .y_label_formatter(&|y| style::ms(*y))
         .label_style((FAMILY, 13))
         .axis_desc_style((FAMILY, 14))
-        .light_line_style(GRID)
+        .max_light_lines(0)
         .bold_line_style(GRID)
         .draw()?;
     for line in &s.lines {
@@ -213,7 +214,9 @@ where
                 color.stroke_width(2),
             ))?
             .label(&line.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
     legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
@@ -252,9 +255,13 @@ where
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FAMILY, 20))
         .margin(14)
+        .margin_right(34)
         .x_label_area_size(46)
         .y_label_area_size(64)
-        .build_cartesian_2d((edge(lo)..edge(hi + 1)).log_scale(), 0f64..style::top(y_max))?;
+        .build_cartesian_2d(
+            (edge(lo)..edge(hi + 1)).log_scale(),
+            0f64..style::top(y_max),
+        )?;
     chart
         .configure_mesh()
         .x_desc("latency (ms, log scale)")
@@ -263,13 +270,16 @@ where
         .y_label_formatter(&|y| style::count(*y))
         .label_style((FAMILY, 13))
         .axis_desc_style((FAMILY, 14))
-        .light_line_style(GRID)
+        .max_light_lines(0)
         .bold_line_style(GRID)
         .draw()?;
     for bars in &d.bars {
         let color = bars.color;
         chart.draw_series(bars.bins.iter().map(|(&i, &n)| {
-            Rectangle::new([(edge(i), 0.0), (edge(i + 1), n as f64)], color.mix(0.3).filled())
+            Rectangle::new(
+                [(edge(i), 0.0), (edge(i + 1), n as f64)],
+                color.mix(0.3).filled(),
+            )
         }))?;
         // The outline as a step line keeps overlapping sides readable.
         let mut steps = Vec::new();

@@ -97,7 +97,7 @@ fn markers(
     last: i64,
 ) -> (Vec<(f64, String)>, Vec<String>) {
     let mut all: Vec<(f64, String)> = vec![(0.0, "expiry".into())];
-    let secs = |s: f64| format!("{} s", style::ms(s));
+    let secs = |s: f64| format!("{} s", style::seconds(s));
     match client.trigger.as_str() {
         "margin" => {
             if let Some(m) = client.margin_s {
@@ -167,20 +167,17 @@ where
         .y_label_formatter(&|y| style::count(*y))
         .label_style((FAMILY, 13))
         .axis_desc_style((FAMILY, 14))
-        .light_line_style(GRID)
+        .max_light_lines(0)
         .bold_line_style(GRID)
         .draw()?;
     for (g, group) in Group::ALL.iter().enumerate().skip(1) {
         let color = group.color();
         failed
-            .draw_series(l.bins.iter().map(|(at, counts, _)| {
+            .draw_series(l.bins.iter().filter(|b| b.1[g] > 0).map(|(at, counts, _)| {
                 let below: u64 = counts[1..g].iter().sum();
                 let x0 = *at as f64 + 0.08;
                 Rectangle::new(
-                    [
-                        (x0, below as f64),
-                        (x0 + 0.84, (below + counts[g]) as f64),
-                    ],
+                    [(x0, below as f64), (x0 + 0.84, (below + counts[g]) as f64)],
                     color.filled(),
                 )
             }))?
@@ -221,11 +218,11 @@ where
         .y_label_formatter(&|y| style::count(*y))
         .label_style((FAMILY, 13))
         .axis_desc_style((FAMILY, 14))
-        .light_line_style(GRID)
+        .max_light_lines(0)
         .bold_line_style(GRID)
         .draw()?;
     let green = Group::Ok.color();
-    ok.draw_series(l.bins.iter().map(|(at, counts, _)| {
+    ok.draw_series(l.bins.iter().filter(|b| b.1[0] > 0).map(|(at, counts, _)| {
         let x0 = *at as f64 + 0.08;
         Rectangle::new([(x0, 0.0), (x0 + 0.84, counts[0] as f64)], green.filled())
     }))?;

@@ -119,6 +119,15 @@ pub fn ms(v: f64) -> String {
     }
 }
 
+/// Seconds for a label: whole numbers without decimals.
+pub fn seconds(v: f64) -> String {
+    if v == v.trunc() {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 /// Counts for an axis: 12k, 1.5M.
 pub fn count(v: f64) -> String {
     let a = v.abs();

@@ -87,7 +87,10 @@ fn panels(side: &Side, index: usize) -> Result<Vec<Panel>, PlotError> {
         rate(&|b| b.refreshes_in_flight_max),
     );
     // In-flight maxima are levels, not counts per bucket: undo the division by the bucket width.
-    in_flight_refreshes.points.iter_mut().for_each(|p| p.1 *= width);
+    in_flight_refreshes
+        .points
+        .iter_mut()
+        .for_each(|p| p.1 *= width);
     in_flight_refreshes.dashed = true;
     let mut in_flight = line(
         "requests in flight (max)",
@@ -188,7 +191,7 @@ where
             .y_label_formatter(&|y| style::count(*y))
             .label_style((FAMILY, 12))
             .axis_desc_style((FAMILY, 13))
-            .light_line_style(GRID)
+            .max_light_lines(0)
             .bold_line_style(GRID);
         if i == last {
             mesh.x_desc("seconds since the variant started");
