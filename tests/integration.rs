@@ -2,6 +2,7 @@
 
 mod integration {
     mod broken_server;
+    mod browser;
     mod cli;
     mod client_models;
     mod compare;
