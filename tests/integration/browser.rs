@@ -198,12 +198,15 @@ fn the_report_page_loads_in_chromium_without_errors_and_shows_every_chart() {
         .unwrap()
         .contains("tokenstorm report: fixture"));
     let charts = seen["charts"].as_array().unwrap();
-    assert_eq!(charts.len(), 12, "{seen}");
+    assert_eq!(charts.len(), 13, "{seen}");
     for c in charts {
         assert_eq!(c["visible"], true, "{c}");
         assert!(c["width"].as_f64().unwrap() > 300.0, "{c}");
         assert!(c["height"].as_f64().unwrap() > 150.0, "{c}");
-        assert!(c["texts"].as_u64().unwrap() > 5, "chart without labels: {c}");
+        assert!(
+            c["texts"].as_u64().unwrap() > 5,
+            "chart without labels: {c}"
+        );
     }
 
     let shot = cdp.call(
@@ -217,7 +220,11 @@ fn the_report_page_loads_in_chromium_without_errors_and_shows_every_chart() {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
     let decoder = png::Decoder::new(std::io::Cursor::new(&png));
     let info = decoder.read_info().unwrap();
-    assert!(info.info().height > 3000, "the whole page: {:?}", info.info());
+    assert!(
+        info.info().height > 3000,
+        "the whole page: {:?}",
+        info.info()
+    );
     std::fs::write(dir.path().join("screenshot.png"), &png).unwrap();
 
     let errors: Vec<&Value> = cdp
@@ -237,5 +244,9 @@ fn the_report_page_loads_in_chromium_without_errors_and_shows_every_chart() {
         .filter(|e| e["method"] == "Network.requestWillBeSent")
         .filter_map(|e| e["params"]["request"]["url"].as_str())
         .collect();
-    assert_eq!(fetched, [page_url.as_str()], "the page fetched more than itself");
+    assert_eq!(
+        fetched,
+        [page_url.as_str()],
+        "the page fetched more than itself"
+    );
 }

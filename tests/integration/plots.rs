@@ -62,6 +62,7 @@ fn every_chart_renders_with_its_series_and_labels() {
     assert_eq!(
         files,
         [
+            "failed-calls",
             "expiry-lens-naive",
             "expiry-lens-coalesced",
             "timeline-naive",
@@ -91,6 +92,15 @@ fn every_chart_renders_with_its_series_and_labels() {
                 "calls not ok",
                 "calls ok",
                 "seconds from token expiry (send time minus expiry)",
+            ][..],
+        ),
+        (
+            "failed-calls",
+            &[
+                "API calls not ok per second: naive vs coalesced",
+                "naive (19 not ok)",
+                "coalesced (0 not ok)",
+                "API calls/s not ok",
             ][..],
         ),
         (

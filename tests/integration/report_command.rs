@@ -36,14 +36,14 @@ fn report_renders_a_self_contained_page_and_every_plot_file() {
     let without_xmlns = page.replace("http://www.w3.org/2000/svg", "");
     assert!(!without_xmlns.contains("http://"), "index.html links out");
     let svgs = page.matches("<svg").count();
-    assert_eq!(svgs, 12, "one inline SVG per chart");
+    assert_eq!(svgs, 13, "one inline SVG per chart");
     let plots = dir.path().join("plots");
     let mut files: Vec<String> = std::fs::read_dir(&plots)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 24, "{files:?}");
+    assert_eq!(files.len(), 26, "{files:?}");
     assert!(files.contains(&"expiry-lens-naive.png".to_owned()));
     assert!(files.contains(&"timeline-coalesced.svg".to_owned()));
 }

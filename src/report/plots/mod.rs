@@ -71,7 +71,7 @@ pub struct Rendered {
 
 /// Every chart for these sides, in the order the HTML page shows them.
 pub fn charts(sides: &[Side], server: Option<&ServerSettings>) -> Result<Vec<Chart>, PlotError> {
-    let mut out = Vec::new();
+    let mut out = vec![timeline::overview(sides)];
     for side in sides {
         out.push(lens::chart(side, sides, server)?);
     }
@@ -90,7 +90,8 @@ pub fn charts(sides: &[Side], server: Option<&ServerSettings>) -> Result<Vec<Cha
 impl Chart {
     fn size(&self) -> (u32, u32) {
         match &self.body {
-            Body::Timeline(_) => (960, 1000),
+            Body::Timeline(t) if t.panels() == 1 => (960, 380),
+            Body::Timeline(t) => (960, 60 + 188 * t.panels() as u32),
             Body::Lens(_) => (960, 520),
             _ => (960, 440),
         }

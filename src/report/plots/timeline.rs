@@ -9,6 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 const SCHEDULED: RGBColor = RGBColor(150, 150, 150);
+const TOKEN_CALLS: RGBColor = RGBColor(0, 110, 95);
 const IN_FLIGHT: RGBColor = RGBColor(60, 80, 110);
 const DROPPED: RGBColor = RGBColor(190, 70, 0);
 
@@ -28,6 +29,12 @@ pub struct Panel {
 pub struct Timeline {
     x_max: f64,
     panels: Vec<Panel>,
+}
+
+impl Timeline {
+    pub fn panels(&self) -> usize {
+        self.panels.len()
+    }
 }
 
 fn line(label: &str, color: RGBColor, points: Vec<(f64, f64)>) -> Line {
@@ -111,7 +118,7 @@ fn panels(side: &Side, index: usize) -> Result<Vec<Panel>, PlotError> {
             vec![
                 line(
                     "token + refresh calls/s",
-                    Group::InvalidGrant.color(),
+                    TOKEN_CALLS,
                     rate(&|b| b.token.total() + b.refresh.total()),
                 ),
                 in_flight_refreshes,
@@ -136,6 +143,51 @@ fn panels(side: &Side, index: usize) -> Result<Vec<Panel>, PlotError> {
             }
         })
         .collect())
+}
+
+/// Failed API calls per second, every side on one chart: the first thing to look at.
+pub fn overview(sides: &[Side]) -> Chart {
+    let mut x_max: f64 = 1.0;
+    let mut lines = Vec::new();
+    for (i, side) in sides.iter().enumerate() {
+        let series = &side.variant.timeseries;
+        let width = series.bucket_s.max(f64::MIN_POSITIVE);
+        if let Some(last) = series.buckets.last() {
+            x_max = x_max.max(last.t_s + series.bucket_s);
+        }
+        let points: Vec<(f64, f64)> = series
+            .buckets
+            .iter()
+            .map(|b| (b.t_s, b.contacts.failures() as f64 / width))
+            .collect();
+        let failed = side.variant.endpoints.contacts.outcomes.failures();
+        lines.push(line(
+            &format!("{} ({failed} not ok)", side.label),
+            variant_color(i),
+            points,
+        ));
+    }
+    let max = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
+    let names: Vec<&str> = sides.iter().map(|s| s.label.as_str()).collect();
+    Chart {
+        file: "failed-calls".into(),
+        title: format!("API calls not ok per second: {}", names.join(" vs ")),
+        caption: "Every API call that did not succeed (401, 429, invalid_grant or another error), \
+                  per second of each variant's run, all variants on one chart: a client that \
+                  meets expired tokens spikes at each expiry, one that refreshes in time stays flat at 0."
+            .into(),
+        body: Body::Timeline(Timeline {
+            x_max,
+            panels: vec![Panel {
+                y_desc: "API calls/s not ok",
+                lines,
+                y_max: style::top(max),
+            }],
+        }),
+    }
 }
 
 pub fn chart(side: &Side, sides: &[Side]) -> Result<Chart, PlotError> {
