@@ -234,7 +234,8 @@ where
             .margin(8)
             .x_label_area_size(if i == last { 42 } else { 22 })
             .y_label_area_size(64)
-            .build_cartesian_2d(0f64..t.x_max, 0f64..panel.y_max)?;
+            // A little room below 0, so a line flat at zero shows above the axis instead of on it.
+            .build_cartesian_2d(0f64..t.x_max, -0.03 * panel.y_max..panel.y_max)?;
         let mut mesh = chart.configure_mesh();
         mesh.y_desc(panel.y_desc)
             .x_labels(12)
@@ -251,7 +252,7 @@ where
         mesh.draw()?;
         for l in &panel.lines {
             let color = l.color;
-            let style = color.stroke_width(2);
+            let style = color.stroke_width(if t.panels.len() == 1 { 3 } else { 2 });
             let drawn = if l.dashed {
                 chart.draw_series(DashedLineSeries::new(l.points.iter().copied(), 6, 4, style))?
             } else {
