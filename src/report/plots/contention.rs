@@ -1,7 +1,6 @@
 //! Refresh contention: how many refreshes each token generation drew (the herd size), side by side.
 
-use super::latency::legend;
-use super::style::{self, variant_color, FAMILY, GRID, MUTED};
+use super::style::{self, legend, variant_color, FAMILY, GRID, MUTED};
 use super::{Body, Chart, DrawResult, Side};
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -1,7 +1,7 @@
 //! Latency charts from the report's HdrHistograms: the percentile spectrum and the log-bucket
 //! histogram per endpoint (one line per side, so two SDK versions overlay), and refresh wait times.
 
-use super::style::{self, variant_color, FAMILY, GRID, MUTED};
+use super::style::{self, legend, variant_color, FAMILY, GRID};
 use super::{histogram, Body, Chart, DrawResult, PlotError, Side};
 use crate::metrics::latency::new_histogram;
 use crate::report::model::EndpointReport;
@@ -294,24 +294,4 @@ where
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 20, y + 5)], color.filled()));
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight)
-}
-
-pub(super) fn legend<'a, DB, X, Y>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
-    at: SeriesLabelPosition,
-) -> DrawResult
-where
-    DB: DrawingBackend + 'a,
-    DB::ErrorType: 'static,
-    X: plotters::coord::ranged1d::Ranged,
-    Y: plotters::coord::ranged1d::Ranged,
-{
-    chart
-        .configure_series_labels()
-        .position(at)
-        .background_style(WHITE.mix(0.85))
-        .border_style(MUTED)
-        .label_font((FAMILY, 13))
-        .draw()?;
-    Ok(())
 }

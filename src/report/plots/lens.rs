@@ -1,8 +1,7 @@
 //! The expiry lens: API calls by when they were sent relative to their token's expiry, stacked by
 //! outcome, with the expiry, the client's refresh margin and the server's leeway marked.
 
-use super::latency::legend;
-use super::style::{self, Group, FAMILY, GRID, INK, MUTED};
+use super::style::{self, legend, Group, FAMILY, GRID, INK, MUTED};
 use super::{slug, Body, Chart, DrawResult, PlotError, Side};
 use crate::report::model::{ClientInfo, ServerSettings};
 use plotters::coord::types::RangedCoordf64;

@@ -2,13 +2,16 @@
 
 use crate::http::Outcome;
 use crate::report::outcomes::Outcomes;
-use plotters::style::{FontStyle, RGBColor};
+use plotters::prelude::*;
+use plotters::style::FontStyle;
 use std::sync::OnceLock;
 
 /// The font used to measure (SVG) and draw (PNG) text. Embedded, so a machine without a font library
 /// renders the same charts; its licence is assets/fonts/LICENSE-DejaVu.txt.
 const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 pub const FAMILY: &str = "sans-serif";
+
+type DrawResult = super::DrawResult;
 
 /// Registers the embedded font once; false only if the font file were unusable.
 pub fn font_ready() -> bool {
@@ -151,6 +154,27 @@ pub fn top(max: f64) -> f64 {
     } else {
         1.0
     }
+}
+
+/// The series legend, boxed, where it covers the least.
+pub fn legend<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    at: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: plotters::coord::ranged1d::Ranged,
+    Y: plotters::coord::ranged1d::Ranged,
+{
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(MUTED)
+        .label_font((FAMILY, 13))
+        .draw()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! The run over time, one panel per question: calls by outcome, latency, the token endpoint, load.
 //! Every side's chart shares its panels' scales, so a flat line next to a spike reads as one.
 
-use super::latency::legend;
-use super::style::{self, lighter, variant_color, Group, FAMILY, GRID, INK};
+use super::style::{self, legend, lighter, variant_color, Group, FAMILY, GRID, INK};
 use super::{histogram, slug, Body, Chart, DrawResult, PlotError, Side};
 use crate::report::model::Bucket;
 use plotters::coord::Shift;
