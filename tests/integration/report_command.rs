@@ -77,3 +77,35 @@ fn bad_reports_are_refused_with_exit_code_2() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn compare_writes_a_page_with_both_sides_overlaid() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["compare", FIXTURE, "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("index.html"), "{stdout}");
+    let page = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    for needed in [
+        "tokenstorm comparison",
+        "contacts.p99_ms",
+        "base: naive (1619 calls)",
+        "candidate: coalesced (1600 calls)",
+        "Expiry lens: candidate: coalesced",
+    ] {
+        assert!(page.contains(needed), "the comparison page lacks {needed}");
+    }
+    assert_eq!(page.matches("<svg").count(), 13);
+    assert!(dir
+        .path()
+        .join("plots/expiry-lens-base-naive.svg")
+        .is_file());
+}

@@ -202,5 +202,11 @@ fn slug(label: &str) -> String {
             }
         })
         .collect();
-    s.trim_matches('-').to_owned()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if !(c == '-' && out.ends_with('-')) {
+            out.push(c);
+        }
+    }
+    out.trim_matches('-').to_owned()
 }
