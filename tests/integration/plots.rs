@@ -244,3 +244,20 @@ fn an_hour_long_run_and_a_herd_of_500_stay_readable() {
         .count();
     assert!(categories <= 30, "{categories} labels in the herd chart");
 }
+
+#[test]
+fn a_run_stopped_before_any_variant_still_gets_its_page() {
+    let mut report = fixture();
+    report.variants.clear();
+    report.interrupted = true;
+    let dir = tempfile::tempdir().unwrap();
+    let page = tokenstorm::report::pages::write_run(&report, dir.path()).unwrap();
+    let text = std::fs::read_to_string(page).unwrap();
+    assert!(text.contains("Interrupted"), "{text}");
+    let charts = plots::charts(&[], report.server.as_ref()).unwrap();
+    let files: Vec<&str> = charts.iter().map(|c| c.file.as_str()).collect();
+    assert_eq!(files, ["failed-calls", "refresh-herds"]);
+    for chart in &charts {
+        texts(&chart.svg().unwrap());
+    }
+}
