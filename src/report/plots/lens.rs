@@ -262,3 +262,57 @@ where
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::ClientInfo;
+
+    fn client(trigger: &str, margin_s: Option<f64>) -> ClientInfo {
+        ClientInfo {
+            preset: None,
+            description: None,
+            token_scope: "org".into(),
+            trigger: trigger.into(),
+            margin_s,
+            advisory_s: None,
+            fraction: None,
+            jitter_s: 0.0,
+            early_expiry_s: 0.0,
+            coalesce: "none".into(),
+            wait_timeout_s: None,
+            lock_ttl_s: None,
+            retries_on_401: 1,
+            retries_on_429: 0,
+            honor_retry_after: false,
+            refresh_grant: "refresh_token".into(),
+            partner_credentials: "own".into(),
+            clock_skew_ms: 0,
+        }
+    }
+
+    #[test]
+    fn markers_merge_at_one_place_and_report_what_the_lens_cannot_show() {
+        let server = ServerSettings {
+            token_ttl_s: 900.0,
+            leeway_s: 0.0,
+            clock_offset_ms: 0,
+        };
+        let (inside, outside) = markers(&client("margin", Some(3.0)), Some(&server), -30, 10);
+        assert_eq!(
+            inside,
+            vec![
+                (0.0, "expiry, server leeway 0 s".to_owned()),
+                (-3.0, "client margin 3 s".to_owned())
+            ]
+        );
+        assert!(outside.is_empty());
+        let (inside, outside) = markers(&client("margin", Some(60.0)), None, -30, 10);
+        assert_eq!(inside, vec![(0.0, "expiry".to_owned())]);
+        assert_eq!(outside, vec!["The client margin 60 s line".to_owned()]);
+        let mut fraction = client("fraction", None);
+        fraction.fraction = Some(0.99);
+        let (inside, _) = markers(&fraction, Some(&server), -30, 10);
+        assert!((inside[1].0 + 9.0).abs() < 1e-9, "{inside:?}");
+    }
+}

@@ -113,7 +113,7 @@ fn panels(side: &Side, index: usize) -> Result<Vec<Panel>, PlotError> {
             vec![line("p99", color, p99), line("p50", lighter(color), p50)],
         ),
         (
-            "token endpoint",
+            "token calls/s, in flight",
             vec![
                 line(
                     "token + refresh calls/s",
@@ -124,7 +124,7 @@ fn panels(side: &Side, index: usize) -> Result<Vec<Panel>, PlotError> {
             ],
         ),
         (
-            "load",
+            "in flight, dropped/s",
             vec![in_flight, line("dropped/s", DROPPED, rate(&|b| b.dropped))],
         ),
     ];
