@@ -155,6 +155,11 @@ impl Recorder {
         self.lens.record_refresh(offset_ms);
     }
 
+    /// How a refresh placed with [`Recorder::refresh_lens`] ended.
+    pub fn refresh_lens_outcome(&self, offset_ms: i64, outcome: Outcome) {
+        self.lens.record_refresh_outcome(offset_ms, outcome);
+    }
+
     pub fn refresh_in_flight(&self, org: usize, now: Instant) -> InFlight<'_> {
         let guard = self.contention.begin(org);
         self.series.in_flight(

@@ -55,10 +55,12 @@ pub fn variant(
                 .bins
                 .iter()
                 .zip(&snap.lens.refreshes)
-                .map(|((offset_s, counts), refreshes)| LensBin {
+                .zip(&snap.lens.refresh_outcomes)
+                .map(|(((offset_s, counts), refreshes), ended)| LensBin {
                     offset_s: *offset_s,
                     outcomes: Outcomes(*counts),
                     refreshes: *refreshes,
+                    refresh_outcomes: Outcomes(*ended),
                 })
                 .collect(),
             before: Outcomes(snap.lens.before),

@@ -181,6 +181,9 @@ pub struct LensBin {
     pub outcomes: Outcomes,
     /// Refresh calls that started in this bin, relative to the expiry of the token they replaced.
     pub refreshes: u64,
+    /// How those refresh calls ended (`invalid_grant` from rotation races shows here).
+    #[serde(default)]
+    pub refresh_outcomes: Outcomes,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

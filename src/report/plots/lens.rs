@@ -3,7 +3,7 @@
 
 use super::style::{self, legend, Group, FAMILY, GRID, INK, MUTED};
 use super::{slug, Body, Chart, DrawResult, PlotError, Side};
-use crate::report::model::{ClientInfo, ServerSettings};
+use crate::report::model::{ClientInfo, LensBin, ServerSettings};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -22,6 +22,17 @@ pub struct Lens {
     ok_max: f64,
 }
 
+/// A bin's API calls by group, with its refresh calls' failures added (ok stays the API calls'), so
+/// invalid_grant and token-endpoint 429s stand where the refreshes went.
+fn with_refreshes(b: &LensBin) -> [u64; 5] {
+    let mut counts = Group::split(&b.outcomes);
+    let refreshes = Group::split(&b.refresh_outcomes);
+    for (c, r) in counts.iter_mut().zip(refreshes).skip(1) {
+        *c += r;
+    }
+    counts
+}
+
 fn failed(counts: &[u64; 5]) -> u64 {
     counts[1..].iter().sum()
 }
@@ -35,12 +46,12 @@ pub fn chart(
     let bins: Vec<(i64, [u64; 5], u64)> = lens
         .bins
         .iter()
-        .map(|b| (b.offset_s, Group::split(&b.outcomes), b.refreshes))
+        .map(|b| (b.offset_s, with_refreshes(b), b.refreshes))
         .collect();
     let (mut failed_max, mut ok_max) = (0u64, 0u64);
     for other in sides {
         for b in &other.variant.expiry_lens.bins {
-            let counts = Group::split(&b.outcomes);
+            let counts = with_refreshes(b);
             failed_max = failed_max.max(failed(&counts)).max(b.refreshes);
             ok_max = ok_max.max(counts[0]);
         }
@@ -51,8 +62,9 @@ pub fn chart(
     let client = &side.variant.client;
     let mut caption = String::from(
         "API calls by when they were sent relative to their token's expiry as the client saw it \
-         (1 s bins; left of 0 the client still thought the token good). Top: calls that did not \
-         succeed, by outcome, and where refresh calls started; bottom: calls that succeeded.",
+         (1 s bins; left of 0 the client still thought the token good). Top: API calls and refresh \
+         calls that did not succeed, by outcome (refreshes placed by the token they replaced), and \
+         dots where refresh calls started; bottom: API calls that succeeded.",
     );
     if client.clock_skew_ms != 0 {
         caption.push_str(&format!(
@@ -161,7 +173,7 @@ where
         .build_cartesian_2d(x.clone(), 0f64..l.failed_max)?;
     failed
         .configure_mesh()
-        .y_desc("calls not ok")
+        .y_desc("API + refresh calls not ok")
         .x_labels(0)
         .y_label_formatter(&|y| style::count(*y))
         .label_style((FAMILY, 13))
@@ -211,7 +223,7 @@ where
         .build_cartesian_2d(x, 0f64..l.ok_max)?;
     ok.configure_mesh()
         .x_desc("seconds from token expiry (send time minus expiry)")
-        .y_desc("calls ok")
+        .y_desc("API calls ok")
         .x_labels(((l.last - l.first) / 2).max(2) as usize)
         .x_label_formatter(&|x| format!("{x:+.0}"))
         .y_label_formatter(&|y| style::count(*y))
