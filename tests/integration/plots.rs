@@ -261,3 +261,30 @@ fn a_run_stopped_before_any_variant_still_gets_its_page() {
         texts(&chart.svg().unwrap());
     }
 }
+
+#[test]
+fn refresh_calls_that_got_invalid_grant_stack_in_the_lens() {
+    let mut report = fixture();
+    let purple = "#9467BD";
+    let lens_of = |report: &Report| {
+        let charts = plots::charts(&sides(report), report.server.as_ref()).unwrap();
+        by_file(&charts, "expiry-lens-naive").svg().unwrap()
+    };
+    assert_eq!(
+        rects(&lens_of(&report), purple),
+        1,
+        "only the legend swatch"
+    );
+    let bin = report.variants[0]
+        .expiry_lens
+        .bins
+        .iter_mut()
+        .find(|b| b.offset_s == 1)
+        .unwrap();
+    bin.refresh_outcomes[tokenstorm::http::Outcome::InvalidGrant] = 5;
+    assert_eq!(
+        rects(&lens_of(&report), purple),
+        2,
+        "a bar for the invalid_grant"
+    );
+}
