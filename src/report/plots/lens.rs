@@ -225,7 +225,13 @@ where
         .x_desc("seconds from token expiry (send time minus expiry)")
         .y_desc("API calls ok")
         .x_labels(((l.last - l.first) / 2).max(2) as usize)
-        .x_label_formatter(&|x| format!("{x:+.0}"))
+        .x_label_formatter(&|x| {
+            if x.abs() < 0.5 {
+                "0".to_owned()
+            } else {
+                format!("{x:+.0}")
+            }
+        })
         .y_label_formatter(&|y| style::count(*y))
         .label_style((FAMILY, 13))
         .axis_desc_style((FAMILY, 14))
