@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 const SCHEDULED: RGBColor = RGBColor(150, 150, 150);
-const TOKEN_CALLS: RGBColor = RGBColor(0, 110, 95);
+const TOKEN_CALLS: RGBColor = RGBColor(170, 110, 0);
 const IN_FLIGHT: RGBColor = RGBColor(60, 80, 110);
 const DROPPED: RGBColor = RGBColor(190, 70, 0);
 
