@@ -38,6 +38,9 @@ pub enum Command {
     /// Join the reports of a sharded run (`run --shard i/n`) into one, exactly (docs/distributed.md).
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
+    /// Re-render a saved report's charts (plots/) and HTML page (index.html) without running.
+    #[command(after_help = EXIT_CODES)]
+    Report(ReportArgs),
     /// List the built-in client-model presets.
     Clients,
     /// Print the JSON Schema of profiles (kept in the repository as schema/profile.schema.json).
@@ -53,7 +56,7 @@ pub struct CompareArgs {
     /// Variant to compare: twice for base then candidate, once for the same name in both reports.
     #[arg(long = "variant", value_name = "NAME")]
     pub variants: Vec<String>,
-    /// Folder for compare.json [default: reports/compare-<unix time>/].
+    /// Folder for compare.json, index.html and plots/ [default: reports/compare-<unix time>/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Exit 1 when the candidate is worse than a limit allows and, where the metric has a statistical
@@ -166,6 +169,15 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port and prints it.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// The report to render (report.json).
+    pub report: PathBuf,
+    /// Folder for plots/ and index.html [default: the report's own folder].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args)]

@@ -7,6 +7,7 @@ use cli::{Cli, Command};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use tokenstorm::app::{self, exit, AppError, Signals};
+use tokenstorm::report::pages::INDEX_FILE;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -60,6 +61,8 @@ async fn command(command: Command) -> Result<u8, AppError> {
             } else {
                 print!("{}", tokenstorm::report::summary::render(&result.report));
                 println!("\nreport: {}", result.report_path.display());
+                let page = result.report_path.with_file_name(INDEX_FILE);
+                println!("page:   {}", page.display());
             }
             Ok(app::exit_code(&result))
         }
@@ -95,6 +98,7 @@ async fn command(command: Command) -> Result<u8, AppError> {
             } else {
                 print!("{}", tokenstorm::report::compare::render(&done.comparison));
                 println!("\ncompare: {}", done.path.display());
+                println!("page:    {}", done.page.display());
             }
             let regressed = options.fail_on_regression && done.comparison.regressed;
             Ok(if regressed {
@@ -121,6 +125,11 @@ async fn command(command: Command) -> Result<u8, AppError> {
                 println!("\nreport: {}", result.report_path.display());
             }
             Ok(app::exit_code(&result))
+        }
+        Command::Report(args) => {
+            let page = app::render::render(&args.report, args.out.as_deref())?;
+            println!("page: {}", page.display());
+            Ok(exit::SUCCESS)
         }
         Command::Schema => {
             print!("{}", tokenstorm::profile::json_schema());

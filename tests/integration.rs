@@ -2,6 +2,7 @@
 
 mod integration {
     mod broken_server;
+    mod browser;
     mod cli;
     mod client_models;
     mod compare;
@@ -13,12 +14,14 @@ mod integration {
     mod manifests;
     mod merge;
     mod platform_support;
+    mod plots;
     mod profile_errors;
     mod remote_dialects;
     mod remote_http;
     mod remote_profile;
     mod remote_support;
     mod remote_tls;
+    mod report_command;
     mod schema;
     mod secret_hygiene;
     mod shards;

@@ -3,7 +3,7 @@
 use super::AppError;
 use crate::report::compare::{self, Comparison, Limit};
 use crate::report::model::{Report, VariantReport};
-use crate::report::{self as reports, junit, ReportError};
+use crate::report::{self as reports, junit, pages, ReportError};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ pub struct CompareOptions {
 pub struct Compared {
     pub comparison: Comparison,
     pub path: PathBuf,
+    /// The HTML page (`index.html` next to compare.json).
+    pub page: PathBuf,
 }
 
 pub fn run(options: &CompareOptions) -> Result<Compared, AppError> {
@@ -92,7 +94,17 @@ pub fn run(options: &CompareOptions) -> Result<Compared, AppError> {
         PathBuf::from("reports").join(format!("compare-{stamp}"))
     });
     let path = write(&comparison, &dir)?;
-    Ok(Compared { comparison, path })
+    let server = base_report.server.as_ref();
+    let sides = [
+        (format!("base: {}", base.name), &base),
+        (format!("candidate: {}", candidate.name), &candidate),
+    ];
+    let page = pages::write_compare(&comparison, &sides, server, &dir)?;
+    Ok(Compared {
+        comparison,
+        path,
+        page,
+    })
 }
 
 /// The variant named `name`, or the only one when no name is given.

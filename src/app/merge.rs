@@ -25,6 +25,7 @@ pub fn run(paths: &[PathBuf], out: Option<&Path>) -> Result<RunResult, AppError>
         PathBuf::from("reports").join(format!("{}-merged-{}", merged.profile.name, compact(&now)))
     });
     let report_path = report::write_json(&merged, &out)?;
+    report::pages::write_run(&merged, &out)?;
     Ok(RunResult {
         interrupted: None,
         unreachable: false,

@@ -7,6 +7,7 @@ pub mod embedded;
 pub mod merge;
 pub mod progress;
 pub mod remote;
+pub mod render;
 pub mod run;
 pub mod serve;
 pub mod signals;
@@ -17,6 +18,7 @@ pub mod variant;
 use crate::http::HttpError;
 use crate::plan::PlanError;
 use crate::profile::ProfileError;
+use crate::report::plots::PlotError;
 use crate::report::ReportError;
 
 pub use run::{run, RunOptions, RunResult};
@@ -61,6 +63,8 @@ impl AppError {
             AppError::Http(HttpError::Url { .. } | HttpError::Tls(_)) => exit::USAGE,
             AppError::Http(HttpError::Discovery { .. }) => exit::UNREACHABLE,
             AppError::Report(ReportError::Invalid { .. } | ReportError::Read { .. }) => exit::USAGE,
+            // A histogram that does not decode came from the report file, not from this run.
+            AppError::Report(ReportError::Charts(PlotError::Histogram { .. })) => exit::USAGE,
             AppError::Http(_) | AppError::Report(_) | AppError::Target { .. } => exit::RUNTIME,
         }
     }

@@ -128,6 +128,11 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
 
     let interrupted = signals.first();
     let unreachable = !variants.is_empty() && variants.iter().all(never_answered);
+    // Only the embedded target reports truth, and only its settings are known to this tool.
+    let server = variants
+        .iter()
+        .any(|v| v.truth.is_some())
+        .then(|| report::build::server_settings(&plan.profile.server));
     let report = Report {
         format_version: FORMAT_VERSION,
         tool: "tokenstorm".into(),
@@ -153,8 +158,10 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
         }),
         merged_shards: None,
         notes,
+        server,
     };
     let report_path = report::write_json(&report, &out)?;
+    report::pages::write_run(&report, &out)?;
     Ok(RunResult {
         report,
         report_path,

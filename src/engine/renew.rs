@@ -61,11 +61,13 @@ pub async fn renew(
         replaces
     };
     respect_retry_after(ctx, slot_index).await;
-    if let Some(expires_at) = replacing.as_ref().and_then(|t| t.expires_at) {
-        if endpoint == Endpoint::Refresh {
-            ctx.recorder
-                .refresh_lens(super::session::signed_ms(Instant::now(), expires_at));
-        }
+    let lens_offset = replacing
+        .as_ref()
+        .and_then(|t| t.expires_at)
+        .filter(|_| endpoint == Endpoint::Refresh)
+        .map(|expires_at| super::session::signed_ms(Instant::now(), expires_at));
+    if let Some(offset) = lens_offset {
+        ctx.recorder.refresh_lens(offset);
     }
 
     let credentials = Credentials {
@@ -83,6 +85,9 @@ pub async fn renew(
     let ended = Instant::now();
     ctx.recorder
         .attempt(endpoint, reply.outcome, started, ended);
+    if let Some(offset) = lens_offset {
+        ctx.recorder.refresh_lens_outcome(offset, reply.outcome);
+    }
     if let Some(wait) = reply
         .retry_after
         .filter(|_| reply.outcome == Outcome::RateLimited)

@@ -37,6 +37,9 @@ pub struct Shard {
     service: Option<Histogram<u64>>,
     /// Per request, time spent getting tokens (cache, own refreshes, waits on others').
     token_time: Option<Histogram<u64>>,
+    /// User-level latency per time-series bucket (by when the request ended), for the latency-over-time
+    /// chart. Coarser and narrower counters than the run-wide histograms: there are hundreds of these.
+    per_bucket: Vec<Option<Histogram<u32>>>,
 }
 
 fn record(slot: &mut Option<Histogram<u64>>, d: Duration) {
@@ -50,6 +53,18 @@ fn merge(into: &mut Option<Histogram<u64>>, from: &Option<Histogram<u64>>) {
     }
 }
 
+fn bucket_histogram<T: hdrhistogram::Counter>() -> Histogram<T> {
+    // 2 significant figures is a valid setting, so this cannot fail.
+    Histogram::new(BUCKET_SIGFIG).unwrap_or_else(|_| unreachable!("sigfig 2 is within 0..=5"))
+}
+
+/// Adds a shard's narrow counters into the snapshot's wide ones (same precision, so the same buckets).
+fn widen(into: &mut Histogram<u64>, from: &Histogram<u32>) {
+    for v in from.iter_recorded() {
+        let _ = into.record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
+    }
+}
+
 pub struct Latencies {
     shards: Box<[Mutex<Shard>]>,
 }
@@ -58,6 +73,9 @@ thread_local! {
     static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+/// Significant figures of the per-bucket histograms: 1 % is plenty for a p50/p99 line over time.
+pub const BUCKET_SIGFIG: u8 = 2;
 
 /// Merged view of all shards.
 #[derive(Default, Clone)]
@@ -69,6 +87,8 @@ pub struct LatencySnapshot {
     pub lateness: Option<Histogram<u64>>,
     pub service: Option<Histogram<u64>>,
     pub token_time: Option<Histogram<u64>>,
+    /// Request latency per time-series bucket index.
+    pub per_bucket: Vec<Option<Histogram<u64>>>,
 }
 
 impl Latencies {
@@ -100,11 +120,17 @@ impl Latencies {
         });
     }
 
-    /// `latency` from the intended send time, `service` from the actual one.
-    pub fn request(&self, latency: Duration, service: Duration) {
+    /// `latency` from the intended send time, `service` from the actual one; the request ended in
+    /// time-series bucket `bucket`.
+    pub fn request(&self, latency: Duration, service: Duration, bucket: usize) {
         self.with_shard(|s| {
             record(&mut s.requests, latency);
             record(&mut s.service, service);
+            if s.per_bucket.len() <= bucket {
+                s.per_bucket.resize_with(bucket + 1, || None);
+            }
+            let slot = s.per_bucket[bucket].get_or_insert_with(bucket_histogram);
+            let _ = slot.record(micros(latency));
         });
     }
 
@@ -143,6 +169,14 @@ impl Latencies {
             merge(&mut out.lateness, &s.lateness);
             merge(&mut out.service, &s.service);
             merge(&mut out.token_time, &s.token_time);
+            if out.per_bucket.len() < s.per_bucket.len() {
+                out.per_bucket.resize_with(s.per_bucket.len(), || None);
+            }
+            for (into, from) in out.per_bucket.iter_mut().zip(&s.per_bucket) {
+                if let Some(from) = from {
+                    widen(into.get_or_insert_with(bucket_histogram), from);
+                }
+            }
         }
         out
     }

@@ -18,6 +18,8 @@ pub struct ExpiryLens {
     refreshes: Box<[AtomicU64]>,
     refreshes_before: AtomicU64,
     refreshes_after: AtomicU64,
+    /// How those refresh calls ended, by the same bins (calls outside the lens are not kept by outcome).
+    refresh_outcomes: Box<[[AtomicU64; Outcome::COUNT]]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,8 @@ pub struct LensSnapshot {
     pub refreshes: Vec<u64>,
     pub refreshes_before: u64,
     pub refreshes_after: u64,
+    /// Outcomes of the refresh calls per bin (same order as `bins`).
+    pub refresh_outcomes: Vec<[u64; Outcome::COUNT]>,
 }
 
 impl ExpiryLens {
@@ -41,6 +45,7 @@ impl ExpiryLens {
             refreshes: (0..BINS).map(|_| AtomicU64::new(0)).collect(),
             refreshes_before: AtomicU64::new(0),
             refreshes_after: AtomicU64::new(0),
+            refresh_outcomes: (0..BINS).map(|_| Default::default()).collect(),
         }
     }
 
@@ -63,6 +68,13 @@ impl ExpiryLens {
             Err(true) => &self.refreshes_after,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The refresh call started `offset_ms` after the expiry of the token it replaces ended in `outcome`.
+    pub fn record_refresh_outcome(&self, offset_ms: i64, outcome: Outcome) {
+        if let Ok(i) = Self::bin(offset_ms) {
+            self.refresh_outcomes[i][outcome.index()].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// `offset_ms` is send time minus the token's expiry: negative while the token is still good.
@@ -95,6 +107,7 @@ impl ExpiryLens {
                 .collect(),
             refreshes_before: self.refreshes_before.load(Ordering::Relaxed),
             refreshes_after: self.refreshes_after.load(Ordering::Relaxed),
+            refresh_outcomes: self.refresh_outcomes.iter().map(load).collect(),
         }
     }
 }

@@ -146,7 +146,9 @@ impl Recorder {
         if !reached_api {
             self.counters.no_token.fetch_add(1, Ordering::Relaxed);
         }
-        self.latencies.request(latency, service);
+        // The request ends now; its bucket is where the time series counts its last attempt too.
+        let bucket = self.series.index(self.elapsed(Instant::now()));
+        self.latencies.request(latency, service, bucket);
     }
 
     /// One HTTP exchange. `started` is when it was meant to go (the intended time for a first API attempt).
@@ -190,6 +192,11 @@ impl Recorder {
     /// Where a refresh started relative to the expiry of the token it replaces.
     pub fn refresh_lens(&self, offset_ms: i64) {
         self.lens.record_refresh(offset_ms);
+    }
+
+    /// How a refresh placed with [`Recorder::refresh_lens`] ended.
+    pub fn refresh_lens_outcome(&self, offset_ms: i64, outcome: Outcome) {
+        self.lens.record_refresh_outcome(offset_ms, outcome);
     }
 
     pub fn refresh_in_flight(&self, org: usize, now: Instant) -> InFlight<'_> {

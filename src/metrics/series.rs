@@ -48,9 +48,14 @@ impl TimeSeries {
         self.width
     }
 
-    fn at(&self, elapsed: Duration) -> &Bucket {
+    /// The bucket `elapsed` falls in; later samples go to the last one.
+    pub fn index(&self, elapsed: Duration) -> usize {
         let i = (elapsed.as_nanos() / self.width.as_nanos().max(1)) as usize;
-        &self.buckets[i.min(self.buckets.len() - 1)]
+        i.min(self.buckets.len() - 1)
+    }
+
+    fn at(&self, elapsed: Duration) -> &Bucket {
+        &self.buckets[self.index(elapsed)]
     }
 
     pub fn scheduled(&self, elapsed: Duration) {

@@ -9,6 +9,7 @@ use crate::metrics::phase::Phase;
 use crate::metrics::Snapshot;
 use crate::plan::{ClientModel, Coalescing, Load, RefreshTrigger};
 use crate::profile::schema::{PartnerCredentials, RefreshGrant, TokenScope};
+use crate::profile::server::ServerSection;
 use std::collections::BTreeMap;
 
 pub fn variant(
@@ -66,10 +67,12 @@ pub fn variant(
                 .bins
                 .iter()
                 .zip(&snap.lens.refreshes)
-                .map(|((offset_s, counts), refreshes)| LensBin {
+                .zip(&snap.lens.refresh_outcomes)
+                .map(|(((offset_s, counts), refreshes), ended)| LensBin {
                     offset_s: *offset_s,
                     outcomes: Outcomes(*counts),
                     refreshes: *refreshes,
+                    refresh_outcomes: Outcomes(*ended),
                 })
                 .collect(),
             before: Outcomes(snap.lens.before),
@@ -82,7 +85,8 @@ pub fn variant(
             buckets: snap
                 .series
                 .iter()
-                .map(|b| Bucket {
+                .enumerate()
+                .map(|(i, b)| Bucket {
                     t_s: b.start_s,
                     scheduled: b.scheduled,
                     dropped: b.dropped,
@@ -91,11 +95,31 @@ pub fn variant(
                     refresh: Outcomes(b.attempts[Endpoint::Refresh.index()]),
                     refreshes_in_flight_max: b.refreshes_in_flight_max,
                     requests_in_flight_max: b.requests_in_flight_max,
+                    latency_histogram: snap
+                        .latency
+                        .per_bucket
+                        .get(i)
+                        .and_then(Option::as_ref)
+                        .map(encode),
                 })
                 .collect(),
         },
         conservation,
         truth: None,
+    }
+}
+
+/// The embedded target's expiry settings, as the report records them.
+pub fn server_settings(section: &ServerSection) -> ServerSettings {
+    let offset_ms = i64::try_from(section.clock_offset.magnitude.as_millis()).unwrap_or(i64::MAX);
+    ServerSettings {
+        token_ttl_s: section.token_ttl.0.as_secs_f64(),
+        leeway_s: section.leeway.0.as_secs_f64(),
+        clock_offset_ms: if section.clock_offset.negative {
+            -offset_ms
+        } else {
+            offset_ms
+        },
     }
 }
 

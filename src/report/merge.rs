@@ -123,6 +123,7 @@ pub fn merge(shards: &[ShardReport]) -> Result<Report, MergeError> {
         }),
         shard: None,
         merged_shards: Some(ordered.len() as u32),
+        server: first.report.server.clone(),
         notes,
     })
 }

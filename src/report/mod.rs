@@ -4,10 +4,13 @@ pub mod build;
 pub mod compare;
 pub mod gates;
 pub mod histogram;
+pub mod html;
 pub mod junit;
 pub mod merge;
 pub mod model;
 pub mod outcomes;
+pub mod pages;
+pub mod plots;
 pub mod significance;
 pub mod stats;
 pub mod summary;
@@ -31,6 +34,8 @@ pub enum ReportError {
     },
     #[error("{} is not a tokenstorm report: {reason}", path.display())]
     Invalid { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Charts(#[from] plots::PlotError),
 }
 
 pub const REPORT_FILE: &str = "report.json";

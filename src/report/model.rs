@@ -41,6 +41,9 @@ pub struct Report {
     /// What the reader should know about how this report came about (e.g. a check that was skipped).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The embedded target's expiry settings (absent for other targets): the plots mark them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +56,17 @@ pub struct ShardInfo {
     pub share: f64,
     /// The agreed start (`--start-at`), UTC RFC 3339, if one was given.
     pub start_at: Option<String>,
+}
+
+/// What the embedded target was told about expiry, so charts can mark the leeway next to the client's margin.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub token_ttl_s: f64,
+    /// Tolerance when the server checks `exp`: a token still passes this long after it expired.
+    pub leeway_s: f64,
+    /// The API's clock minus the token issuer's.
+    pub clock_offset_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +230,9 @@ pub struct LensBin {
     pub outcomes: Outcomes,
     /// Refresh calls that started in this bin, relative to the expiry of the token they replaced.
     pub refreshes: u64,
+    /// How those refresh calls ended (`invalid_grant` from rotation races shows here).
+    #[serde(default)]
+    pub refresh_outcomes: Outcomes,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -268,6 +285,10 @@ pub struct Bucket {
     pub refresh: Outcomes,
     pub refreshes_in_flight_max: u64,
     pub requests_in_flight_max: u64,
+    /// Latency of the user-level requests that finished in this bucket: HdrHistogram V2, base64,
+    /// microseconds, 2 significant figures (absent when none finished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
 }
 
 /// The bookkeeping identities every run must satisfy; `ok` is false when any fails (a measurement bug).

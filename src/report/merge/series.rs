@@ -1,6 +1,7 @@
 //! Time series of several shards on one clock: each shard's buckets shifted by when it started.
 
 use super::variant::Part;
+use crate::report::histogram::{decode, encode};
 use crate::report::model::{Bucket, TimeSeries};
 use crate::report::outcomes::Outcomes;
 use std::collections::BTreeMap;
@@ -31,6 +32,8 @@ pub fn merge(parts: &[Part<'_>], shifts: &[f64]) -> TimeSeries {
             into.refreshes_in_flight_max =
                 into.refreshes_in_flight_max.max(b.refreshes_in_flight_max);
             into.requests_in_flight_max = into.requests_in_flight_max.max(b.requests_in_flight_max);
+            into.latency_histogram =
+                add_encoded(into.latency_histogram.take(), b.latency_histogram.as_ref());
         }
     }
     // Gaps (no shard saw anything in a second) stay in the series as empty buckets, as in a single run.
@@ -48,6 +51,21 @@ pub fn merge(parts: &[Part<'_>], shifts: &[f64]) -> TimeSeries {
     }
 }
 
+/// Adds one bucket's encoded latency histogram to another. These only feed the latency-over-time chart,
+/// so one that does not decode is left out of it rather than failing the merge (the run-wide
+/// histograms, which the numbers come from, are checked strictly).
+fn add_encoded(into: Option<String>, from: Option<&String>) -> Option<String> {
+    let Some(from) = from else { return into };
+    let Ok(from) = decode(from) else { return into };
+    let mut sum = match into.as_deref().map(decode) {
+        Some(Ok(h)) => h,
+        _ => return Some(encode(&from)),
+    };
+    // Auto-resizing histograms take any value, so adding cannot run out of range.
+    let _ = sum.add(&from);
+    Some(encode(&sum))
+}
+
 fn empty(t_s: f64) -> Bucket {
     Bucket {
         t_s,
@@ -58,5 +76,6 @@ fn empty(t_s: f64) -> Bucket {
         refresh: Outcomes::default(),
         refreshes_in_flight_max: 0,
         requests_in_flight_max: 0,
+        latency_histogram: None,
     }
 }

@@ -220,9 +220,11 @@ fn lens(parts: &[Part<'_>]) -> ExpiryLens {
                 offset_s: b.offset_s,
                 outcomes: Outcomes::default(),
                 refreshes: 0,
+                refresh_outcomes: Outcomes::default(),
             });
             bin.outcomes.add(&b.outcomes);
             bin.refreshes += b.refreshes;
+            bin.refresh_outcomes.add(&b.refresh_outcomes);
         }
     }
     let sum = |f: fn(&ExpiryLens) -> u64| parts.iter().map(|(_, v)| f(&v.expiry_lens)).sum();

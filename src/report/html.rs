@@ -1,0 +1,299 @@
+//! The HTML page of a run or a comparison: one template (html/page.html), self-contained (inline CSS
+//! and SVG, no script, no font or file fetched), filled with numbers formatted here.
+
+use super::compare::{Allowance, Comparison};
+use super::model::{EndpointReport, Report, VariantReport};
+use super::plots::Rendered;
+use crate::http::Outcome;
+use minijinja::value::Serde;
+use minijinja::{context, Environment, Value};
+use serde::Serialize;
+
+const TEMPLATE: &str = include_str!("html/page.html");
+
+#[derive(Serialize)]
+struct Summary {
+    label: String,
+    client: String,
+    requests: Vec<(&'static str, String)>,
+    endpoints: Vec<Vec<String>>,
+    notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Chart<'a> {
+    file: &'a str,
+    title: &'a str,
+    caption: &'a str,
+    svg: &'a str,
+}
+
+fn charts(rendered: &[Rendered]) -> Vec<Chart<'_>> {
+    rendered
+        .iter()
+        .map(|r| Chart {
+            file: &r.file,
+            title: &r.title,
+            caption: &r.caption,
+            svg: &r.svg,
+        })
+        .collect()
+}
+
+fn render(ctx: minijinja::Value) -> Result<String, minijinja::Error> {
+    let mut env = Environment::new();
+    env.add_template("page.html", TEMPLATE)?;
+    env.get_template("page.html")?.render(ctx)
+}
+
+fn ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.0} ms")
+    } else {
+        format!("{v:.2} ms")
+    }
+}
+
+fn endpoint_row(name: &str, e: &EndpointReport) -> Vec<String> {
+    let o = &e.outcomes;
+    let named = o[Outcome::Ok]
+        + o[Outcome::Unauthorized]
+        + o[Outcome::RateLimited]
+        + o[Outcome::InvalidGrant];
+    let l = &e.latency_ms;
+    vec![
+        name.to_owned(),
+        e.requests.to_string(),
+        o[Outcome::Ok].to_string(),
+        o[Outcome::Unauthorized].to_string(),
+        o[Outcome::RateLimited].to_string(),
+        o[Outcome::InvalidGrant].to_string(),
+        (o.total() - named).to_string(),
+        ms(l.p50),
+        ms(l.p90),
+        ms(l.p99),
+        ms(l.p999),
+        ms(l.max),
+    ]
+}
+
+fn summary(label: &str, v: &VariantReport) -> Summary {
+    let c = &v.client;
+    let margin = c.margin_s.map(|m| format!(" {m} s")).unwrap_or_default();
+    let client = format!(
+        "{} tokens, {}{margin}, coalesce {}; {:.1} s at {}/s{}{}",
+        c.token_scope,
+        c.trigger,
+        c.coalesce,
+        v.elapsed_s,
+        v.rate_per_s,
+        c.description
+            .as_ref()
+            .map(|d| format!(". {d}"))
+            .unwrap_or_default(),
+        if v.stopped_early {
+            ". Stopped early."
+        } else {
+            ""
+        }
+    );
+    let r = &v.requests;
+    let requests = vec![
+        ("scheduled", r.scheduled.to_string()),
+        ("sent", r.sent.to_string()),
+        ("dropped", r.dropped.to_string()),
+        ("retried", r.retries.to_string()),
+        ("no token", r.no_token.to_string()),
+        ("unfinished", r.unfinished.to_string()),
+        (
+            "ok",
+            format!("{:.2} %", 100.0 * r.outcomes.rate(Outcome::Ok)),
+        ),
+        ("p50", ms(r.latency_ms.p50)),
+        ("p99", ms(r.latency_ms.p99)),
+        ("pacer lag p99", ms(r.pacer_lateness_ms.p99)),
+    ];
+    let e = &v.endpoints;
+    let endpoints = vec![
+        endpoint_row("contacts", &e.contacts),
+        endpoint_row("token", &e.token),
+        endpoint_row("refresh", &e.refresh),
+    ];
+    let f = &v.refresh;
+    let mut notes = vec![format!(
+        "Refreshes per token generation: max {}, mean {:.2} over {} generations; most in flight \
+         for one org {}; callers that waited on a refresh {} (p99 {}).",
+        f.per_generation_max,
+        f.per_generation_mean,
+        f.generations,
+        f.max_in_flight_per_org,
+        f.waits,
+        ms(f.wait_ms.p99)
+    )];
+    if !v.conservation.ok {
+        notes.push(
+            "MEASUREMENT BUG: the request counts do not add up (see conservation in report.json)."
+                .into(),
+        );
+    }
+    match &v.truth {
+        Some(t) if t.ok => notes.push(format!(
+            "The client's counts match the embedded target's ({} checks).",
+            t.checks.len()
+        )),
+        Some(t) => notes.push(format!(
+            "MEASUREMENT MISMATCH: {} of {} counts differ from the target's.",
+            t.checks.iter().filter(|c| !c.equal).count(),
+            t.checks.len()
+        )),
+        None => {}
+    }
+    Summary {
+        label: label.to_owned(),
+        client,
+        requests,
+        endpoints,
+        notes,
+    }
+}
+
+/// `index.html` of a run.
+pub fn run_page(report: &Report, rendered: &[Rendered]) -> Result<String, minijinja::Error> {
+    let (verdict, class) = match report.passed {
+        Some(true) => ("PASS", "pass"),
+        Some(false) => ("FAIL", "fail"),
+        None => ("no thresholds", "none"),
+    };
+    let variants: Vec<String> = report.variants.iter().map(|v| v.name.clone()).collect();
+    let duration = report
+        .variants
+        .first()
+        .map(|v| {
+            format!(
+                "{} s per variant at {}/s",
+                v.planned_duration_s, v.rate_per_s
+            )
+        })
+        .unwrap_or_else(|| "no variant ran".into());
+    let meta = vec![
+        (
+            "profile",
+            format!("{} ({})", report.profile.name, report.profile.path),
+        ),
+        ("variants", variants.join(", ")),
+        ("target", report.target.clone()),
+        ("duration", duration),
+        ("seed", report.profile.seed.to_string()),
+        ("started", report.started_at.clone()),
+        ("tool", format!("{} {}", report.tool, report.tool_version)),
+        ("profile hash", report.profile.hash.clone()),
+    ];
+    let mut warnings = Vec::new();
+    if report.interrupted {
+        warnings.push("Interrupted: the run was cut short (Ctrl-C or SIGTERM).".to_owned());
+    }
+    if let Some(gate) = &report.aborted_by {
+        warnings.push(format!("Aborted early by threshold {gate}."));
+    }
+    let thresholds: Vec<_> = report
+        .thresholds
+        .iter()
+        .map(|t| {
+            context! {
+                result => if t.passed { "pass" } else { "FAIL" },
+                class => if t.passed { "better" } else { "worse" },
+                variant => t.variant.clone(),
+                metric => t.metric.clone(),
+                condition => t.condition.clone(),
+                observed => t.observed.map_or("n/a".to_owned(), |v| format!("{v:.4}")),
+            }
+        })
+        .collect();
+    render(context! {
+        title => format!("tokenstorm: {}", report.profile.name),
+        heading => format!("tokenstorm report: {}", report.profile.name),
+        tool_version => report.tool_version.clone(),
+        verdict => verdict,
+        verdict_class => class,
+        meta => Value::from(Serde(meta)),
+        warnings => warnings,
+        variants => Value::from(Serde(report.variants.iter().map(|v| summary(&v.name, v)).collect::<Vec<_>>())),
+        thresholds => thresholds,
+        charts => Value::from(Serde(charts(rendered))),
+    })
+}
+
+fn num(v: Option<f64>) -> String {
+    match v {
+        None => "n/a".into(),
+        Some(v) if v == v.trunc() && v.abs() < 1e12 => format!("{v:.0}"),
+        Some(v) if v.abs() < 1.0 => format!("{v:.4}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+/// The page `compare` writes: the comparison table, both sides' summaries, their charts overlaid.
+pub fn compare_page(
+    comparison: &Comparison,
+    sides: &[(String, &VariantReport)],
+    rendered: &[Rendered],
+) -> Result<String, minijinja::Error> {
+    let (verdict, class) = if comparison.limits.is_empty() {
+        ("no limits", "none")
+    } else if comparison.regressed {
+        ("REGRESSED", "fail")
+    } else {
+        ("PASS", "pass")
+    };
+    let rows: Vec<_> = comparison
+        .rows
+        .iter()
+        .map(|r| {
+            context! {
+                metric => r.metric.clone(),
+                base => num(r.base),
+                candidate => num(r.candidate),
+                delta => num(r.delta),
+                delta_pct => r.delta_pct.map_or(String::new(), |p| format!("{p:+.1}%")),
+                verdict => r.verdict.clone(),
+            }
+        })
+        .collect();
+    let limits: Vec<_> = comparison
+        .limits
+        .iter()
+        .map(|l| {
+            context! {
+                result => if l.regressed { "FAIL" } else { "pass" },
+                class => if l.regressed { "worse" } else { "better" },
+                metric => l.metric.clone(),
+                allowance => match l.allowance {
+                    Allowance::Percent(p) => format!("+{p}%"),
+                    Allowance::Absolute(a) => format!("+{a}"),
+                },
+                candidate => num(l.candidate),
+                allowed_up_to => num(l.allowed_up_to),
+            }
+        })
+        .collect();
+    let meta = vec![
+        ("base", comparison.base.clone()),
+        ("candidate", comparison.candidate.clone()),
+        ("tool", format!("tokenstorm {}", env!("CARGO_PKG_VERSION"))),
+    ];
+    render(context! {
+        title => "tokenstorm: comparison",
+        heading => "tokenstorm comparison",
+        tool_version => env!("CARGO_PKG_VERSION"),
+        verdict => verdict,
+        verdict_class => class,
+        meta => Value::from(Serde(meta)),
+        warnings => Vec::<String>::new(),
+        comparison => context! { rows => rows, limits => limits },
+        variants => Value::from(Serde(sides.iter().map(|(label, v)| summary(label, v)).collect::<Vec<_>>())),
+        thresholds => Vec::<String>::new(),
+        charts => Value::from(Serde(charts(rendered))),
+    })
+}

@@ -1,0 +1,274 @@
+//! The run over time, one panel per question: calls by outcome, latency, the token endpoint, load.
+//! Every side's chart shares its panels' scales, so a flat line next to a spike reads as one.
+
+use super::style::{self, legend, lighter, variant_color, Group, FAMILY, GRID, INK};
+use super::{histogram, slug, Body, Chart, DrawResult, PlotError, Side};
+use crate::report::model::Bucket;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+const SCHEDULED: RGBColor = RGBColor(150, 150, 150);
+const TOKEN_CALLS: RGBColor = RGBColor(170, 110, 0);
+const IN_FLIGHT: RGBColor = RGBColor(60, 80, 110);
+const DROPPED: RGBColor = RGBColor(190, 70, 0);
+
+struct Line {
+    label: String,
+    color: RGBColor,
+    dashed: bool,
+    points: Vec<(f64, f64)>,
+}
+
+pub struct Panel {
+    y_desc: &'static str,
+    lines: Vec<Line>,
+    y_max: f64,
+}
+
+pub struct Timeline {
+    x_max: f64,
+    panels: Vec<Panel>,
+}
+
+impl Timeline {
+    pub fn panels(&self) -> usize {
+        self.panels.len()
+    }
+}
+
+fn line(label: &str, color: RGBColor, points: Vec<(f64, f64)>) -> Line {
+    Line {
+        label: label.to_owned(),
+        color,
+        dashed: false,
+        points,
+    }
+}
+
+fn panels(side: &Side, index: usize) -> Result<Vec<Panel>, PlotError> {
+    let series = &side.variant.timeseries;
+    let width = series.bucket_s.max(f64::MIN_POSITIVE);
+    let rate = |f: &dyn Fn(&Bucket) -> u64| -> Vec<(f64, f64)> {
+        series
+            .buckets
+            .iter()
+            .map(|b| (b.t_s, f(b) as f64 / width))
+            .collect()
+    };
+    let group = |g: usize| rate(&|b| Group::split(&b.contacts)[g]);
+
+    let mut calls = line("ok API calls/s", Group::Ok.color(), group(0));
+    calls.label = "ok".into();
+    let mut scheduled = line("scheduled/s", SCHEDULED, rate(&|b| b.scheduled));
+    scheduled.dashed = true;
+
+    let mut failures = Vec::new();
+    for (g, grp) in Group::ALL.iter().enumerate().skip(1) {
+        let points = group(g);
+        // 401 always shows, so a clean run draws its flat line; the rest only when they occurred.
+        if g == 1 || points.iter().any(|p| p.1 > 0.0) {
+            failures.push(line(grp.label(), grp.color(), points));
+        }
+    }
+
+    let (mut p50, mut p99) = (Vec::new(), Vec::new());
+    for b in &series.buckets {
+        let Some(text) = &b.latency_histogram else {
+            continue;
+        };
+        let h = histogram(text, || {
+            format!(
+                "variant {}: timeseries bucket at {} s",
+                side.variant.name, b.t_s
+            )
+        })?;
+        p50.push((b.t_s, h.value_at_quantile(0.5) as f64 / 1000.0));
+        p99.push((b.t_s, h.value_at_quantile(0.99) as f64 / 1000.0));
+    }
+    let color = variant_color(index);
+
+    let mut in_flight_refreshes = line(
+        "refreshes in flight (max)",
+        IN_FLIGHT,
+        rate(&|b| b.refreshes_in_flight_max),
+    );
+    // In-flight maxima are levels, not counts per bucket: undo the division by the bucket width.
+    in_flight_refreshes
+        .points
+        .iter_mut()
+        .for_each(|p| p.1 *= width);
+    in_flight_refreshes.dashed = true;
+    let mut in_flight = line(
+        "requests in flight (max)",
+        IN_FLIGHT,
+        rate(&|b| b.requests_in_flight_max),
+    );
+    in_flight.points.iter_mut().for_each(|p| p.1 *= width);
+
+    let panels = vec![
+        ("API calls/s", vec![calls, scheduled]),
+        ("API calls/s not ok", failures),
+        (
+            "request latency (ms)",
+            vec![line("p99", color, p99), line("p50", lighter(color), p50)],
+        ),
+        (
+            "token calls/s, in flight",
+            vec![
+                line(
+                    "token + refresh calls/s",
+                    TOKEN_CALLS,
+                    rate(&|b| b.token.total() + b.refresh.total()),
+                ),
+                in_flight_refreshes,
+            ],
+        ),
+        (
+            "in flight, dropped/s",
+            vec![in_flight, line("dropped/s", DROPPED, rate(&|b| b.dropped))],
+        ),
+    ];
+    Ok(panels
+        .into_iter()
+        .map(|(y_desc, lines)| {
+            let max = lines
+                .iter()
+                .flat_map(|l| l.points.iter().map(|p| p.1))
+                .fold(0.0, f64::max);
+            Panel {
+                y_desc,
+                lines,
+                y_max: style::top(max),
+            }
+        })
+        .collect())
+}
+
+/// Failed API calls per second, every side on one chart: the first thing to look at.
+pub fn overview(sides: &[Side]) -> Chart {
+    let mut x_max: f64 = 1.0;
+    let mut lines = Vec::new();
+    for (i, side) in sides.iter().enumerate() {
+        let series = &side.variant.timeseries;
+        let width = series.bucket_s.max(f64::MIN_POSITIVE);
+        if let Some(last) = series.buckets.last() {
+            x_max = x_max.max(last.t_s + series.bucket_s);
+        }
+        let points: Vec<(f64, f64)> = series
+            .buckets
+            .iter()
+            .map(|b| (b.t_s, b.contacts.failures() as f64 / width))
+            .collect();
+        let failed = side.variant.endpoints.contacts.outcomes.failures();
+        lines.push(line(
+            &format!("{} ({failed} not ok)", side.label),
+            variant_color(i),
+            points,
+        ));
+    }
+    let max = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
+    let names: Vec<&str> = sides.iter().map(|s| s.label.as_str()).collect();
+    Chart {
+        file: "failed-calls".into(),
+        title: format!("API calls not ok per second: {}", names.join(" vs ")),
+        caption: "Every API call that did not succeed (401, 429, invalid_grant or another error), \
+                  per second of each variant's run, all variants on one chart: a client that \
+                  meets expired tokens spikes at each expiry, one that refreshes in time stays flat at 0."
+            .into(),
+        body: Body::Timeline(Timeline {
+            x_max,
+            panels: vec![Panel {
+                y_desc: "API calls/s not ok",
+                lines,
+                y_max: style::top(max),
+            }],
+        }),
+    }
+}
+
+pub fn chart(side: &Side, sides: &[Side]) -> Result<Chart, PlotError> {
+    let index = sides
+        .iter()
+        .position(|s| s.label == side.label)
+        .unwrap_or(0);
+    let mut own = panels(side, index)?;
+    let mut x_max: f64 = 1.0;
+    for (i, other) in sides.iter().enumerate() {
+        let series = &other.variant.timeseries;
+        if let Some(last) = series.buckets.last() {
+            x_max = x_max.max(last.t_s + series.bucket_s);
+        }
+        for (mine, theirs) in own.iter_mut().zip(panels(other, i)?) {
+            mine.y_max = mine.y_max.max(theirs.y_max);
+        }
+    }
+    let width = side.variant.timeseries.bucket_s;
+    Ok(Chart {
+        file: format!("timeline-{}", slug(&side.label)),
+        title: format!("Over the run: {}", side.label),
+        caption: format!(
+            "Per {} s bucket from the variant's start: API calls that succeeded and those that did \
+             not (by outcome), request latency p50 and p99, calls to the token endpoint and the most \
+             refreshes in flight, the most requests in flight and arrivals dropped. Every side shares \
+             each panel's scale.",
+            style::ms(width)
+        ),
+        body: Body::Timeline(Timeline { x_max, panels: own }),
+    })
+}
+
+pub fn draw<DB>(t: &Timeline, title: &str, root: &DrawingArea<DB, Shift>) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let root = root.titled(title, (FAMILY, 20))?;
+    let areas = root.split_evenly((t.panels.len(), 1));
+    let last = t.panels.len().saturating_sub(1);
+    for (i, (panel, area)) in t.panels.iter().zip(&areas).enumerate() {
+        let mut chart = ChartBuilder::on(area)
+            .margin(8)
+            .x_label_area_size(if i == last { 42 } else { 22 })
+            .y_label_area_size(64)
+            // A little room below 0, so a line flat at zero shows above the axis instead of on it.
+            .build_cartesian_2d(0f64..t.x_max, -0.03 * panel.y_max..panel.y_max)?;
+        let mut mesh = chart.configure_mesh();
+        mesh.y_desc(panel.y_desc)
+            .x_labels(12)
+            .y_labels(4)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| style::count(*y))
+            .label_style((FAMILY, 12))
+            .axis_desc_style((FAMILY, 13))
+            .max_light_lines(0)
+            .bold_line_style(GRID);
+        if i == last {
+            mesh.x_desc("seconds since the variant started");
+        }
+        mesh.draw()?;
+        for l in &panel.lines {
+            let color = l.color;
+            let style = color.stroke_width(if t.panels.len() == 1 { 3 } else { 2 });
+            let drawn = if l.dashed {
+                chart.draw_series(DashedLineSeries::new(l.points.iter().copied(), 6, 4, style))?
+            } else {
+                chart.draw_series(LineSeries::new(l.points.iter().copied(), style))?
+            };
+            drawn.label(&l.label).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        }
+        if panel.lines.iter().all(|l| l.points.is_empty()) {
+            chart.draw_series(std::iter::once(Text::new(
+                "no data",
+                (t.x_max * 0.45, panel.y_max * 0.5),
+                (FAMILY, 14).into_font().color(&INK),
+            )))?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+    }
+    Ok(())
+}
