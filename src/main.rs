@@ -9,6 +9,22 @@ use std::process::ExitCode;
 use tokenstorm::app::{self, exit, AppError, Signals};
 use tokenstorm::report::pages::INDEX_FILE;
 
+/// Like `print!`, but a closed stdout (`tokenstorm run | head`) ends the output quietly instead of
+/// panicking; the report on disk is already written by then.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -35,7 +51,7 @@ async fn command(command: Command) -> Result<u8, AppError> {
         Command::Run(args) if args.dry_run => {
             let overrides = args.overrides().map_err(AppError::Usage)?;
             let found = app::dryrun::run(&args.profile, &overrides).await?;
-            print!("{found}");
+            out!("{found}");
             Ok(found.exit_code())
         }
         Command::Run(args) => {
@@ -54,23 +70,24 @@ async fn command(command: Command) -> Result<u8, AppError> {
                 )?;
             }
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     tokenstorm::report::summary::machine(&result.report, &result.report_path)
                 );
             } else {
-                print!("{}", tokenstorm::report::summary::render(&result.report));
-                println!("\nreport: {}", result.report_path.display());
+                out!("{}", tokenstorm::report::summary::render(&result.report));
+                outln!("\nreport: {}", result.report_path.display());
                 let page = result.report_path.with_file_name(INDEX_FILE);
-                println!("page:   {}", page.display());
+                outln!("page:   {}", page.display());
             }
             Ok(app::exit_code(&result))
         }
         Command::Serve(args) => {
             app::serve::serve(&args.profile, args.addr, Signals::listen(), |s| {
-                println!(
+                outln!(
                     "tokenstorm serve: listening on http://{} with {} orgs (Ctrl-C stops)",
-                    s.addr, s.orgs
+                    s.addr,
+                    s.orgs
                 );
             })
             .await?;
@@ -91,14 +108,14 @@ async fn command(command: Command) -> Result<u8, AppError> {
                 app::write_text(path, &app::compare::junit_xml(&done.comparison))?;
             }
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&done.comparison).unwrap_or_default()
                 );
             } else {
-                print!("{}", tokenstorm::report::compare::render(&done.comparison));
-                println!("\ncompare: {}", done.path.display());
-                println!("page:    {}", done.page.display());
+                out!("{}", tokenstorm::report::compare::render(&done.comparison));
+                outln!("\ncompare: {}", done.path.display());
+                outln!("page:    {}", done.page.display());
             }
             let regressed = options.fail_on_regression && done.comparison.regressed;
             Ok(if regressed {
@@ -116,32 +133,32 @@ async fn command(command: Command) -> Result<u8, AppError> {
                 )?;
             }
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     tokenstorm::report::summary::machine(&result.report, &result.report_path)
                 );
             } else {
-                print!("{}", tokenstorm::report::summary::render(&result.report));
-                println!("\nreport: {}", result.report_path.display());
+                out!("{}", tokenstorm::report::summary::render(&result.report));
+                outln!("\nreport: {}", result.report_path.display());
             }
             Ok(app::exit_code(&result))
         }
         Command::Report(args) => {
             let page = app::render::render(&args.report, args.out.as_deref())?;
-            println!("page: {}", page.display());
+            outln!("page: {}", page.display());
             Ok(exit::SUCCESS)
         }
         Command::Schema => {
-            print!("{}", tokenstorm::profile::json_schema());
+            out!("{}", tokenstorm::profile::json_schema());
             Ok(exit::SUCCESS)
         }
         Command::Clients => {
-            print!("{}", app::clients_table());
+            out!("{}", app::clients_table());
             Ok(exit::SUCCESS)
         }
         Command::Validate(args) => {
             let loaded = app::validate(&args.profile)?;
-            println!(
+            outln!(
                 "{}: ok ({} variants)",
                 args.profile.display(),
                 loaded.profile.variants.len()

@@ -116,11 +116,17 @@ fn summary(label: &str, v: &VariantReport) -> Summary {
         ("pacer lag p99", ms(r.pacer_lateness_ms.p99)),
     ];
     let e = &v.endpoints;
-    let endpoints = vec![
+    let mut endpoints = vec![
         endpoint_row("contacts", &e.contacts),
         endpoint_row("token", &e.token),
         endpoint_row("refresh", &e.refresh),
     ];
+    // Contacts calls by their token's phase, in the order a token lives through them.
+    for phase in crate::metrics::phase::Phase::ALL {
+        if let Some(calls) = v.phases.get(phase.name()) {
+            endpoints.push(endpoint_row(&format!("contacts [{}]", phase.name()), calls));
+        }
+    }
     let f = &v.refresh;
     let mut notes = vec![format!(
         "Refreshes per token generation: max {}, mean {:.2} over {} generations; most in flight \
@@ -266,7 +272,11 @@ pub fn compare_page(
         .iter()
         .map(|l| {
             context! {
-                result => if l.regressed { "FAIL" } else { "pass" },
+                result => match (l.regressed, l.exceeded) {
+                    (true, _) => "FAIL",
+                    (false, true) => "noise",
+                    _ => "pass",
+                },
                 class => if l.regressed { "worse" } else { "better" },
                 metric => l.metric.clone(),
                 allowance => match l.allowance {
@@ -275,6 +285,30 @@ pub fn compare_page(
                 },
                 candidate => num(l.candidate),
                 allowed_up_to => num(l.allowed_up_to),
+            }
+        })
+        .collect();
+    let significance: Vec<_> = comparison
+        .significance
+        .iter()
+        .map(|t| {
+            let evidence = match (t.diff_low, t.diff_high, t.p_value, t.effect_a) {
+                (Some(lo), Some(hi), _, _) => format!("{lo:+.2} .. {hi:+.2} ms"),
+                (_, _, Some(p), Some(a)) => format!("p = {p:.2e}, A = {a:.3}"),
+                (_, _, Some(p), None) => format!("p = {p:.2e}"),
+                _ => String::new(),
+            };
+            context! {
+                metric => t.metric.clone(),
+                base => num(t.base),
+                candidate => num(t.candidate),
+                evidence => evidence,
+                verdict => t.verdict.label(),
+                class => match t.verdict {
+                    super::significance::Verdict::Regressed => "worse",
+                    super::significance::Verdict::Improved => "better",
+                    super::significance::Verdict::NoChange => "",
+                },
             }
         })
         .collect();
@@ -291,7 +325,12 @@ pub fn compare_page(
         verdict_class => class,
         meta => Value::from(Serde(meta)),
         warnings => Vec::<String>::new(),
-        comparison => context! { rows => rows, limits => limits },
+        comparison => context! {
+            rows => rows,
+            limits => limits,
+            significance => significance,
+            confidence => format!("{:.0}", 100.0 * comparison.confidence),
+        },
         variants => Value::from(Serde(sides.iter().map(|(label, v)| summary(label, v)).collect::<Vec<_>>())),
         thresholds => Vec::<String>::new(),
         charts => Value::from(Serde(charts(rendered))),

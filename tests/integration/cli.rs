@@ -226,3 +226,20 @@ fn a_second_ctrl_c_stops_at_once_and_still_leaves_a_valid_report() {
     assert_eq!(v["conservation"]["scheduled_is_sent_plus_dropped"], true);
     assert_eq!(v["conservation"]["sent_is_finished_plus_unfinished"], true);
 }
+
+/// `tokenstorm schema | head -1`: the reader goes away before the output is written; the command must
+/// end without a panic.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let mut child = Command::new(BIN)
+        .arg("schema")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

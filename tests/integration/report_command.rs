@@ -97,7 +97,7 @@ fn compare_writes_a_page_with_both_sides_overlaid() {
     for needed in [
         "tokenstorm comparison",
         "contacts.p99_ms",
-        "base: naive (1619 calls)",
+        "base: naive (1613 calls)",
         "candidate: coalesced (1600 calls)",
         "Expiry lens: candidate: coalesced",
     ] {
