@@ -7,6 +7,7 @@ mod integration {
     mod client_models;
     mod compare;
     mod coordinated_omission;
+    mod expiry_layout;
     mod expiry_signatures;
     mod fault_matrix;
     mod fuzz;

@@ -128,6 +128,8 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, stop: watch::Receiver<bo
     let arrivals = Arrivals {
         order: run.arrival_order,
         slice: run.slice,
+        org_start: load.org_start.clone(),
+        session_org: ctx.session_org.clone(),
     };
     let ending = match load.connections {
         None => open(&ctx, load, arrivals, stop).await,
@@ -147,9 +149,17 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, stop: watch::Receiver<bo
 pub(crate) struct Arrivals {
     order: Arc<[u32]>,
     slice: Slice,
+    org_start: Arc<[Duration]>,
+    session_org: Arc<[u32]>,
 }
 
 impl Arrivals {
+    /// Whether the session's org has joined `offset` into the run (`org_start_spread`).
+    fn joined(&self, session: u32, offset: Duration) -> bool {
+        let org = self.session_org[session as usize] as usize;
+        self.org_start.get(org).is_none_or(|at| offset >= *at)
+    }
+
     /// The global arrival number and the session of this slice's `k`-th arrival.
     fn nth(&self, k: u64) -> (u64, u32) {
         let arrival = self.slice.global(k);
@@ -188,8 +198,13 @@ async fn open(
         let due = slice.owned_before(schedule.due(start.elapsed()));
         while next < due {
             let (arrival, session) = arrivals.nth(next);
-            let intended = start + schedule.intended(arrival);
+            let offset = schedule.intended(arrival);
+            let intended = start + offset;
             next += 1;
+            if !arrivals.joined(session, offset) {
+                // Its org has not joined yet: this arrival does not exist (and is not counted).
+                continue;
+            }
             recorder.scheduled(intended);
             match permits.clone().try_acquire_owned() {
                 Ok(permit) => {

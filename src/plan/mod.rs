@@ -37,6 +37,9 @@ pub struct Load {
     pub rate_per_second: f64,
     /// Closed model with this many workers; `None` for the open model.
     pub connections: Option<u32>,
+    /// When each org joins, from the start of the run (all zero unless `org_start_spread` is set);
+    /// arrivals of an org that has not joined yet are not scheduled.
+    pub org_start: Arc<[Duration]>,
     pub ramp_up: Duration,
     pub duration: Duration,
     pub max_in_flight: u32,
@@ -72,6 +75,21 @@ pub struct Plan {
     pub target_url: Option<String>,
     /// The profile's folder: relative paths in it (credentials file, certificates) start here.
     pub profile_dir: std::path::PathBuf,
+}
+
+/// Each org's joining time, uniform over `[0, spread)` from the seed: a stream of its own, so the
+/// arrival order does not change when the spread does.
+fn org_start(seed: u64, orgs: usize, spread: Duration) -> Arc<[Duration]> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0A6_57A7);
+    (0..orgs)
+        .map(|_| {
+            if spread.is_zero() {
+                Duration::ZERO
+            } else {
+                spread.mul_f64(rng.random::<f64>())
+            }
+        })
+        .collect()
 }
 
 /// Settings given on the command line that override the profile.
@@ -179,6 +197,7 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
         load: Load {
             rate_per_second: profile.load.rate.per_second,
             connections: profile.load.connections,
+            org_start: org_start(seed, org_count, profile.load.org_start_spread.0),
             ramp_up: profile.load.ramp_up.0,
             duration,
             max_in_flight: profile.load.max_in_flight,

@@ -68,6 +68,11 @@ pub struct LoadSection {
     /// theirs, but a buggy client may refresh them with org 0's credentials.
     #[serde(default)]
     pub partners: u32,
+    /// Orgs join over this span, each at an offset drawn from the seed, instead of all at the start:
+    /// their first tokens, and so every later expiry, spread out. 0 (the default) starts every org at
+    /// once, so their tokens expire together (the herd). Open model only.
+    #[serde(default)]
+    pub org_start_spread: Span,
 }
 
 fn default_max_in_flight() -> u32 {

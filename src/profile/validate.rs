@@ -24,6 +24,19 @@ pub fn validate(profile: &Profile) -> Problems {
         problems.push("duration", "must be more than 0s and at most 7 days");
     }
     check_load(&profile.load, &mut problems);
+    let spread = profile.load.org_start_spread.0;
+    if !spread.is_zero() && spread >= profile.duration.0 {
+        problems.push(
+            "load.org_start_spread",
+            "must be shorter than duration, or some orgs would never start",
+        );
+    }
+    if !spread.is_zero() && profile.load.connections.is_some() {
+        problems.push(
+            "load.org_start_spread",
+            "applies to the open model only (leave out load.connections)",
+        );
+    }
     profile.server.validate(&mut problems);
     profile
         .server
