@@ -34,6 +34,7 @@ mod integration {
     mod target_faults;
     mod target_limits;
     mod target_oauth;
+    mod target_restart;
     mod target_revocation;
     mod target_rotation;
     mod target_support;
