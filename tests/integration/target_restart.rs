@@ -41,12 +41,15 @@ fn serve(profile: &std::path::Path, addr: &str) -> Option<(Child, String)> {
         .lines()
         .map_while(Result::ok)
         .find(|l| l.contains("listening on"));
-    match line {
-        Some(line) => {
-            let url = line.split_whitespace().find(|w| w.starts_with("http://"))?;
-            Some((child, url.to_owned()))
-        }
+    let url = line.and_then(|l| {
+        l.split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .map(str::to_owned)
+    });
+    match url {
+        Some(url) => Some((child, url)),
         None => {
+            let _ = child.kill();
             let _ = child.wait();
             None
         }
