@@ -1,7 +1,7 @@
 //! The API call the load is made of: its URL, headers and body filled in per request, sent with a
 //! bearer token (RFC 6750) and classified by status.
 
-use super::{outcome, read_capped, retry_after, transport_outcome, Api, Reply};
+use super::{drain_capped, outcome, retry_after, transport_outcome, Api, Reply};
 use crate::profile::template::{Template, Var};
 use crate::secret::Secret;
 use rand::Rng;
@@ -83,11 +83,13 @@ impl Api {
         };
         let encoded =
             |var: Var| percent_encoding::utf8_percent_encode(&value(var), URL_VALUE).to_string();
-        let url = self.call.url.render(encoded);
-        let mut request = self
-            .client
-            .request(self.call.method.clone(), url)
-            .bearer_auth(access_token.expose());
+        let mut request = match &self.fixed_url {
+            Some(url) => self.client.request(self.call.method.clone(), url.clone()),
+            None => self
+                .client
+                .request(self.call.method.clone(), self.call.url.render(encoded)),
+        }
+        .bearer_auth(access_token.expose());
         for (name, template) in &self.call.headers {
             // A variable's value that cannot be a header value leaves the header out rather than fail the run.
             if let Ok(v) = HeaderValue::from_str(&template.render(value)) {
@@ -108,8 +110,8 @@ impl Api {
         let outcome = outcome::classify_api(status);
         let retry_after = retry_after(&response);
         // The body is read to the end so the connection goes back to the pool.
-        match read_capped(response).await {
-            Ok(_) => Reply {
+        match drain_capped(response).await {
+            Ok(()) => Reply {
                 outcome,
                 value: Some(()),
                 retry_after,

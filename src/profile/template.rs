@@ -104,6 +104,18 @@ impl Template {
         Template { parts }
     }
 
+    /// The text, when there are no variables to fill in.
+    pub fn fixed(&self) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Var(_) => return None,
+            }
+        }
+        Some(out)
+    }
+
     pub fn uses(&self, var: Var) -> bool {
         self.parts.contains(&Part::Var(var))
     }
