@@ -81,6 +81,7 @@ fn token(generation: u64, refresh_at: Option<Instant>) -> Arc<Token> {
         advisory_at: None,
         generation,
         used: Default::default(),
+        received_at: Instant::now(),
     })
 }
 

@@ -2,7 +2,7 @@
 # Soak: runs profiles/soak.toml (10 minutes at 2,000 requests/s, 5,000 sessions, tokens turning over
 # every 30 s) and samples the process's resident memory and open file descriptors every second.
 # Prints the figures and fails if memory at the end is more than 10 % above memory at 60 s, or if the
-# open descriptors keep growing. Usage: benches/soak.sh [DURATION, default 10m]
+# open descriptors grow (last minute's mean more than 10 % above the second minute's). Usage: benches/soak.sh [DURATION, default 10m]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10m}"
@@ -30,13 +30,16 @@ print(f"samples: {len(rss)} s")
 print(f"RSS at 10 s: {at(10)[1] / 1024:.1f} MiB, at 60 s: {start[1] / 1024:.1f} MiB, at end: {end[1] / 1024:.1f} MiB, max: {max(r[1] for r in rss) / 1024:.1f} MiB")
 growth = (end[1] - start[1]) / start[1]
 print(f"RSS growth from 60 s to the end: {100 * growth:+.1f} %")
-fds_late = [r[2] for r in rss if r[0] >= 60]
-print(f"open fds after 60 s: min {min(fds_late)}, max {max(fds_late)}")
+mean = lambda xs: sum(xs) / max(len(xs), 1)
+fds_second = [r[2] for r in rss if 60 <= r[0] < 120]
+fds_last = [r[2] for r in rss if r[0] >= rss[-1][0] - 60]
+print(f"open fds: mean {mean(fds_second):.0f} in the second minute, {mean(fds_last):.0f} in the last minute (max {max(fds_last)})")
 report = json.load(open(sys.argv[2]))
 v = report["variants"][0]
 print(f"requests: scheduled {v['requests']['scheduled']}, dropped {v['requests']['dropped']}, conservation ok: {v['conservation']['ok']}")
 print(f"report.json: {os.path.getsize(sys.argv[2]) / 1024:.0f} KiB, {len(v['timeseries']['buckets'])} time-series buckets")
-ok = growth <= 0.10 and max(fds_late) - min(fds_late) <= 64 and v["conservation"]["ok"]
+# Descriptors follow the connections in use, which settle as the pool warms; what must not happen is growth.
+ok = growth <= 0.10 and mean(fds_last) <= 1.1 * mean(fds_second) and v["conservation"]["ok"]
 print("PASS: flat" if ok else "FAIL: growth")
 sys.exit(0 if ok else 1)
 PY

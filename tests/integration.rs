@@ -40,6 +40,7 @@ mod integration {
     mod target_support;
     mod target_tenancy;
     mod target_webdeploy;
+    mod tenants;
     mod thirdparty;
     mod windowed_gates;
 }

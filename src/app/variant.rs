@@ -42,11 +42,14 @@ pub async fn run(
     let late_by = not_before
         .and_then(|at| Duration::try_from(started_at - at).ok())
         .filter(|late| *late > Duration::from_secs(1));
-    let recorder = Arc::new(Recorder::new(
-        plan.orgs.len(),
-        start,
-        load.duration + load.drain + Duration::from_secs(1),
-    ));
+    let recorder = Arc::new(
+        Recorder::new(
+            plan.orgs.len(),
+            start,
+            load.duration + load.drain + Duration::from_secs(1),
+        )
+        .with_top_orgs(&plan.top_orgs),
+    );
     let progress = Progress::start(&model.name, load.duration, recorder.clone(), show_progress);
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine = engine::run(

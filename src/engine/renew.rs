@@ -117,6 +117,7 @@ pub async fn renew(
                 advisory_at: w.and_then(|w| w.advisory_at),
                 generation,
                 used: Default::default(),
+                received_at: Instant::now(),
             });
             let closed = slot.lock().install(token.clone());
             for herd in closed {

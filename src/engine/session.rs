@@ -63,11 +63,19 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
         if attempts == 1 {
             ctx.recorder.first_attempt(reply.outcome);
         }
-        ctx.recorder.phase(
-            phase,
-            reply.outcome,
-            ended.saturating_duration_since(attempt_start),
-        );
+        let took = ended.saturating_duration_since(attempt_start);
+        ctx.recorder.phase(phase, reply.outcome, took);
+        let org = ctx.session_org[session as usize] as usize;
+        ctx.recorder.org_call(org, reply.outcome, took);
+        if reply.outcome == Outcome::Unauthorized
+            && token.generation > 1
+            && phase != crate::metrics::phase::Phase::Expired
+        {
+            // A refreshed token rejected before the expiry the client believes in (propagation
+            // delay, a wrong-tenant refresh, clock offset): how long after the refresh that happened.
+            ctx.recorder
+                .unauthorized_after_refresh(sent_at.saturating_duration_since(token.received_at));
+        }
         if let Some(expires_at) = token.expires_at {
             ctx.recorder
                 .lens(signed_ms(sent_at, expires_at), reply.outcome);

@@ -28,6 +28,8 @@ pub struct Token {
     pub generation: u64,
     /// Set once the first call with this token has been sent.
     pub used: AtomicBool,
+    /// When the client got it: a 401 soon after a refresh is measured from here.
+    pub received_at: Instant,
 }
 
 impl Token {
@@ -156,6 +158,7 @@ mod tests {
             advisory_at: None,
             generation,
             used: Default::default(),
+            received_at: Instant::now(),
         })
     }
 
@@ -171,6 +174,7 @@ mod tests {
             advisory_at: None,
             generation,
             used: Default::default(),
+            received_at: now,
         };
         let first = token(1);
         assert_eq!(

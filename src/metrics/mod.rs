@@ -5,6 +5,7 @@ pub mod latency;
 pub mod lens;
 pub mod phase;
 pub mod series;
+pub mod tenants;
 
 use crate::http::{Endpoint, Outcome};
 use contention::{Contention, ContentionSnapshot, InFlight};
@@ -34,6 +35,9 @@ struct Counters {
     first_attempt: [AtomicU64; Outcome::COUNT],
     by_phase: [[AtomicU64; Outcome::COUNT]; Phase::COUNT],
     recovered: AtomicU64,
+    /// Longest time after a refresh at which the refreshed token still met a 401, in ms, plus one
+    /// (0: never happened).
+    unauthorized_after_refresh: AtomicU64,
     attempts: [[AtomicU64; Outcome::COUNT]; Endpoint::COUNT],
 }
 
@@ -44,6 +48,7 @@ pub struct Recorder {
     lens: ExpiryLens,
     series: TimeSeries,
     contention: Contention,
+    tenants: tenants::Tenants,
 }
 
 /// A live view for the progress bar.
@@ -78,6 +83,8 @@ pub struct Snapshot {
     pub first_attempt: [u64; Outcome::COUNT],
     /// Requests whose first call failed and a retry then succeeded.
     pub recovered: u64,
+    /// Longest time after a refresh at which the refreshed token met a 401; `None` if none did.
+    pub unauthorized_after_refresh: Option<Duration>,
     /// Contacts calls by their token's phase and outcome.
     pub by_phase: [[u64; Outcome::COUNT]; Phase::COUNT],
     pub attempts: [[u64; Outcome::COUNT]; Endpoint::COUNT],
@@ -86,6 +93,7 @@ pub struct Snapshot {
     pub series: Vec<BucketSnapshot>,
     pub series_width: Duration,
     pub contention: ContentionSnapshot,
+    pub tenants: tenants::TenantsSnapshot,
 }
 
 impl Recorder {
@@ -98,7 +106,19 @@ impl Recorder {
             lens: ExpiryLens::new(),
             series: TimeSeries::new(expected),
             contention: Contention::new(orgs),
+            tenants: tenants::Tenants::new(orgs, &[]),
         }
+    }
+
+    /// Gives these orgs (the busiest) latency histograms of their own; all others share one.
+    pub fn with_top_orgs(mut self, top: &[usize]) -> Recorder {
+        self.tenants = tenants::Tenants::new(self.tenants.snapshot().calls.len(), top);
+        self
+    }
+
+    /// One contacts call of `org`, for the per-tenant views.
+    pub fn org_call(&self, org: usize, outcome: Outcome, latency: Duration) {
+        self.tenants.call(org, outcome, latency);
     }
 
     pub fn start(&self) -> Instant {
@@ -168,6 +188,14 @@ impl Recorder {
     pub fn phase(&self, phase: Phase, outcome: Outcome, latency: Duration) {
         self.counters.by_phase[phase.index()][outcome.index()].fetch_add(1, Ordering::Relaxed);
         self.latencies.phase(phase, outcome, latency);
+    }
+
+    /// A token got by a refresh was rejected `after` it arrived.
+    pub fn unauthorized_after_refresh(&self, after: Duration) {
+        let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX - 1);
+        self.counters
+            .unauthorized_after_refresh
+            .fetch_max(ms + 1, Ordering::Relaxed);
     }
 
     /// A request that failed its first call ended `ok` after a retry.
@@ -288,6 +316,10 @@ impl Recorder {
             finished: std::array::from_fn(|o| load(&c.finished[o])),
             first_attempt: std::array::from_fn(|o| load(&c.first_attempt[o])),
             recovered: load(&c.recovered),
+            unauthorized_after_refresh: match load(&c.unauthorized_after_refresh) {
+                0 => None,
+                ms => Some(Duration::from_millis(ms - 1)),
+            },
             by_phase: std::array::from_fn(|p| std::array::from_fn(|o| load(&c.by_phase[p][o]))),
             attempts: std::array::from_fn(|e| std::array::from_fn(|o| load(&c.attempts[e][o]))),
             latency: self.latencies.snapshot(),
@@ -295,6 +327,7 @@ impl Recorder {
             series: self.series.snapshot(),
             series_width: self.series.width(),
             contention: self.contention.snapshot(),
+            tenants: self.tenants.snapshot(),
         }
     }
 }

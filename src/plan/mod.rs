@@ -37,6 +37,8 @@ pub struct Load {
     pub rate_per_second: f64,
     /// Closed model with this many workers; `None` for the open model.
     pub connections: Option<u32>,
+    /// The profile's `top_orgs`: how many orgs keep latency histograms of their own.
+    pub top_orgs: u32,
     /// When each org joins, from the start of the run (all zero unless `org_start_spread` is set);
     /// arrivals of an org that has not joined yet are not scheduled.
     pub org_start: Arc<[Duration]>,
@@ -68,6 +70,9 @@ pub struct Plan {
     pub shard: Option<Shard>,
     /// The arrivals this process sends: all of them, or its shard's.
     pub slice: Slice,
+    /// The busiest orgs this process sends for (most sessions, then lowest index), at most `top_orgs`:
+    /// they get latency histograms of their own in the report.
+    pub top_orgs: Vec<usize>,
     /// Pacing of the first variant starts at this wall-clock time (all shards of a run share it); later
     /// variants start in fixed slots after it.
     pub start_at: Option<time::OffsetDateTime>,
@@ -75,6 +80,21 @@ pub struct Plan {
     pub target_url: Option<String>,
     /// The profile's folder: relative paths in it (credentials file, certificates) start here.
     pub profile_dir: std::path::PathBuf,
+}
+
+/// The `k` orgs with the most sessions among those this process sends for.
+fn busiest(session_org: &[u32], orgs: usize, slice: &Slice, order: &[u32], k: usize) -> Vec<usize> {
+    let mut sessions = vec![0u64; orgs];
+    let cycle = order.len() as u64;
+    // One pass over a cycle of this slice's arrivals: which sessions, so which orgs, it sends for.
+    for n in 0..slice.owned_before(cycle) {
+        let session = order[(slice.global(n) % cycle.max(1)) as usize];
+        sessions[session_org[session as usize] as usize] += 1;
+    }
+    let mut ranked: Vec<usize> = (0..orgs).filter(|&o| sessions[o] > 0).collect();
+    ranked.sort_by_key(|&o| (std::cmp::Reverse(sessions[o]), o));
+    ranked.truncate(k);
+    ranked
 }
 
 /// Each org's joining time, uniform over `[0, spread)` from the seed: a stream of its own, so the
@@ -190,6 +210,13 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
         .map(|v| client::resolve(&v.name, &v.client))
         .collect();
 
+    let top_orgs = busiest(
+        &session_org,
+        org_count,
+        &slice,
+        &order,
+        profile.top_orgs as usize,
+    );
     Ok(Plan {
         profile_name: loaded.name.clone(),
         profile_hash: fnv1a_hex(loaded.text.as_bytes()),
@@ -197,6 +224,7 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
         load: Load {
             rate_per_second: profile.load.rate.per_second,
             connections: profile.load.connections,
+            top_orgs: profile.top_orgs,
             org_start: org_start(seed, org_count, profile.load.org_start_spread.0),
             ramp_up: profile.load.ramp_up.0,
             duration,
@@ -216,6 +244,7 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
         profile: profile.clone(),
         shard: overrides.shard,
         slice,
+        top_orgs,
         start_at: overrides.start_at,
         target_url: overrides.target_url.clone(),
         profile_dir: loaded

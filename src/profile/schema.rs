@@ -31,10 +31,18 @@ pub struct Profile {
     pub thresholds: Thresholds,
     #[serde(rename = "variant")]
     pub variants: Vec<VariantSection>,
+    /// How many of the busiest orgs (by sessions) keep latency histograms of their own in the report;
+    /// every other org's calls are one "other" aggregate. Every org's call and 401 counts are kept.
+    #[serde(default = "default_top_orgs")]
+    pub top_orgs: u32,
 }
 
 fn default_seed() -> u64 {
     1
+}
+
+fn default_top_orgs() -> u32 {
+    20
 }
 
 /// The shape of the load: how many sessions, spread over how many orgs, sending at what rate.

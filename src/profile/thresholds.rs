@@ -58,6 +58,9 @@ pub enum Metric {
     TruthMismatch,
     /// Conservation identities that failed.
     ConservationBroken,
+    /// Longest time after a refresh at which the refreshed token met a 401 before its believed expiry
+    /// (0 when none did).
+    UnauthorizedAfterRefreshMs,
     /// A contacts statistic over only the calls sent in one token phase (`contacts[expiring].p99_ms`).
     Phase {
         phase: crate::metrics::phase::Phase,
@@ -72,7 +75,7 @@ pub enum Metric {
     },
 }
 
-const NAMED: [(&str, Metric); 17] = [
+const NAMED: [(&str, Metric); 18] = [
     ("requests.scheduled", Metric::Scheduled),
     ("requests.sent", Metric::Sent),
     ("requests.dropped", Metric::Dropped),
@@ -102,6 +105,10 @@ const NAMED: [(&str, Metric); 17] = [
     ("requests.retry_after_violated", Metric::RetryAfterViolated),
     ("truth.mismatch", Metric::TruthMismatch),
     ("conservation.broken", Metric::ConservationBroken),
+    (
+        "contacts.unauthorized_after_refresh_ms",
+        Metric::UnauthorizedAfterRefreshMs,
+    ),
 ];
 
 const PERCENTILES: [(&str, u16); 5] = [

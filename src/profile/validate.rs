@@ -24,6 +24,12 @@ pub fn validate(profile: &Profile) -> Problems {
         problems.push("duration", "must be more than 0s and at most 7 days");
     }
     check_load(&profile.load, &mut problems);
+    if profile.top_orgs > 1000 {
+        problems.push(
+            "top_orgs",
+            "must be at most 1000 (each is a histogram in the report)",
+        );
+    }
     let spread = profile.load.org_start_spread.0;
     if !spread.is_zero() && spread >= profile.duration.0 {
         problems.push(

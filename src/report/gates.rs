@@ -82,6 +82,7 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
         Metric::TokenEndpointPeak => f.token_endpoint_peak_per_s as f64,
         Metric::RefreshWaiterTimeouts => f.waiter_timeouts as f64,
         Metric::RetryAfterViolated => r.retry_after_violated as f64,
+        Metric::UnauthorizedAfterRefreshMs => f.unauthorized_after_refresh_ms.unwrap_or(0.0),
         Metric::TruthMismatch => {
             v.truth.as_ref()?.checks.iter().filter(|c| !c.equal).count() as f64
         }

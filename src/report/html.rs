@@ -17,6 +17,8 @@ struct Summary {
     client: String,
     requests: Vec<(&'static str, String)>,
     endpoints: Vec<Vec<String>>,
+    /// Worst orgs by 401 rate, then the busiest orgs with their latency.
+    orgs: Vec<Vec<String>>,
     notes: Vec<String>,
 }
 
@@ -77,6 +79,32 @@ fn endpoint_row(name: &str, e: &EndpointReport) -> Vec<String> {
         ms(l.p999),
         ms(l.max),
     ]
+}
+
+fn org_rows(v: &VariantReport) -> Vec<Vec<String>> {
+    let row = |kind: &str, t: &super::model::TenantView, latency: bool| {
+        let org = t
+            .org
+            .map_or("all others".to_owned(), |o| format!("org {o}"));
+        let lat = |x: f64| if latency { ms(x) } else { String::new() };
+        vec![
+            kind.to_owned(),
+            org,
+            t.calls.to_string(),
+            t.unauthorized.to_string(),
+            format!("{:.2} %", 100.0 * t.unauthorized_rate),
+            lat(t.latency_ms.p50),
+            lat(t.latency_ms.p99),
+        ]
+    };
+    let t = &v.tenants;
+    let worst = t
+        .worst_unauthorized
+        .iter()
+        .map(|w| row("worst 401 rate", w, false));
+    let busiest = t.top.iter().take(10).map(|b| row("busiest", b, true));
+    let other = (t.other.calls > 0).then(|| row("busiest", &t.other, true));
+    worst.chain(busiest).chain(other).collect()
 }
 
 fn summary(label: &str, v: &VariantReport) -> Summary {
@@ -161,6 +189,7 @@ fn summary(label: &str, v: &VariantReport) -> Summary {
         client,
         requests,
         endpoints,
+        orgs: org_rows(v),
         notes,
     }
 }

@@ -107,6 +107,10 @@ pub struct VariantReport {
     /// `expired`); phases with no calls are left out.
     #[serde(default)]
     pub phases: BTreeMap<String, EndpointReport>,
+    /// Per-tenant views: the busiest orgs' contacts calls each, the rest together, and the worst orgs
+    /// by 401 rate among all.
+    #[serde(default)]
+    pub tenants: Tenants,
     pub expiry_lens: ExpiryLens,
     pub refresh: Refresh,
     pub timeseries: TimeSeries,
@@ -265,6 +269,11 @@ pub struct Refresh {
     pub waits: u64,
     pub wait_ms: Percentiles,
     pub wait_histogram: Option<String>,
+    /// Refreshed tokens rejected (401) before the expiry the client believes in: the longest time after
+    /// the refresh at which that happened, in ms; null when it never did. A propagation delay, a
+    /// wrong-tenant refresh or a clock offset shows here; ordinary expiry 401s do not.
+    #[serde(default)]
+    pub unauthorized_after_refresh_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -289,6 +298,34 @@ pub struct Bucket {
     /// microseconds, 2 significant figures (absent when none finished).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_histogram: Option<String>,
+}
+
+/// Contacts calls by org, in memory and report size bounded by `top_orgs`, whatever the org count.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenants {
+    /// The busiest orgs (most sessions), each with its own calls and latency, busiest first.
+    pub top: Vec<TenantView>,
+    /// Every other org's calls together (`org` is null).
+    pub other: TenantView,
+    /// The orgs with the highest 401 rate among all orgs with calls (at most 10), worst first.
+    pub worst_unauthorized: Vec<TenantView>,
+    /// How many orgs `top` may hold (the profile's `top_orgs`).
+    pub top_limit: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantView {
+    /// Org index (as in `refresh.invalid_grant_by_org`); null for the "other" aggregate.
+    pub org: Option<u32>,
+    pub calls: u64,
+    pub unauthorized: u64,
+    pub unauthorized_rate: f64,
+    /// Latency of these calls; only for `top` and `other` (zero in `worst_unauthorized`).
+    pub latency_ms: Percentiles,
+    /// HdrHistogram V2, base64, microseconds: the same data, so shards merge exactly.
+    pub histogram: Option<String>,
 }
 
 /// The bookkeeping identities every run must satisfy; `ok` is false when any fails (a measurement bug).

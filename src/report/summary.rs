@@ -136,6 +136,7 @@ fn variant(out: &mut String, v: &VariantReport) {
     );
     lens_line(out, v);
     phases_line(out, v);
+    orgs_line(out, v);
     client_line(out, v);
     if let Some(t) = &v.truth {
         for check in t.checks.iter().filter(|c| !c.equal) {
@@ -155,6 +156,45 @@ fn variant(out: &mut String, v: &VariantReport) {
     }
     if !v.conservation.ok {
         let _ = writeln!(out, "!! CONSERVATION BROKEN: {:?}", v.conservation);
+    }
+}
+
+/// The worst orgs by 401 rate, and the slowest of the busiest orgs, when there is anything to say.
+fn orgs_line(out: &mut String, v: &VariantReport) {
+    let t = &v.tenants;
+    let mut parts = Vec::new();
+    let worst: Vec<String> = t
+        .worst_unauthorized
+        .iter()
+        .take(3)
+        .filter_map(|w| {
+            Some(format!(
+                "org {} {:.2}% ({}/{})",
+                w.org?,
+                100.0 * w.unauthorized_rate,
+                w.unauthorized,
+                w.calls
+            ))
+        })
+        .collect();
+    if !worst.is_empty() {
+        parts.push(format!("401 rate worst: {}", worst.join(", ")));
+    }
+    let slowest = t
+        .top
+        .iter()
+        .filter(|o| o.calls > 0)
+        .max_by(|a, b| a.latency_ms.p99.total_cmp(&b.latency_ms.p99));
+    if let Some(o) = slowest.filter(|_| t.top.len() > 1) {
+        parts.push(format!(
+            "slowest of the {} busiest: org {} p99 {}",
+            t.top.len(),
+            o.org.unwrap_or_default(),
+            ms(o.latency_ms.p99)
+        ));
+    }
+    if !parts.is_empty() {
+        let _ = writeln!(out, "orgs      {}", parts.join("; "));
     }
 }
 

@@ -185,6 +185,16 @@ fn four_shards_merged_equal_one_process() {
     assert_eq!(m.endpoints.token.outcomes, s.endpoints.token.outcomes);
     assert_eq!(m.endpoints.token.requests, 10, "one first token per org");
     assert!(m.conservation.ok);
+    // Per-tenant views merge exactly: each call in one view, the same per-org counts as one process.
+    let views = |v: &VariantReport| -> u64 {
+        v.tenants.top.iter().map(|o| o.calls).sum::<u64>() + v.tenants.other.calls
+    };
+    assert_eq!(views(m), m.endpoints.contacts.requests);
+    assert!(m.tenants.top.len() as u32 <= m.tenants.top_limit);
+    let by_org = |v: &VariantReport| -> std::collections::BTreeMap<Option<u32>, u64> {
+        v.tenants.top.iter().map(|o| (o.org, o.calls)).collect()
+    };
+    assert_eq!(by_org(m), by_org(s), "the busiest orgs and their calls");
     // Arrivals are bucketed by their intended time, which the shards share with the single run.
     let scheduled = |v: &VariantReport| -> Vec<u64> {
         v.timeseries.buckets.iter().map(|b| b.scheduled).collect()

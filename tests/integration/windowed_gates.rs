@@ -94,3 +94,50 @@ fn windows_are_validated_with_the_profile() {
         assert!(message.contains(why), "{metric}: {message}");
     }
 }
+
+/// The API's clock runs 3 s ahead of the issuer's, so every token dies at the API 3 s before the
+/// client expects: refreshed tokens meet 401s about 2 s after they arrive, which the gate catches;
+/// ordinary expiry 401s (the PROFILE run above) do not count.
+#[test]
+fn rejections_right_after_a_refresh_are_gated() {
+    let text = r#"
+seed = 2
+duration = "9s"
+[server]
+token_ttl = "5s"
+clock_offset = "3s"
+per_token_rate = "0/s"
+[load]
+orgs = 1
+sessions = 10
+rate = "50/s"
+[[variant]]
+name = "naive"
+client = "naive"
+[thresholds]
+"contacts.unauthorized_after_refresh_ms" = "== 0"
+"#;
+    let ran = run_profile(text);
+    let t = &ran.report.thresholds[0];
+    assert!(!t.passed, "{t:?}");
+    let after = t.observed.expect("a value");
+    assert!(
+        (1000.0..3500.0).contains(&after),
+        "about 2 s after the refresh: {after}"
+    );
+
+    let clean = run_profile(&PROFILE.replace(
+        "\"refresh.calls.max_5s\" = \"> 0\"",
+        "\"contacts.unauthorized_after_refresh_ms\" = \"== 0\"",
+    ));
+    let t = clean
+        .report
+        .thresholds
+        .iter()
+        .find(|t| t.metric == "contacts.unauthorized_after_refresh_ms")
+        .expect("evaluated");
+    assert!(
+        t.passed,
+        "expiry 401s are not rejections after a refresh: {t:?}"
+    );
+}

@@ -62,6 +62,7 @@ pub fn merge(name: &str, parts: &[Part<'_>]) -> Result<VariantReport, MergeError
         requests,
         endpoints,
         phases: phases(name, parts)?,
+        tenants: tenants(name, parts)?,
         expiry_lens: lens(parts),
         refresh,
         timeseries,
@@ -161,6 +162,56 @@ fn endpoint(
 ) -> Result<EndpointReport, MergeError> {
     let reports: Vec<(&Path, &EndpointReport)> = parts.iter().map(|(p, v)| (*p, pick(v))).collect();
     endpoint_of(name, label, &reports)
+}
+
+/// Orgs are disjoint across shards, so every shard's busiest orgs compete for the merged top; those
+/// that lose join the "other" aggregate, histograms and all, so nothing is lost or counted twice.
+fn tenants(name: &str, parts: &[Part<'_>]) -> Result<Tenants, MergeError> {
+    let top_limit = parts
+        .iter()
+        .map(|(_, v)| v.tenants.top_limit)
+        .max()
+        .unwrap_or(0);
+    let mut ranked: Vec<(&Path, &TenantView)> = parts
+        .iter()
+        .flat_map(|(p, v)| v.tenants.top.iter().map(move |t| (*p, t)))
+        .collect();
+    ranked.sort_by_key(|(_, t)| (std::cmp::Reverse(t.calls), t.org));
+    let rest = ranked.split_off((top_limit as usize).min(ranked.len()));
+    let others: Vec<(&Path, &TenantView)> = parts
+        .iter()
+        .map(|(p, v)| (*p, &v.tenants.other))
+        .chain(rest)
+        .collect();
+    let histogram = add_histograms(
+        name,
+        "tenants.other.histogram",
+        others.iter().map(|(p, t)| (*p, t.histogram.as_ref())),
+    )?;
+    let (calls, unauthorized) = others
+        .iter()
+        .fold((0, 0), |(c, u), (_, t)| (c + t.calls, u + t.unauthorized));
+    let other = TenantView {
+        org: None,
+        calls,
+        unauthorized,
+        unauthorized_rate: if calls == 0 {
+            0.0
+        } else {
+            unauthorized as f64 / calls as f64
+        },
+        latency_ms: Percentiles::of(histogram.as_ref()),
+        histogram: histogram.as_ref().map(encode),
+    };
+    let worst = parts
+        .iter()
+        .flat_map(|(_, v)| v.tenants.worst_unauthorized.iter().cloned());
+    Ok(Tenants {
+        top: ranked.into_iter().map(|(_, t)| t.clone()).collect(),
+        other,
+        worst_unauthorized: crate::report::build::worst_unauthorized(worst),
+        top_limit,
+    })
 }
 
 /// Contacts calls by token phase: a phase absent from a shard had no calls there.
@@ -308,6 +359,9 @@ fn refresh(
         background: each().map(|r| r.background).sum(),
         token_endpoint_peak_per_s: token_peak,
         waiter_timeouts: each().map(|r| r.waiter_timeouts).sum(),
+        unauthorized_after_refresh_ms: each()
+            .filter_map(|r| r.unauthorized_after_refresh_ms)
+            .reduce(f64::max),
         waits: each().map(|r| r.waits).sum(),
         wait_ms: Percentiles::of(wait.as_ref()),
         wait_histogram: wait.as_ref().map(encode),
