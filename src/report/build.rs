@@ -10,8 +10,11 @@ use crate::metrics::Snapshot;
 use crate::plan::{ClientModel, Coalescing, Load, RefreshTrigger};
 use crate::profile::schema::{PartnerCredentials, RefreshGrant, TokenScope};
 use crate::profile::server::ServerSection;
-use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
+
+mod tenants;
+use tenants::tenants;
+pub use tenants::{worst_unauthorized, WORST_ORGS};
 
 pub fn variant(
     model: &ClientModel,
@@ -130,67 +133,6 @@ fn endpoint_report(snap: &Snapshot, e: Endpoint) -> EndpointReport {
         &snap.latency.by_endpoint[e.index()],
         Outcomes(snap.attempts[e.index()]),
     )
-}
-
-/// How many orgs `worst_unauthorized` lists.
-pub const WORST_ORGS: usize = 10;
-
-fn tenants(t: &crate::metrics::tenants::TenantsSnapshot, top_limit: u32) -> Tenants {
-    let view = |org: Option<usize>, calls: u64, unauthorized: u64, h: Option<&Histogram<u64>>| {
-        TenantView {
-            org: org.map(|o| o as u32),
-            calls,
-            unauthorized,
-            unauthorized_rate: if calls == 0 {
-                0.0
-            } else {
-                unauthorized as f64 / calls as f64
-            },
-            latency_ms: Percentiles::of(h),
-            histogram: h.filter(|h| !h.is_empty()).map(encode),
-        }
-    };
-    let top: Vec<TenantView> = t
-        .top
-        .iter()
-        .enumerate()
-        .map(|(i, &org)| {
-            view(
-                Some(org),
-                t.calls[org],
-                t.unauthorized[org],
-                t.histograms.get(i),
-            )
-        })
-        .collect();
-    let (mut calls, mut unauthorized) = (0, 0);
-    for org in (0..t.calls.len()).filter(|o| !t.top.contains(o)) {
-        calls += t.calls[org];
-        unauthorized += t.unauthorized[org];
-    }
-    let other = view(None, calls, unauthorized, t.histograms.get(t.top.len()));
-    let all =
-        (0..t.calls.len()).map(|org| view(Some(org), t.calls[org], t.unauthorized[org], None));
-    Tenants {
-        top,
-        other,
-        worst_unauthorized: worst_unauthorized(all),
-        top_limit,
-    }
-}
-
-/// The orgs with the highest 401 rate (more calls first among equals, then lower index), at most
-/// [`WORST_ORGS`]; orgs without a 401 are left out.
-pub fn worst_unauthorized(all: impl Iterator<Item = TenantView>) -> Vec<TenantView> {
-    let mut worst: Vec<TenantView> = all.filter(|v| v.unauthorized > 0).collect();
-    worst.sort_by(|a, b| {
-        b.unauthorized_rate
-            .total_cmp(&a.unauthorized_rate)
-            .then(b.calls.cmp(&a.calls))
-            .then(a.org.cmp(&b.org))
-    });
-    worst.truncate(WORST_ORGS);
-    worst
 }
 
 fn phases(snap: &Snapshot) -> BTreeMap<String, EndpointReport> {
