@@ -5,6 +5,7 @@ mod cli;
 use clap::Parser;
 use cli::{Cli, Command};
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 use tokenstorm::app::{self, exit, AppError, Signals};
 use tokenstorm::report::pages::INDEX_FILE;
@@ -63,24 +64,7 @@ async fn command(command: Command) -> Result<u8, AppError> {
                 announce: !args.quiet,
             };
             let result = app::run(options, Signals::listen()).await?;
-            if let Some(path) = &args.junit {
-                app::write_text(
-                    path,
-                    &tokenstorm::report::junit::from_thresholds(&result.report),
-                )?;
-            }
-            if args.json {
-                outln!(
-                    "{}",
-                    tokenstorm::report::summary::machine(&result.report, &result.report_path)
-                );
-            } else {
-                out!("{}", tokenstorm::report::summary::render(&result.report));
-                outln!("\nreport: {}", result.report_path.display());
-                let page = result.report_path.with_file_name(INDEX_FILE);
-                outln!("page:   {}", page.display());
-            }
-            Ok(app::exit_code(&result))
+            show(&result, args.junit.as_deref(), args.json)
         }
         Command::Serve(args) => {
             app::serve::serve(&args.profile, args.addr, Signals::listen(), |s| {
@@ -126,22 +110,7 @@ async fn command(command: Command) -> Result<u8, AppError> {
         }
         Command::Merge(args) => {
             let result = app::merge::run(&args.shards, args.out.as_deref())?;
-            if let Some(path) = &args.junit {
-                app::write_text(
-                    path,
-                    &tokenstorm::report::junit::from_thresholds(&result.report),
-                )?;
-            }
-            if args.json {
-                outln!(
-                    "{}",
-                    tokenstorm::report::summary::machine(&result.report, &result.report_path)
-                );
-            } else {
-                out!("{}", tokenstorm::report::summary::render(&result.report));
-                outln!("\nreport: {}", result.report_path.display());
-            }
-            Ok(app::exit_code(&result))
+            show(&result, args.junit.as_deref(), args.json)
         }
         Command::Report(args) => {
             let page = app::render::render(&args.report, args.out.as_deref())?;
@@ -166,4 +135,26 @@ async fn command(command: Command) -> Result<u8, AppError> {
             Ok(exit::SUCCESS)
         }
     }
+}
+
+/// What `run` and `merge` print and write once their report is on disk, and their exit code.
+fn show(result: &app::RunResult, junit: Option<&Path>, json: bool) -> Result<u8, AppError> {
+    if let Some(path) = junit {
+        app::write_text(
+            path,
+            &tokenstorm::report::junit::from_thresholds(&result.report),
+        )?;
+    }
+    if json {
+        outln!(
+            "{}",
+            tokenstorm::report::summary::machine(&result.report, &result.report_path)
+        );
+    } else {
+        out!("{}", tokenstorm::report::summary::render(&result.report));
+        outln!("\nreport: {}", result.report_path.display());
+        let page = result.report_path.with_file_name(INDEX_FILE);
+        outln!("page:   {}", page.display());
+    }
+    Ok(app::exit_code(result))
 }

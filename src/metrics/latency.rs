@@ -27,6 +27,8 @@ pub struct Shard {
     by_endpoint: [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT],
     /// Contacts calls by their token's phase.
     by_phase: [[Option<Histogram<u64>>; Outcome::COUNT]; Phase::COUNT],
+    /// Contacts calls by tenant slot: the busiest orgs one each, then one for all others.
+    by_tenant: Vec<Option<Histogram<u64>>>,
     /// User-level latency: from the intended send time to the final answer, refresh waits included.
     requests: Option<Histogram<u64>>,
     /// Time callers spent waiting for a refresh somebody else was making.
@@ -82,6 +84,7 @@ pub const BUCKET_SIGFIG: u8 = 2;
 pub struct LatencySnapshot {
     pub by_endpoint: [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT],
     pub by_phase: [[Option<Histogram<u64>>; Outcome::COUNT]; Phase::COUNT],
+    pub by_tenant: Vec<Option<Histogram<u64>>>,
     pub requests: Option<Histogram<u64>>,
     pub refresh_wait: Option<Histogram<u64>>,
     pub lateness: Option<Histogram<u64>>,
@@ -138,6 +141,16 @@ impl Latencies {
         self.with_shard(|s| record(&mut s.by_phase[phase.index()][outcome.index()], latency));
     }
 
+    /// A contacts call of the org in tenant slot `slot` (see `metrics::tenants`).
+    pub fn tenant(&self, slot: usize, latency: Duration) {
+        self.with_shard(|s| {
+            if s.by_tenant.len() <= slot {
+                s.by_tenant.resize_with(slot + 1, || None);
+            }
+            record(&mut s.by_tenant[slot], latency);
+        });
+    }
+
     pub fn token_time(&self, spent: Duration) {
         self.with_shard(|s| record(&mut s.token_time, spent));
     }
@@ -158,6 +171,12 @@ impl Latencies {
                 for (o, h) in row.iter().enumerate() {
                     merge(&mut out.by_endpoint[e][o], h);
                 }
+            }
+            if out.by_tenant.len() < s.by_tenant.len() {
+                out.by_tenant.resize_with(s.by_tenant.len(), || None);
+            }
+            for (into, from) in out.by_tenant.iter_mut().zip(&s.by_tenant) {
+                merge(into, from);
             }
             for (p, row) in s.by_phase.iter().enumerate() {
                 for (o, h) in row.iter().enumerate() {

@@ -112,13 +112,15 @@ impl Recorder {
 
     /// Gives these orgs (the busiest) latency histograms of their own; all others share one.
     pub fn with_top_orgs(mut self, top: &[usize]) -> Recorder {
-        self.tenants = tenants::Tenants::new(self.tenants.snapshot().calls.len(), top);
+        self.tenants = tenants::Tenants::new(self.tenants.orgs(), top);
         self
     }
 
     /// One contacts call of `org`, for the per-tenant views.
     pub fn org_call(&self, org: usize, outcome: Outcome, latency: Duration) {
-        self.tenants.call(org, outcome, latency);
+        if let Some(slot) = self.tenants.call(org, outcome) {
+            self.latencies.tenant(slot, latency);
+        }
     }
 
     pub fn start(&self) -> Instant {

@@ -1,13 +1,10 @@
 //! Per-tenant views in bounded memory: every org's contacts calls and 401s as two counters, and latency
 //! histograms only for the K busiest orgs plus one "other" for the rest, so 10,000 orgs cost 10,000
-//! pairs of counters and K + 1 histograms, not 10,000 histograms.
+//! pairs of counters and K + 1 histograms, not 10,000 histograms. The histograms live in the
+//! thread-sharded latency store, indexed by the slot this maps an org to.
 
-use super::latency::{micros, new_histogram};
 use crate::http::Outcome;
-use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
 
 pub struct Tenants {
     calls: Box<[AtomicU64]>,
@@ -15,18 +12,15 @@ pub struct Tenants {
     /// Org index -> histogram slot: `0..top.len()` for the busiest orgs, `top.len()` for all others.
     slot: Box<[u32]>,
     top: Vec<usize>,
-    histograms: Box<[Mutex<Histogram<u64>>]>,
 }
 
-/// Plain data for the report.
+/// Plain data for the report; the histograms, one per slot, are in the latency snapshot.
 #[derive(Clone, Default)]
 pub struct TenantsSnapshot {
     pub calls: Vec<u64>,
     pub unauthorized: Vec<u64>,
-    /// The busiest orgs' indices, in the order of `histograms`.
+    /// The busiest orgs' indices, in slot order; slot `top.len()` is every other org.
     pub top: Vec<usize>,
-    /// One per top org, then the "other" aggregate.
-    pub histograms: Vec<Histogram<u64>>,
 }
 
 impl Tenants {
@@ -41,27 +35,23 @@ impl Tenants {
             calls: (0..orgs).map(|_| AtomicU64::new(0)).collect(),
             unauthorized: (0..orgs).map(|_| AtomicU64::new(0)).collect(),
             slot: slot.into(),
-            histograms: (0..=top.len())
-                .map(|_| Mutex::new(new_histogram()))
-                .collect(),
             top,
         }
     }
 
-    /// One contacts call of `org`.
-    pub fn call(&self, org: usize, outcome: Outcome, latency: Duration) {
-        let Some(slot) = self.slot.get(org) else {
-            return;
-        };
+    pub fn orgs(&self) -> usize {
+        self.slot.len()
+    }
+
+    /// Counts one contacts call of `org`; returns the histogram slot its latency goes to, or `None`
+    /// for an org the plan does not know.
+    pub fn call(&self, org: usize, outcome: Outcome) -> Option<usize> {
+        let slot = *self.slot.get(org)? as usize;
         self.calls[org].fetch_add(1, Ordering::Relaxed);
         if outcome == Outcome::Unauthorized {
             self.unauthorized[org].fetch_add(1, Ordering::Relaxed);
         }
-        let mut h = self.histograms[*slot as usize]
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        // Auto-resizing histograms accept any value, so recording cannot fail.
-        let _ = h.record(micros(latency));
+        Some(slot)
     }
 
     pub fn snapshot(&self) -> TenantsSnapshot {
@@ -70,11 +60,6 @@ impl Tenants {
             calls: load(&self.calls),
             unauthorized: load(&self.unauthorized),
             top: self.top.clone(),
-            histograms: self
-                .histograms
-                .iter()
-                .map(|h| h.lock().unwrap_or_else(|p| p.into_inner()).clone())
-                .collect(),
         }
     }
 }
@@ -84,18 +69,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn top_orgs_get_their_own_histogram_and_the_rest_share_one() {
+    fn top_orgs_get_their_own_slot_and_the_rest_share_one() {
         let t = Tenants::new(5, &[3, 1]);
-        t.call(3, Outcome::Ok, Duration::from_millis(5));
-        t.call(0, Outcome::Unauthorized, Duration::from_millis(9));
-        t.call(4, Outcome::Ok, Duration::from_millis(9));
-        t.call(99, Outcome::Ok, Duration::from_millis(9));
+        assert_eq!(t.call(3, Outcome::Ok), Some(0));
+        assert_eq!(t.call(1, Outcome::Ok), Some(1));
+        assert_eq!(t.call(0, Outcome::Unauthorized), Some(2));
+        assert_eq!(t.call(4, Outcome::Ok), Some(2));
+        assert_eq!(t.call(99, Outcome::Ok), None);
         let s = t.snapshot();
-        assert_eq!(s.calls, vec![1, 0, 0, 1, 1]);
+        assert_eq!(s.calls, vec![1, 1, 0, 1, 1]);
         assert_eq!(s.unauthorized, vec![1, 0, 0, 0, 0]);
-        assert_eq!(s.histograms.len(), 3);
-        assert_eq!(s.histograms[0].len(), 1, "org 3");
-        assert_eq!(s.histograms[1].len(), 0, "org 1");
-        assert_eq!(s.histograms[2].len(), 2, "orgs 0 and 4 together");
+        assert_eq!(s.top, vec![3, 1]);
     }
 }

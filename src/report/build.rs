@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 mod tenants;
 use tenants::tenants;
-pub use tenants::{worst_unauthorized, WORST_ORGS};
+pub use tenants::{view as tenant_view, worst_unauthorized, WORST_ORGS};
 
 pub fn variant(
     model: &ClientModel,
@@ -64,7 +64,7 @@ pub fn variant(
         requests,
         endpoints,
         phases: phases(snap),
-        tenants: tenants(&snap.tenants, load.top_orgs),
+        tenants: tenants(&snap.tenants, &snap.latency.by_tenant, load.top_orgs),
         expiry_lens: ExpiryLens {
             bin_width_s: 1.0,
             bins: snap
@@ -168,10 +168,34 @@ fn outcome_report(
     }
 }
 
-fn refresh(snap: &Snapshot, endpoints: &Endpoints) -> Refresh {
-    let herds = &snap.contention.herds;
-    let generations: u64 = herds.values().sum();
+/// Refreshes per token generation, from herd sizes (size -> how many generations drew that many).
+pub struct GenerationStats {
+    pub count: u64,
+    pub max: u64,
+    pub mean: f64,
+    pub by_size: BTreeMap<String, u64>,
+}
+
+pub fn generation_stats(herds: &BTreeMap<u64, u64>) -> GenerationStats {
+    let count: u64 = herds.values().sum();
     let refreshes: u64 = herds.iter().map(|(size, n)| size * n).sum();
+    GenerationStats {
+        count,
+        max: herds.keys().copied().max().unwrap_or(0),
+        mean: if count == 0 {
+            0.0
+        } else {
+            refreshes as f64 / count as f64
+        },
+        by_size: herds
+            .iter()
+            .map(|(size, n)| (size.to_string(), *n))
+            .collect(),
+    }
+}
+
+fn refresh(snap: &Snapshot, endpoints: &Endpoints) -> Refresh {
+    let g = generation_stats(&snap.contention.herds);
     let per_org = &snap.contention.max_in_flight_per_org;
     Refresh {
         attempts: endpoints.refresh.requests,
@@ -197,17 +221,10 @@ fn refresh(snap: &Snapshot, endpoints: &Endpoints) -> Refresh {
             .filter(|(_, &n)| n > 0)
             .map(|(i, &n)| (i.to_string(), n))
             .collect(),
-        generations,
-        per_generation_max: herds.keys().copied().max().unwrap_or(0),
-        per_generation_mean: if generations == 0 {
-            0.0
-        } else {
-            refreshes as f64 / generations as f64
-        },
-        per_generation: herds
-            .iter()
-            .map(|(size, n)| (size.to_string(), *n))
-            .collect(),
+        generations: g.count,
+        per_generation_max: g.max,
+        per_generation_mean: g.mean,
+        per_generation: g.by_size,
         background: snap.background_refreshes,
         token_endpoint_peak_per_s: token_peak(snap),
         waiter_timeouts: snap.waiter_timeouts,

@@ -6,6 +6,18 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+/// Milliseconds for people: seconds from 1 s up, whole ms from 10 ms, two decimals below;
+/// `sep` goes between number and unit (the terminal packs them, the HTML page spaces them).
+pub fn format_ms(v: f64, sep: &str) -> String {
+    if v >= 1000.0 {
+        format!("{:.2}{sep}s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.0}{sep}ms")
+    } else {
+        format!("{v:.2}{sep}ms")
+    }
+}
+
 /// Latency summary in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {

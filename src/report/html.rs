@@ -51,13 +51,7 @@ fn render(ctx: minijinja::Value) -> Result<String, minijinja::Error> {
 }
 
 fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2} s", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.0} ms")
-    } else {
-        format!("{v:.2} ms")
-    }
+    super::histogram::format_ms(v, " ")
 }
 
 fn endpoint_row(name: &str, e: &EndpointReport) -> Vec<String> {

@@ -177,18 +177,18 @@ fn batch_rates(v: &VariantReport, scope: Scope, outcome: Outcome) -> Vec<f64> {
 
 /// A failure rate: the whole-run shares, tested on batch means of the time series (calls within one
 /// storm are not independent, so a test on calls would call two equal runs different).
-fn rate(
-    base: &VariantReport,
-    candidate: &VariantReport,
+fn rate<'a>(
+    base: &'a VariantReport,
+    candidate: &'a VariantReport,
     scope: Scope,
     outcome: Outcome,
     confidence: f64,
 ) -> Significance {
-    let endpoint = |v: &'_ VariantReport| -> EndpointReport {
+    let endpoint = |v: &'a VariantReport| -> &'a EndpointReport {
         match scope {
-            Scope::Token => v.endpoints.token.clone(),
-            Scope::Refresh => v.endpoints.refresh.clone(),
-            _ => v.endpoints.contacts.clone(),
+            Scope::Token => &v.endpoints.token,
+            Scope::Refresh => &v.endpoints.refresh,
+            _ => &v.endpoints.contacts,
         }
     };
     let (b, c) = (endpoint(base), endpoint(candidate));
@@ -196,7 +196,7 @@ fn rate(
         let n = e.outcomes.total();
         (n > 0).then(|| e.outcomes[outcome] as f64 / n as f64)
     };
-    let (rb, rc) = (share(&b), share(&c));
+    let (rb, rc) = (share(b), share(c));
     let p = stats::welch(
         &batch_rates(base, scope, outcome),
         &batch_rates(candidate, scope, outcome),

@@ -9,40 +9,46 @@ use hdrhistogram::Histogram;
 /// How many orgs `worst_unauthorized` lists.
 pub const WORST_ORGS: usize = 10;
 
-pub(super) fn tenants(t: &TenantsSnapshot, top_limit: u32) -> Tenants {
-    let view = |org: Option<usize>, calls: u64, unauthorized: u64, h: Option<&Histogram<u64>>| {
-        TenantView {
-            org: org.map(|o| o as u32),
-            calls,
-            unauthorized,
-            unauthorized_rate: if calls == 0 {
-                0.0
-            } else {
-                unauthorized as f64 / calls as f64
-            },
-            latency_ms: Percentiles::of(h),
-            histogram: h.filter(|h| !h.is_empty()).map(encode),
-        }
-    };
+/// One org's (or the "other" aggregate's, `org` = `None`) contacts calls, with their latency when known.
+pub fn view(
+    org: Option<usize>,
+    calls: u64,
+    unauthorized: u64,
+    histogram: Option<&Histogram<u64>>,
+) -> TenantView {
+    TenantView {
+        org: org.map(|o| o as u32),
+        calls,
+        unauthorized,
+        unauthorized_rate: if calls == 0 {
+            0.0
+        } else {
+            unauthorized as f64 / calls as f64
+        },
+        latency_ms: Percentiles::of(histogram),
+        histogram: histogram.filter(|h| !h.is_empty()).map(encode),
+    }
+}
+
+/// `by_slot`: the latency histograms of the tenant slots (the busiest orgs in order, then "other").
+pub(super) fn tenants(
+    t: &TenantsSnapshot,
+    by_slot: &[Option<Histogram<u64>>],
+    top_limit: u32,
+) -> Tenants {
+    let slot = |i: usize| by_slot.get(i).and_then(Option::as_ref);
     let top: Vec<TenantView> = t
         .top
         .iter()
         .enumerate()
-        .map(|(i, &org)| {
-            view(
-                Some(org),
-                t.calls[org],
-                t.unauthorized[org],
-                t.histograms.get(i),
-            )
-        })
+        .map(|(i, &org)| view(Some(org), t.calls[org], t.unauthorized[org], slot(i)))
         .collect();
     let (mut calls, mut unauthorized) = (0, 0);
     for org in (0..t.calls.len()).filter(|o| !t.top.contains(o)) {
         calls += t.calls[org];
         unauthorized += t.unauthorized[org];
     }
-    let other = view(None, calls, unauthorized, t.histograms.get(t.top.len()));
+    let other = view(None, calls, unauthorized, slot(t.top.len()));
     let all =
         (0..t.calls.len()).map(|org| view(Some(org), t.calls[org], t.unauthorized[org], None));
     Tenants {

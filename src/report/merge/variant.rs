@@ -191,18 +191,7 @@ fn tenants(name: &str, parts: &[Part<'_>]) -> Result<Tenants, MergeError> {
     let (calls, unauthorized) = others
         .iter()
         .fold((0, 0), |(c, u), (_, t)| (c + t.calls, u + t.unauthorized));
-    let other = TenantView {
-        org: None,
-        calls,
-        unauthorized,
-        unauthorized_rate: if calls == 0 {
-            0.0
-        } else {
-            unauthorized as f64 / calls as f64
-        },
-        latency_ms: Percentiles::of(histogram.as_ref()),
-        histogram: histogram.as_ref().map(encode),
-    };
+    let other = crate::report::build::tenant_view(None, calls, unauthorized, histogram.as_ref());
     let worst = parts
         .iter()
         .flat_map(|(_, v)| v.tenants.worst_unauthorized.iter().cloned());
@@ -321,8 +310,7 @@ fn refresh(
             }
         }
     }
-    let generations: u64 = per_generation.values().sum();
-    let refreshes: u64 = per_generation.iter().map(|(size, n)| size * n).sum();
+    let g = crate::report::build::generation_stats(&per_generation);
     let wait = add_histograms(
         name,
         "refresh.wait_histogram",
@@ -345,17 +333,10 @@ fn refresh(
         max_in_flight_by_org,
         contended_orgs: union_max(|r| &r.contended_orgs),
         invalid_grant_by_org,
-        generations,
-        per_generation_max: per_generation.keys().copied().max().unwrap_or(0),
-        per_generation_mean: if generations == 0 {
-            0.0
-        } else {
-            refreshes as f64 / generations as f64
-        },
-        per_generation: per_generation
-            .iter()
-            .map(|(size, n)| (size.to_string(), *n))
-            .collect(),
+        generations: g.count,
+        per_generation_max: g.max,
+        per_generation_mean: g.mean,
+        per_generation: g.by_size,
         background: each().map(|r| r.background).sum(),
         token_endpoint_peak_per_s: token_peak,
         waiter_timeouts: each().map(|r| r.waiter_timeouts).sum(),
