@@ -8,8 +8,8 @@ use super::errors::ApiError;
 use super::limits::RateInfo;
 use super::state::{Shared, State};
 use super::truth::C;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Extension, Path, Query, State as Extract};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Extension, Path, Query, Request, State as Extract};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -36,7 +36,7 @@ fn authorize(
 ) -> Result<Caller, Box<Response>> {
     let fail = |org: Option<usize>, counter: C, e: ApiError| {
         state.truth.add(org, counter);
-        Box::new(e.into_response(state.error_style, &corr.0))
+        Box::new(e.into_response(state.error_style, corr.as_str()))
     };
     let Some(presented) = bearer(headers) else {
         return Err(fail(
@@ -89,7 +89,7 @@ impl Caller {
             }
             Err(e) => {
                 state.truth.add(Some(self.org), C::ContactsClientError);
-                e.into_response(state.error_style, &corr.0)
+                e.into_response(state.error_style, corr.as_str())
             }
         };
         if let Some(rate) = &self.rate {
@@ -102,19 +102,19 @@ impl Caller {
 pub(crate) async fn search(
     Extract(state): Extract<Shared>,
     Extension(corr): Extension<Corr>,
-    headers: HeaderMap,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    // The whole request rather than a `HeaderMap` extractor, which would clone every header.
+    request: Request,
 ) -> Response {
     let caller = match authorize(
         &state,
-        &headers,
+        request.headers(),
         &corr,
         &[SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY],
     ) {
         Ok(c) => c,
         Err(response) => return *response,
     };
-    let result = match query {
+    let result = match Query::<Vec<(String, String)>>::try_from_uri(request.uri()) {
         Ok(Query(pairs)) => page(&state, caller.org, &pairs),
         Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
     };

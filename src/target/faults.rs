@@ -54,7 +54,7 @@ impl FaultPlan {
         }
     }
 
-    fn is_quiet(&self) -> bool {
+    pub fn is_quiet(&self) -> bool {
         let f = &self.faults;
         f.latency == Latency::None
             && f.error_rate <= 0.0
@@ -136,9 +136,9 @@ async fn apply(state: &Shared, plan: &FaultPlan, request: Request, next: Next) -
             let corr = request
                 .extensions()
                 .get::<Corr>()
-                .map(|c| c.0.clone())
+                .map(Corr::as_str)
                 .unwrap_or_default();
-            ApiError::server_error(unavailable).into_response(state.error_style, &corr)
+            ApiError::server_error(unavailable).into_response(state.error_style, corr)
         }
         Fate::Reset { .. } => {
             state.truth.add(None, plan.counters.reset);

@@ -135,9 +135,9 @@ pub(crate) async fn token_capacity(
         let corr = request
             .extensions()
             .get::<Corr>()
-            .map(|c| c.0.clone())
+            .map(Corr::as_str)
             .unwrap_or_default();
-        ApiError::rate_limited(retry).into_response(state.error_style, &corr)
+        ApiError::rate_limited(retry).into_response(state.error_style, corr)
     };
     if let Some(rate) = &limits.token_rate {
         if let Err(not_until) = rate.check() {

@@ -71,7 +71,8 @@ impl TokenError {
                 (StatusCode::BAD_REQUEST, "unsupported_grant_type")
             }
             TokenError::Signing(_) => {
-                return ApiError::server_error(false).into_response(state.error_style, &corr.0)
+                return ApiError::server_error(false)
+                    .into_response(state.error_style, corr.as_str())
             }
         };
         oauth_error(state.error_style, status, code, &self.to_string())

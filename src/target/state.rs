@@ -2,6 +2,7 @@
 
 use super::config::{Config, ErrorStyle, RefreshPolicy};
 use super::faults::{FamilyCounters, FaultPlan};
+use super::jwt::Verifier;
 use super::limits::Limits;
 use super::shards::Shards;
 use super::tokens::{AccessRecord, RefreshRecord};
@@ -82,8 +83,11 @@ impl Clock {
 
 pub(crate) struct Keys {
     pub encoding: EncodingKey,
+    /// Full decoding, for introspection, which reports every claim.
     pub decoding: DecodingKey,
     pub validation: Validation,
+    /// The hot path's check of the bearer token on every API call.
+    pub verifier: Verifier,
 }
 
 pub(crate) fn nanos(d: Duration) -> i64 {
@@ -183,6 +187,7 @@ fn keys(seed: u64) -> Keys {
         encoding: EncodingKey::from_secret(&secret),
         decoding: DecodingKey::from_secret(&secret),
         validation,
+        verifier: Verifier::new(&secret),
     }
 }
 

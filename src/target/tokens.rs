@@ -1,9 +1,9 @@
 //! Access tokens (signed JWTs backed by a server-side record) and refresh tokens (opaque, rotated by policy).
 
 use super::config::RefreshPolicy;
+use super::jwt::Verifier;
 use super::state::{nanos, State};
 use super::truth::C;
-use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -137,8 +137,7 @@ impl State {
             scope: scope.to_string(),
             jti: jti.to_string(),
         };
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)?;
+        let token = jsonwebtoken::encode(&Verifier::issuer(), &claims, &self.keys.encoding)?;
         let record = AccessRecord {
             jti,
             client,
@@ -177,19 +176,18 @@ impl State {
         token: &str,
         touch: bool,
     ) -> Result<Arc<AccessRecord>, (Reject, Option<usize>)> {
-        let data =
-            jsonwebtoken::decode::<Claims>(token, &self.keys.decoding, &self.keys.validation)
-                .map_err(|_| (Reject::Malformed, None))?;
+        let mut payload = Vec::with_capacity(256);
+        let claims = self
+            .keys
+            .verifier
+            .verify(token, &mut payload)
+            .ok_or((Reject::Malformed, None))?;
         let now = self.clock.now_ns();
-        let org = self.client_by_id(&data.claims.sub).map(|(_, c)| c.org);
-        let jti: u64 = data
-            .claims
-            .jti
-            .parse()
-            .map_err(|_| (Reject::Malformed, org))?;
+        let org = self.client_by_id(&claims.sub).map(|(_, c)| c.org);
+        let jti: u64 = claims.jti.parse().map_err(|_| (Reject::Malformed, org))?;
         let Some(record) = self.access.get(&jti) else {
             // Swept records are long expired; anything else signed by us but unknown was never issued here.
-            let why = if data.claims.exp <= self.clock.unix_secs(now) {
+            let why = if claims.exp <= self.clock.unix_secs(now) {
                 Reject::Expired
             } else {
                 Reject::Unknown

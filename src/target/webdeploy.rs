@@ -44,7 +44,7 @@ pub(crate) struct RefreshRequest {
 /// Counts and renders a refusal from a web-messaging token route.
 fn refuse(state: &State, corr: &Corr, org: Option<usize>, counter: C, e: ApiError) -> Response {
     state.truth.add(org, counter);
-    e.into_response(state.error_style, &corr.0)
+    e.into_response(state.error_style, corr.as_str())
 }
 
 /// The deployment (client) a request names, if it exists and is not disabled.
@@ -170,12 +170,12 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
 ) -> Response {
     let Some(presented) = bearer(&headers) else {
-        return ApiError::missing_token().into_response(state.error_style, &corr.0);
+        return ApiError::missing_token().into_response(state.error_style, corr.as_str());
     };
     let token = match state.validate(presented) {
         Ok(t) => t,
         Err((why, _)) => {
-            return ApiError::invalid_token(why).into_response(state.error_style, &corr.0)
+            return ApiError::invalid_token(why).into_response(state.error_style, corr.as_str())
         }
     };
     let org = Some(state.clients[token.client].org);
