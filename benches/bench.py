@@ -33,6 +33,16 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Base URL -> pid of the target serving it (taskset execs the server in place, so the pid is the server's).
+SERVERS = {}
+
+
+def server_cpu(base):
+    """CPU seconds (user + system) the target at `base` has used so far, from /proc."""
+    fields = open(f"/proc/{SERVERS[base]}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def served(profile, cmd=None):
     """A target on SERVER_CORE until the block ends; yields its base URL."""
@@ -48,6 +58,7 @@ def served(profile, cmd=None):
             time.sleep(0.1)
         else:
             sys.exit(f"the target on port {port} did not come up")
+        SERVERS[f"http://127.0.0.1:{port}"] = proc.pid
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -2,7 +2,10 @@
 
 use super::state::{mix, Shared};
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
+
+/// The response header; a constant, so it is not looked up from a string on every response.
+const CORRELATION_ID: HeaderName = HeaderName::from_static("inin-correlation-id");
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -31,7 +34,7 @@ pub(crate) async fn correlate(
     }
     let mut response = next.run(request).await;
     if let Some(header) = header {
-        response.headers_mut().insert("inin-correlation-id", header);
+        response.headers_mut().insert(CORRELATION_ID, header);
     }
     response
 }
