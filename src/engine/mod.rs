@@ -6,6 +6,7 @@ pub mod expiry;
 pub mod pacer;
 pub mod refresh;
 pub mod renew;
+mod runners;
 pub mod session;
 mod timer;
 pub mod tokens;
@@ -16,6 +17,7 @@ use crate::plan::shard::Slice;
 use crate::plan::{ClientModel, Load, Org};
 use crate::profile::schema::TokenScope;
 use pacer::Schedule;
+use runners::Runners;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use timer::Timer;
@@ -175,8 +177,8 @@ impl Arrivals {
 /// The shortest time between two wakes of the open-model pacer.
 const PACER_QUANTUM: Duration = Duration::from_micros(500);
 
-/// The open model: every arrival is released at its intended time, each as its own task, whatever the
-/// target's response time; beyond `max_in_flight` an arrival is dropped (and counted), never delayed.
+/// The open model: every arrival is released at its intended time to a runner, whatever the target's
+/// response time; beyond `max_in_flight` an arrival is dropped (and counted), never delayed.
 async fn open(
     ctx: &Arc<Ctx>,
     load: &Load,
@@ -190,6 +192,7 @@ async fn open(
     let slice = &arrivals.slice;
     let total = slice.owned_before(schedule.total());
     let mut tasks = JoinSet::new();
+    let runners = Runners::new(ctx);
     let mut next: u64 = 0;
     let mut ending = Ending::Completed;
     let mut timer = Timer::new();
@@ -220,19 +223,15 @@ async fn open(
             match permits.clone().try_acquire_owned() {
                 Ok(permit) => {
                     recorder.sent(intended, Instant::now());
-                    let ctx = ctx.clone();
-                    tasks.spawn(async move {
-                        session::request(&ctx, session, intended).await;
-                        drop(permit);
-                    });
+                    runners.run(&mut tasks, session, intended, permit);
                 }
                 // Too much in flight: this request is lost to the target, and the report says so.
                 Err(_) => recorder.dropped(intended),
             }
         }
-        while tasks.try_join_next().is_some() {}
     }
 
+    runners.close();
     drain(&mut tasks, load.drain, &mut stop).await;
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
