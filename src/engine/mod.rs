@@ -136,7 +136,7 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, stop: watch::Receiver<bo
         session_org: ctx.session_org.clone(),
     };
     let ending = match load.connections {
-        None => open(&ctx, load, arrivals, stop).await,
+        None => paced_apart(ctx.clone(), load.clone(), arrivals, stop).await,
         Some(workers) => closed::run(&ctx, load, arrivals, workers, stop).await,
     };
     ctx.abort_background();
@@ -174,6 +174,37 @@ impl Arrivals {
     }
 }
 
+/// Runs the open model's pacer on a thread and runtime of its own, so its timer wakes that thread
+/// directly instead of waiting for a busy worker to poll the shared reactor; requests still run on the
+/// caller's runtime. Falls back to pacing on the caller's runtime if the thread cannot be started.
+async fn paced_apart(
+    ctx: Arc<Ctx>,
+    load: Load,
+    arrivals: Arrivals,
+    stop: watch::Receiver<bool>,
+) -> Ending {
+    let runners = tokio::runtime::Handle::current();
+    let (done, ended) = tokio::sync::oneshot::channel();
+    let pacer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let (ctx2, load2) = (ctx.clone(), load.clone());
+    let Ok(pacer) = pacer else {
+        return open(&ctx, &load, arrivals, stop, runners).await;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("tokenstorm-pacer".into())
+        .spawn(move || {
+            let ending = pacer.block_on(open(&ctx2, &load2, arrivals, stop, runners));
+            let _ = done.send(ending);
+        });
+    match spawned {
+        Ok(_) => ended.await.unwrap_or(Ending::Stopped),
+        // The arrivals went down with the closure: nothing was sent, and the report says so.
+        Err(_) => Ending::Stopped,
+    }
+}
+
 /// The shortest time between two wakes of the open-model pacer.
 const PACER_QUANTUM: Duration = Duration::from_micros(500);
 
@@ -184,6 +215,7 @@ async fn open(
     load: &Load,
     arrivals: Arrivals,
     mut stop: watch::Receiver<bool>,
+    runtime: tokio::runtime::Handle,
 ) -> Ending {
     let recorder = &ctx.recorder;
     let schedule = Schedule::new(load.rate_per_second, load.ramp_up, load.duration);
@@ -192,7 +224,7 @@ async fn open(
     let slice = &arrivals.slice;
     let total = slice.owned_before(schedule.total());
     let mut tasks = JoinSet::new();
-    let runners = Runners::new(ctx);
+    let runners = Runners::new(ctx, runtime);
     let mut next: u64 = 0;
     let mut ending = Ending::Completed;
     let mut timer = Timer::new();

@@ -22,16 +22,19 @@ pub(super) struct Runners {
     /// Runners waiting for a job (or for their turn at the queue).
     idle: Arc<AtomicUsize>,
     ctx: Arc<Ctx>,
+    /// The runtime runners run on (the pacer may wait on a runtime of its own).
+    runtime: tokio::runtime::Handle,
 }
 
 impl Runners {
-    pub fn new(ctx: &Arc<Ctx>) -> Runners {
+    pub fn new(ctx: &Arc<Ctx>, runtime: tokio::runtime::Handle) -> Runners {
         let (queue, jobs) = mpsc::unbounded_channel();
         Runners {
             queue,
             jobs: Arc::new(Mutex::new(jobs)),
             idle: Arc::new(AtomicUsize::new(0)),
             ctx: ctx.clone(),
+            runtime,
         }
     }
 
@@ -47,11 +50,10 @@ impl Runners {
             // Counted idle before it exists, so a burst of arrivals starts one runner each, not one
             // runner per arrival per wake.
             self.idle.fetch_add(1, Ordering::AcqRel);
-            tasks.spawn(runner(
-                self.ctx.clone(),
-                self.jobs.clone(),
-                self.idle.clone(),
-            ));
+            tasks.spawn_on(
+                runner(self.ctx.clone(), self.jobs.clone(), self.idle.clone()),
+                &self.runtime,
+            );
         }
         // The receiver lives as long as any runner, and a runner was started above if none was idle.
         let _ = self.queue.send((session, intended, permit));
