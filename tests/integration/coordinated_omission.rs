@@ -65,8 +65,8 @@ fn closed_model_p99_shows_a_freeze_that_the_uncorrected_measure_hides() {
     );
 }
 
-/// The open model cannot omit anything: each arrival is sent on time by its own task, so the freeze
-/// shows from the actual send as well.
+/// The open model cannot omit anything: each arrival is sent on time by an idle runner, or by a new one
+/// when every runner is held by the freeze, so the freeze shows from the actual send as well.
 #[test]
 fn open_model_sends_through_a_freeze_on_schedule() {
     let profile = CLOSED
@@ -79,6 +79,32 @@ fn open_model_sends_through_a_freeze_on_schedule() {
     assert_eq!(r.dropped, 0, "the pacer never waits for the target");
     assert!(r.latency_ms.p99 >= 500.0, "{:?}", r.latency_ms);
     assert!(r.service_time_ms.p99 >= 500.0, "{:?}", r.service_time_ms);
+}
+
+/// With few requests allowed in flight, a freeze fills them, and the arrivals that fall due meanwhile are
+/// dropped and counted rather than queued behind the stalled ones: the pacer still releases on time.
+#[test]
+fn open_model_drops_what_exceeds_max_in_flight_during_a_freeze() {
+    let profile = CLOSED
+        .replace("connections = 4\n", "max_in_flight = 20\n")
+        .replace("name = \"paced\"", "name = \"open\"");
+    let ran = run_profile(&profile);
+    let v = variant(&ran.report, "open");
+    assert_accounted(v);
+    let r = &v.requests;
+    // Each 1 s freeze (two or three in 10 s) holds 20 requests while ~200 arrivals fall due.
+    assert!(r.dropped >= 150, "{r:?}");
+    assert!(r.sent >= 1_000, "between freezes everything is sent: {r:?}");
+    assert!(
+        r.pacer_lateness_ms.p99 < 100.0,
+        "a full house drops arrivals, it never delays the pacer: {:?}",
+        r.pacer_lateness_ms
+    );
+    assert!(
+        r.latency_ms.max >= 500.0,
+        "the 20 caught in a freeze: {:?}",
+        r.latency_ms
+    );
 }
 
 /// Unpaced closed model (`rate = "0/s"`), as wrk and oha run at full speed: every request is counted,
