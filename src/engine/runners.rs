@@ -7,7 +7,7 @@
 //! `max_in_flight` (each running arrival holds one of its permits), and each allocates its future once.
 
 use super::{session, Ctx};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, Mutex, OwnedSemaphorePermit};
@@ -19,8 +19,9 @@ type Job = (u32, Instant, OwnedSemaphorePermit);
 pub(super) struct Runners {
     queue: mpsc::UnboundedSender<Job>,
     jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
-    /// Runners waiting for a job (or for their turn at the queue).
-    idle: Arc<AtomicUsize>,
+    /// Idle runners not yet promised to a queued job. Every queued job has a runner promised to it,
+    /// so no arrival waits for another request to finish before it is sent.
+    spare: Arc<AtomicIsize>,
     ctx: Arc<Ctx>,
     /// The runtime runners run on (the pacer may wait on a runtime of its own).
     runtime: tokio::runtime::Handle,
@@ -32,13 +33,13 @@ impl Runners {
         Runners {
             queue,
             jobs: Arc::new(Mutex::new(jobs)),
-            idle: Arc::new(AtomicUsize::new(0)),
+            spare: Arc::new(AtomicIsize::new(0)),
             ctx: ctx.clone(),
             runtime,
         }
     }
 
-    /// Hands an arrival to an idle runner, starting one in `tasks` when none is idle.
+    /// Hands an arrival to an idle runner, starting one in `tasks` when none is spare.
     pub fn run(
         &self,
         tasks: &mut JoinSet<()>,
@@ -46,16 +47,15 @@ impl Runners {
         intended: Instant,
         permit: OwnedSemaphorePermit,
     ) {
-        if self.idle.load(Ordering::Acquire) == 0 {
-            // Counted idle before it exists, so a burst of arrivals starts one runner each, not one
-            // runner per arrival per wake.
-            self.idle.fetch_add(1, Ordering::AcqRel);
+        if self.spare.fetch_sub(1, Ordering::AcqRel) <= 0 {
+            // None was spare: a new runner is this job's. (A runner freed meanwhile just stays spare.)
+            self.spare.fetch_add(1, Ordering::AcqRel);
             tasks.spawn_on(
-                runner(self.ctx.clone(), self.jobs.clone(), self.idle.clone()),
+                runner(self.ctx.clone(), self.jobs.clone(), self.spare.clone()),
                 &self.runtime,
             );
         }
-        // The receiver lives as long as any runner, and a runner was started above if none was idle.
+        // The receiver lives as long as any runner, and this job has one promised to it.
         let _ = self.queue.send((session, intended, permit));
     }
 
@@ -68,16 +68,16 @@ impl Runners {
 async fn runner(
     ctx: Arc<Ctx>,
     jobs: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>,
-    idle: Arc<AtomicUsize>,
+    spare: Arc<AtomicIsize>,
 ) {
+    // A new runner starts promised to the job that started it, so it is not spare yet.
     loop {
         let job = jobs.lock().await.recv().await;
-        idle.fetch_sub(1, Ordering::AcqRel);
         let Some((session, intended, permit)) = job else {
             return;
         };
         session::request(&ctx, session, intended).await;
         drop(permit);
-        idle.fetch_add(1, Ordering::AcqRel);
+        spare.fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -125,3 +125,36 @@ fn unpaced_closed_model_runs_as_fast_as_its_workers() {
         "unpaced: intended is the send time"
     );
 }
+
+/// Slow answers need many requests in flight at once: the open model sends each arrival when it falls
+/// due, never behind another request, so latency is the target's 200 ms and not a queue in the client.
+#[test]
+fn open_model_keeps_as_many_requests_in_flight_as_the_target_needs() {
+    let profile = r#"
+seed = 4
+duration = "4s"
+[server]
+token_ttl = "3600s"
+per_token_rate = "0/s"
+[server.faults.contacts]
+latency = "200ms"
+[load]
+orgs = 2
+sessions = 20
+rate = "300/s"
+drain = "3s"
+[[variant]]
+name = "open"
+client = "genesys-messenger"
+"#;
+    let ran = run_profile(profile);
+    let v = variant(&ran.report, "open");
+    assert_accounted(v);
+    let r = &v.requests;
+    assert_eq!(r.dropped, 0, "{r:?}");
+    assert!(r.sent >= 1_100, "{r:?}");
+    // ~60 requests in flight throughout; one queued behind another would add 200 ms at a time.
+    let contacts = &v.endpoints.contacts.latency_ms;
+    assert!(contacts.p50 >= 200.0, "{contacts:?}");
+    assert!(r.latency_ms.p99 < 450.0, "{:?}", r.latency_ms);
+}
