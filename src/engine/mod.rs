@@ -184,18 +184,17 @@ async fn paced_apart(
     stop: watch::Receiver<bool>,
 ) -> Ending {
     let runners = tokio::runtime::Handle::current();
-    let (done, ended) = tokio::sync::oneshot::channel();
-    let pacer = tokio::runtime::Builder::new_current_thread()
+    let Ok(pacer) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build();
-    let (ctx2, load2) = (ctx.clone(), load.clone());
-    let Ok(pacer) = pacer else {
+        .build()
+    else {
         return open(&ctx, &load, arrivals, stop, runners).await;
     };
+    let (done, ended) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("tokenstorm-pacer".into())
         .spawn(move || {
-            let ending = pacer.block_on(open(&ctx2, &load2, arrivals, stop, runners));
+            let ending = pacer.block_on(open(&ctx, &load, arrivals, stop, runners));
             let _ = done.send(ending);
         });
     match spawned {

@@ -11,6 +11,19 @@ use std::ops::{Index, IndexMut};
 pub struct Outcomes(pub [u64; Outcome::COUNT]);
 
 impl Outcomes {
+    /// The outcomes the tables and charts show in columns of their own; [`Outcomes::other`] is the rest.
+    pub const NAMED: [Outcome; 4] = [
+        Outcome::Ok,
+        Outcome::Unauthorized,
+        Outcome::RateLimited,
+        Outcome::InvalidGrant,
+    ];
+
+    /// Everything not in [`Outcomes::NAMED`]: server errors, resets, timeouts and the like.
+    pub fn other(&self) -> u64 {
+        self.total() - Self::NAMED.iter().map(|&o| self[o]).sum::<u64>()
+    }
+
     pub fn total(&self) -> u64 {
         self.0.iter().sum()
     }

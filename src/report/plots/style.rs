@@ -64,17 +64,12 @@ impl Group {
 
     /// Outcome counts folded into the groups ("other errors" takes everything not named).
     pub fn split(o: &Outcomes) -> [u64; 5] {
-        let ok = o[Outcome::Ok];
-        let unauthorized = o[Outcome::Unauthorized];
-        let limited = o[Outcome::RateLimited];
-        let grant = o[Outcome::InvalidGrant];
-        let rest = o.total() - ok - unauthorized - limited - grant;
         let mut out = [0; 5];
-        out[Group::Ok.index()] = ok;
-        out[Group::Unauthorized.index()] = unauthorized;
-        out[Group::RateLimited.index()] = limited;
-        out[Group::InvalidGrant.index()] = grant;
-        out[Group::Errors.index()] = rest;
+        out[Group::Ok.index()] = o[Outcome::Ok];
+        out[Group::Unauthorized.index()] = o[Outcome::Unauthorized];
+        out[Group::RateLimited.index()] = o[Outcome::RateLimited];
+        out[Group::InvalidGrant.index()] = o[Outcome::InvalidGrant];
+        out[Group::Errors.index()] = o.other();
         out
     }
 }
