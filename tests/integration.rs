@@ -20,6 +20,7 @@ mod integration {
     mod remote_dialects;
     mod remote_http;
     mod remote_profile;
+    mod remote_proxy;
     mod remote_support;
     mod remote_tls;
     mod report_command;

@@ -37,6 +37,9 @@ enum Step {
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
 /// A token to send with, or the outcome that stopped the client from getting one.
+///
+/// Nearly every call finds a usable token in the cache; only the rest pay for the refresh machinery's
+/// future, boxed, so the caller's future (moved and copied per request) stays small.
 pub async fn token_for(
     ctx: &Arc<Ctx>,
     slot: usize,
@@ -45,8 +48,22 @@ pub async fn token_for(
     held: Option<Arc<Token>>,
 ) -> RoundResult {
     let began = Instant::now();
+    match decide(ctx, slot, need, held, began) {
+        Step::Use(token) => Ok(token),
+        first => Box::pin(slow(ctx, slot, session, need, first, began)).await,
+    }
+}
+
+async fn slow(
+    ctx: &Arc<Ctx>,
+    slot: usize,
+    session: u32,
+    need: Need,
+    first: Step,
+    began: Instant,
+) -> RoundResult {
     let mut polls = 0;
-    let result = get(ctx, slot, session, need, held, began, &mut polls).await;
+    let result = get(ctx, slot, session, need, first, began, &mut polls).await;
     if polls > 0 {
         // A lock waiter's wait is the whole time it polled, recorded once.
         ctx.recorder.refresh_wait(began.elapsed());
@@ -59,12 +76,17 @@ async fn get(
     slot: usize,
     session: u32,
     need: Need,
-    mut held: Option<Arc<Token>>,
+    first: Step,
     began: Instant,
     polls: &mut u32,
 ) -> RoundResult {
+    let mut next = Some(first);
     loop {
-        match decide(ctx, slot, need, held.take(), Instant::now()) {
+        let step = match next.take() {
+            Some(step) => step,
+            None => decide(ctx, slot, need, None, Instant::now()),
+        };
+        match step {
             Step::Use(token) => return Ok(token),
             Step::UseAndRefresh(token, round) => {
                 ctx.recorder.background_refresh();

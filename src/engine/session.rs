@@ -48,7 +48,10 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
             session,
             deployment_id: &org.deployment_id,
         };
-        let reply = within(deadline, ctx.api.contacts(&token.access, vars))
+        // Boxed: the call's future is large (hyper's request and response state), and unboxed it made
+        // this one ten times larger, copied whole into each worker's loop per request.
+        let call = Box::pin(ctx.api.contacts(&token.access, vars));
+        let reply = within(deadline, call)
             .await
             .unwrap_or_else(|| Reply::failed(Outcome::Timeout));
         let ended = Instant::now();

@@ -1,11 +1,12 @@
 //! The API call the load is made of: its URL, headers and body filled in per request, sent with a
 //! bearer token (RFC 6750) and classified by status.
 
-use super::{drain_capped, outcome, retry_after, transport_outcome, Api, Reply};
+use super::{body_outcome, finish, transport_outcome, Api, Outcome, Reply};
 use crate::profile::template::{Template, Var};
 use crate::secret::Secret;
+use bytes::Bytes;
 use rand::Rng;
-use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use std::sync::Arc;
 
 /// A variable's value in a URL: everything but RFC 3986's unreserved characters is escaped, so a value
@@ -15,6 +16,10 @@ const URL_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// What reqwest sends when not told otherwise; kept so switching clients changed nothing on the wire.
+const ANY: HeaderValue = HeaderValue::from_static("*/*");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The API request the load is made of; its URL, headers and body may hold variables.
 #[derive(Debug, Clone)]
@@ -83,41 +88,54 @@ impl Api {
         };
         let encoded =
             |var: Var| percent_encoding::utf8_percent_encode(&value(var), URL_VALUE).to_string();
-        let mut request = match &self.fixed_url {
-            Some(url) => self.client.request(self.call.method.clone(), url.clone()),
-            None => self
-                .client
-                .request(self.call.method.clone(), self.call.url.render(encoded)),
-        }
-        .bearer_auth(access_token.expose());
+        let uri = match &self.fixed_uri {
+            Some(uri) => uri.clone(),
+            None => match http::Uri::try_from(self.call.url.render(encoded)) {
+                Ok(uri) => uri,
+                Err(_) => return Reply::failed(Outcome::ClientError),
+            },
+        };
+        let Ok(mut bearer) = HeaderValue::try_from(format!("Bearer {}", access_token.expose()))
+        else {
+            // A token that cannot travel in a header: the request cannot be made.
+            return Reply::failed(Outcome::ClientError);
+        };
+        bearer.set_sensitive(true);
+        let body = match &self.call.body {
+            Some(body) => Bytes::from(body.render(value)),
+            None => Bytes::new(),
+        };
+        let mut request = http::Request::new(body);
+        *request.method_mut() = self.call.method.clone();
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        headers.insert(ACCEPT, ANY);
+        headers.insert(AUTHORIZATION, bearer);
         for (name, template) in &self.call.headers {
             // A variable's value that cannot be a header value leaves the header out rather than fail the run.
             if let Ok(v) = HeaderValue::from_str(&template.render(value)) {
-                request = request.header(name, v);
+                headers.append(name, v);
             }
         }
-        if let Some(body) = &self.call.body {
-            if !self.call.headers.iter().any(|(n, _)| n == CONTENT_TYPE) {
-                request = request.header(CONTENT_TYPE, "application/json");
-            }
-            request = request.body(body.render(value));
+        if self.call.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
+            headers.insert(CONTENT_TYPE, JSON);
         }
-        let response = match request.send().await {
+        match &self.direct {
+            Some(direct) => direct.send(request).await,
+            // Boxed: reqwest's future is large, and the common direct path should not carry its size.
+            None => Box::pin(self.send_proxied(request)).await,
+        }
+    }
+
+    /// Through reqwest, which applies the environment's proxy settings.
+    async fn send_proxied(&self, request: http::Request<Bytes>) -> Reply<()> {
+        let request = match reqwest::Request::try_from(request) {
             Ok(r) => r,
-            Err(e) => return Reply::failed(transport_outcome(&e)),
+            Err(_) => return Reply::failed(Outcome::ClientError),
         };
-        let status = response.status().as_u16();
-        let outcome = outcome::classify_api(status);
-        let retry_after = retry_after(&response);
-        // The body is read to the end so the connection goes back to the pool.
-        match drain_capped(response).await {
-            Ok(()) => Reply {
-                outcome,
-                value: Some(()),
-                retry_after,
-                status: Some(status),
-            },
-            Err(failed) => Reply::failed(failed),
+        match self.client.execute(request).await {
+            Ok(response) => finish(http::Response::from(response), body_outcome).await,
+            Err(e) => Reply::failed(transport_outcome(&e)),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The reqwest client for a target: TLS trust and identity, HTTP version, pool, timeouts, proxy.
+//! How to connect to a target, and the reqwest client for its token calls: HTTP version, pool,
+//! timeouts, proxy (TLS trust and identity are in `tls.rs`).
 
 use super::HttpError;
 use crate::profile::target::HttpVersion;
@@ -38,7 +39,14 @@ impl Transport {
     }
 }
 
-pub fn build(t: &Transport) -> Result<reqwest::Client, HttpError> {
+/// The client for token calls and discovery, with the TLS configuration the API calls use too.
+pub fn build(t: &Transport, mut tls: rustls::ClientConfig) -> Result<reqwest::Client, HttpError> {
+    // A preconfigured TLS setup is used as it is: the offered protocols must match the version asked.
+    tls.alpn_protocols = match t.version {
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+    };
     let mut b = reqwest::Client::builder()
         .timeout(t.request_timeout)
         .connect_timeout(t.connect_timeout)
@@ -57,31 +65,6 @@ pub fn build(t: &Transport) -> Result<reqwest::Client, HttpError> {
     if !t.proxy_from_env {
         b = b.no_proxy();
     }
-    if let Some(pem) = &t.ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-            HttpError::Tls(format!("target.tls.ca_file: not PEM certificates: {e}"))
-        })?;
-        if certs.is_empty() {
-            return Err(HttpError::Tls(
-                "target.tls.ca_file: holds no PEM certificate".into(),
-            ));
-        }
-        for cert in certs {
-            b = b.add_root_certificate(cert);
-        }
-    }
-    if let Some(pem) = &t.identity_pem {
-        // reqwest's own message can describe the key material; say which setting is wrong instead.
-        let identity = reqwest::Identity::from_pem(pem.expose().as_bytes()).map_err(|_| {
-            HttpError::Tls(
-                "target.tls.client_cert / client_key: need a PEM certificate and its PEM private key (PKCS#8, PKCS#1 or SEC1)"
-                    .into(),
-            )
-        })?;
-        b = b.identity(identity);
-    }
-    if t.insecure_skip_verify {
-        b = b.danger_accept_invalid_certs(true);
-    }
+    b = b.use_preconfigured_tls(tls);
     b.build().map_err(HttpError::Client)
 }

@@ -2,7 +2,9 @@
 
 pub mod call;
 pub mod client;
+mod direct;
 pub mod outcome;
+mod tls;
 pub mod token;
 
 pub use call::{random_id, ApiCall, CallVars};
@@ -11,7 +13,10 @@ pub use outcome::{Endpoint, Outcome};
 pub use token::TokenEndpoint;
 
 use crate::secret::Secret;
-use reqwest::header::RETRY_AFTER;
+use bytes::{Buf, BufMut};
+use direct::Direct;
+use http_body_util::BodyExt;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 use std::time::Duration;
 
 /// Responses larger than this are not read to the end: a load tester must not be made to buffer
@@ -104,12 +109,15 @@ impl<T> Reply<T> {
 }
 
 pub struct Api {
+    /// Token calls and discovery; API calls too when a proxy from the environment applies to them.
     client: reqwest::Client,
+    /// API calls, when no proxy applies: see `direct.rs` for why they bypass reqwest.
+    direct: Option<Direct>,
     token: TokenEndpoint,
     call: ApiCall,
     /// The API call's URL parsed once, when its template has no variables (the usual case): parsing
     /// a URL per request is a measurable share of the client's CPU per call.
-    fixed_url: Option<reqwest::Url>,
+    fixed_uri: Option<http::Uri>,
 }
 
 fn parse_url(url: &str) -> Result<reqwest::Url, HttpError> {
@@ -119,20 +127,36 @@ fn parse_url(url: &str) -> Result<reqwest::Url, HttpError> {
     })
 }
 
+/// An API URL as the HTTP layer takes it: absolute, http or https.
+fn parse_uri(url: &str) -> Result<http::Uri, HttpError> {
+    let fail = |reason: String| HttpError::Url {
+        url: url.to_owned(),
+        reason,
+    };
+    let uri = http::Uri::try_from(url).map_err(|e| fail(e.to_string()))?;
+    match uri.scheme_str() {
+        Some("http" | "https") if uri.host().is_some() => Ok(uri),
+        _ => Err(fail("need an absolute http:// or https:// URL".into())),
+    }
+}
+
 impl Api {
     pub fn new(config: &ApiConfig) -> Result<Api, HttpError> {
         parse_url(&config.token.url)?;
-        let sample = config.call.url.render(|_| "x".into());
-        parse_url(&sample)?;
-        let fixed_url = match config.call.url.fixed() {
-            Some(url) => Some(parse_url(&url)?),
+        let sample = parse_uri(&config.call.url.render(|_| "x".into()))?;
+        let fixed_uri = match config.call.url.fixed() {
+            Some(url) => Some(parse_uri(&url)?),
             None => None,
         };
+        let t = &config.transport;
+        let tls = tls::client_config(t)?;
+        let proxied = t.proxy_from_env && proxy_applies(&config.call, &sample);
         Ok(Api {
-            client: client::build(&config.transport)?,
+            client: client::build(t, tls.clone())?,
+            direct: (!proxied).then(|| Direct::new(t, tls)),
             token: config.token.clone(),
             call: config.call.clone(),
-            fixed_url,
+            fixed_uri,
         })
     }
 
@@ -179,7 +203,7 @@ impl Api {
             Err(e) => return Reply::failed(transport_outcome(&e)),
         };
         let status = response.status().as_u16();
-        let retry_after = retry_after(&response);
+        let retry_after = retry_after(response.headers());
         let body = match read_capped(response).await {
             Ok(b) => b,
             Err(outcome) => return Reply::failed(outcome),
@@ -211,42 +235,99 @@ pub(crate) fn transport_outcome(e: &reqwest::Error) -> Outcome {
     }
 }
 
-pub(crate) fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
+/// A response body from reqwest that broke off: the request's timeout, or a response that does not
+/// say what it must.
+pub(crate) fn body_outcome(e: reqwest::Error) -> Outcome {
+    if e.is_timeout() {
+        Outcome::Timeout
+    } else {
+        Outcome::BadResponse
+    }
+}
+
+/// Whether the environment's proxy settings (`HTTPS_PROXY`, `NO_PROXY`, ...) send the API call
+/// through a proxy. When the URL's host holds a variable, any proxy setting counts: each org's host
+/// could match differently.
+fn proxy_applies(call: &ApiCall, sample: &http::Uri) -> bool {
+    let other = call.url.render(|_| "y".into());
+    let host_varies = http::Uri::try_from(other)
+        .ok()
+        .as_ref()
+        .and_then(http::Uri::host)
+        != sample.host();
+    if host_varies {
+        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]
+            .iter()
+            .any(|n| set(n) || set(&n.to_lowercase()))
+    } else {
+        hyper_util::client::proxy::matcher::Matcher::from_env()
+            .intercept(sample)
+            .is_some()
+    }
+}
+
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     // Only the delta-seconds form; an HTTP-date from a load-test target is not worth a date parser.
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Reads a body to its end without keeping it (so the connection goes back to the pool): its size
-/// still counts against the cap.
-pub(crate) async fn drain_capped(mut response: reqwest::Response) -> Result<(), Outcome> {
+/// Why a body was not read to its end.
+pub(crate) enum BodyEnd<E> {
+    TooLarge,
+    Failed(E),
+}
+
+/// Reads a body to its end (so the connection goes back to the pool), keeping it only when asked;
+/// its size counts against the cap either way.
+pub(crate) async fn read_body<B: http_body::Body>(
+    body: B,
+    keep: bool,
+) -> Result<Vec<u8>, BodyEnd<B::Error>> {
+    let mut body = std::pin::pin!(body);
+    let mut kept = Vec::new();
     let mut seen = 0;
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                seen += chunk.len();
-                if seen > MAX_BODY_BYTES {
-                    return Err(Outcome::BadResponse);
-                }
-            }
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(transport_outcome(&e)),
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(BodyEnd::Failed)?.into_data() else {
+            continue;
+        };
+        seen += data.remaining();
+        if seen > MAX_BODY_BYTES {
+            return Err(BodyEnd::TooLarge);
         }
+        if keep {
+            kept.put(data);
+        }
+    }
+    Ok(kept)
+}
+
+/// An API response, read to its end and classified by status.
+pub(crate) async fn finish<B: http_body::Body>(
+    response: http::Response<B>,
+    failed: impl FnOnce(B::Error) -> Outcome,
+) -> Reply<()> {
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
+    match read_body(response.into_body(), false).await {
+        Ok(_) => Reply {
+            outcome: outcome::classify_api(status),
+            value: Some(()),
+            retry_after,
+            status: Some(status),
+        },
+        Err(BodyEnd::TooLarge) => Reply::failed(Outcome::BadResponse),
+        Err(BodyEnd::Failed(e)) => Reply::failed(failed(e)),
     }
 }
 
-pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, Outcome> {
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(Outcome::BadResponse);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) => return Err(transport_outcome(&e)),
-        }
-    }
+pub(crate) async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, Outcome> {
+    let response = http::Response::<reqwest::Body>::from(response);
+    read_body(response.into_body(), true)
+        .await
+        .map_err(|end| match end {
+            BodyEnd::TooLarge => Outcome::BadResponse,
+            BodyEnd::Failed(e) => body_outcome(e),
+        })
 }

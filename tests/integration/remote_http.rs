@@ -8,7 +8,7 @@ use base64::Engine as _;
 use std::time::Duration;
 use tokenstorm::http::Outcome;
 
-fn platform_profile(base: &str, client_auth: &str, extra: &str) -> String {
+pub fn platform_profile(base: &str, client_auth: &str, extra: &str) -> String {
     format!(
         r#"
 duration = "2s"
@@ -48,7 +48,7 @@ client = "naive"
     )
 }
 
-const ENV: [(&str, &str); 3] = [
+pub const ENV: [(&str, &str); 3] = [
     ("ACME_SECRET", "acme-secret-1"),
     ("GLOBEX_ID", "globex-client"),
     ("GLOBEX_SECRET", "globex-secret-2"),
