@@ -1,6 +1,7 @@
 //! Integration tests, compiled as one binary: they run tokenstorm against its embedded target on 127.0.0.1.
 
 mod integration {
+    mod api_connections;
     mod broken_server;
     mod browser;
     mod cli;

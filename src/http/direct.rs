@@ -1,79 +1,167 @@
-//! The API calls' HTTP client: hyper's pooled client, driven directly.
+//! The API calls' HTTP client: hyper's connection API with a small pool of our own (`pool.rs`).
 //!
 //! The API call is the load itself, so its client's cost per request is the load tester's own
-//! overhead. reqwest, on top of the same hyper client, formats and re-parses every request's URL
-//! (its redirect layer does so even with redirects off) and boxes a large future per call: about
-//! a fifth of the client's user-space CPU per request in `benches/peers.sh`. Token calls are few and
-//! stay on reqwest; both share one rustls configuration (`tls.rs`).
+//! overhead. reqwest formats and re-parses every request's URL (its redirect layer does so even with
+//! redirects off) and boxes a large future per call; hyper-util's pooled client, under it, boxes
+//! another, hashes the origin with SipHash and builds a connect future per request even when a
+//! connection is idle. Here a request takes an idle sender from a short list, or opens a connection
+//! (`connect.rs`), as oha does. Token calls are few and stay on reqwest; both share one rustls
+//! configuration (`tls.rs`).
 
 use super::client::Transport;
+use super::connect::{Conn, Connector, Origin};
+use super::pool::Pool;
 use super::{finish, Outcome, Reply};
-use crate::profile::target::HttpVersion;
 use bytes::Bytes;
+use http::header::{HeaderValue, HOST};
 use http_body_util::Full;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper::client::conn::TrySendError;
 use std::error::Error as _;
 use std::time::Duration;
 
 pub type Body = Full<Bytes>;
+type Request = http::Request<Body>;
 
-#[derive(Clone)]
 pub struct Direct {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
+    connector: Connector,
+    pool: Pool,
     /// Bound on each call, from sending to the end of the body.
     timeout: Duration,
 }
 
 impl Direct {
     pub fn new(t: &Transport, tls: rustls::ClientConfig) -> Direct {
-        let mut http = HttpConnector::new();
-        // The HTTPS connector in front decides the scheme.
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(t.connect_timeout));
-        let https = HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http();
-        let https = match t.version {
-            HttpVersion::Auto => https.enable_all_versions().wrap_connector(http),
-            HttpVersion::Http1 => https.enable_http1().wrap_connector(http),
-            HttpVersion::Http2 => https.enable_http2().wrap_connector(http),
-        };
-        let mut builder = Client::builder(TokioExecutor::new());
-        builder
-            .timer(TokioTimer::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .http2_only(t.version == HttpVersion::Http2);
-        if let Some(n) = t.pool_max_idle_per_host {
-            builder.pool_max_idle_per_host(n);
-        }
         Direct {
-            client: builder.build(https),
+            connector: Connector::new(tls, t.version, t.connect_timeout),
+            pool: Pool::new(t.pool_max_idle_per_host),
             timeout: t.request_timeout,
         }
     }
 
     pub async fn send(&self, request: http::Request<Bytes>) -> Reply<()> {
-        let exchange = async {
-            match self.client.request(request.map(Full::new)).await {
-                // A body that breaks off is a response that does not say what it must.
-                Ok(response) => finish(response, |_| Outcome::BadResponse).await,
-                Err(e) => Reply::failed(send_outcome(&e)),
-            }
-        };
-        tokio::time::timeout(self.timeout, exchange)
+        tokio::time::timeout(self.timeout, self.exchange(request.map(Full::new)))
             .await
             .unwrap_or_else(|_| Reply::failed(Outcome::Timeout))
     }
+
+    async fn exchange(&self, mut request: Request) -> Reply<()> {
+        let Some(origin) = Origin::of(request.uri()) else {
+            return Reply::failed(Outcome::ClientError);
+        };
+        let mut pooled = self.pool.checkout(&origin);
+        loop {
+            let reused = pooled.is_some();
+            let conn = match pooled.take() {
+                Some(conn) => conn,
+                None => match self.connector.connect(&origin).await {
+                    Ok(conn) => conn,
+                    Err(outcome) => return Reply::failed(outcome),
+                },
+            };
+            match self.send_on(conn, &origin, request).await {
+                Ok(reply) => return reply,
+                // An idle connection the server had closed, found out before the request went
+                // out: the request goes again on a new one (as hyper's pooled client does).
+                Err(Unsent {
+                    request: Some(unsent),
+                    ..
+                }) if reused => request = unsent,
+                Err(e) => return Reply::failed(e.outcome),
+            }
+        }
+    }
+
+    async fn send_on(
+        &self,
+        conn: Conn,
+        origin: &Origin,
+        mut request: Request,
+    ) -> Result<Reply<()>, Unsent> {
+        match conn {
+            Conn::H1(mut sender) => {
+                if let Err(e) = sender.ready().await {
+                    return Err(Unsent::before(&e, request));
+                }
+                // HTTP/1.1 wants the origin form and a Host header; a retry needs the absolute URI.
+                let absolute = request.uri().clone();
+                if !request.headers().contains_key(HOST) {
+                    if let Some(host) = host_header(&absolute) {
+                        request.headers_mut().insert(HOST, host);
+                    }
+                }
+                if let Some(path) = absolute.path_and_query() {
+                    *request.uri_mut() = http::Uri::from(path.clone());
+                }
+                let response = match sender.try_send_request(request).await {
+                    Ok(response) => response,
+                    Err(e) => {
+                        let mut e = Unsent::from(e);
+                        if let Some(unsent) = &mut e.request {
+                            *unsent.uri_mut() = absolute;
+                        }
+                        return Err(e);
+                    }
+                };
+                let reply = finish(response, |_| Outcome::BadResponse).await;
+                // Only a response read to its end leaves the connection fit for the next request.
+                if reply.value.is_some() {
+                    self.pool.put(origin, sender);
+                }
+                Ok(reply)
+            }
+            Conn::H2(mut sender) => {
+                if let Err(e) = sender.ready().await {
+                    return Err(Unsent::before(&e, request));
+                }
+                self.pool.share(origin, &sender);
+                let response = sender.try_send_request(request).await?;
+                Ok(finish(response, |_| Outcome::BadResponse).await)
+            }
+        }
+    }
 }
 
-/// A connect timeout is a timeout, as reqwest reports it; anything else before a response is a
-/// connection that could not be made or broke.
-fn send_outcome(e: &hyper_util::client::legacy::Error) -> Outcome {
+/// Why a connection gave no response; the request is back when it never went out.
+struct Unsent {
+    request: Option<Request>,
+    outcome: Outcome,
+}
+
+impl Unsent {
+    /// A connection found closed before anything was written.
+    fn before(e: &hyper::Error, request: Request) -> Unsent {
+        Unsent {
+            request: Some(request),
+            outcome: send_outcome(e),
+        }
+    }
+}
+
+impl From<TrySendError<Request>> for Unsent {
+    fn from(mut e: TrySendError<Request>) -> Unsent {
+        Unsent {
+            outcome: send_outcome(e.error()),
+            request: e.take_message(),
+        }
+    }
+}
+
+/// `host[:port]`, the port left out when it is the scheme's default (as browsers and hyper send it).
+fn host_header(uri: &http::Uri) -> Option<HeaderValue> {
+    let host = uri.host()?;
+    let default = match uri.scheme_str() {
+        Some("https") => 443,
+        _ => 80,
+    };
+    match uri.port_u16() {
+        Some(port) if port != default => HeaderValue::try_from(format!("{host}:{port}")).ok(),
+        _ => HeaderValue::from_str(host).ok(),
+    }
+}
+
+/// Anything that stops a request before its response is a connection that could not be made or
+/// broke; a timeout underneath it is a timeout.
+fn send_outcome(e: &hyper::Error) -> Outcome {
     let mut source = e.source();
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {

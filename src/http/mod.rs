@@ -2,8 +2,10 @@
 
 pub mod call;
 pub mod client;
+mod connect;
 mod direct;
 pub mod outcome;
+mod pool;
 mod tls;
 pub mod token;
 

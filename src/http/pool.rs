@@ -1,0 +1,93 @@
+//! Idle API connections, per origin, for reuse: HTTP/1.1 senders one request at a time (most recently
+//! used first, so a steady load keeps reusing the same warm sockets), one shared HTTP/2 sender.
+
+use super::connect::{Conn, Origin};
+use super::direct::Body;
+use hyper::client::conn::{http1, http2};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Connections idle longer are closed rather than kept (reqwest's and hyper's default).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Pool {
+    origins: Mutex<Vec<Idle>>,
+    max_idle_per_origin: usize,
+}
+
+struct Idle {
+    origin: Origin,
+    h1: Vec<(http1::SendRequest<Body>, Instant)>,
+    h2: Option<http2::SendRequest<Body>>,
+}
+
+impl Pool {
+    pub fn new(max_idle_per_origin: Option<usize>) -> Pool {
+        Pool {
+            origins: Mutex::new(Vec::new()),
+            max_idle_per_origin: max_idle_per_origin.unwrap_or(usize::MAX),
+        }
+    }
+
+    /// An open connection to `origin`, if one is idle.
+    pub fn checkout(&self, origin: &Origin) -> Option<Conn> {
+        let mut origins = self.lock();
+        let idle = origins.iter_mut().find(|i| i.origin == *origin)?;
+        if let Some(h2) = idle.h2.as_ref().filter(|s| !s.is_closed()) {
+            return Some(Conn::H2(h2.clone()));
+        }
+        while let Some((sender, _)) = idle.h1.pop() {
+            if !sender.is_closed() {
+                return Some(Conn::H1(sender));
+            }
+        }
+        None
+    }
+
+    /// An HTTP/1.1 connection whose last response was read to the end, back for reuse.
+    pub fn put(&self, origin: &Origin, sender: http1::SendRequest<Body>) {
+        let now = Instant::now();
+        let mut origins = self.lock();
+        let idle = Self::entry(&mut origins, origin);
+        // The oldest is at the front; dropping it closes the connection.
+        if idle
+            .h1
+            .first()
+            .is_some_and(|(_, since)| now.duration_since(*since) > IDLE_TIMEOUT)
+        {
+            idle.h1.remove(0);
+        }
+        if idle.h1.len() < self.max_idle_per_origin {
+            idle.h1.push((sender, now));
+        }
+    }
+
+    /// A new HTTP/2 connection becomes the one later requests share, unless one is already shared.
+    pub fn share(&self, origin: &Origin, sender: &http2::SendRequest<Body>) {
+        let mut origins = self.lock();
+        let idle = Self::entry(&mut origins, origin);
+        if idle.h2.as_ref().is_none_or(|s| s.is_closed()) {
+            idle.h2 = Some(sender.clone());
+        }
+    }
+
+    fn entry<'a>(origins: &'a mut Vec<Idle>, origin: &Origin) -> &'a mut Idle {
+        let at = match origins.iter().position(|i| i.origin == *origin) {
+            Some(at) => at,
+            None => {
+                origins.push(Idle {
+                    origin: origin.clone(),
+                    h1: Vec::new(),
+                    h2: None,
+                });
+                origins.len() - 1
+            }
+        };
+        &mut origins[at]
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        // A panic while holding the lock leaves only idle senders behind: still usable.
+        self.origins.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,122 @@
+//! The API calls' own connection pool, against a hand-written HTTP/1.1 server on 127.0.0.1 that
+//! counts connections and keeps what each request looked like on the wire.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokenstorm::http::{Api, ApiConfig, CallVars, Outcome};
+use tokenstorm::profile::template::Template;
+use tokenstorm::secret::Secret;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+#[derive(Default)]
+struct Seen {
+    connections: usize,
+    heads: Vec<String>,
+}
+
+/// Answers every request with a small 200; with `close_after_one`, closes each connection after its
+/// first response without saying so (as a server whose keep-alive timeout ran out does).
+async fn server(close_after_one: bool) -> (String, Arc<Mutex<Seen>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            record.lock().unwrap().connections += 1;
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut socket = BufReader::new(socket);
+                loop {
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if socket.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&line);
+                    }
+                    record.lock().unwrap().heads.push(head);
+                    let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+                    if socket.write_all(reply.as_bytes()).await.is_err() || close_after_one {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, seen)
+}
+
+fn api(base: &str, max_idle: Option<usize>) -> Api {
+    let mut config = ApiConfig::embedded(base, Duration::from_secs(2));
+    config.call.url = Template::parse("/x?q=1").unwrap().prefixed(base);
+    config.transport.pool_max_idle_per_host = max_idle;
+    Api::new(&config).unwrap()
+}
+
+const VARS: CallVars = CallVars {
+    org: "o",
+    session: 0,
+    deployment_id: "d",
+};
+
+#[test]
+fn calls_reuse_one_connection_and_send_origin_form_with_a_host() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (base, seen) = server(false).await;
+        let api = api(&base, None);
+        let token = Secret::new("tok");
+        for _ in 0..20 {
+            assert_eq!(api.contacts(&token, VARS).await.outcome, Outcome::Ok);
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen.connections, 1,
+            "one keep-alive connection for sequential calls"
+        );
+        assert_eq!(seen.heads.len(), 20);
+        let host = base.trim_start_matches("http://");
+        for head in &seen.heads {
+            assert!(head.starts_with("GET /x?q=1 HTTP/1.1\r\n"), "{head}");
+            let head = head.to_ascii_lowercase();
+            assert!(head.contains(&format!("host: {host}\r\n")), "{head}");
+            assert!(head.contains("authorization: bearer tok\r\n"), "{head}");
+        }
+    });
+}
+
+#[test]
+fn a_connection_the_server_closed_while_idle_is_replaced_not_failed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (base, seen) = server(true).await;
+        let api = api(&base, None);
+        let token = Secret::new("tok");
+        for _ in 0..5 {
+            assert_eq!(api.contacts(&token, VARS).await.outcome, Outcome::Ok);
+            // Long enough for the closed connection to be noticed, as between a real client's calls.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(seen.lock().unwrap().connections, 5);
+    });
+}
+
+#[test]
+fn no_idle_connections_kept_means_a_connection_per_call() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (base, seen) = server(false).await;
+        let api = api(&base, Some(0));
+        let token = Secret::new("tok");
+        for _ in 0..4 {
+            assert_eq!(api.contacts(&token, VARS).await.outcome, Outcome::Ok);
+        }
+        assert_eq!(seen.lock().unwrap().connections, 4);
+    });
+}
