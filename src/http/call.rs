@@ -1,7 +1,7 @@
 //! The API call the load is made of: its URL, headers and body filled in per request, sent with a
 //! bearer token (RFC 6750) and classified by status.
 
-use super::{body_outcome, finish, transport_outcome, Api, Outcome, Reply};
+use super::{outcome, Api, Outcome, Reply};
 use crate::profile::template::{Template, Var};
 use crate::secret::Secret;
 use bytes::Bytes;
@@ -120,22 +120,14 @@ impl Api {
         if self.call.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, JSON);
         }
-        match &self.direct {
-            Some(direct) => direct.send(request).await,
-            // Boxed: reqwest's future is large, and the common direct path should not carry its size.
-            None => Box::pin(self.send_proxied(request)).await,
-        }
-    }
-
-    /// Through reqwest, which applies the environment's proxy settings.
-    async fn send_proxied(&self, request: http::Request<Bytes>) -> Reply<()> {
-        let request = match reqwest::Request::try_from(request) {
-            Ok(r) => r,
-            Err(_) => return Reply::failed(Outcome::ClientError),
-        };
-        match self.client.execute(request).await {
-            Ok(response) => finish(http::Response::from(response), body_outcome).await,
-            Err(e) => Reply::failed(transport_outcome(&e)),
+        match self.exchange(request, self.api_route, false).await {
+            Ok(answer) => Reply {
+                outcome: outcome::classify_api(answer.status),
+                value: Some(()),
+                retry_after: answer.retry_after,
+                status: Some(answer.status),
+            },
+            Err(outcome) => Reply::failed(outcome),
         }
     }
 }

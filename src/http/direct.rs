@@ -10,8 +10,9 @@
 
 use super::client::Transport;
 use super::connect::{Conn, Connector, Origin};
+use super::exchange::{read, Answer};
 use super::pool::Pool;
-use super::{finish, Outcome, Reply};
+use super::Outcome;
 use bytes::Bytes;
 use http::header::{HeaderValue, HOST};
 use http_body_util::Full;
@@ -38,35 +39,38 @@ impl Direct {
         }
     }
 
-    pub async fn send(&self, request: http::Request<Bytes>) -> Reply<()> {
-        tokio::time::timeout(self.timeout, self.exchange(request.map(Full::new)))
+    /// One exchange, bounded by the request timeout from sending to the end of the body.
+    pub async fn send(
+        &self,
+        request: http::Request<Bytes>,
+        keep_body: bool,
+    ) -> Result<Answer, Outcome> {
+        let exchange = self.exchange(request.map(Full::new), keep_body);
+        tokio::time::timeout(self.timeout, exchange)
             .await
-            .unwrap_or_else(|_| Reply::failed(Outcome::Timeout))
+            .unwrap_or(Err(Outcome::Timeout))
     }
 
-    async fn exchange(&self, mut request: Request) -> Reply<()> {
-        let Some(origin) = Origin::of(request.uri()) else {
-            return Reply::failed(Outcome::ClientError);
-        };
+    async fn exchange(&self, mut request: Request, keep_body: bool) -> Result<Answer, Outcome> {
+        let origin = Origin::of(request.uri()).ok_or(Outcome::ClientError)?;
         let mut pooled = self.pool.checkout(&origin);
         loop {
             let reused = pooled.is_some();
             let conn = match pooled.take() {
                 Some(conn) => conn,
-                None => match self.connector.connect(&origin).await {
-                    Ok(conn) => conn,
-                    Err(outcome) => return Reply::failed(outcome),
-                },
+                // Boxed: the TCP, TLS and HTTP/2 handshake state is kilobytes, and every call's
+                // future (boxed per call) would otherwise carry it though few calls connect.
+                None => Box::pin(self.connector.connect(&origin)).await?,
             };
-            match self.send_on(conn, &origin, request).await {
-                Ok(reply) => return reply,
+            match self.send_on(conn, &origin, request, keep_body).await {
+                Ok(answer) => return answer,
                 // An idle connection the server had closed, found out before the request went
                 // out: the request goes again on a new one (as hyper's pooled client does).
                 Err(Unsent {
                     request: Some(unsent),
                     ..
                 }) if reused => request = unsent,
-                Err(e) => return Reply::failed(e.outcome),
+                Err(e) => return Err(e.outcome),
             }
         }
     }
@@ -76,7 +80,8 @@ impl Direct {
         conn: Conn,
         origin: &Origin,
         mut request: Request,
-    ) -> Result<Reply<()>, Unsent> {
+        keep_body: bool,
+    ) -> Result<Result<Answer, Outcome>, Unsent> {
         match conn {
             Conn::H1(mut sender) => {
                 if let Err(e) = sender.ready().await {
@@ -102,12 +107,13 @@ impl Direct {
                         return Err(e);
                     }
                 };
-                let reply = finish(response, |_| Outcome::BadResponse).await;
+                // A body that breaks off is a response that does not say what it must.
+                let answer = read(response, keep_body, |_| Outcome::BadResponse).await;
                 // Only a response read to its end leaves the connection fit for the next request.
-                if reply.value.is_some() {
+                if answer.is_ok() {
                     self.pool.put(origin, sender);
                 }
-                Ok(reply)
+                Ok(answer)
             }
             Conn::H2(mut sender) => {
                 if let Err(e) = sender.ready().await {
@@ -115,7 +121,7 @@ impl Direct {
                 }
                 self.pool.share(origin, &sender);
                 let response = sender.try_send_request(request).await?;
-                Ok(finish(response, |_| Outcome::BadResponse).await)
+                Ok(read(response, keep_body, |_| Outcome::BadResponse).await)
             }
         }
     }

@@ -4,6 +4,7 @@ pub mod call;
 pub mod client;
 mod connect;
 mod direct;
+mod exchange;
 pub mod outcome;
 mod pool;
 mod tls;
@@ -15,10 +16,8 @@ pub use outcome::{Endpoint, Outcome};
 pub use token::TokenEndpoint;
 
 use crate::secret::Secret;
-use bytes::{Buf, BufMut};
 use direct::Direct;
-use http_body_util::BodyExt;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use exchange::Route;
 use std::time::Duration;
 
 /// Responses larger than this are not read to the end: a load tester must not be made to buffer
@@ -111,10 +110,13 @@ impl<T> Reply<T> {
 }
 
 pub struct Api {
-    /// Token calls and discovery; API calls too when a proxy from the environment applies to them.
+    /// Discovery, and calls the environment's proxy applies to.
     client: reqwest::Client,
-    /// API calls, when no proxy applies: see `direct.rs` for why they bypass reqwest.
-    direct: Option<Direct>,
+    /// Every other call: see `direct.rs` for why it bypasses reqwest.
+    direct: Direct,
+    api_route: Route,
+    token_route: Route,
+    proxy_from_env: bool,
     token: TokenEndpoint,
     call: ApiCall,
     /// The API call's URL parsed once, when its template has no variables (the usual case): parsing
@@ -145,17 +147,22 @@ fn parse_uri(url: &str) -> Result<http::Uri, HttpError> {
 impl Api {
     pub fn new(config: &ApiConfig) -> Result<Api, HttpError> {
         parse_url(&config.token.url)?;
+        let token_uri = parse_uri(&config.token.url)?;
         let sample = parse_uri(&config.call.url.render(|_| "x".into()))?;
+        let other = parse_uri(&config.call.url.render(|_| "y".into()))?;
         let fixed_uri = match config.call.url.fixed() {
             Some(url) => Some(parse_uri(&url)?),
             None => None,
         };
         let t = &config.transport;
         let tls = tls::client_config(t)?;
-        let proxied = t.proxy_from_env && proxy_applies(&config.call, &sample);
+        let host_varies = sample.host() != other.host();
         Ok(Api {
             client: client::build(t, tls.clone())?,
-            direct: (!proxied).then(|| Direct::new(t, tls)),
+            direct: Direct::new(t, tls),
+            api_route: exchange::route(t.proxy_from_env, &sample, host_varies),
+            token_route: exchange::route(t.proxy_from_env, &token_uri, false),
+            proxy_from_env: t.proxy_from_env,
             token: config.token.clone(),
             call: config.call.clone(),
             fixed_uri,
@@ -178,14 +185,16 @@ impl Api {
         if !status.is_success() {
             return Err(fail(format!("HTTP {status}")));
         }
-        let body = read_capped(response)
+        let answer = exchange::read(http::Response::from(response), true, exchange::body_outcome)
             .await
             .map_err(|o| fail(format!("{} reading the document", o.name())))?;
+        let body = answer.body;
         let endpoint = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v.get("token_endpoint")?.as_str().map(str::to_owned))
             .ok_or_else(|| fail("the document has no token_endpoint".into()))?;
         parse_url(&endpoint)?;
+        self.token_route = exchange::route(self.proxy_from_env, &parse_uri(&endpoint)?, false);
         self.token.url.clone_from(&endpoint);
         Ok(endpoint)
     }
@@ -197,139 +206,30 @@ impl Api {
 
     /// One token request (RFC 6749 4.1.3, 4.4, 6; or the web-deployments exchange and refresh).
     pub async fn token(&self, who: Credentials<'_>, grant: Grant<'_>) -> Reply<Issued> {
-        let Some(request) = token::request(&self.client, &self.token, &who, grant) else {
+        let request = token::request(&self.client, &self.token, &who, grant)
+            .and_then(|r| r.build().ok())
+            .and_then(exchange::plain);
+        let Some(request) = request else {
             return Reply::failed(Outcome::ClientError);
         };
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => return Reply::failed(transport_outcome(&e)),
-        };
-        let status = response.status().as_u16();
-        let retry_after = retry_after(response.headers());
-        let body = match read_capped(response).await {
-            Ok(b) => b,
+        let answer = match self.exchange(request, self.token_route, true).await {
+            Ok(answer) => answer,
             Err(outcome) => return Reply::failed(outcome),
         };
+        let status = answer.status;
         let (outcome, value) = if (200..300).contains(&status) {
-            match token::parse_issued(&body) {
+            match token::parse_issued(&answer.body) {
                 Some(issued) => (Outcome::Ok, Some(issued)),
                 None => (Outcome::BadResponse, None),
             }
         } else {
-            (outcome::classify_token_error(status, &body), None)
+            (outcome::classify_token_error(status, &answer.body), None)
         };
         Reply {
             outcome,
             value,
-            retry_after,
+            retry_after: answer.retry_after,
             status: Some(status),
         }
     }
-}
-
-pub(crate) fn transport_outcome(e: &reqwest::Error) -> Outcome {
-    if e.is_timeout() {
-        Outcome::Timeout
-    } else if e.is_decode() {
-        Outcome::BadResponse
-    } else {
-        Outcome::ConnectError
-    }
-}
-
-/// A response body from reqwest that broke off: the request's timeout, or a response that does not
-/// say what it must.
-pub(crate) fn body_outcome(e: reqwest::Error) -> Outcome {
-    if e.is_timeout() {
-        Outcome::Timeout
-    } else {
-        Outcome::BadResponse
-    }
-}
-
-/// Whether the environment's proxy settings (`HTTPS_PROXY`, `NO_PROXY`, ...) send the API call
-/// through a proxy. When the URL's host holds a variable, any proxy setting counts: each org's host
-/// could match differently.
-fn proxy_applies(call: &ApiCall, sample: &http::Uri) -> bool {
-    let other = call.url.render(|_| "y".into());
-    let host_varies = http::Uri::try_from(other)
-        .ok()
-        .as_ref()
-        .and_then(http::Uri::host)
-        != sample.host();
-    if host_varies {
-        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]
-            .iter()
-            .any(|n| set(n) || set(&n.to_lowercase()))
-    } else {
-        hyper_util::client::proxy::matcher::Matcher::from_env()
-            .intercept(sample)
-            .is_some()
-    }
-}
-
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    // Only the delta-seconds form; an HTTP-date from a load-test target is not worth a date parser.
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// Why a body was not read to its end.
-pub(crate) enum BodyEnd<E> {
-    TooLarge,
-    Failed(E),
-}
-
-/// Reads a body to its end (so the connection goes back to the pool), keeping it only when asked;
-/// its size counts against the cap either way.
-pub(crate) async fn read_body<B: http_body::Body>(
-    body: B,
-    keep: bool,
-) -> Result<Vec<u8>, BodyEnd<B::Error>> {
-    let mut body = std::pin::pin!(body);
-    let mut kept = Vec::new();
-    let mut seen = 0;
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame.map_err(BodyEnd::Failed)?.into_data() else {
-            continue;
-        };
-        seen += data.remaining();
-        if seen > MAX_BODY_BYTES {
-            return Err(BodyEnd::TooLarge);
-        }
-        if keep {
-            kept.put(data);
-        }
-    }
-    Ok(kept)
-}
-
-/// An API response, read to its end and classified by status.
-pub(crate) async fn finish<B: http_body::Body>(
-    response: http::Response<B>,
-    failed: impl FnOnce(B::Error) -> Outcome,
-) -> Reply<()> {
-    let status = response.status().as_u16();
-    let retry_after = retry_after(response.headers());
-    match read_body(response.into_body(), false).await {
-        Ok(_) => Reply {
-            outcome: outcome::classify_api(status),
-            value: Some(()),
-            retry_after,
-            status: Some(status),
-        },
-        Err(BodyEnd::TooLarge) => Reply::failed(Outcome::BadResponse),
-        Err(BodyEnd::Failed(e)) => Reply::failed(failed(e)),
-    }
-}
-
-pub(crate) async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, Outcome> {
-    let response = http::Response::<reqwest::Body>::from(response);
-    read_body(response.into_body(), true)
-        .await
-        .map_err(|end| match end {
-            BodyEnd::TooLarge => Outcome::BadResponse,
-            BodyEnd::Failed(e) => body_outcome(e),
-        })
 }
