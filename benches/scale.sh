@@ -34,8 +34,8 @@ print(f"RSS change 30 s -> {seconds} s: {100 * (rss_end - rss30) / rss30:+.1f} %
 print(f"open descriptors at most {fds}")
 
 # Memory per open connection: the closed model with 100 and with 1,100 connections, same everything else.
-# A worker can hold two sockets (hyper's pool opens a connection while it also waits for an idle one, and
-# keeps both), so the growth is divided by the sockets actually opened as well as by the workers added.
+# The growth is divided by the sockets actually opened as well as by the workers added (a client whose
+# token calls kept a pool of their own held two sockets per worker).
 peaks, sockets = {}, {}
 text = open("benches/profiles/peers.toml").read().replace('duration = "10s"', 'duration = "5s"')
 for conns in (100, 1100):
