@@ -113,8 +113,9 @@ impl Api {
         headers.insert(AUTHORIZATION, bearer);
         for (name, template) in &self.call.headers {
             // A variable's value that cannot be a header value leaves the header out rather than fail the run.
+            // Inserted: the profile's own `accept` replaces the default.
             if let Ok(v) = HeaderValue::from_str(&template.render(value)) {
-                headers.append(name, v);
+                headers.insert(name, v);
             }
         }
         if self.call.body.is_some() && !headers.contains_key(CONTENT_TYPE) {

@@ -15,6 +15,7 @@ use super::pool::Pool;
 use super::Outcome;
 use bytes::Bytes;
 use http::header::{HeaderValue, HOST};
+use http::uri::PathAndQuery;
 use http_body_util::Full;
 use hyper::client::conn::TrySendError;
 use std::error::Error as _;
@@ -60,7 +61,13 @@ impl Direct {
                 Some(conn) => conn,
                 // Boxed: the TCP, TLS and HTTP/2 handshake state is kilobytes, and every call's
                 // future (boxed per call) would otherwise carry it though few calls connect.
-                None => Box::pin(self.connector.connect(&origin)).await?,
+                None => {
+                    let conn = Box::pin(self.connector.connect(&origin)).await?;
+                    if let Conn::H2(sender) = &conn {
+                        self.pool.share(&origin, sender);
+                    }
+                    conn
+                }
             };
             match self.send_on(conn, &origin, request, keep_body).await {
                 Ok(answer) => return answer,
@@ -94,9 +101,10 @@ impl Direct {
                         request.headers_mut().insert(HOST, host);
                     }
                 }
-                if let Some(path) = absolute.path_and_query() {
-                    *request.uri_mut() = http::Uri::from(path.clone());
-                }
+                let path = absolute
+                    .path_and_query()
+                    .map_or_else(|| PathAndQuery::from_static("/"), Clone::clone);
+                *request.uri_mut() = http::Uri::from(path);
                 let response = match sender.try_send_request(request).await {
                     Ok(response) => response,
                     Err(e) => {
@@ -119,7 +127,6 @@ impl Direct {
                 if let Err(e) = sender.ready().await {
                     return Err(Unsent::before(&e, request));
                 }
-                self.pool.share(origin, &sender);
                 let response = sender.try_send_request(request).await?;
                 Ok(read(response, keep_body, |_| Outcome::BadResponse).await)
             }

@@ -42,6 +42,8 @@ pub struct Shard {
     /// User-level latency per time-series bucket (by when the request ended), for the latency-over-time
     /// chart. Coarser and narrower counters than the run-wide histograms: there are hundreds of these.
     per_bucket: Vec<Option<Histogram<u32>>>,
+    /// Buckets below this index were handed to [`Latencies::past`].
+    handed_over: usize,
 }
 
 fn record(slot: &mut Option<Histogram<u64>>, d: Duration) {
@@ -69,6 +71,9 @@ fn widen(into: &mut Histogram<u64>, from: &Histogram<u32>) {
 
 pub struct Latencies {
     shards: Box<[Mutex<Shard>]>,
+    /// Per-bucket histograms of buckets the clock has left behind, one per bucket for all shards:
+    /// kept per shard, they were most of a long run's memory growth (7 KiB each, per shard, per bucket).
+    past: Mutex<Vec<Option<Histogram<u32>>>>,
 }
 
 thread_local! {
@@ -99,6 +104,7 @@ impl Latencies {
         let n = std::thread::available_parallelism().map_or(4, |n| n.get()) * 2;
         Latencies {
             shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
+            past: Mutex::new(Vec::new()),
         }
     }
 
@@ -131,10 +137,38 @@ impl Latencies {
             record(&mut s.service, service);
             if s.per_bucket.len() <= bucket {
                 s.per_bucket.resize_with(bucket + 1, || None);
+                // The clock moved on. The bucket before this one stays: a thread that read the clock
+                // just before the boundary may still record into it (and one later still would only
+                // start a fresh histogram there, which the snapshot adds up all the same).
+                let keep = bucket.saturating_sub(1);
+                if s.handed_over < keep {
+                    self.hand_over(&mut s.per_bucket[s.handed_over..keep], s.handed_over);
+                    s.handed_over = keep;
+                }
             }
             let slot = s.per_bucket[bucket].get_or_insert_with(bucket_histogram);
             let _ = slot.record(micros(latency));
         });
+    }
+
+    /// Adds a shard's past buckets (`first` is the index of `buckets[0]`) into the shared ones.
+    fn hand_over(&self, buckets: &mut [Option<Histogram<u32>>], first: usize) {
+        let mut past = self.past.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, slot) in buckets.iter_mut().enumerate() {
+            let Some(from) = slot.take() else {
+                continue;
+            };
+            if past.len() <= first + i {
+                past.resize_with(first + i + 1, || None);
+            }
+            match &mut past[first + i] {
+                Some(into) => {
+                    // Same precision, auto-resizing: adding cannot fail.
+                    let _ = into.add(&from);
+                }
+                empty => *empty = Some(from),
+            }
+        }
     }
 
     pub fn phase(&self, phase: Phase, outcome: Outcome, latency: Duration) {
@@ -191,18 +225,57 @@ impl Latencies {
             if out.per_bucket.len() < s.per_bucket.len() {
                 out.per_bucket.resize_with(s.per_bucket.len(), || None);
             }
-            for (into, from) in out.per_bucket.iter_mut().zip(&s.per_bucket) {
-                if let Some(from) = from {
-                    widen(into.get_or_insert_with(bucket_histogram), from);
-                }
-            }
+            fold_buckets(&mut out.per_bucket, &s.per_bucket);
         }
+        let past = self.past.lock().unwrap_or_else(|p| p.into_inner());
+        fold_buckets(&mut out.per_bucket, &past);
         out
+    }
+}
+
+fn fold_buckets(out: &mut Vec<Option<Histogram<u64>>>, from: &[Option<Histogram<u32>>]) {
+    if out.len() < from.len() {
+        out.resize_with(from.len(), || None);
+    }
+    for (into, from) in out.iter_mut().zip(from) {
+        if let Some(from) = from {
+            widen(into.get_or_insert_with(bucket_histogram), from);
+        }
     }
 }
 
 impl Default for Latencies {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn past_buckets_leave_the_shard_and_still_add_up() {
+        let l = Latencies::new();
+        for bucket in 0..50 {
+            for ms in 1..=10 {
+                l.request(Duration::from_millis(ms), Duration::from_millis(ms), bucket);
+            }
+        }
+        // A late record into a bucket already handed over starts a new histogram there.
+        l.request(Duration::from_millis(500), Duration::from_millis(500), 3);
+        let live: usize = l
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().per_bucket.iter().flatten().count())
+            .sum();
+        assert!(live <= 3, "{live} bucket histograms left in the shards");
+        let snap = l.snapshot();
+        assert_eq!(snap.per_bucket.len(), 50);
+        for (i, h) in snap.per_bucket.iter().enumerate() {
+            let h = h.as_ref().unwrap();
+            assert_eq!(h.len(), if i == 3 { 11 } else { 10 }, "bucket {i}");
+            assert!(h.max() >= 9_900, "bucket {i}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The API calls' own connection pool, against a hand-written HTTP/1.1 server on 127.0.0.1 that
 //! counts connections and keeps what each request looked like on the wire.
 
+use reqwest::header::HeaderName;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokenstorm::http::{Api, ApiConfig, CallVars, Outcome};
@@ -55,6 +56,10 @@ async fn server(close_after_one: bool) -> (String, Arc<Mutex<Seen>>) {
 fn api(base: &str, max_idle: Option<usize>) -> Api {
     let mut config = ApiConfig::embedded(base, Duration::from_secs(2));
     config.call.url = Template::parse("/x?q=1").unwrap().prefixed(base);
+    config.call.headers = vec![(
+        HeaderName::from_static("accept"),
+        Template::parse("application/json").unwrap(),
+    )];
     config.transport.pool_max_idle_per_host = max_idle;
     Api::new(&config).unwrap()
 }
@@ -66,7 +71,7 @@ const VARS: CallVars = CallVars {
 };
 
 #[test]
-fn calls_reuse_one_connection_and_send_origin_form_with_a_host() {
+fn calls_reuse_one_connection_and_send_origin_form_with_a_host_and_the_profiles_headers() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let (base, seen) = server(false).await;
@@ -87,6 +92,9 @@ fn calls_reuse_one_connection_and_send_origin_form_with_a_host() {
             let head = head.to_ascii_lowercase();
             assert!(head.contains(&format!("host: {host}\r\n")), "{head}");
             assert!(head.contains("authorization: bearer tok\r\n"), "{head}");
+            // The profile's header replaces the default, not joins it.
+            assert_eq!(head.matches("accept:").count(), 1, "{head}");
+            assert!(head.contains("accept: application/json\r\n"), "{head}");
         }
     });
 }
