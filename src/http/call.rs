@@ -1,6 +1,7 @@
 //! The API call the load is made of: its URL, headers and body filled in per request, sent with a
 //! bearer token (RFC 6750) and classified by status.
 
+use super::exchange::Call;
 use super::{outcome, Api, Outcome, Reply};
 use crate::profile::template::{Template, Var};
 use crate::secret::Secret;
@@ -121,7 +122,7 @@ impl Api {
         if self.call.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, JSON);
         }
-        match self.exchange(request, self.api_route, false).await {
+        match self.exchange(request, Call::Api).await {
             Ok(answer) => Reply {
                 outcome: outcome::classify_api(answer.status),
                 value: Some(()),

@@ -22,15 +22,25 @@ pub(crate) enum Route {
     Proxied,
 }
 
+/// What a request is for: it decides the route, the connections and whether the body is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Call {
+    Api,
+    Token,
+}
+
 impl Api {
     pub(crate) async fn exchange(
         &self,
         request: http::Request<Bytes>,
-        route: Route,
-        keep_body: bool,
+        call: Call,
     ) -> Result<Answer, Outcome> {
+        let (route, conns, keep_body) = match call {
+            Call::Api => (self.api_route, &self.api_conns, false),
+            Call::Token => (self.token_route, &self.token_conns, true),
+        };
         match route {
-            Route::Direct => self.direct.send(request, keep_body).await,
+            Route::Direct => conns.send(request, keep_body).await,
             // Boxed: reqwest's future is large, and the common direct path should not carry its size.
             Route::Proxied => Box::pin(self.proxied(request, keep_body)).await,
         }

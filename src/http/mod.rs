@@ -17,7 +17,7 @@ pub use token::TokenEndpoint;
 
 use crate::secret::Secret;
 use direct::Direct;
-use exchange::Route;
+use exchange::{Call, Route};
 use std::time::Duration;
 
 /// Responses larger than this are not read to the end: a load tester must not be made to buffer
@@ -112,8 +112,12 @@ impl<T> Reply<T> {
 pub struct Api {
     /// Discovery, and calls the environment's proxy applies to.
     client: reqwest::Client,
-    /// Every other call: see `direct.rs` for why it bypasses reqwest.
-    direct: Direct,
+    /// Every other API call: see `direct.rs` for why it bypasses reqwest.
+    api_conns: Direct,
+    /// Every other token call, on connections of their own, as a browser's are (the token host is
+    /// usually another host); sharing one pool also made its high-water mark, and so the client's
+    /// memory, follow whenever a refresh storm happened to meet a burst of API calls.
+    token_conns: Direct,
     api_route: Route,
     token_route: Route,
     proxy_from_env: bool,
@@ -159,7 +163,8 @@ impl Api {
         let host_varies = sample.host() != other.host();
         Ok(Api {
             client: client::build(t, tls.clone())?,
-            direct: Direct::new(t, tls),
+            api_conns: Direct::new(t, tls.clone()),
+            token_conns: Direct::new(t, tls),
             api_route: exchange::route(t.proxy_from_env, &sample, host_varies),
             token_route: exchange::route(t.proxy_from_env, &token_uri, false),
             proxy_from_env: t.proxy_from_env,
@@ -212,7 +217,7 @@ impl Api {
         let Some(request) = request else {
             return Reply::failed(Outcome::ClientError);
         };
-        let answer = match self.exchange(request, self.token_route, true).await {
+        let answer = match self.exchange(request, Call::Token).await {
             Ok(answer) => answer,
             Err(outcome) => return Reply::failed(outcome),
         };
