@@ -50,25 +50,19 @@ pub async fn token_for(
     let began = Instant::now();
     match decide(ctx, slot, need, held, began) {
         Step::Use(token) => Ok(token),
-        first => Box::pin(slow(ctx, slot, session, need, first, began)).await,
+        first => {
+            Box::pin(async move {
+                let mut polls = 0;
+                let result = get(ctx, slot, session, need, first, began, &mut polls).await;
+                if polls > 0 {
+                    // A lock waiter's wait is the whole time it polled, recorded once.
+                    ctx.recorder.refresh_wait(began.elapsed());
+                }
+                result
+            })
+            .await
+        }
     }
-}
-
-async fn slow(
-    ctx: &Arc<Ctx>,
-    slot: usize,
-    session: u32,
-    need: Need,
-    first: Step,
-    began: Instant,
-) -> RoundResult {
-    let mut polls = 0;
-    let result = get(ctx, slot, session, need, first, began, &mut polls).await;
-    if polls > 0 {
-        // A lock waiter's wait is the whole time it polled, recorded once.
-        ctx.recorder.refresh_wait(began.elapsed());
-    }
-    result
 }
 
 async fn get(
