@@ -1,14 +1,18 @@
-//! Opening one connection for the API calls: TCP, TLS when the scheme says so, then hyper's HTTP/1.1
-//! or HTTP/2 handshake, whichever the profile asks for or ALPN picks.
+//! Opening one connection for the API calls: TCP, TLS when the scheme says so, then HTTP/1.1 of our
+//! own (`h1.rs`) or hyper's HTTP/2 handshake, whichever the profile asks for or ALPN picks.
 
 use super::direct::Body;
-use super::Outcome;
+use super::{h1, Outcome};
 use crate::profile::target::HttpVersion;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Where a connection goes: the pool's key.
@@ -21,28 +25,49 @@ pub struct Origin {
 
 impl Origin {
     pub fn of(uri: &http::Uri) -> Option<Origin> {
+        let (https, host, port) = Self::parts(uri)?;
+        Some(Origin {
+            https,
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    /// Whether `uri` goes here; without allocating, as every request asks.
+    pub fn serves(&self, uri: &http::Uri) -> bool {
+        Self::parts(uri).is_some_and(|(https, host, port)| {
+            https == self.https && port == self.port && host == self.host
+        })
+    }
+
+    fn parts(uri: &http::Uri) -> Option<(bool, &str, u16)> {
         let https = match uri.scheme_str()? {
             "https" => true,
             "http" => false,
             _ => return None,
         };
-        let host = uri.host()?;
-        Some(Origin {
+        // `[::1]` in a URI, `::1` for a socket address and a TLS server name.
+        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+        Some((
             https,
-            // `[::1]` in a URI, `::1` for a socket address and a TLS server name.
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            port: uri.port_u16().unwrap_or(if https { 443 } else { 80 }),
-        })
+            host,
+            uri.port_u16().unwrap_or(if https { 443 } else { 80 }),
+        ))
     }
 }
 
-/// A ready connection's sender. HTTP/2 senders are clones of one multiplexed connection.
+/// A ready connection: an HTTP/1.1 one owned by one request at a time, or a sender on a multiplexed
+/// HTTP/2 connection (senders are clones of one).
 pub enum Conn {
-    H1(http1::SendRequest<Body>),
+    H1(h1::Conn<Stream>),
     H2(http2::SendRequest<Body>),
+}
+
+/// A socket, in the clear or under TLS.
+pub enum Stream {
+    Plain(TcpStream),
+    // Boxed: rustls's connection state is kilobytes, and plain sockets should not pay for it.
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
 #[derive(Clone)]
@@ -81,7 +106,7 @@ impl Connector {
         tcp.set_nodelay(true).map_err(|_| Outcome::ConnectError)?;
         if !origin.https {
             return self
-                .handshake(tcp, self.version == HttpVersion::Http2)
+                .handshake(Stream::Plain(tcp), self.version == HttpVersion::Http2)
                 .await;
         }
         let name = ServerName::try_from(origin.host.clone()).map_err(|_| Outcome::ConnectError)?;
@@ -91,29 +116,59 @@ impl Connector {
             .map_err(|_| Outcome::ConnectError)?;
         let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice())
             || self.version == HttpVersion::Http2;
-        self.handshake(tls, h2).await
+        self.handshake(Stream::Tls(Box::new(tls)), h2).await
     }
 
-    async fn handshake<T>(&self, io: T, h2: bool) -> Result<Conn, Outcome>
-    where
-        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let io = TokioIo::new(io);
-        if h2 {
-            let (sender, connection) = http2::Builder::new(TokioExecutor::new())
-                .timer(TokioTimer::new())
-                .handshake(io)
-                .await
-                .map_err(|_| Outcome::ConnectError)?;
-            tokio::spawn(connection);
-            Ok(Conn::H2(sender))
-        } else {
-            let (sender, connection) = http1::Builder::new()
-                .handshake(io)
-                .await
-                .map_err(|_| Outcome::ConnectError)?;
-            tokio::spawn(connection);
-            Ok(Conn::H1(sender))
+    async fn handshake(&self, io: Stream, h2: bool) -> Result<Conn, Outcome> {
+        if !h2 {
+            return Ok(Conn::H1(h1::Conn::new(io)));
+        }
+        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(|_| Outcome::ConnectError)?;
+        tokio::spawn(connection);
+        Ok(Conn::H2(sender))
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::{Api, Outcome, MAX_BODY_BYTES};
 use bytes::{Buf, BufMut, Bytes};
 use http_body_util::BodyExt;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::RETRY_AFTER;
 use std::time::Duration;
 
 /// A complete response: the status, a usable `Retry-After`, and the body when it was asked for.
@@ -103,9 +103,10 @@ pub(crate) fn body_outcome(e: reqwest::Error) -> Outcome {
     }
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    // Only the delta-seconds form; an HTTP-date from a load-test target is not worth a date parser.
+/// A `Retry-After` value. Only the delta-seconds form; an HTTP-date from a load-test target is not
+/// worth a date parser.
+pub(crate) fn retry_after(value: &[u8]) -> Option<Duration> {
+    let value = std::str::from_utf8(value).ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
@@ -117,7 +118,10 @@ pub(crate) async fn read<B: http_body::Body>(
     failed: impl FnOnce(B::Error) -> Outcome,
 ) -> Result<Answer, Outcome> {
     let status = response.status().as_u16();
-    let retry_after = retry_after(response.headers());
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| retry_after(v.as_bytes()));
     let mut body = std::pin::pin!(response.into_body());
     let mut kept = Vec::new();
     let mut seen = 0;

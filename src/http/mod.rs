@@ -5,6 +5,7 @@ pub mod client;
 mod connect;
 mod direct;
 mod exchange;
+mod h1;
 pub mod outcome;
 mod pool;
 mod tls;

@@ -1,9 +1,11 @@
-//! Idle API connections, per origin, for reuse: HTTP/1.1 senders one request at a time (most recently
-//! used first, so a steady load keeps reusing the same warm sockets), one shared HTTP/2 sender.
+//! Idle API connections, per origin, for reuse: HTTP/1.1 connections one request at a time (most
+//! recently used first, so a steady load keeps reusing the same warm sockets), one shared HTTP/2
+//! sender.
 
-use super::connect::{Conn, Origin};
+use super::connect::{Conn, Origin, Stream};
 use super::direct::Body;
-use hyper::client::conn::{http1, http2};
+use super::h1;
+use hyper::client::conn::http2;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,7 +19,7 @@ pub struct Pool {
 
 struct Idle {
     origin: Origin,
-    h1: Vec<(http1::SendRequest<Body>, Instant)>,
+    h1: Vec<(h1::Conn<Stream>, Instant)>,
     h2: Option<http2::SendRequest<Body>>,
 }
 
@@ -29,26 +31,24 @@ impl Pool {
         }
     }
 
-    /// An open connection to `origin`, if one is idle.
-    pub fn checkout(&self, origin: &Origin) -> Option<Conn> {
+    /// A connection to where `uri` goes, if one is idle. HTTP/1.1 connections are not checked here,
+    /// under the lock: the caller asks `is_closed` of the one it got.
+    pub fn checkout(&self, uri: &http::Uri) -> Option<Conn> {
         let mut origins = self.lock();
-        let idle = origins.iter_mut().find(|i| i.origin == *origin)?;
+        let idle = origins.iter_mut().find(|i| i.origin.serves(uri))?;
         if let Some(h2) = idle.h2.as_ref().filter(|s| !s.is_closed()) {
             return Some(Conn::H2(h2.clone()));
         }
-        while let Some((sender, _)) = idle.h1.pop() {
-            if !sender.is_closed() {
-                return Some(Conn::H1(sender));
-            }
-        }
-        None
+        idle.h1.pop().map(|(conn, _)| Conn::H1(conn))
     }
 
     /// An HTTP/1.1 connection whose last response was read to the end, back for reuse.
-    pub fn put(&self, origin: &Origin, sender: http1::SendRequest<Body>) {
+    pub fn put(&self, uri: &http::Uri, conn: h1::Conn<Stream>) {
         let now = Instant::now();
         let mut origins = self.lock();
-        let idle = Self::entry(&mut origins, origin);
+        let Some(idle) = Self::entry(&mut origins, uri) else {
+            return;
+        };
         // The oldest is at the front; dropping it closes the connection.
         if idle
             .h1
@@ -58,36 +58,38 @@ impl Pool {
             idle.h1.remove(0);
         }
         if idle.h1.len() < self.max_idle_per_origin {
-            idle.h1.push((sender, now));
+            idle.h1.push((conn, now));
         }
     }
 
     /// A new HTTP/2 connection becomes the one later requests share, unless one is already shared.
-    pub fn share(&self, origin: &Origin, sender: &http2::SendRequest<Body>) {
+    pub fn share(&self, uri: &http::Uri, sender: &http2::SendRequest<Body>) {
         let mut origins = self.lock();
-        let idle = Self::entry(&mut origins, origin);
+        let Some(idle) = Self::entry(&mut origins, uri) else {
+            return;
+        };
         if idle.h2.as_ref().is_none_or(|s| s.is_closed()) {
             idle.h2 = Some(sender.clone());
         }
     }
 
-    fn entry<'a>(origins: &'a mut Vec<Idle>, origin: &Origin) -> &'a mut Idle {
-        let at = match origins.iter().position(|i| i.origin == *origin) {
+    fn entry<'a>(origins: &'a mut Vec<Idle>, uri: &http::Uri) -> Option<&'a mut Idle> {
+        let at = match origins.iter().position(|i| i.origin.serves(uri)) {
             Some(at) => at,
             None => {
                 origins.push(Idle {
-                    origin: origin.clone(),
+                    origin: Origin::of(uri)?,
                     h1: Vec::new(),
                     h2: None,
                 });
                 origins.len() - 1
             }
         };
-        &mut origins[at]
+        Some(&mut origins[at])
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
-        // A panic while holding the lock leaves only idle senders behind: still usable.
+        // A panic while holding the lock leaves only idle connections behind: still usable.
         self.origins.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
