@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 /// A response head larger than this is not a response a load tester should wait for.
 const MAX_HEAD_BYTES: usize = 64 << 10;
 const MAX_HEADERS: usize = 100;
-/// Free space a read asks the socket to fill: a typical API response in one read.
+/// Free space a read asks the socket to fill, at least.
 const READ_SPARE: usize = 2 << 10;
 /// An idle connection's buffer is cut back to this after a large response.
 const IDLE_BUFFER: usize = 4 << 10;
@@ -32,6 +32,11 @@ pub struct Conn<S> {
     buf: Vec<u8>,
     /// Where the unread part of `buf` starts.
     start: usize,
+    /// Bytes the last response took: the first read of the next asks for that much and a quarter,
+    /// so responses of the usual size come in one system call (an API's responses are alike).
+    last: usize,
+    /// Bytes of this response so far.
+    seen: usize,
 }
 
 /// What a response head says about the response.
@@ -55,6 +60,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             io,
             buf: Vec::new(),
             start: 0,
+            last: 0,
+            seen: 0,
         }
     }
 
@@ -74,6 +81,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             Err(e) => Err(e),
         };
         self.buf.clear();
+        self.seen = 0;
         if let Err(e) = sent {
             return Err(io_outcome(&e, Outcome::ConnectError));
         }
@@ -81,6 +89,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let body = self.read_body(head.framing, keep_body).await?;
         // Bytes after the response are not a response to anything: the connection is not reused.
         let reusable = head.keep_alive && self.start == self.buf.len();
+        self.last = self.seen;
         if self.buf.capacity() > IDLE_BUFFER {
             self.buf = Vec::with_capacity(IDLE_BUFFER);
             self.start = 0;
@@ -242,8 +251,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.buf.drain(..self.start);
             self.start = 0;
         }
-        self.buf.reserve(READ_SPARE);
-        self.io.read_buf(&mut self.buf).await
+        let spare = if self.seen == 0 {
+            (self.last + self.last / 4).clamp(READ_SPARE, IDLE_BUFFER)
+        } else {
+            READ_SPARE
+        };
+        self.buf.reserve(spare);
+        let n = self.io.read_buf(&mut self.buf).await?;
+        self.seen += n;
+        Ok(n)
     }
 
     /// Reads more of a body that must go on: its end is a body broken off.
