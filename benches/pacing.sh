@@ -31,11 +31,16 @@ with served(target.name) as base:
         r = v["requests"]
         achieved = r["sent"] / v["planned_duration_s"]
         lateness = r["pacer_lateness_ms"]["p99"]
-        rows.append((rate, achieved, r["dropped"], lateness, cpu / max(calls(v), 1) * 1e6, v["endpoints"]["contacts"]["latency_ms"]["p99"]))
+        # After the start-up: every session fetches its first token in the first second or so, and
+        # arrivals waiting on those tokens can fill max_in_flight; from 2 s on the rate is the pacer's.
+        steady = [b for b in v["timeseries"]["buckets"] if b["t_s"] >= 2 and b["scheduled"] > 0]
+        steady_error = -sum(b["dropped"] for b in steady) / max(sum(b["scheduled"] for b in steady), 1)
+        rows.append((rate, achieved, r["dropped"], lateness, cpu / max(calls(v), 1) * 1e6, v["endpoints"]["contacts"]["latency_ms"]["p99"], steady_error))
         print(f"{rate:>6}/s: sent {r['sent']} dropped {r['dropped']} in {seconds} s", flush=True)
-print(f"\n{'target/s':>9} {'achieved/s':>11} {'error':>8} {'dropped':>8} {'lateness p99':>13} {'us CPU/req':>11} {'contacts p99':>13}")
-for rate, achieved, dropped, lateness, cpu, p99 in rows:
-    print(f"{rate:>9} {achieved:>11.1f} {100 * (achieved - rate) / rate:>7.3f}% {dropped:>8} {lateness:>10.3f} ms {cpu:>11.2f} {p99:>10.2f} ms")
+print(f"\n{'target/s':>9} {'achieved/s':>11} {'error':>8} {'from 2 s':>9} {'dropped':>8} {'lateness p99':>13} {'us CPU/req':>11} {'contacts p99':>13}")
+for rate, achieved, dropped, lateness, cpu, p99, steady in rows:
+    print(f"{rate:>9} {achieved:>11.1f} {100 * (achieved - rate) / rate:>7.3f}% {100 * steady:>8.3f}% {dropped:>8} {lateness:>10.3f} ms {cpu:>11.2f} {p99:>10.2f} ms")
+print("error: the whole run; from 2 s: after every session has its first token (goal: within 0.1 %)")
 if len(rows) > 1:
     print(f"CPU per request at {rows[0][0]}/s over {rows[-1][0]}/s: {rows[0][4] / rows[-1][4]:.2f}x   (goal <= 2x)")
 PY
