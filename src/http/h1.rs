@@ -345,7 +345,8 @@ impl Head {
             status,
             retry_after: retry,
             framing,
-            keep_alive: persistent && framing != Framing::UntilClose,
+            // After 101 the connection speaks another protocol; nothing asked for that.
+            keep_alive: persistent && framing != Framing::UntilClose && status != 101,
         })
     }
 }

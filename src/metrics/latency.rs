@@ -2,6 +2,7 @@
 
 use super::phase::Phase;
 use crate::http::{Endpoint, Outcome};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -73,7 +74,40 @@ pub struct Latencies {
     shards: Box<[Mutex<Shard>]>,
     /// Per-bucket histograms of buckets the clock has left behind, one per bucket for all shards:
     /// kept per shard, they were most of a long run's memory growth (7 KiB each, per shard, per bucket).
-    past: Mutex<Vec<Option<Histogram<u32>>>>,
+    past: Mutex<Vec<Option<Past>>>,
+}
+
+/// A past bucket's histogram, packed: its live counts array is ~7 KiB, the V2 encoding of a 2 s
+/// bucket's few hundred distinct values some hundreds of bytes, and a long run keeps hundreds of
+/// buckets. Packing it at hand-over kept a 10-minute soak's memory from growing with its length.
+enum Past {
+    Packed(Vec<u8>),
+    /// Only if packing failed, which a `Vec` writer and in-range counts do not make happen.
+    Live(Histogram<u32>),
+}
+
+impl Past {
+    fn pack(h: Histogram<u32>) -> Past {
+        let mut bytes = Vec::new();
+        match V2Serializer::new().serialize(&h, &mut bytes) {
+            Ok(_) => Past::Packed(bytes),
+            Err(_) => Past::Live(h),
+        }
+    }
+
+    fn unpack(&self) -> Option<Histogram<u32>> {
+        match self {
+            Past::Packed(bytes) => {
+                let mut h: Histogram<u32> = Deserializer::new()
+                    .deserialize(&mut bytes.as_slice())
+                    .ok()?;
+                // Decoded with the range it had; another shard's counts for the bucket may lie beyond.
+                h.auto(true);
+                Some(h)
+            }
+            Past::Live(h) => Some(h.clone()),
+        }
+    }
 }
 
 thread_local! {
@@ -161,13 +195,16 @@ impl Latencies {
             if past.len() <= first + i {
                 past.resize_with(first + i + 1, || None);
             }
-            match &mut past[first + i] {
-                Some(into) => {
+            let slot = &mut past[first + i];
+            let merged = match slot.as_ref().and_then(Past::unpack) {
+                Some(mut into) => {
                     // Same precision, auto-resizing: adding cannot fail.
                     let _ = into.add(&from);
+                    into
                 }
-                empty => *empty = Some(from),
-            }
+                None => from,
+            };
+            *slot = Some(Past::pack(merged));
         }
     }
 
@@ -227,7 +264,12 @@ impl Latencies {
             }
             fold_buckets(&mut out.per_bucket, &s.per_bucket);
         }
-        let past = self.past.lock().unwrap_or_else(|p| p.into_inner());
+        let past: Vec<Option<Histogram<u32>>> = {
+            let past = self.past.lock().unwrap_or_else(|p| p.into_inner());
+            past.iter()
+                .map(|p| p.as_ref().and_then(Past::unpack))
+                .collect()
+        };
         fold_buckets(&mut out.per_bucket, &past);
         out
     }
@@ -276,6 +318,28 @@ mod tests {
             let h = h.as_ref().unwrap();
             assert_eq!(h.len(), if i == 3 { 11 } else { 10 }, "bucket {i}");
             assert!(h.max() >= 9_900, "bucket {i}");
+        }
+    }
+
+    #[test]
+    fn shards_handing_over_one_bucket_add_up_whatever_their_ranges() {
+        let l = Latencies::new();
+        // Each thread records into a shard of its own: small latencies first, then ones far beyond
+        // the range the first hand-over packed.
+        for ms in [1, 5_000] {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    for bucket in 0..10 {
+                        l.request(Duration::from_millis(ms), Duration::from_millis(ms), bucket);
+                    }
+                });
+            });
+        }
+        let snap = l.snapshot();
+        for bucket in 0..8 {
+            let h = snap.per_bucket[bucket].as_ref().unwrap();
+            assert_eq!(h.len(), 2, "bucket {bucket}");
+            assert!(h.max() >= 4_900_000, "bucket {bucket}: {}", h.max());
         }
     }
 }
