@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Soak: runs profiles/soak.toml (10 minutes at 2,000 requests/s, 5,000 sessions, tokens turning over
 # every 30 s) and samples the process's resident memory and open file descriptors every second.
-# Prints the figures and fails if memory at the end is more than 10 % above memory at 60 s, or if the
-# open descriptors grow (last minute's mean more than 10 % above the second minute's). Usage: benches/soak.sh [DURATION, default 10m]
+# Prints the figures and fails if memory grows over the second half of the run by more than 3 %, or if
+# the open descriptors grow (last minute's mean more than 10 % above the second minute's). The first
+# minutes are a warm-up, not growth with run length: the embedded target (same process) keeps each
+# token's record 60 s past its expiry, so its records fill for a few token lifetimes before sweeps
+# balance them (run split, the target settled after 240 s and the client after 300 s). Growth from
+# 60 s is printed too. Usage: benches/soak.sh [DURATION, default 10m]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-10m}"
@@ -34,7 +38,8 @@ print(f"samples: {len(rss)} s")
 print(f"RSS at 10 s: {at(10)[1] / 1024:.1f} MiB, at 60 s: {start[1] / 1024:.1f} MiB, at the end of the load ({end[0]} s): {end[1] / 1024:.1f} MiB, while writing the report: {max(r[1] for r in rss if r[0] > end[0]) / 1024 if rss[-1][0] > end[0] else 0:.1f} MiB")
 half = at(run_s // 2)
 growth = (end[1] - start[1]) / start[1]
-print(f"RSS growth from 60 s to the end of the load: {100 * growth:+.1f} %; over the second half: {(end[1] - half[1]) / 1024:+.1f} MiB")
+second_half = (end[1] - half[1]) / half[1]
+print(f"RSS growth from 60 s to the end of the load: {100 * growth:+.1f} %; over the second half: {(end[1] - half[1]) / 1024:+.1f} MiB ({100 * second_half:+.1f} %, goal <= 3 %)")
 mean = lambda xs: sum(xs) / max(len(xs), 1)
 fds_second = [r[2] for r in rss if 60 <= r[0] < 120]
 fds_last = [r[2] for r in rss if r[0] >= rss[-1][0] - 60]
@@ -44,7 +49,7 @@ v = report["variants"][0]
 print(f"requests: scheduled {v['requests']['scheduled']}, dropped {v['requests']['dropped']}, conservation ok: {v['conservation']['ok']}")
 print(f"report.json: {os.path.getsize(sys.argv[2]) / 1024:.0f} KiB, {len(v['timeseries']['buckets'])} time-series buckets")
 # Descriptors follow the connections in use, which settle as the pool warms; what must not happen is growth.
-ok = growth <= 0.10 and mean(fds_last) <= 1.1 * mean(fds_second) and v["conservation"]["ok"]
+ok = second_half <= 0.03 and mean(fds_last) <= 1.1 * mean(fds_second) and v["conservation"]["ok"]
 print("PASS: flat" if ok else "FAIL: growth")
 sys.exit(0 if ok else 1)
 PY
