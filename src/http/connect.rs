@@ -48,11 +48,16 @@ impl Origin {
         };
         // `[::1]` in a URI, `::1` for a socket address and a TLS server name.
         let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
-        Some((
-            https,
-            host,
-            uri.port_u16().unwrap_or(if https { 443 } else { 80 }),
-        ))
+        Some((https, host, uri.port_u16().unwrap_or(default_port(https))))
+    }
+}
+
+/// The port a URL without one means.
+pub fn default_port(https: bool) -> u16 {
+    if https {
+        443
+    } else {
+        80
     }
 }
 

@@ -3,7 +3,7 @@
 //! size cap and failures come back as outcomes.
 
 use super::{Api, Outcome, MAX_BODY_BYTES};
-use bytes::{Buf, BufMut, Bytes};
+use bytes::{Buf, Bytes};
 use http_body_util::BodyExt;
 use reqwest::header::RETRY_AFTER;
 use std::time::Duration;
@@ -123,29 +123,59 @@ pub(crate) async fn read<B: http_body::Body>(
         .get(RETRY_AFTER)
         .and_then(|v| retry_after(v.as_bytes()));
     let mut body = std::pin::pin!(response.into_body());
-    let mut kept = Vec::new();
-    let mut seen = 0;
+    let mut collected = Collected::new(keep_body);
     while let Some(frame) = body.frame().await {
         let frame = match frame {
             Ok(frame) => frame,
             Err(e) => return Err(failed(e)),
         };
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        seen += data.remaining();
-        if seen > MAX_BODY_BYTES {
-            return Err(Outcome::BadResponse);
-        }
-        if keep_body {
-            kept.put(data);
+        if let Ok(mut data) = frame.into_data() {
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                let n = chunk.len();
+                collected.add(chunk)?;
+                data.advance(n);
+            }
         }
     }
     Ok(Answer {
         status,
         retry_after,
-        body: kept,
+        body: collected.kept,
     })
+}
+
+/// A body as it arrives: counted against the cap, kept only when asked.
+pub(crate) struct Collected {
+    pub kept: Vec<u8>,
+    keep: bool,
+    seen: usize,
+}
+
+impl Collected {
+    pub fn new(keep: bool) -> Collected {
+        Collected {
+            kept: Vec::new(),
+            keep,
+            seen: 0,
+        }
+    }
+
+    /// What the cap still allows.
+    pub fn room(&self) -> usize {
+        MAX_BODY_BYTES - self.seen
+    }
+
+    pub fn add(&mut self, data: &[u8]) -> Result<(), Outcome> {
+        if data.len() > self.room() {
+            return Err(Outcome::BadResponse);
+        }
+        self.seen += data.len();
+        if self.keep {
+            self.kept.extend_from_slice(data);
+        }
+        Ok(())
+    }
 }
 
 /// A request reqwest built (form encoding, basic auth) as the plain request both routes send.

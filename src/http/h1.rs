@@ -7,8 +7,9 @@
 //! one write and, usually, one read. Responses are parsed with `httparse` (hyper's parser); the
 //! framing follows RFC 9112 section 6.
 
-use super::exchange::{retry_after, Answer};
-use super::{Outcome, MAX_BODY_BYTES};
+use super::connect::default_port;
+use super::exchange::{retry_after, Answer, Collected};
+use super::Outcome;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST};
 use http::Method;
@@ -149,11 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     async fn read_body(&mut self, framing: Framing, keep: bool) -> Result<Vec<u8>, Outcome> {
-        let mut body = Body {
-            kept: Vec::new(),
-            keep,
-            seen: 0,
-        };
+        let mut body = Collected::new(keep);
         match framing {
             Framing::Length(n) => self.read_exact(n, &mut body).await?,
             Framing::Chunked => self.read_chunks(&mut body).await?,
@@ -172,9 +169,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Ok(body.kept)
     }
 
-    /// `n` bytes of body; a connection that ends before is a body broken off.
-    async fn read_exact(&mut self, n: u64, body: &mut Body) -> Result<(), Outcome> {
-        if n > MAX_BODY_BYTES as u64 {
+    /// `n` bytes of body; a connection that ends before is a body broken off, a length beyond the
+    /// cap a bad response before anything is read.
+    async fn read_exact(&mut self, n: u64, body: &mut Collected) -> Result<(), Outcome> {
+        if n > body.room() as u64 {
             return Err(Outcome::BadResponse);
         }
         let mut left = n as usize;
@@ -191,7 +189,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// A chunked body (RFC 9112 section 7.1): size lines, data, then trailers up to an empty line.
-    async fn read_chunks(&mut self, body: &mut Body) -> Result<(), Outcome> {
+    async fn read_chunks(&mut self, body: &mut Collected) -> Result<(), Outcome> {
         loop {
             let size = loop {
                 match httparse::parse_chunk_size(&self.buf[self.start..]) {
@@ -207,9 +205,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             };
             if size == 0 {
                 return self.skip_trailers().await;
-            }
-            if size > (MAX_BODY_BYTES - body.seen) as u64 {
-                return Err(Outcome::BadResponse);
             }
             self.read_exact(size, body).await?;
             while self.buf.len() - self.start < 2 {
@@ -270,26 +265,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             Ok(_) => Ok(()),
             Err(e) => Err(io_outcome(&e, Outcome::BadResponse)),
         }
-    }
-}
-
-/// The body as it arrives: counted against the cap, kept only when asked.
-struct Body {
-    kept: Vec<u8>,
-    keep: bool,
-    seen: usize,
-}
-
-impl Body {
-    fn add(&mut self, data: &[u8]) -> Result<(), Outcome> {
-        self.seen += data.len();
-        if self.seen > MAX_BODY_BYTES {
-            return Err(Outcome::BadResponse);
-        }
-        if self.keep {
-            self.kept.extend_from_slice(data);
-        }
-        Ok(())
     }
 }
 
@@ -370,11 +345,7 @@ fn write_request(buf: &mut Vec<u8>, request: &http::Request<Bytes>) {
         if let Some(host) = uri.host() {
             buf.extend_from_slice(b"host: ");
             buf.extend_from_slice(host.as_bytes());
-            let default = if uri.scheme_str() == Some("https") {
-                443
-            } else {
-                80
-            };
+            let default = default_port(uri.scheme_str() == Some("https"));
             // The port only when it is not the scheme's default, as browsers send it.
             if let Some(port) = uri.port_u16().filter(|&p| p != default) {
                 let _ = write!(buf, ":{port}");

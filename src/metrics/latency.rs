@@ -95,6 +95,21 @@ impl Past {
         }
     }
 
+    /// Adds the counts into a snapshot's wide histogram, decoded straight into its counter type.
+    fn add_to(&self, into: &mut Histogram<u64>) {
+        match self {
+            Past::Packed(bytes) => {
+                let decoded: Option<Histogram<u64>> =
+                    Deserializer::new().deserialize(&mut bytes.as_slice()).ok();
+                if let Some(h) = decoded {
+                    // Same precision, and `into` resizes itself: adding cannot fail.
+                    let _ = into.add(&h);
+                }
+            }
+            Past::Live(h) => widen(into, h),
+        }
+    }
+
     fn unpack(&self) -> Option<Histogram<u32>> {
         match self {
             Past::Packed(bytes) => {
@@ -264,13 +279,15 @@ impl Latencies {
             }
             fold_buckets(&mut out.per_bucket, &s.per_bucket);
         }
-        let past: Vec<Option<Histogram<u32>>> = {
-            let past = self.past.lock().unwrap_or_else(|p| p.into_inner());
-            past.iter()
-                .map(|p| p.as_ref().and_then(Past::unpack))
-                .collect()
-        };
-        fold_buckets(&mut out.per_bucket, &past);
+        let past = self.past.lock().unwrap_or_else(|p| p.into_inner());
+        if out.per_bucket.len() < past.len() {
+            out.per_bucket.resize_with(past.len(), || None);
+        }
+        for (into, from) in out.per_bucket.iter_mut().zip(past.iter()) {
+            if let Some(from) = from {
+                from.add_to(into.get_or_insert_with(bucket_histogram));
+            }
+        }
         out
     }
 }
