@@ -83,7 +83,7 @@ pub fn router(config: Config) -> (Router, Truth) {
         .merge(token_routes)
         .merge(contacts_routes)
         .merge(other_routes)
-        .layer(from_fn_with_state(state.clone(), correlation::correlate))
+        .layer(correlation::CorrelateLayer(state.clone()))
         .with_state(state);
     (router, truth)
 }
