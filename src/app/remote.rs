@@ -75,6 +75,7 @@ pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError>
             connect_timeout: http.http.connect_timeout.0,
             version: http.http.version,
             pool_max_idle_per_host: http.http.pool_max_idle_per_host,
+            max_api_connections: None,
             ca_pem,
             identity_pem,
             insecure_skip_verify: http.tls.insecure_skip_verify,
@@ -85,7 +86,10 @@ pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError>
 
 /// The client for a variant; with `discovery = true`, pointed at the token endpoint the provider names.
 pub async fn connect(config: &ApiConfig, plan: &Plan) -> Result<Api, AppError> {
-    let mut api = Api::new(config)?;
+    // The connection bound is the load's, whichever target the calls go to.
+    let mut config = config.clone();
+    config.transport.max_api_connections = plan.load.max_connections.map(|n| n as usize);
+    let mut api = Api::new(&config)?;
     if let Some(http) = plan.profile.target.http().filter(|h| h.discovery) {
         let url = format!(
             "{}{}",

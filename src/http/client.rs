@@ -14,6 +14,8 @@ pub struct Transport {
     pub connect_timeout: Duration,
     pub version: HttpVersion,
     pub pool_max_idle_per_host: Option<usize>,
+    /// API calls in flight per host at most, so HTTP/1.1 connections open at most (`load.max_connections`).
+    pub max_api_connections: Option<usize>,
     /// Extra trusted CAs, on top of the system's roots.
     pub ca_pem: Option<Vec<u8>>,
     /// Client certificate chain followed by its private key, for mutual TLS: a [`Secret`], so debug
@@ -31,6 +33,7 @@ impl Transport {
             connect_timeout: request_timeout,
             version: HttpVersion::Auto,
             pool_max_idle_per_host: None,
+            max_api_connections: None,
             ca_pem: None,
             identity_pem: None,
             insecure_skip_verify: false,

@@ -18,6 +18,7 @@ use http_body_util::Full;
 use hyper::client::conn::{http2, TrySendError};
 use std::error::Error as _;
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 pub type Body = Full<Bytes>;
 type Request = http::Request<Bytes>;
@@ -27,14 +28,18 @@ pub struct Direct {
     pool: Pool,
     /// Bound on each call, from sending to the end of the body.
     timeout: Duration,
+    /// Calls in flight at most (`load.max_connections`): over HTTP/1.1 each holds a connection, so it
+    /// bounds the connections too (one is opened only when none is idle and a call is under the bound).
+    limit: Option<Semaphore>,
 }
 
 impl Direct {
-    pub fn new(t: &Transport, tls: rustls::ClientConfig) -> Direct {
+    pub fn new(t: &Transport, tls: rustls::ClientConfig, limit: Option<usize>) -> Direct {
         Direct {
             connector: Connector::new(tls, t.version, t.connect_timeout),
             pool: Pool::new(t.pool_max_idle_per_host),
             timeout: t.request_timeout,
+            limit: limit.map(|n| Semaphore::new(n.min(Semaphore::MAX_PERMITS))),
         }
     }
 
@@ -47,6 +52,12 @@ impl Direct {
     }
 
     async fn exchange(&self, mut request: Request, keep_body: bool) -> Result<Answer, Outcome> {
+        // Waiting for a connection is inside the call's timeout, as a pool's wait is in reqwest's.
+        let _turn = match &self.limit {
+            // The semaphore is never closed.
+            Some(limit) => Some(limit.acquire().await.map_err(|_| Outcome::ClientError)?),
+            None => None,
+        };
         let mut pooled = self.idle(request.uri());
         loop {
             let reused = pooled.is_some();

@@ -164,8 +164,8 @@ impl Api {
         let host_varies = sample.host() != other.host();
         Ok(Api {
             client: client::build(t, tls.clone())?,
-            api_conns: Direct::new(t, tls.clone()),
-            token_conns: Direct::new(t, tls),
+            api_conns: Direct::new(t, tls.clone(), t.max_api_connections),
+            token_conns: Direct::new(t, tls, None),
             api_route: exchange::route(t.proxy_from_env, &sample, host_varies),
             token_route: exchange::route(t.proxy_from_env, &token_uri, false),
             proxy_from_env: t.proxy_from_env,

@@ -45,6 +45,8 @@ pub struct Load {
     pub ramp_up: Duration,
     pub duration: Duration,
     pub max_in_flight: u32,
+    /// Open model: HTTP/1.1 connections per host the API calls share, at most.
+    pub max_connections: Option<u32>,
     pub request_timeout: Duration,
     pub drain: Duration,
     /// Bound on a whole user-level request (token work, API call, retries); none on the embedded target.
@@ -229,6 +231,7 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
             ramp_up: profile.load.ramp_up.0,
             duration,
             max_in_flight: profile.load.max_in_flight,
+            max_connections: profile.load.max_connections,
             request_timeout: profile.load.request_timeout.0,
             drain: profile.load.drain.0,
             total_timeout: profile

@@ -66,6 +66,14 @@ pub struct LoadSection {
     /// Requests (including their token work) in flight at most; work due beyond it is counted as dropped.
     #[serde(default = "default_max_in_flight")]
     pub max_in_flight: u32,
+    /// Open model: API calls share at most this many HTTP/1.1 connections per host, as oha's `-c` and
+    /// Gatling's `maxConnectionsPerHost` bound theirs; a call that finds them all busy waits for one
+    /// (the wait is part of its latency, from its intended send time, and of its `request_timeout`).
+    /// Over HTTP/2, where calls share one connection, it bounds the calls in flight on it. Token and
+    /// refresh calls are never held back: their concurrency is what a test measures. Leave out (the
+    /// default) for a connection per concurrent call, as k6 does; a burst then opens that many at once.
+    #[serde(default)]
+    pub max_connections: Option<u32>,
     /// A request with no response after this long is a timeout.
     #[serde(default = "default_request_timeout")]
     pub request_timeout: Span,

@@ -165,6 +165,14 @@ fn check_load(load: &LoadSection, problems: &mut Problems) {
     if load.max_in_flight == 0 {
         problems.push("load.max_in_flight", "must be at least 1");
     }
+    match (load.max_connections, load.connections) {
+        (Some(0), _) => problems.push("load.max_connections", "must be at least 1"),
+        (Some(_), Some(_)) => problems.push(
+            "load.max_connections",
+            "applies to the open model only: with `connections` each worker has a connection of its own",
+        ),
+        _ => {}
+    }
     if load.request_timeout.0.is_zero() {
         problems.push("load.request_timeout", "must be more than 0s");
     }

@@ -4,12 +4,30 @@ use super::config::Config;
 use super::truth::{Truth, TruthSnapshot};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// How long `stop` waits for requests in flight (a stalled one may never finish) before cutting them off.
 const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// Connections waiting to be accepted, at most (the kernel caps it at `net.core.somaxconn`). tokio's
+/// `bind` asks for 1,024: a load test's first burst of connections overflowed it, and each connection
+/// the kernel dropped came back a second later (SYN retransmission), a 1 s latency the server never saw.
+const LISTEN_BACKLOG: u32 = 8_192;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does on Unix: a restarted server can take its port back at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// A running server. Dropping it without `stop` aborts it.
 pub struct Server {
@@ -22,7 +40,7 @@ pub struct Server {
 impl Server {
     /// Binds `addr` and serves in a background task of the current tokio runtime.
     pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = listen(addr)?;
         let addr = listener.local_addr()?;
         let (router, truth) = super::router(config);
         let (shutdown, stopped) = oneshot::channel::<()>();

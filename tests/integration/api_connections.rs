@@ -54,6 +54,10 @@ async fn server(close_after_one: bool) -> (String, Arc<Mutex<Seen>>) {
 }
 
 fn api(base: &str, max_idle: Option<usize>) -> Api {
+    api_bounded(base, max_idle, None)
+}
+
+fn api_bounded(base: &str, max_idle: Option<usize>, max_connections: Option<usize>) -> Api {
     let mut config = ApiConfig::embedded(base, Duration::from_secs(2));
     config.call.url = Template::parse("/x?q=1").unwrap().prefixed(base);
     config.call.headers = vec![(
@@ -61,6 +65,7 @@ fn api(base: &str, max_idle: Option<usize>) -> Api {
         Template::parse("application/json").unwrap(),
     )];
     config.transport.pool_max_idle_per_host = max_idle;
+    config.transport.max_api_connections = max_connections;
     Api::new(&config).unwrap()
 }
 
@@ -126,5 +131,36 @@ fn no_idle_connections_kept_means_a_connection_per_call() {
             assert_eq!(api.contacts(&token, VARS).await.outcome, Outcome::Ok);
         }
         assert_eq!(seen.lock().unwrap().connections, 4);
+    });
+}
+
+#[test]
+fn a_connection_bound_makes_a_burst_of_calls_share_that_many() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let burst = |api: Api| async move {
+            let api = Arc::new(api);
+            let mut calls = tokio::task::JoinSet::new();
+            for _ in 0..40 {
+                let api = api.clone();
+                calls.spawn(async move { api.contacts(&Secret::new("tok"), VARS).await });
+            }
+            calls.join_all().await
+        };
+        // Unbounded, a burst opens a connection per concurrent call.
+        let (base, seen) = server(false).await;
+        let replies = burst(api(&base, None)).await;
+        assert!(replies.iter().all(|r| r.outcome == Outcome::Ok));
+        let unbounded = seen.lock().unwrap().connections;
+        assert!(
+            unbounded > 3,
+            "{unbounded} connections for 40 concurrent calls"
+        );
+
+        let (base, seen) = server(false).await;
+        let replies = burst(api_bounded(&base, None, Some(3))).await;
+        assert!(replies.iter().all(|r| r.outcome == Outcome::Ok));
+        assert_eq!(seen.lock().unwrap().connections, 3);
+        assert_eq!(seen.lock().unwrap().heads.len(), 40);
     });
 }

@@ -102,6 +102,12 @@ fn values_out_of_range_name_the_key_and_line() {
     );
     assert_one(&with("orgs = 2", "orgs = 0"), "load.orgs", 5, "at least 1");
     assert_one(
+        &with("orgs = 2", "orgs = 2\nmax_connections = 0"),
+        "load.max_connections",
+        6,
+        "at least 1",
+    );
+    assert_one(
         &with("rate = \"100/s\"", "rate = \"0/s\""),
         "load.rate",
         7,
@@ -153,6 +159,12 @@ fn inconsistencies_name_the_key_and_line() {
         "variant[0].client.partner_credentials",
         13,
         "load.partners",
+    );
+    assert_one(
+        &with("orgs = 2", "orgs = 2\nmax_connections = 8\nconnections = 4"),
+        "load.max_connections",
+        6,
+        "open model only",
     );
     let twice = format!("{GOOD}[[variant]]\nname = \"a\"\nclient = \"naive\"\n");
     assert_one(&twice, "variant[1].name", 14, "used by an earlier variant");
