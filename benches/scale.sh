@@ -31,6 +31,7 @@ print(f"sessions 100000, orgs 1000, tokens fetched {tokens}, requests sent {r['s
 print(f"RSS at 10 s {rss10 / 1024:.1f} MiB, at {seconds} s {rss_end / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB (goal < 256 MiB)")
 print(f"RSS change 10 s -> {seconds} s: {100 * (rss_end - rss10) / rss10:+.1f} %   (goal within 10 %; every session holds a token from about 8 s on)")
 print(f"RSS change 30 s -> {seconds} s: {100 * (rss_end - rss30) / rss30:+.1f} %")
+print("RSS by 10 s (MiB): " + " ".join(f"{at(t)[0] / 1024:.1f}" for t in range(10, seconds + 1, 10)))
 print(f"open descriptors at most {fds}")
 
 # Memory per open connection: the closed model with 100 and with 1,100 connections, same everything else.

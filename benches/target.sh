@@ -5,7 +5,9 @@
 # Both servers get the same request (wrk sends the bearer token to both; the minimal one ignores it)
 # and the minimal server answers with the very bytes of the embedded target's page (fetched first),
 # so the ratio measures the server's work, not the size of what crosses loopback; a round against a
-# 25-byte answer is printed too, for scale.
+# 25-byte answer is printed too, for scale. Both servers run on the runtime tokenstorm picks for one
+# core (current-thread); a round of the minimal server on #[tokio::main]'s multi-thread runtime is
+# printed for scale.
 # Usage: benches/target.sh [SECONDS, default 10] [CONNECTIONS, default 50] [ROUNDS, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +63,12 @@ for r in range(rounds):
 os.environ.pop("BODY_FILE", None)
 with served("benches/profiles/peers.toml", minimal) as base:
     tiny, _ = wrk("minimal axum, tiny body", base, ["-H", f"Authorization: Bearer {bearer}"])
+# The baseline runs on the runtime tokenstorm picks (one core: current-thread); #[tokio::main]'s
+# multi-thread runtime, as a minimal server is usually written, for scale.
+os.environ["BODY_FILE"], os.environ["MINIMAL_RUNTIME"] = body_file.name, "multi"
+with served("benches/profiles/peers.toml", minimal) as base:
+    multi, multi_cpu = wrk("minimal axum, multi-thread runtime", base, ["-H", f"Authorization: Bearer {bearer}"])
+os.environ.pop("MINIMAL_RUNTIME")
 a, b = median(rates["minimal axum"]), median(rates["tokenstorm serve"])
 print(f"\nmedian: minimal axum {a:.0f} req/s, tokenstorm serve (JWT validated) {b:.0f} req/s, "
       f"both sending the same {len(page)}-byte page")
@@ -72,4 +80,6 @@ print(f"server CPU per request: minimal axum {ca:.2f} us, tokenstorm serve {cb:.
       f"minimal / tokenstorm {ca / cb:.2f}   (the same goal, counted in CPU rather than requests/s)")
 print(f"for scale: minimal axum answering 25 bytes: {tiny:.0f} req/s "
       f"(embedded target / that: {b / tiny:.2f})")
+print(f"for scale: minimal axum on #[tokio::main]'s multi-thread runtime: {multi:.0f} req/s, {multi_cpu:.2f} us "
+      f"(embedded target / that: {b / multi:.2f})")
 PY
