@@ -9,18 +9,18 @@ use axum::body::Bytes;
 use axum::routing::get;
 use axum::Router;
 
-/// The runtime `tokenstorm serve` would pick here (current-thread with one core available, see
-/// src/main.rs), so the comparison is of the servers' work, not of their runtimes; `MINIMAL_RUNTIME=multi`
+/// The runtime `tokenstorm serve` picks here (`tokenstorm::app::runtime`: current-thread with one core
+/// available), so the comparison is of the servers' work, not of their runtimes; `MINIMAL_RUNTIME=multi`
 /// gives `#[tokio::main]`'s multi-thread runtime whatever the cores.
 fn main() -> std::io::Result<()> {
-    let one_core = std::thread::available_parallelism().map_or(true, |n| n.get() == 1);
-    let multi = std::env::var("MINIMAL_RUNTIME").is_ok_and(|v| v == "multi");
-    let mut builder = if one_core && !multi {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
+    let runtime = if std::env::var("MINIMAL_RUNTIME").is_ok_and(|v| v == "multi") {
         tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokenstorm::app::runtime()?
     };
-    builder.enable_all().build()?.block_on(serve())
+    runtime.block_on(serve())
 }
 
 async fn serve() -> std::io::Result<()> {

@@ -28,7 +28,7 @@ macro_rules! outln {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match runtime() {
+    let runtime = match app::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -42,20 +42,6 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
-}
-
-/// With one core to run on (a container's quota, or `taskset` as the benchmarks pin it), a
-/// current-thread runtime: the multi-thread one would still run its single worker beside the thread
-/// that waits in `block_on`, and every hand-over between the two is a cross-thread wake. Pinned to one
-/// core at 50k requests/s that cost the client ~15 % of its CPU per request, and `serve` ~10 %.
-fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let mut builder = if cores == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    builder.enable_all().build()
 }
 
 async fn command(command: Command) -> Result<u8, AppError> {

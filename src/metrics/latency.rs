@@ -110,7 +110,7 @@ impl Past {
         }
     }
 
-    fn unpack(&self) -> Option<Histogram<u32>> {
+    fn unpack(self) -> Option<Histogram<u32>> {
         match self {
             Past::Packed(bytes) => {
                 let mut h: Histogram<u32> = Deserializer::new()
@@ -120,7 +120,7 @@ impl Past {
                 h.auto(true);
                 Some(h)
             }
-            Past::Live(h) => Some(h.clone()),
+            Past::Live(h) => Some(h),
         }
     }
 }
@@ -211,7 +211,7 @@ impl Latencies {
                 past.resize_with(first + i + 1, || None);
             }
             let slot = &mut past[first + i];
-            let merged = match slot.as_ref().and_then(Past::unpack) {
+            let merged = match slot.take().and_then(Past::unpack) {
                 Some(mut into) => {
                     // Same precision, auto-resizing: adding cannot fail.
                     let _ = into.add(&from);

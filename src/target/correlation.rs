@@ -3,13 +3,13 @@
 use super::state::{mix, Shared};
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
+use axum::response::Response;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 /// The response header; a constant, so it is not looked up from a string on every response.
 const CORRELATION_ID: HeaderName = HeaderName::from_static("inin-correlation-id");
-use axum::response::Response;
 
 /// The id of the request being handled (a request extension). It is kept as the header value itself, so
 /// the response header is a reference-count bump rather than a second copy.

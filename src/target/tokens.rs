@@ -182,8 +182,8 @@ impl State {
             .verifier
             .verify(token)
             .ok_or((Reject::Malformed, None))?;
-        let record = signed.jti().map(|jti| self.access.get(&jti));
-        let Some(Some(record)) = record else {
+        let jti = signed.jti();
+        let Some(record) = jti.and_then(|jti| self.access.get(&jti)) else {
             // Off the hot path: the claims say whose token it is, and whether it was ever valid.
             let mut payload = Vec::new();
             let claims = signed.claims(&mut payload);
@@ -191,15 +191,17 @@ impl State {
                 .as_ref()
                 .and_then(|c| self.client_by_id(&c.sub))
                 .map(|(_, c)| c.org);
-            let why = match (record, claims) {
-                (Some(None), Some(claims))
-                    if claims.exp <= self.clock.unix_secs(self.clock.now_ns()) =>
-                {
-                    // Swept records are long expired; anything else signed by us but unknown was never
-                    // issued here.
-                    Reject::Expired
+            let why = match claims {
+                // Swept records are long expired; anything else signed by us but unknown was never
+                // issued here.
+                Some(c) if jti.is_some() => {
+                    if c.exp <= self.clock.unix_secs(self.clock.now_ns()) {
+                        Reject::Expired
+                    } else {
+                        Reject::Unknown
+                    }
                 }
-                (Some(None), Some(_)) => Reject::Unknown,
+                // No id or no claims we could read: not a token this server wrote.
                 _ => Reject::Malformed,
             };
             return Err((why, org));
