@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use tokenstorm::engine::refresh::{token_for, Need};
 use tokenstorm::engine::tokens::Token;
 use tokenstorm::engine::Ctx;
-use tokenstorm::http::{Api, ApiConfig, Endpoint, Outcome};
+use tokenstorm::http::{Api, ApiConfig};
 use tokenstorm::metrics::Recorder;
 use tokenstorm::plan::client::resolve;
 use tokenstorm::plan::Org;
 use tokenstorm::profile::client::{ClientSettings, Coalesce};
 use tokenstorm::profile::schema::TokenScope;
 use tokenstorm::secret::Secret;
+use tokenstorm::vocabulary::{Endpoint, Outcome};
 use tokio::sync::watch;
 
 fn recorder() -> Arc<Recorder> {

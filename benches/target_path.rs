@@ -12,7 +12,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::BodyExt;
 use std::hint::black_box;
 use std::time::Duration;
-use tokenstorm::target::{router, ClientConfig, Config, OrgConfig, CONTACTS_PATH, TOKEN_PATH};
+use tokenstorm::simulator::{router, ClientConfig, Config, OrgConfig, CONTACTS_PATH, TOKEN_PATH};
 use tower::ServiceExt;
 
 /// What benches/profiles/peers.toml serves: one org, ten contacts a page, no rate limit.

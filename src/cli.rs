@@ -28,7 +28,7 @@ pub enum Command {
     /// Run a profile's variants one after another and write a report.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
-    /// Serve the embedded OAuth2 + contacts target alone, until Ctrl-C (endpoints: docs/target.md).
+    /// Serve the embedded OAuth2 + contacts target alone, until Ctrl-C (endpoints: docs/simulator.md).
     Serve(ServeArgs),
     /// Check a profile and report every problem with its key and line, sending nothing.
     Validate(ValidateArgs),

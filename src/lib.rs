@@ -1,7 +1,7 @@
 //! tokenstorm: a load tester for the OAuth2 token lifecycle of chat-widget (web messaging) clients.
 //!
 //! Data flows one way: [`profile`] -> [`plan`] -> [`engine`] -> [`http`] -> [`metrics`] -> [`report`],
-//! wired together by [`app`]. The embedded simulated server lives in [`target`] and imports nothing
+//! wired together by [`app`]. The embedded simulated server lives in [`simulator`] and imports nothing
 //! from the load-test side.
 
 // Input from outside (profiles, responses, report files) must never panic; an invariant that truly
@@ -16,5 +16,6 @@ pub mod plan;
 pub mod profile;
 pub mod report;
 pub mod secret;
-#[cfg(feature = "target")]
-pub mod target;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+pub mod vocabulary;

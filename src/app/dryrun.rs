@@ -3,9 +3,10 @@
 
 use super::target::Running;
 use super::AppError;
-use crate::http::{Api, CallVars, Credentials, Grant, Outcome, Reply};
+use crate::http::{Api, CallVars, Credentials, Grant, Reply};
 use crate::plan::{self, Overrides, Plan};
 use crate::profile::schema::RefreshGrant;
+use crate::vocabulary::Outcome;
 use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};

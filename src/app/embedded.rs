@@ -1,12 +1,12 @@
 //! Turns the profile's `[server]` section and the plan's orgs into the embedded target's configuration.
-#![cfg(feature = "target")]
+#![cfg(feature = "simulator")]
 
 use crate::plan::Org;
 use crate::profile::server::{
     EndpointFaults, ErrorStyleName, OrgOverride, RefreshPolicyName, ServerSection,
 };
 use crate::profile::units::Rate;
-use crate::target::{
+use crate::simulator::{
     Capacity, ClientConfig, ClockOffset, Config, ErrorStyle, Faults, Latency, OrgConfig,
     RefreshPolicy,
 };

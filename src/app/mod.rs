@@ -2,7 +2,7 @@
 
 pub mod compare;
 pub mod dryrun;
-#[cfg(feature = "target")]
+#[cfg(feature = "simulator")]
 pub mod embedded;
 pub mod merge;
 pub mod progress;

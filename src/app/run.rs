@@ -3,11 +3,11 @@
 use super::signals::{Signal, Signals};
 use super::target::Running;
 use super::{truth, variant, AppError};
-use crate::http::Outcome;
 use crate::plan::{self, Overrides, Plan};
 use crate::profile::thresholds::Thresholds;
 use crate::report::model::{ProfileInfo, Report, ShardInfo, VariantReport, FORMAT_VERSION};
 use crate::report::{self, gates, rfc3339};
+use crate::vocabulary::Outcome;
 use std::path::PathBuf;
 
 /// Everything `run` needs from the command line, already typed.

@@ -23,7 +23,7 @@ pub struct Served {
 }
 
 /// Starts the server, reports where it listens through `ready`, and serves until the first signal.
-#[cfg(feature = "target")]
+#[cfg(feature = "simulator")]
 pub async fn serve(
     profile: &Path,
     addr: SocketAddr,
@@ -37,7 +37,7 @@ pub async fn serve(
         org.client_secret = secret.clone();
     }
     let config = super::embedded::target_config(&plan.profile.server, &plan.orgs, plan.seed);
-    let server = crate::target::Server::start(config, addr)
+    let server = crate::simulator::Server::start(config, addr)
         .await
         .map_err(|source| AppError::Target { addr, source })?;
     ready(&Served {
@@ -49,7 +49,7 @@ pub async fn serve(
     Ok(())
 }
 
-#[cfg(not(feature = "target"))]
+#[cfg(not(feature = "simulator"))]
 pub async fn serve(
     _: &Path,
     _: SocketAddr,
@@ -57,6 +57,6 @@ pub async fn serve(
     _: impl FnOnce(&Served),
 ) -> Result<(), AppError> {
     Err(AppError::Usage(
-        "this build has no embedded target (built without the `target` feature)".into(),
+        "this build has no embedded target (built without the `simulator` feature)".into(),
     ))
 }

@@ -10,8 +10,8 @@ use crate::profile::schema::TargetSection;
 pub struct Running {
     pub label: String,
     pub api: ApiConfig,
-    #[cfg(feature = "target")]
-    server: Option<crate::target::Server>,
+    #[cfg(feature = "simulator")]
+    server: Option<crate::simulator::Server>,
 }
 
 impl Running {
@@ -24,7 +24,7 @@ impl Running {
             TargetSection::Http(http) => Ok(Running {
                 label: http.api_base.clone(),
                 api: super::remote::api_config(plan, http)?,
-                #[cfg(feature = "target")]
+                #[cfg(feature = "simulator")]
                 server: None,
             }),
         }
@@ -32,7 +32,7 @@ impl Running {
 
     /// The target's own counts, flattened to dotted names, when it keeps any.
     pub fn truth(&self) -> Option<serde_json::Value> {
-        #[cfg(feature = "target")]
+        #[cfg(feature = "simulator")]
         if let Some(server) = &self.server {
             return serde_json::to_value(server.truth()).ok();
         }
@@ -40,7 +40,7 @@ impl Running {
     }
 
     pub async fn stop(self) {
-        #[cfg(feature = "target")]
+        #[cfg(feature = "simulator")]
         if let Some(server) = self.server {
             server.stop().await;
         }
@@ -53,16 +53,16 @@ fn served(url: &str, plan: &Plan) -> Running {
     Running {
         label: base.to_owned(),
         api: ApiConfig::embedded(base, plan.load.request_timeout),
-        #[cfg(feature = "target")]
+        #[cfg(feature = "simulator")]
         server: None,
     }
 }
 
-#[cfg(feature = "target")]
+#[cfg(feature = "simulator")]
 async fn start_embedded(plan: &Plan) -> Result<Running, AppError> {
     let config = super::embedded::target_config(&plan.profile.server, &plan.orgs, plan.seed);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let server = crate::target::Server::start(config, addr)
+    let server = crate::simulator::Server::start(config, addr)
         .await
         .map_err(|source| AppError::Target { addr, source })?;
     let base = format!("http://{}", server.addr());
@@ -73,10 +73,10 @@ async fn start_embedded(plan: &Plan) -> Result<Running, AppError> {
     })
 }
 
-#[cfg(not(feature = "target"))]
+#[cfg(not(feature = "simulator"))]
 async fn start_embedded(_plan: &Plan) -> Result<Running, AppError> {
     Err(AppError::Usage(
-        "this build has no embedded target (built without the `target` feature); \
+        "this build has no embedded target (built without the `simulator` feature); \
          point the profile at a real server"
             .into(),
     ))

@@ -1,7 +1,7 @@
 //! Cross-checks the client's counts against what the embedded target says it sent.
 
-use crate::http::Outcome;
 use crate::report::model::{Truth, TruthCheck, VariantReport};
+use crate::vocabulary::Outcome;
 use std::collections::BTreeMap;
 
 /// Flattens the target's run-wide counters (`{"total": {"contacts": {"unauthorized": 3}}}` ->

@@ -4,8 +4,8 @@
 //! stalled target shows in the percentiles instead of quietly slowing the generator down. Arrivals
 //! still unsent when pacing ends are counted as dropped: the generator could not keep up, and says so.
 
-use super::pacer::Schedule;
 use super::{drain, session, Arrivals, Ctx, Ending};
+use crate::plan::schedule::Schedule;
 use crate::plan::Load;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 
 pub mod closed;
 pub mod expiry;
-pub mod pacer;
+
 pub mod refresh;
 pub mod renew;
 mod runners;
@@ -13,10 +13,10 @@ pub mod tokens;
 
 use crate::http::Api;
 use crate::metrics::Recorder;
+use crate::plan::schedule::Schedule;
 use crate::plan::shard::Slice;
 use crate::plan::{ClientModel, Load, Org};
 use crate::profile::schema::TokenScope;
-use pacer::Schedule;
 use runners::Runners;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -4,9 +4,9 @@
 use super::renew::renew;
 use super::tokens::{Round, RoundResult, Token};
 use super::Ctx;
-use crate::http::Outcome;
 use crate::plan::Coalescing;
 use crate::profile::schema::OnWaitTimeout;
+use crate::vocabulary::Outcome;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;

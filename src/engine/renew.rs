@@ -3,8 +3,9 @@
 use super::expiry::{jitter_share, windows};
 use super::tokens::{RoundResult, Token};
 use super::Ctx;
-use crate::http::{Credentials, Endpoint, Grant, Outcome};
+use crate::http::{Credentials, Grant};
 use crate::profile::schema::{PartnerCredentials, RefreshGrant};
+use crate::vocabulary::{Endpoint, Outcome};
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -3,8 +3,9 @@
 
 use super::refresh::{token_for, Need};
 use super::Ctx;
-use crate::http::{CallVars, Endpoint, Outcome, Reply};
+use crate::http::{CallVars, Reply};
 use crate::profile::schema::TokenScope;
+use crate::vocabulary::{Endpoint, Outcome};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,7 +73,7 @@ pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
         ctx.recorder.org_call(org, reply.outcome, took);
         if reply.outcome == Outcome::Unauthorized
             && token.generation > 1
-            && phase != crate::metrics::phase::Phase::Expired
+            && phase != crate::vocabulary::Phase::Expired
         {
             // A refreshed token rejected before the expiry the client believes in (propagation
             // delay, a wrong-tenant refresh, clock offset): how long after the refresh that happened.

@@ -1,9 +1,9 @@
 //! The client's token cache: one slot per org or per session, the current token's generation, and the
 //! single-flight rounds that let concurrent callers share one refresh.
 
-use crate::http::Outcome;
-use crate::metrics::phase::Phase;
 use crate::secret::Secret;
+use crate::vocabulary::Outcome;
+use crate::vocabulary::Phase;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -2,9 +2,10 @@
 //! bearer token (RFC 6750) and classified by status.
 
 use super::exchange::Call;
-use super::{outcome, Api, Outcome, Reply};
+use super::{outcome, Api, Reply};
 use crate::profile::template::{Template, Var};
 use crate::secret::Secret;
+use crate::vocabulary::Outcome;
 use bytes::Bytes;
 use rand::Rng;
 use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};

@@ -2,8 +2,9 @@
 //! own (`h1.rs`) or hyper's HTTP/2 handshake, whichever the profile asks for or ALPN picks.
 
 use super::direct::Body;
-use super::{h1, Outcome};
+use super::h1;
 use crate::profile::target::HttpVersion;
+use crate::vocabulary::Outcome;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;

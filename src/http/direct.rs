@@ -12,7 +12,7 @@ use super::client::Transport;
 use super::connect::{Conn, Connector, Origin};
 use super::exchange::{read, Answer};
 use super::pool::Pool;
-use super::Outcome;
+use crate::vocabulary::Outcome;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::{http2, TrySendError};

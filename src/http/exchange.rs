@@ -2,7 +2,8 @@
 //! environment's proxy settings apply to the URL. Either way the body is read to its end under the
 //! size cap and failures come back as outcomes.
 
-use super::{Api, Outcome, MAX_BODY_BYTES};
+use super::{Api, MAX_BODY_BYTES};
+use crate::vocabulary::Outcome;
 use bytes::{Buf, Bytes};
 use http_body_util::BodyExt;
 use reqwest::header::RETRY_AFTER;

@@ -9,7 +9,7 @@
 
 use super::connect::default_port;
 use super::exchange::{retry_after, Answer, Collected};
-use super::Outcome;
+use crate::vocabulary::Outcome;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST};
 use http::Method;

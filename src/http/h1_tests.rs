@@ -1,7 +1,7 @@
 //! The HTTP/1.1 connection against scripted peers over an in-memory pipe: exact bytes both ways.
 
 use super::Conn;
-use crate::http::Outcome;
+use crate::vocabulary::Outcome;
 use bytes::Bytes;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};

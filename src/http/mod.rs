@@ -13,10 +13,11 @@ pub mod token;
 
 pub use call::{random_id, ApiCall, CallVars};
 pub use client::Transport;
-pub use outcome::{Endpoint, Outcome};
+
 pub use token::TokenEndpoint;
 
 use crate::secret::Secret;
+use crate::vocabulary::Outcome;
 use direct::Direct;
 use exchange::{Call, Route};
 use std::time::Duration;

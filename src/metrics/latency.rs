@@ -1,7 +1,7 @@
 //! Latency histograms per endpoint and outcome, sharded by thread so recording never waits on another worker.
 
-use super::phase::Phase;
-use crate::http::{Endpoint, Outcome};
+use crate::vocabulary::Phase;
+use crate::vocabulary::{Endpoint, Outcome};
 use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use std::cell::Cell;

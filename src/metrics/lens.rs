@@ -1,6 +1,6 @@
 //! The expiry lens: every API request placed in a 1 s bin by how far its token was from expiry when sent.
 
-use crate::http::Outcome;
+use crate::vocabulary::Outcome;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// First bin starts this many seconds before expiry.

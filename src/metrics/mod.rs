@@ -3,15 +3,15 @@
 pub mod contention;
 pub mod latency;
 pub mod lens;
-pub mod phase;
+
 pub mod series;
 pub mod tenants;
 
-use crate::http::{Endpoint, Outcome};
+use crate::vocabulary::Phase;
+use crate::vocabulary::{Endpoint, Outcome};
 use contention::{Contention, ContentionSnapshot, InFlight};
 use latency::{Latencies, LatencySnapshot};
 use lens::{ExpiryLens, LensSnapshot};
-use phase::Phase;
 use series::{BucketSnapshot, TimeSeries};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

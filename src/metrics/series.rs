@@ -1,6 +1,6 @@
 //! Counts over the run in fixed time buckets (1 s, wider for long runs so a report stays small).
 
-use crate::http::{Endpoint, Outcome};
+use crate::vocabulary::{Endpoint, Outcome};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 

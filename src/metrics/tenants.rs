@@ -3,7 +3,7 @@
 //! pairs of counters and K + 1 histograms, not 10,000 histograms. The histograms live in the
 //! thread-sharded latency store, indexed by the slot this maps an org to.
 
-use crate::http::Outcome;
+use crate::vocabulary::Outcome;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Tenants {

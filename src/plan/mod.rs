@@ -4,6 +4,7 @@
 pub mod client;
 pub mod credentials;
 mod credentials_file;
+pub mod schedule;
 pub mod shard;
 
 use crate::profile::{Loaded, Profile};

@@ -197,7 +197,7 @@ pub fn assign(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::pacer::Schedule;
+    use crate::plan::schedule::Schedule;
     use rand::seq::SliceRandom;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;

@@ -27,7 +27,7 @@ impl HttpTarget {
         if !self.api.path.to_string().starts_with('/') {
             problems.push("target.api.path", "must start with `/`");
         }
-        if reqwest::Method::from_bytes(self.api.method.as_bytes()).is_err() {
+        if http::Method::from_bytes(self.api.method.as_bytes()).is_err() {
             problems.push(
                 "target.api.method",
                 format!("`{}` is not an HTTP method", self.api.method),
@@ -35,7 +35,7 @@ impl HttpTarget {
         }
         for name in self.api.headers.keys() {
             let key = format!("target.api.headers.\"{name}\"");
-            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            if http::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 problems.push(key, format!("`{name}` is not a valid header name"));
             } else if name.eq_ignore_ascii_case("authorization") {
                 problems.push(
@@ -119,7 +119,7 @@ impl HttpTarget {
 }
 
 fn check_base(key: &str, url: &str, problems: &mut Problems) {
-    match reqwest::Url::parse(url) {
+    match url::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
             if u.query().is_some() || u.fragment().is_some() {
                 problems.push(key, "must not have a query or fragment");

@@ -24,9 +24,9 @@ pub enum Stat {
     Percentile(u16),
     MeanMs,
     /// Count of calls (or requests) with this outcome.
-    Count(crate::http::Outcome),
+    Count(crate::vocabulary::Outcome),
     /// Share of calls with this outcome, 0..1.
-    Rate(crate::http::Outcome),
+    Rate(crate::vocabulary::Outcome),
     /// Share of calls that were not `ok`.
     ErrorRate,
     /// All calls.
@@ -63,7 +63,7 @@ pub enum Metric {
     UnauthorizedAfterRefreshMs,
     /// A contacts statistic over only the calls sent in one token phase (`contacts[expiring].p99_ms`).
     Phase {
-        phase: crate::metrics::phase::Phase,
+        phase: crate::vocabulary::Phase,
         stat: Stat,
     },
     /// A count or rate of an endpoint over its worst sliding window of `window_s` seconds
@@ -120,7 +120,10 @@ const PERCENTILES: [(&str, u16); 5] = [
 ];
 
 fn metric_help() -> String {
-    let outcomes: Vec<&str> = crate::http::Outcome::ALL.iter().map(|o| o.name()).collect();
+    let outcomes: Vec<&str> = crate::vocabulary::Outcome::ALL
+        .iter()
+        .map(|o| o.name())
+        .collect();
     format!(
         "a metric is <token|refresh|contacts|requests>.<stat> with stat one of p50_ms, p90_ms, p99_ms, p999_ms, max_ms, \
          mean_ms, calls, error_rate, <outcome>, <outcome>_rate (outcomes: {}); contacts[<phase>].<stat> for the calls sent \
@@ -148,7 +151,7 @@ impl FromStr for Metric {
             .strip_prefix("contacts[")
             .and_then(|p| p.strip_suffix(']'))
         {
-            let phase = crate::metrics::phase::Phase::from_name(phase).ok_or_else(|| {
+            let phase = crate::vocabulary::Phase::from_name(phase).ok_or_else(|| {
                 format!(
                     "metric `{s}`: unknown token phase `{phase}` (phases: fresh, first_after_refresh, expiring, expired)"
                 )
@@ -173,8 +176,12 @@ impl FromStr for Metric {
                 "calls" => Stat::Calls,
                 "error_rate" => Stat::ErrorRate,
                 _ => match stat.strip_suffix("_rate") {
-                    Some(o) => Stat::Rate(crate::http::Outcome::from_name(o).ok_or_else(unknown)?),
-                    None => Stat::Count(crate::http::Outcome::from_name(stat).ok_or_else(unknown)?),
+                    Some(o) => {
+                        Stat::Rate(crate::vocabulary::Outcome::from_name(o).ok_or_else(unknown)?)
+                    }
+                    None => Stat::Count(
+                        crate::vocabulary::Outcome::from_name(stat).ok_or_else(unknown)?,
+                    ),
                 },
             }
         };
@@ -376,7 +383,7 @@ impl schemars::JsonSchema for Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::Outcome;
+    use crate::vocabulary::Outcome;
 
     #[test]
     fn every_metric_family_parses() {

@@ -3,13 +3,13 @@
 use super::histogram::{encode, Percentiles};
 use super::model::*;
 use super::outcomes::Outcomes;
-use crate::http::{Endpoint, Outcome};
 use crate::metrics::latency::new_histogram;
-use crate::metrics::phase::Phase;
 use crate::metrics::Snapshot;
 use crate::plan::{ClientModel, Coalescing, Load, RefreshTrigger};
 use crate::profile::schema::{PartnerCredentials, RefreshGrant, TokenScope};
 use crate::profile::server::ServerSection;
+use crate::vocabulary::Phase;
+use crate::vocabulary::{Endpoint, Outcome};
 use std::collections::BTreeMap;
 
 mod tenants;

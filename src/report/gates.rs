@@ -1,8 +1,8 @@
 //! Thresholds evaluated on a variant's report: the numbers a release gate passes or fails on.
 
 use super::model::{EndpointReport, Requests, ThresholdResult, VariantReport};
-use crate::http::Outcome;
 use crate::profile::thresholds::{Metric, Rule, Scope, Stat, Thresholds};
+use crate::vocabulary::Outcome;
 
 /// A threshold ready to evaluate: its name as written, the parsed metric, and the rule.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 
 use super::model::{EndpointReport, Report, VariantReport};
 use super::plots::Rendered;
-use crate::http::Outcome;
+use crate::vocabulary::Outcome;
 use minijinja::value::Serde;
 use minijinja::{context, Environment, Value};
 use serde::Serialize;
@@ -142,7 +142,7 @@ fn summary(label: &str, v: &VariantReport) -> Summary {
         endpoint_row("refresh", &e.refresh),
     ];
     // Contacts calls by their token's phase, in the order a token lives through them.
-    for phase in crate::metrics::phase::Phase::ALL {
+    for phase in crate::vocabulary::Phase::ALL {
         if let Some(calls) = v.phases.get(phase.name()) {
             endpoints.push(endpoint_row(&format!("contacts [{}]", phase.name()), calls));
         }

@@ -1,6 +1,6 @@
 //! Outcome counts as they appear in the report: a JSON object with every outcome's name, always all of them.
 
-use crate::http::Outcome;
+use crate::vocabulary::Outcome;
 use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};

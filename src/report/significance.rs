@@ -4,8 +4,8 @@
 use super::histogram::decode;
 use super::model::{EndpointReport, VariantReport};
 use super::stats::{self, Buckets};
-use crate::http::Outcome;
 use crate::profile::thresholds::Scope;
+use crate::vocabulary::Outcome;
 use serde::{Deserialize, Serialize};
 
 /// What a test concluded, at the comparison's confidence.

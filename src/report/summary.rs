@@ -1,7 +1,7 @@
 //! The short terminal summary printed after a run: one block per variant, the numbers that matter first.
 
 use super::model::{EndpointReport, Report, VariantReport};
-use crate::http::Outcome;
+use crate::vocabulary::Outcome;
 use std::fmt::Write;
 
 pub fn render(report: &Report) -> String {
@@ -194,7 +194,7 @@ fn orgs_line(out: &mut String, v: &VariantReport) {
 
 /// Contacts calls by token phase, in the order a token lives through them.
 fn phases_line(out: &mut String, v: &VariantReport) {
-    let parts: Vec<String> = crate::metrics::phase::Phase::ALL
+    let parts: Vec<String> = crate::vocabulary::Phase::ALL
         .iter()
         .filter_map(|p| Some((p.name(), v.phases.get(p.name())?)))
         .map(|(name, e)| {

@@ -4,8 +4,8 @@
 
 use super::model::VariantReport;
 use super::outcomes::Outcomes;
-use crate::http::Outcome;
 use crate::profile::thresholds::{Scope, Stat};
+use crate::vocabulary::Outcome;
 
 /// The highest value of `stat` over any `window_s` window of consecutive buckets. Buckets are 1 s in
 /// runs up to 10 minutes and wider in longer ones; a window narrower than a bucket is one bucket.

@@ -4,9 +4,10 @@
 use reqwest::header::HeaderName;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokenstorm::http::{Api, ApiConfig, CallVars, Outcome};
+use tokenstorm::http::{Api, ApiConfig, CallVars};
 use tokenstorm::profile::template::Template;
 use tokenstorm::secret::Secret;
+use tokenstorm::vocabulary::Outcome;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 

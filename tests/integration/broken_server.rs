@@ -2,9 +2,10 @@
 //! outcome, never an error or a panic.
 
 use std::time::Duration;
-use tokenstorm::http::{Api, ApiConfig, CallVars, Credentials, Grant, Outcome};
+use tokenstorm::http::{Api, ApiConfig, CallVars, Credentials, Grant};
 use tokenstorm::profile::template::Template;
 use tokenstorm::secret::Secret;
+use tokenstorm::vocabulary::Outcome;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -3,8 +3,8 @@
 //! each token draws.
 
 use super::support::{assert_accounted, run_profile, variant};
-use tokenstorm::http::Outcome;
 use tokenstorm::report::model::VariantReport;
+use tokenstorm::vocabulary::Outcome;
 
 /// 2 s tokens from a token endpoint that takes `token_latency`; 100 calls/s per org for 5 s, so each
 /// org's token expires twice.

@@ -2,8 +2,8 @@
 
 use super::support::run_profile;
 use std::process::Command;
-use tokenstorm::http::Outcome;
 use tokenstorm::report::model::Report;
+use tokenstorm::vocabulary::Outcome;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tokenstorm");
 

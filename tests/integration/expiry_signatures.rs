@@ -1,7 +1,7 @@
 //! The default profile's two client models, shortened: the naive one storms at expiry, the coalesced one does not.
 
 use super::support::{assert_accounted, run_profile, variant};
-use tokenstorm::http::Outcome;
+use tokenstorm::vocabulary::Outcome;
 
 /// 2 s tokens over 5 s: every org's token expires twice under each variant.
 const PROFILE: &str = r#"

@@ -2,8 +2,8 @@
 //! becomes a classified outcome, in the totals and in the time series.
 
 use super::support::{run_profile, variant};
-use tokenstorm::http::Outcome;
 use tokenstorm::report::model::VariantReport;
+use tokenstorm::vocabulary::Outcome;
 
 fn faulty(faults: &str, timeout: &str) -> String {
     format!(

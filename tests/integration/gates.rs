@@ -80,7 +80,7 @@ fn evaluation_on_a_known_report() {
     let ran = run_profile(&profile("1s", "", ""));
     let mut v = variant(&ran.report, "v").clone();
     v.endpoints.contacts.latency_ms.p99 = 120.0;
-    v.endpoints.contacts.outcomes[tokenstorm::http::Outcome::Unauthorized] = 5;
+    v.endpoints.contacts.outcomes[tokenstorm::vocabulary::Outcome::Unauthorized] = 5;
     v.refresh.max_in_flight_per_org = 2;
     let written: Thresholds = toml::from_str(
         r#"

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tokenstorm::app::{self, RunOptions, Signals};
-use tokenstorm::http::Outcome;
 use tokenstorm::plan::{Overrides, Shard};
+use tokenstorm::vocabulary::Outcome;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tokenstorm");
 

@@ -281,7 +281,7 @@ fn refresh_calls_that_got_invalid_grant_stack_in_the_lens() {
         .iter_mut()
         .find(|b| b.offset_s == 1)
         .unwrap();
-    bin.refresh_outcomes[tokenstorm::http::Outcome::InvalidGrant] = 5;
+    bin.refresh_outcomes[tokenstorm::vocabulary::Outcome::InvalidGrant] = 5;
     assert_eq!(
         rects(&lens_of(&report), purple),
         2,

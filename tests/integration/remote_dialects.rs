@@ -5,9 +5,9 @@
 
 use super::remote_http::embedded_profile;
 use super::remote_support::{report_of, run_bin, runtime, text};
-use super::target_support::config;
+use super::simulator_support::config;
 use std::time::Duration;
-use tokenstorm::http::Outcome;
+use tokenstorm::vocabulary::Outcome;
 
 #[test]
 fn both_dialects_against_the_embedded_target_match_its_truth() {
@@ -25,7 +25,7 @@ fn both_dialects_against_the_embedded_target_match_its_truth() {
         ("rfc6749", r#""naive""#),
     ];
     for (dialect, client) in cases {
-        let server = rt.block_on(tokenstorm::target::Server::start(
+        let server = rt.block_on(tokenstorm::simulator::Server::start(
             config(2, Duration::from_secs(1)),
             "127.0.0.1:0".parse().unwrap(),
         ));
@@ -99,9 +99,9 @@ fn total_timeout_bounds_a_whole_request_and_every_call_stays_accounted() {
     let mut target = config(2, Duration::from_secs(60));
     // Every API call takes 1.5 s; the profile allows a whole request 400 ms.
     target.contacts_faults.latency =
-        tokenstorm::target::Latency::Fixed(Duration::from_millis(1500));
+        tokenstorm::simulator::Latency::Fixed(Duration::from_millis(1500));
     let server = rt
-        .block_on(tokenstorm::target::Server::start(
+        .block_on(tokenstorm::simulator::Server::start(
             target,
             "127.0.0.1:0".parse().unwrap(),
         ))
@@ -146,9 +146,9 @@ fn a_single_flight_leader_cut_off_by_total_timeout_does_not_strand_its_waiters()
     let rt = runtime();
     let mut target = config(2, Duration::from_secs(60));
     // Token requests take 1 s; a whole request may take 400 ms: every leader is cut off mid-refresh.
-    target.token_faults.latency = tokenstorm::target::Latency::Fixed(Duration::from_secs(1));
+    target.token_faults.latency = tokenstorm::simulator::Latency::Fixed(Duration::from_secs(1));
     let server = rt
-        .block_on(tokenstorm::target::Server::start(
+        .block_on(tokenstorm::simulator::Server::start(
             target,
             "127.0.0.1:0".parse().unwrap(),
         ))

@@ -3,10 +3,10 @@
 
 use super::platform_support::Platform;
 use super::remote_support::{report_of, run_bin, runtime, serve_plain, text};
-use super::target_support::config;
+use super::simulator_support::config;
 use base64::Engine as _;
 use std::time::Duration;
-use tokenstorm::http::Outcome;
+use tokenstorm::vocabulary::Outcome;
 
 pub fn platform_profile(base: &str, client_auth: &str, extra: &str) -> String {
     format!(
@@ -192,7 +192,7 @@ client = {client}
 fn dry_run_sends_one_token_request_and_one_call_per_org() {
     let rt = runtime();
     let server = rt
-        .block_on(tokenstorm::target::Server::start(
+        .block_on(tokenstorm::simulator::Server::start(
             config(2, Duration::from_secs(60)),
             "127.0.0.1:0".parse().unwrap(),
         ))

@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokenstorm::http::Outcome;
+use tokenstorm::vocabulary::Outcome;
 
 type Seen = Arc<Mutex<Vec<String>>>;
 

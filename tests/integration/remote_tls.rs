@@ -3,9 +3,9 @@
 //! TLS, and HTTP/1.1 or HTTP/2 as asked.
 
 use super::remote_support::{pki, report_of, run_bin, runtime, serve_tls, text, write_private};
-use super::target_support::config;
+use super::simulator_support::config;
 use std::time::Duration;
-use tokenstorm::http::Outcome;
+use tokenstorm::vocabulary::Outcome;
 
 const SECRET: &str = "secret0";
 
@@ -42,7 +42,7 @@ client = "naive"
 fn https_needs_the_ca_works_with_it_and_speaks_the_http_version_asked() {
     let rt = runtime();
     let pki = pki();
-    let (router, truth) = tokenstorm::target::router(config(1, Duration::from_secs(1)));
+    let (router, truth) = tokenstorm::simulator::router(config(1, Duration::from_secs(1)));
     let server = rt.block_on(serve_tls(router, &pki, false));
     let base = format!("https://127.0.0.1:{}", server.addr.port());
     let dir = tempfile::tempdir().unwrap();
@@ -102,7 +102,7 @@ fn https_needs_the_ca_works_with_it_and_speaks_the_http_version_asked() {
 fn insecure_skip_verify_connects_and_warns() {
     let rt = runtime();
     let pki = pki();
-    let (router, _truth) = tokenstorm::target::router(config(1, Duration::from_secs(30)));
+    let (router, _truth) = tokenstorm::simulator::router(config(1, Duration::from_secs(30)));
     let server = rt.block_on(serve_tls(router, &pki, false));
     let base = format!("https://127.0.0.1:{}", server.addr.port());
     let dir = tempfile::tempdir().unwrap();
@@ -140,7 +140,7 @@ fn insecure_skip_verify_connects_and_warns() {
 fn mutual_tls_sends_the_client_certificate() {
     let rt = runtime();
     let pki = pki();
-    let (router, _truth) = tokenstorm::target::router(config(1, Duration::from_secs(30)));
+    let (router, _truth) = tokenstorm::simulator::router(config(1, Duration::from_secs(30)));
     let server = rt.block_on(serve_tls(router, &pki, true));
     let base = format!("https://127.0.0.1:{}", server.addr.port());
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 
 use super::support::{assert_accounted, run_shipped, variant};
 use std::time::Duration;
-use tokenstorm::http::Outcome;
+use tokenstorm::vocabulary::Outcome;
 
 fn server(v: &tokenstorm::report::model::VariantReport, key: &str) -> u64 {
     v.truth

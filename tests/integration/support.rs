@@ -90,8 +90,8 @@ pub fn assert_accounted(v: &VariantReport) {
         v.name
     );
     assert_eq!(
-        r.outcomes[tokenstorm::http::Outcome::Ok],
-        r.first_attempt[tokenstorm::http::Outcome::Ok] + r.recovered_by_retry,
+        r.outcomes[tokenstorm::vocabulary::Outcome::Ok],
+        r.first_attempt[tokenstorm::vocabulary::Outcome::Ok] + r.recovered_by_retry,
         "{}: final ok = first-call ok + recovered by retry",
         v.name
     );

@@ -2,7 +2,7 @@
 //! by 401 rate are named, and memory and report size stay bounded with 10,000 orgs.
 
 use super::support::{assert_accounted, run_profile};
-use tokenstorm::http::Outcome;
+use tokenstorm::vocabulary::Outcome;
 
 #[test]
 fn the_busiest_orgs_have_their_own_latency_and_the_worst_are_named() {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use tokenstorm::http::Outcome;
+use tokenstorm::vocabulary::Outcome;
 
 const DIR: &str = "tests/thirdparty";
 

@@ -1,7 +1,7 @@
 //! Windowed gates: a short 401 storm fails a gate on its worst window while the whole-run rate passes.
 
 use super::support::{run_profile, variant};
-use tokenstorm::http::Outcome;
+use tokenstorm::vocabulary::Outcome;
 
 /// 4 s tokens over 12 s with a reactive client: the org's token expires twice and each expiry draws a
 /// burst of 401s while the first refresh is out (100 ms), under 2 % of the run but about 10 % of its worst second.

@@ -1,7 +1,7 @@
 //! What every chart shares: one colour per outcome and per variant, the embedded font, axis labels.
 
-use crate::http::Outcome;
 use crate::report::outcomes::Outcomes;
+use crate::vocabulary::Outcome;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::sync::OnceLock;

@@ -1,8 +1,8 @@
 //! Injected faults of the embedded target: seeded 5xx and resets that repeat, latency holding capacity, stalls.
 
-use super::target_support::*;
+use super::simulator_support::*;
 use std::time::Duration;
-use tokenstorm::target::{Capacity, Faults, Latency, TruthSnapshot};
+use tokenstorm::simulator::{Capacity, Faults, Latency, TruthSnapshot};
 
 /// The outcome of each of `n` sequential contacts requests: the status code, or 0 when the connection was
 /// closed without a response.

@@ -2,8 +2,8 @@
 
 use super::config::RefreshPolicy;
 use super::jwt::Verifier;
-use super::state::{nanos, State};
-use super::truth::C;
+use super::state::{nanos, ServerState};
+use super::truth::Count;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -118,7 +118,7 @@ pub(crate) struct Refreshed {
     pub refresh_token: String,
 }
 
-impl State {
+impl ServerState {
     pub fn issue_access(
         &self,
         client: usize,
@@ -171,7 +171,7 @@ impl State {
         self.inspect(token, true)
     }
 
-    /// [`State::validate`] that, with `touch: false`, does not count as a use (introspection).
+    /// [`ServerState::validate`] that, with `touch: false`, does not count as a use (introspection).
     pub fn inspect(
         &self,
         token: &str,
@@ -310,10 +310,10 @@ impl State {
                 })
             }
             Err(GrantError::Reused) => {
-                self.truth.add(org, C::ReuseDetected);
+                self.truth.add(org, Count::ReuseDetected);
                 if let Some(family) = self.refresh.get(token).map(|r| r.family) {
                     if family.revoke() {
-                        self.truth.add(org, C::FamiliesRevoked);
+                        self.truth.add(org, Count::FamiliesRevoked);
                     }
                 }
                 Err(GrantError::Reused)

@@ -5,11 +5,11 @@ use super::auth::bearer;
 use super::correlation::Corr;
 use super::errors::ApiError;
 use super::oauth::CODE_PREFIX;
-use super::state::{Shared, State};
+use super::state::{ServerState, Shared};
 use super::tokens::Family;
-use super::truth::C;
+use super::truth::Count;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, State as Extract};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -42,13 +42,19 @@ pub(crate) struct RefreshRequest {
 }
 
 /// Counts and renders a refusal from a web-messaging token route.
-fn refuse(state: &State, corr: &Corr, org: Option<usize>, counter: C, e: ApiError) -> Response {
+fn refuse(
+    state: &ServerState,
+    corr: &Corr,
+    org: Option<usize>,
+    counter: Count,
+    e: ApiError,
+) -> Response {
     state.truth.add(org, counter);
     e.into_response(state.error_style, corr.as_str())
 }
 
 /// The deployment (client) a request names, if it exists and is not disabled.
-fn deployment(state: &State, id: &str) -> Result<usize, ApiError> {
+fn deployment(state: &ServerState, id: &str) -> Result<usize, ApiError> {
     match state.client_by_id(id) {
         Some((i, c)) if !c.disabled(state.clock.now_ns()) => Ok(i),
         _ => Err(ApiError::bad_request(format!(
@@ -58,7 +64,7 @@ fn deployment(state: &State, id: &str) -> Result<usize, ApiError> {
 }
 
 pub(crate) async fn exchange(
-    Extract(state): Extract<Shared>,
+    State(state): State<Shared>,
     Extension(corr): Extension<Corr>,
     body: Result<Json<ExchangeRequest>, JsonRejection>,
 ) -> Response {
@@ -69,14 +75,14 @@ pub(crate) async fn exchange(
                 &state,
                 &corr,
                 None,
-                C::TokenClientError,
+                Count::TokenClientError,
                 ApiError::bad_request(e.body_text()),
             )
         }
     };
     let client = match deployment(&state, &request.deployment_id) {
         Ok(c) => c,
-        Err(e) => return refuse(&state, &corr, None, C::TokenClientError, e),
+        Err(e) => return refuse(&state, &corr, None, Count::TokenClientError, e),
     };
     let c = &state.clients[client];
     let org = Some(c.org);
@@ -84,29 +90,29 @@ pub(crate) async fn exchange(
         let e = ApiError::invalid_grant(format!(
             "the code is invalid (codes start with `{CODE_PREFIX}`)"
         ));
-        return refuse(&state, &corr, org, C::TokenInvalidGrant, e);
+        return refuse(&state, &corr, org, Count::TokenInvalidGrant, e);
     }
     let scope: std::sync::Arc<str> = c.scopes.join(" ").into();
     let family = Family::new();
     let refresh_token = state.issue_refresh(client, family.clone(), scope.clone());
     match state.issue_access(client, scope, Some(family), c.ttl.min(JWT_MAX_TTL)) {
         Ok(issued) => {
-            state.truth.add(org, C::IssuedJwtExchange);
-            state.truth.add(org, C::TokenOk);
+            state.truth.add(org, Count::IssuedJwtExchange);
+            state.truth.add(org, Count::TokenOk);
             Json(json!({"jwt": issued.token, "refreshToken": refresh_token})).into_response()
         }
         Err(_) => refuse(
             &state,
             &corr,
             org,
-            C::TokenServerError,
+            Count::TokenServerError,
             ApiError::server_error(false),
         ),
     }
 }
 
 pub(crate) async fn refresh(
-    Extract(state): Extract<Shared>,
+    State(state): State<Shared>,
     Extension(corr): Extension<Corr>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
 ) -> Response {
@@ -117,18 +123,18 @@ pub(crate) async fn refresh(
                 &state,
                 &corr,
                 None,
-                C::TokenClientError,
+                Count::TokenClientError,
                 ApiError::bad_request(e.body_text()),
             )
         }
     };
     let client = match deployment(&state, &request.deployment_id) {
         Ok(c) => c,
-        Err(e) => return refuse(&state, &corr, None, C::TokenClientError, e),
+        Err(e) => return refuse(&state, &corr, None, Count::TokenClientError, e),
     };
     let c = &state.clients[client];
     let org = Some(c.org);
-    state.truth.add(org, C::Refreshes);
+    state.truth.add(org, Count::Refreshes);
     // The platform does not rotate the messenger's refresh token, whatever the OAuth policy.
     let refreshed = match state.use_refresh(&request.refresh_token, client, false) {
         Ok(r) => r,
@@ -137,7 +143,7 @@ pub(crate) async fn refresh(
                 &state,
                 &corr,
                 org,
-                C::TokenInvalidGrant,
+                Count::TokenInvalidGrant,
                 ApiError::invalid_grant(e.to_string()),
             )
         }
@@ -149,15 +155,15 @@ pub(crate) async fn refresh(
         c.ttl.min(JWT_MAX_TTL),
     ) {
         Ok(issued) => {
-            state.truth.add(org, C::IssuedJwtRefresh);
-            state.truth.add(org, C::TokenOk);
+            state.truth.add(org, Count::IssuedJwtRefresh);
+            state.truth.add(org, Count::TokenOk);
             Json(json!({"jwt": issued.token})).into_response()
         }
         Err(_) => refuse(
             &state,
             &corr,
             org,
-            C::TokenServerError,
+            Count::TokenServerError,
             ApiError::server_error(false),
         ),
     }
@@ -165,7 +171,7 @@ pub(crate) async fn refresh(
 
 /// Revokes the bearer JWT's whole family (its refresh token and every JWT it produced).
 pub(crate) async fn revoke(
-    Extract(state): Extract<Shared>,
+    State(state): State<Shared>,
     Extension(corr): Extension<Corr>,
     headers: HeaderMap,
 ) -> Response {
@@ -179,16 +185,16 @@ pub(crate) async fn revoke(
         }
     };
     let org = Some(state.clients[token.client].org);
-    state.truth.add(org, C::Revocations);
+    state.truth.add(org, Count::Revocations);
     match &token.family {
         Some(family) => {
             if family.revoke() {
-                state.truth.add(org, C::FamiliesRevoked);
+                state.truth.add(org, Count::FamiliesRevoked);
             }
         }
         None => {
             if !token.revoked.swap(true, Ordering::AcqRel) {
-                state.truth.add(org, C::TokensRevoked);
+                state.truth.add(org, Count::TokensRevoked);
             }
         }
     }

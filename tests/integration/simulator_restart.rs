@@ -5,8 +5,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use tokenstorm::http::Outcome;
 use tokenstorm::report::model::Report;
+use tokenstorm::vocabulary::Outcome;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tokenstorm");
 

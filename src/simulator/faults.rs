@@ -4,7 +4,7 @@ use super::config::{Faults, Latency};
 use super::correlation::Corr;
 use super::errors::ApiError;
 use super::state::{mix, Shared};
-use super::truth::C;
+use super::truth::Count;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -29,8 +29,8 @@ pub(crate) struct FaultPlan {
 /// Which truth counters a family's injected answers go to.
 #[derive(Clone, Copy)]
 pub(crate) struct FamilyCounters {
-    pub server_error: C,
-    pub reset: C,
+    pub server_error: Count,
+    pub reset: Count,
 }
 
 /// What happens to one request.
@@ -188,8 +188,8 @@ mod tests {
 
     fn plan(faults: Faults, seed: u64) -> FaultPlan {
         let counters = FamilyCounters {
-            server_error: C::ContactsServerError,
-            reset: C::ContactsReset,
+            server_error: Count::ContactsServerError,
+            reset: Count::ContactsReset,
         };
         FaultPlan::new(faults, seed, 1, counters)
     }

@@ -1,6 +1,6 @@
 //! Who is calling: OAuth client authentication (HTTP Basic or form body) and bearer-token extraction.
 
-use super::state::State;
+use super::state::ServerState;
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use base64::Engine;
@@ -79,7 +79,7 @@ fn basic(headers: &HeaderMap) -> Option<Result<(String, String), ClientAuthError
 /// The client's index. Credentials come from HTTP Basic or from `client_id`/`client_secret` in the form
 /// (RFC 6749 section 2.3.1), never both.
 pub(crate) fn authenticate(
-    state: &State,
+    state: &ServerState,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<usize, ClientAuthError> {
@@ -134,7 +134,7 @@ pub(crate) fn authenticate(
 }
 
 /// The org a request claims to come from (Basic client id), to attribute answers given before any parsing.
-pub(crate) fn claimed_org(state: &State, headers: &HeaderMap) -> Option<usize> {
+pub(crate) fn claimed_org(state: &ServerState, headers: &HeaderMap) -> Option<usize> {
     let (id, _) = basic(headers)?.ok()?;
     state.client_by_id(&id).map(|(_, c)| c.org)
 }

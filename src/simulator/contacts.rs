@@ -6,10 +6,10 @@ use super::config::{SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY};
 use super::correlation::Corr;
 use super::errors::ApiError;
 use super::limits::RateInfo;
-use super::state::{Shared, State};
-use super::truth::C;
+use super::state::{ServerState, Shared};
+use super::truth::Count;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Extension, Path, Query, Request, State as Extract};
+use axum::extract::{Extension, Path, Query, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -31,19 +31,19 @@ struct Caller {
 
 /// Validates the bearer token, spends its rate budget and checks its scope; every refusal is counted.
 fn authorize(
-    state: &State,
+    state: &ServerState,
     headers: &HeaderMap,
     corr: &Corr,
     scopes: &[&str],
 ) -> Result<Caller, Box<Response>> {
-    let fail = |org: Option<usize>, counter: C, e: ApiError| {
+    let fail = |org: Option<usize>, counter: Count, e: ApiError| {
         state.truth.add(org, counter);
         Box::new(e.into_response(state.error_style, corr.as_str()))
     };
     let Some(presented) = bearer(headers) else {
         return Err(fail(
             None,
-            C::ContactsUnauthorized,
+            Count::ContactsUnauthorized,
             ApiError::missing_token(),
         ));
     };
@@ -52,7 +52,7 @@ fn authorize(
         Err((why, org)) => {
             return Err(fail(
                 org,
-                C::ContactsUnauthorized,
+                Count::ContactsUnauthorized,
                 ApiError::invalid_token(why),
             ))
         }
@@ -63,7 +63,7 @@ fn authorize(
         Err(retry) => {
             return Err(fail(
                 Some(org),
-                C::ContactsRateLimited,
+                Count::ContactsRateLimited,
                 ApiError::rate_limited(retry),
             ))
         }
@@ -71,7 +71,7 @@ fn authorize(
     if !token.has_scope(scopes) {
         let mut response = fail(
             Some(org),
-            C::ContactsForbidden,
+            Count::ContactsForbidden,
             ApiError::insufficient_scope(scopes[0]),
         );
         if let Some(rate) = &rate {
@@ -83,14 +83,19 @@ fn authorize(
 }
 
 impl Caller {
-    fn finish(&self, state: &State, corr: &Corr, result: Result<Response, ApiError>) -> Response {
+    fn finish(
+        &self,
+        state: &ServerState,
+        corr: &Corr,
+        result: Result<Response, ApiError>,
+    ) -> Response {
         let mut response = match result {
             Ok(response) => {
-                state.truth.add(Some(self.org), C::ContactsOk);
+                state.truth.add(Some(self.org), Count::ContactsOk);
                 response
             }
             Err(e) => {
-                state.truth.add(Some(self.org), C::ContactsClientError);
+                state.truth.add(Some(self.org), Count::ContactsClientError);
                 e.into_response(state.error_style, corr.as_str())
             }
         };
@@ -102,7 +107,7 @@ impl Caller {
 }
 
 pub(crate) async fn search(
-    Extract(state): Extract<Shared>,
+    State(state): State<Shared>,
     Extension(corr): Extension<Corr>,
     // The whole request rather than a `HeaderMap` extractor, which would clone every header.
     request: Request,
@@ -124,7 +129,7 @@ pub(crate) async fn search(
 }
 
 pub(crate) async fn create(
-    Extract(state): Extract<Shared>,
+    State(state): State<Shared>,
     Extension(corr): Extension<Corr>,
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
@@ -151,7 +156,7 @@ pub(crate) async fn create(
 }
 
 pub(crate) async fn by_id(
-    Extract(state): Extract<Shared>,
+    State(state): State<Shared>,
     Extension(corr): Extension<Corr>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -178,7 +183,7 @@ pub(crate) async fn by_id(
     caller.finish(&state, &corr, result)
 }
 
-fn page(state: &State, org: usize, pairs: &[(String, String)]) -> Result<Response, ApiError> {
+fn page(state: &ServerState, org: usize, pairs: &[(String, String)]) -> Result<Response, ApiError> {
     let number = |name: &str, default: u64, max: u64| -> Result<u64, ApiError> {
         match pairs.iter().rev().find(|(k, _)| k == name) {
             None => Ok(default),
@@ -212,7 +217,7 @@ fn page(state: &State, org: usize, pairs: &[(String, String)]) -> Result<Respons
         .into_response())
 }
 
-fn render(state: &State, org: usize, size: u64, page_number: u64, q: Option<&str>) -> String {
+fn render(state: &ServerState, org: usize, size: u64, page_number: u64, q: Option<&str>) -> String {
     let name = &state.org_names[org];
     let skip = (page_number - 1).saturating_mul(size);
     let all = 0..u64::from(state.contacts_per_org);

@@ -6,7 +6,7 @@ use super::jwt::Verifier;
 use super::limits::Limits;
 use super::shards::Shards;
 use super::tokens::{AccessRecord, RefreshRecord};
-use super::truth::{Truth, C};
+use super::truth::{Count, Truth};
 use axum::body::Bytes;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use rand::{RngCore, SeedableRng};
@@ -16,9 +16,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
-pub(crate) type Shared = Arc<State>;
+pub(crate) type Shared = Arc<ServerState>;
 
-pub(crate) struct State {
+pub(crate) struct ServerState {
     pub clients: Vec<Client>,
     pub client_index: HashMap<String, usize>,
     pub org_names: Vec<String>,
@@ -94,8 +94,8 @@ pub(crate) fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-impl State {
-    pub fn new(config: &Config) -> State {
+impl ServerState {
+    pub fn new(config: &Config) -> ServerState {
         let mut clients = Vec::new();
         for (org, o) in config.orgs.iter().enumerate() {
             for c in &o.clients {
@@ -116,7 +116,7 @@ impl State {
             client_index.entry(c.id.clone()).or_insert(i);
         }
         let org_names: Vec<String> = config.orgs.iter().map(|o| o.name.clone()).collect();
-        State {
+        ServerState {
             clients,
             client_index,
             truth: Truth::new(org_names.clone()),
@@ -136,8 +136,8 @@ impl State {
                 config.seed,
                 1,
                 FamilyCounters {
-                    server_error: C::TokenServerError,
-                    reset: C::TokenReset,
+                    server_error: Count::TokenServerError,
+                    reset: Count::TokenReset,
                 },
             ),
             contacts_faults: FaultPlan::new(
@@ -145,8 +145,8 @@ impl State {
                 config.seed,
                 2,
                 FamilyCounters {
-                    server_error: C::ContactsServerError,
-                    reset: C::ContactsReset,
+                    server_error: Count::ContactsServerError,
+                    reset: Count::ContactsReset,
                 },
             ),
             leeway_ns: nanos(config.leeway),

@@ -2,11 +2,11 @@
 
 use super::auth::{authenticate, ClientAuthError, Params};
 use super::errors::{no_store, oauth_error, ApiError};
-use super::state::{Shared, State};
+use super::state::{ServerState, Shared};
 use super::tokens::{Family, GrantError};
-use super::truth::C;
+use super::truth::Count;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Extension, State as Extract};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -51,16 +51,16 @@ impl From<ClientAuthError> for TokenError {
 }
 
 impl TokenError {
-    fn counter(&self) -> C {
+    fn counter(&self) -> Count {
         match self {
-            TokenError::InvalidClient(_) => C::TokenInvalidClient,
-            TokenError::InvalidGrant(_) => C::TokenInvalidGrant,
-            TokenError::Signing(_) => C::TokenServerError,
-            _ => C::TokenClientError,
+            TokenError::InvalidClient(_) => Count::TokenInvalidClient,
+            TokenError::InvalidGrant(_) => Count::TokenInvalidGrant,
+            TokenError::Signing(_) => Count::TokenServerError,
+            _ => Count::TokenClientError,
         }
     }
 
-    pub fn respond(self, state: &State, org: Option<usize>, corr: &Corr) -> Response {
+    pub fn respond(self, state: &ServerState, org: Option<usize>, corr: &Corr) -> Response {
         state.truth.add(org, self.counter());
         let (status, code) = match &self {
             TokenError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
@@ -80,7 +80,7 @@ impl TokenError {
 }
 
 pub(crate) async fn token(
-    Extract(state): Extract<Shared>,
+    State(state): State<Shared>,
     Extension(corr): Extension<Corr>,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
@@ -101,7 +101,7 @@ pub(crate) async fn token(
     let org = Some(state.clients[client].org);
     match grant(&state, client, &params) {
         Ok(body) => {
-            state.truth.add(org, C::TokenOk);
+            state.truth.add(org, Count::TokenOk);
             let mut response = Json(body).into_response();
             no_store(&mut response);
             response
@@ -120,7 +120,11 @@ enum Lineage {
     Continue(Arc<Family>, String),
 }
 
-fn grant(state: &State, client: usize, params: &Params) -> Result<serde_json::Value, TokenError> {
+fn grant(
+    state: &ServerState,
+    client: usize,
+    params: &Params,
+) -> Result<serde_json::Value, TokenError> {
     let grant_type = params
         .require("grant_type")
         .map_err(TokenError::InvalidRequest)?;
@@ -131,7 +135,7 @@ fn grant(state: &State, client: usize, params: &Params) -> Result<serde_json::Va
         "client_credentials" => (
             narrow(&c.scopes, requested)?,
             Lineage::AccessOnly,
-            C::IssuedClientCredentials,
+            Count::IssuedClientCredentials,
         ),
         "authorization_code" => {
             let code = params.require("code").map_err(TokenError::InvalidRequest)?;
@@ -143,14 +147,14 @@ fn grant(state: &State, client: usize, params: &Params) -> Result<serde_json::Va
             (
                 narrow(&c.scopes, requested)?,
                 Lineage::NewFamily,
-                C::IssuedAuthorizationCode,
+                Count::IssuedAuthorizationCode,
             )
         }
         "refresh_token" => {
             let presented = params
                 .require("refresh_token")
                 .map_err(TokenError::InvalidRequest)?;
-            state.truth.add(org, C::Refreshes);
+            state.truth.add(org, Count::Refreshes);
             let refreshed = state.use_refresh(presented, client, true)?;
             let granted: Vec<String> = refreshed
                 .scope
@@ -161,7 +165,7 @@ fn grant(state: &State, client: usize, params: &Params) -> Result<serde_json::Va
             (
                 scope,
                 Lineage::Continue(refreshed.family, refreshed.refresh_token),
-                C::IssuedRefreshToken,
+                Count::IssuedRefreshToken,
             )
         }
         other => return Err(TokenError::UnsupportedGrantType(other.to_string())),

@@ -4,11 +4,11 @@ use super::auth::{authenticate, ClientAuthError, Params};
 use super::config::RefreshPolicy;
 use super::correlation::Corr;
 use super::errors::{no_store, oauth_error};
-use super::state::{Shared, State};
+use super::state::{ServerState, Shared};
 use super::tokens::Claims;
-use super::truth::C;
+use super::truth::Count;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Extension, State as Extract};
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 
 /// Authenticates the caller and returns its client index and the `token` parameter, or the error response.
 fn caller(
-    state: &State,
+    state: &ServerState,
     headers: &HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<(usize, String), Box<Response>> {
@@ -47,7 +47,7 @@ fn caller(
     Ok((client, token.to_string()))
 }
 
-fn claims(state: &State, token: &str) -> Option<Claims> {
+fn claims(state: &ServerState, token: &str) -> Option<Claims> {
     jsonwebtoken::decode::<Claims>(token, &state.keys.decoding, &state.keys.validation)
         .ok()
         .map(|d| d.claims)
@@ -56,7 +56,7 @@ fn claims(state: &State, token: &str) -> Option<Claims> {
 /// Revokes a refresh token (and its whole family, RFC 7009 section 2.1) or a single access token. Answers
 /// 200 for unknown tokens and for tokens of other clients too, so the endpoint reveals nothing.
 pub(crate) async fn revoke(
-    Extract(state): Extract<Shared>,
+    State(state): State<Shared>,
     Extension(_corr): Extension<Corr>,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
@@ -64,15 +64,15 @@ pub(crate) async fn revoke(
     let (client, token) = match caller(&state, &headers, form) {
         Ok(c) => c,
         Err(response) => {
-            state.truth.add(None, C::Revocations);
+            state.truth.add(None, Count::Revocations);
             return *response;
         }
     };
     let org = Some(state.clients[client].org);
-    state.truth.add(org, C::Revocations);
+    state.truth.add(org, Count::Revocations);
     if let Some(record) = state.refresh.get(&token).filter(|r| r.client == client) {
         if record.family.revoke() {
-            state.truth.add(org, C::FamiliesRevoked);
+            state.truth.add(org, Count::FamiliesRevoked);
         }
     } else if let Some(record) = claims(&state, &token)
         .and_then(|c| c.jti.parse::<u64>().ok())
@@ -80,7 +80,7 @@ pub(crate) async fn revoke(
         .filter(|r| r.client == client)
     {
         if !record.revoked.swap(true, Ordering::AcqRel) {
-            state.truth.add(org, C::TokensRevoked);
+            state.truth.add(org, Count::TokensRevoked);
         }
     }
     StatusCode::OK.into_response()
@@ -88,7 +88,7 @@ pub(crate) async fn revoke(
 
 /// Tells a client of the same org whether a token is live; anything else is `{"active": false}`.
 pub(crate) async fn introspect(
-    Extract(state): Extract<Shared>,
+    State(state): State<Shared>,
     Extension(_corr): Extension<Corr>,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
@@ -96,12 +96,12 @@ pub(crate) async fn introspect(
     let (client, token) = match caller(&state, &headers, form) {
         Ok(c) => c,
         Err(response) => {
-            state.truth.add(None, C::Introspections);
+            state.truth.add(None, Count::Introspections);
             return *response;
         }
     };
     let org = state.clients[client].org;
-    state.truth.add(Some(org), C::Introspections);
+    state.truth.add(Some(org), Count::Introspections);
     let body = access_info(&state, &token, org)
         .or_else(|| refresh_info(&state, &token, org))
         .unwrap_or_else(|| json!({"active": false}));
@@ -110,7 +110,7 @@ pub(crate) async fn introspect(
     response
 }
 
-fn access_info(state: &State, token: &str, org: usize) -> Option<Value> {
+fn access_info(state: &ServerState, token: &str, org: usize) -> Option<Value> {
     let record = state.inspect(token, false).ok()?;
     let owner = &state.clients[record.client];
     if owner.org != org {
@@ -130,7 +130,7 @@ fn access_info(state: &State, token: &str, org: usize) -> Option<Value> {
     }))
 }
 
-fn refresh_info(state: &State, token: &str, org: usize) -> Option<Value> {
+fn refresh_info(state: &ServerState, token: &str, org: usize) -> Option<Value> {
     let record = state.refresh.get(token)?;
     let owner = &state.clients[record.client];
     let now = state.clock.now_ns();

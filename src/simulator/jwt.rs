@@ -149,7 +149,7 @@ mod tests {
         };
         // As issued (`Claims` puts `jti` first): the quick read answers, for the longest id too.
         for id in [0, 42, u64::MAX] {
-            let claims = crate::target::tokens::Claims {
+            let claims = crate::simulator::tokens::Claims {
                 jti: id.to_string(),
                 exp: 7,
                 iat: 1,

@@ -1,7 +1,7 @@
 //! The embedded target under abuse: oversized bodies, malformed forms and JSON, header floods. It
 //! answers 4xx and keeps serving.
 
-use super::target_support::*;
+use super::simulator_support::*;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

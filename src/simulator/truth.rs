@@ -8,7 +8,7 @@ use std::sync::Arc;
 /// One counter. Response counters are bumped exactly where a response is produced, so each sent response
 /// counts once, also when the client has already given up on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum C {
+pub(crate) enum Count {
     IssuedClientCredentials,
     IssuedAuthorizationCode,
     IssuedRefreshToken,
@@ -36,7 +36,7 @@ pub(crate) enum C {
     Introspections,
 }
 
-const COUNTERS: usize = C::Introspections as usize + 1;
+const COUNTERS: usize = Count::Introspections as usize + 1;
 
 /// Cheap-to-clone handle on the server's ground-truth counters.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ impl Truth {
     }
 
     /// Counts one event in the total and, when the org is known, in that org.
-    pub(crate) fn add(&self, org: Option<usize>, counter: C) {
+    pub(crate) fn add(&self, org: Option<usize>, counter: Count) {
         let slots = &self.0.slots;
         slots[counter as usize].fetch_add(1, Ordering::Relaxed);
         if let Some(org) = org {
@@ -70,7 +70,7 @@ impl Truth {
 
     pub fn snapshot(&self) -> TruthSnapshot {
         let block = |b: usize| {
-            let get = |c: C| self.0.slots[b * COUNTERS + c as usize].load(Ordering::Relaxed);
+            let get = |c: Count| self.0.slots[b * COUNTERS + c as usize].load(Ordering::Relaxed);
             TruthCounts::read(get)
         };
         TruthSnapshot {
@@ -94,7 +94,7 @@ pub struct TruthSnapshot {
     pub per_org: BTreeMap<String, TruthCounts>,
 }
 
-/// The counters of one scope (all orgs, or one). docs/target.md defines each field.
+/// The counters of one scope (all orgs, or one). docs/simulator.md defines each field.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct TruthCounts {
     pub issued: IssuedCounts,
@@ -151,39 +151,39 @@ pub struct ContactsCounts {
 }
 
 impl TruthCounts {
-    fn read(get: impl Fn(C) -> u64) -> TruthCounts {
+    fn read(get: impl Fn(Count) -> u64) -> TruthCounts {
         TruthCounts {
             issued: IssuedCounts {
-                client_credentials: get(C::IssuedClientCredentials),
-                authorization_code: get(C::IssuedAuthorizationCode),
-                refresh_token: get(C::IssuedRefreshToken),
-                jwt_exchange: get(C::IssuedJwtExchange),
-                jwt_refresh: get(C::IssuedJwtRefresh),
+                client_credentials: get(Count::IssuedClientCredentials),
+                authorization_code: get(Count::IssuedAuthorizationCode),
+                refresh_token: get(Count::IssuedRefreshToken),
+                jwt_exchange: get(Count::IssuedJwtExchange),
+                jwt_refresh: get(Count::IssuedJwtRefresh),
             },
-            refreshes: get(C::Refreshes),
-            reuse_detected: get(C::ReuseDetected),
-            families_revoked: get(C::FamiliesRevoked),
-            tokens_revoked: get(C::TokensRevoked),
+            refreshes: get(Count::Refreshes),
+            reuse_detected: get(Count::ReuseDetected),
+            families_revoked: get(Count::FamiliesRevoked),
+            tokens_revoked: get(Count::TokensRevoked),
             token: TokenEndpointCounts {
-                ok: get(C::TokenOk),
-                invalid_grant: get(C::TokenInvalidGrant),
-                invalid_client: get(C::TokenInvalidClient),
-                rate_limited: get(C::TokenRateLimited),
-                server_error: get(C::TokenServerError),
-                client_error: get(C::TokenClientError),
-                reset: get(C::TokenReset),
+                ok: get(Count::TokenOk),
+                invalid_grant: get(Count::TokenInvalidGrant),
+                invalid_client: get(Count::TokenInvalidClient),
+                rate_limited: get(Count::TokenRateLimited),
+                server_error: get(Count::TokenServerError),
+                client_error: get(Count::TokenClientError),
+                reset: get(Count::TokenReset),
             },
             contacts: ContactsCounts {
-                ok: get(C::ContactsOk),
-                unauthorized: get(C::ContactsUnauthorized),
-                forbidden: get(C::ContactsForbidden),
-                rate_limited: get(C::ContactsRateLimited),
-                server_error: get(C::ContactsServerError),
-                client_error: get(C::ContactsClientError),
-                reset: get(C::ContactsReset),
+                ok: get(Count::ContactsOk),
+                unauthorized: get(Count::ContactsUnauthorized),
+                forbidden: get(Count::ContactsForbidden),
+                rate_limited: get(Count::ContactsRateLimited),
+                server_error: get(Count::ContactsServerError),
+                client_error: get(Count::ContactsClientError),
+                reset: get(Count::ContactsReset),
             },
-            revocations: get(C::Revocations),
-            introspections: get(C::Introspections),
+            revocations: get(Count::Revocations),
+            introspections: get(Count::Introspections),
         }
     }
 }
@@ -195,9 +195,9 @@ mod tests {
     #[test]
     fn events_count_in_total_and_in_their_org_only() {
         let truth = Truth::new(vec!["a".into(), "b".into()]);
-        truth.add(Some(1), C::ContactsUnauthorized);
-        truth.add(None, C::ContactsUnauthorized);
-        truth.add(Some(7), C::TokenOk);
+        truth.add(Some(1), Count::ContactsUnauthorized);
+        truth.add(None, Count::ContactsUnauthorized);
+        truth.add(Some(7), Count::TokenOk);
         let snap = truth.clone().snapshot();
         assert_eq!(snap.total.contacts.unauthorized, 2);
         assert_eq!(snap.total.token.ok, 1);

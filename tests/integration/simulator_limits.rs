@@ -1,8 +1,8 @@
 //! Rate limits of the embedded target: per access token on the API, capacity on the token endpoint.
 
-use super::target_support::*;
+use super::simulator_support::*;
 use std::time::Duration;
-use tokenstorm::target::Capacity;
+use tokenstorm::simulator::Capacity;
 
 #[tokio::test]
 async fn the_per_token_limit_answers_429_with_retry_after_and_the_platform_body() {

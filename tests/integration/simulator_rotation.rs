@@ -1,8 +1,8 @@
 //! Refresh-token policies of the embedded target: strict rotation with family revocation, the grace window.
 
-use super::target_support::*;
+use super::simulator_support::*;
 use std::time::Duration;
-use tokenstorm::target::RefreshPolicy;
+use tokenstorm::simulator::RefreshPolicy;
 
 async fn refresh_ok(t: &Target, refresh_token: &str) -> (String, String) {
     let r = t.refresh(0, refresh_token).await;

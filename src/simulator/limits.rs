@@ -5,7 +5,7 @@ use super::config::Config;
 use super::correlation::Corr;
 use super::errors::ApiError;
 use super::state::Shared;
-use super::truth::C;
+use super::truth::Count;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
@@ -131,7 +131,7 @@ pub(crate) async fn token_capacity(
     let limits = &state.limits;
     let refuse = |retry: u64, request: &Request| {
         let org = claimed_org(&state, request.headers());
-        state.truth.add(org, C::TokenRateLimited);
+        state.truth.add(org, Count::TokenRateLimited);
         let corr = request
             .extensions()
             .get::<Corr>()

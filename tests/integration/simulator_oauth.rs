@@ -1,6 +1,6 @@
 //! The embedded target's RFC 6749 token endpoint, spoken to over raw HTTP.
 
-use super::target_support::*;
+use super::simulator_support::*;
 use std::time::Duration;
 
 const TTL: Duration = Duration::from_secs(2);

@@ -1,6 +1,6 @@
-//! The open-model arrival schedule as a pure function of time, and the loop that follows it.
+//! The open-model arrival schedule as a pure function of time; the engine's pacer follows it.
 //!
-//! Arrival `n` has a fixed intended time; the loop only sleeps until the next one is due and
+//! Arrival `n` has a fixed intended time; the pacer only sleeps until the next one is due and
 //! releases everything that is due at once when it wakes late. Every request therefore carries the
 //! time it *should* have gone, which is what latency is measured from (no coordinated omission).
 

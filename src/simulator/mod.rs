@@ -2,7 +2,7 @@
 //! ground truth about what it did.
 //!
 //! It imports nothing from the load-test side of the crate; everything it needs arrives in a [`Config`].
-//! Endpoints, settings and counters are documented in `docs/target.md`.
+//! Endpoints, settings and counters are documented in `docs/simulator.md`.
 
 mod auth;
 mod config;
@@ -33,7 +33,7 @@ pub use truth::{
 use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post};
 use axum::Router;
-use state::{Shared, State};
+use state::{ServerState, Shared};
 use std::sync::Arc;
 
 /// Path of the contacts collection.
@@ -50,7 +50,7 @@ pub const TOKEN_PATH: &str = "/oauth/token";
 /// The server as an axum router (serve it, or drive it with `tower::ServiceExt::oneshot`), and the handle on
 /// its ground truth. The server's clock starts now: `disabled_at` and friends count from this call.
 pub fn router(config: Config) -> (Router, Truth) {
-    let state: Shared = Arc::new(State::new(&config));
+    let state: Shared = Arc::new(ServerState::new(&config));
     let truth = state.truth.clone();
     let token_routes = Router::new()
         .route(TOKEN_PATH, post(oauth::token))

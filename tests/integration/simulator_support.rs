@@ -3,7 +3,7 @@
 use reqwest::{Client, Response};
 use serde_json::Value;
 use std::time::Duration;
-use tokenstorm::target::{ClientConfig, Config, OrgConfig, Server};
+use tokenstorm::simulator::{ClientConfig, Config, OrgConfig, Server};
 
 pub const CONTACTS: &str = "/api/v2/externalcontacts/contacts";
 

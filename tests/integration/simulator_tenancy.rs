@@ -1,8 +1,8 @@
 //! Per-client settings of the embedded target: TTL, disabling, idle timeout, scopes, error styles.
 
-use super::target_support::*;
+use super::simulator_support::*;
 use std::time::Duration;
-use tokenstorm::target::{
+use tokenstorm::simulator::{
     ClientConfig, ErrorStyle, OrgConfig, SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY,
 };
 

@@ -1,6 +1,6 @@
 //! RFC 7009 revocation and RFC 7662 introspection on the embedded target.
 
-use super::target_support::*;
+use super::simulator_support::*;
 use std::time::Duration;
 
 async fn post(t: &Target, path: &str, org: usize, token: &str) -> reqwest::Response {

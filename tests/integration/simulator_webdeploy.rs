@@ -1,9 +1,9 @@
 //! The web-messaging token routes of the embedded target: JSON exchange, unrotated refresh, revoke.
 
-use super::target_support::*;
+use super::simulator_support::*;
 use serde_json::json;
 use std::time::Duration;
-use tokenstorm::target::RefreshPolicy;
+use tokenstorm::simulator::RefreshPolicy;
 
 const WD: &str = "/api/v2/webdeployments/token";
 

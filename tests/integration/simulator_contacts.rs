@@ -1,8 +1,8 @@
 //! The embedded target's contacts API: bearer validation at the expiry edge, tenancy, pages.
 
-use super::target_support::*;
+use super::simulator_support::*;
 use std::time::Duration;
-use tokenstorm::target::{ClockOffset, Config};
+use tokenstorm::simulator::{ClockOffset, Config};
 
 #[tokio::test]
 async fn a_valid_token_gets_a_page_with_platform_headers() {
