@@ -1,11 +1,16 @@
-//! The Kubernetes manifests under deploy/kubernetes/, checked without a cluster (kubectl and kubeconform
-//! need one or a download this machine cannot make): every file parses as YAML, every reference
-//! between objects resolves, and the Indexed Job, its arguments and the merge Job agree on the shards.
+//! The Kubernetes manifests under deploy/kubernetes/, checked without a cluster: every object passes
+//! Kubernetes' own OpenAPI schemas (PyPI's `kubernetes-validate`, which ships them, so no cluster and
+//! no download), every reference between objects resolves, and the Indexed Job, its arguments and the
+//! merge Job agree on the shards.
+//!
+//! Without `kubernetes-validate` the schema test skips with a message, unless
+//! TOKENSTORM_REQUIRE_KUBERNETES_VALIDATE is set (CI sets it, and .ci/run installs the tool).
 
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use tokenstorm::plan::{self, Overrides, Shard};
 
 const DIR: &str = "deploy/kubernetes";
@@ -231,4 +236,76 @@ fn kubernetes_manifests_agree_with_each_other_and_the_cli() {
     assert!(
         dockerfile.contains("FROM scratch") && dockerfile.contains("ENTRYPOINT [\"/tokenstorm\"]")
     );
+}
+
+/// How to run the validator: its script on PATH, or the module of the Python that has it.
+fn kubernetes_validate() -> Option<Vec<&'static str>> {
+    let candidates = [
+        vec!["kubernetes-validate"],
+        vec!["python3", "-m", "kubernetes_validate"],
+    ];
+    let found = candidates.into_iter().find(|cmd| {
+        Command::new(cmd[0])
+            .args(&cmd[1..])
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("TOKENSTORM_REQUIRE_KUBERNETES_VALIDATE").is_none(),
+            "TOKENSTORM_REQUIRE_KUBERNETES_VALIDATE is set but kubernetes-validate is missing \
+             (pip install kubernetes-validate)"
+        );
+        eprintln!(
+            "SKIPPED: no kubernetes-validate, so the manifests were not checked against Kubernetes' \
+             schemas (pip install kubernetes-validate; CI sets TOKENSTORM_REQUIRE_KUBERNETES_VALIDATE=1)"
+        );
+    }
+    found
+}
+
+/// `--strict` also refuses fields the schema does not know: a misspelt key would otherwise be ignored
+/// by the API server and silently do nothing.
+fn validate(tool: &[&str], files: &[PathBuf]) -> std::process::Output {
+    Command::new(tool[0])
+        .args(&tool[1..])
+        .args(["--strict", "--quiet"])
+        .args(files)
+        .output()
+        .expect("the validator runs")
+}
+
+#[test]
+fn kubernetes_manifests_pass_kubernetes_schemas() {
+    let Some(tool) = kubernetes_validate() else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(DIR)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let out = validate(&tool, &files);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same validator refuses a Job with a misspelt field and a wrong type, so the pass above
+    // means something.
+    let dir = tempfile::tempdir().unwrap();
+    let shards = std::fs::read_to_string(Path::new(DIR).join("shards-job.yaml")).unwrap();
+    let broken = dir.path().join("broken.yaml");
+    let mangled = shards
+        .replacen("completionMode:", "completionMod:", 1)
+        .replacen("parallelism:", "parallelism: many\n  x-parallelism:", 1);
+    assert_ne!(mangled, shards, "the shards Job has the fields this check mangles");
+    std::fs::write(&broken, mangled).unwrap();
+    let out = validate(&tool, &[broken]);
+    assert!(!out.status.success(), "a mangled Job must fail validation");
 }
