@@ -28,6 +28,7 @@ mod integration {
     mod report_command;
     mod schema;
     mod secret_hygiene;
+    mod served;
     mod shards;
     mod shipped_profiles;
     mod significance;

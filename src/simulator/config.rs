@@ -1,5 +1,7 @@
 //! What the embedded target is told to be: tenants, token lifetimes, refresh policy, limits and faults.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything the simulated server needs; plain data, built by the caller (the profile, `serve`, a test).
@@ -27,6 +29,8 @@ pub struct Config {
     pub contacts_per_org: u32,
     pub token_faults: Faults,
     pub contacts_faults: Faults,
+    /// Moves the server's clock forward on request (tests: a window passes exactly, not by sleeping).
+    pub clock: ClockControl,
 }
 
 impl Config {
@@ -47,7 +51,26 @@ impl Config {
             contacts_per_org: 100,
             token_faults: Faults::default(),
             contacts_faults: Faults::default(),
+            clock: ClockControl::default(),
         }
+    }
+}
+
+/// A hand on the simulated server's clock, shared with the server it configures. Time on that clock
+/// is real time plus everything [`advance`](ClockControl::advance) added: a test lets a grace window
+/// or a token's lifetime pass exactly, on any machine, instead of sleeping past it and hoping the
+/// calls before the sleep were quick enough.
+#[derive(Debug, Clone, Default)]
+pub struct ClockControl(Arc<AtomicU64>);
+
+impl ClockControl {
+    pub fn advance(&self, by: Duration) {
+        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.0.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    pub(crate) fn advanced(&self) -> Duration {
+        Duration::from_nanos(self.0.load(Ordering::Relaxed))
     }
 }
 

@@ -1,6 +1,6 @@
 //! The server's shared state: clients, clock, signing keys and token stores, built once from a [`Config`].
 
-use super::config::{Config, ErrorStyle, RefreshPolicy};
+use super::config::{ClockControl, Config, ErrorStyle, RefreshPolicy};
 use super::faults::{FamilyCounters, FaultPlan};
 use super::jwt::Verifier;
 use super::limits::Limits;
@@ -64,15 +64,16 @@ impl Client {
 pub(crate) struct Clock {
     started: Instant,
     unix_at_start: Duration,
+    control: ClockControl,
 }
 
 impl Clock {
     pub fn now_ns(&self) -> i64 {
-        nanos(self.started.elapsed())
+        nanos(self.since_start())
     }
 
     pub fn since_start(&self) -> Duration {
-        self.started.elapsed()
+        self.started.elapsed() + self.control.advanced()
     }
 
     /// The token issuer's wall-clock time in whole seconds since the epoch, for `iat` and `exp`.
@@ -126,6 +127,7 @@ impl ServerState {
                 unix_at_start: SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default(),
+                control: config.clock.clone(),
             },
             keys: keys(config.seed),
             access: Shards::new(),

@@ -11,10 +11,22 @@ use tokenstorm::vocabulary::Outcome;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-#[derive(Default)]
 struct Seen {
     connections: usize,
     heads: Vec<String>,
+    /// One permit for each connection the server has closed, so a test can wait for a close
+    /// instead of sleeping and hoping it happened.
+    closed: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen {
+            connections: 0,
+            heads: Vec::new(),
+            closed: Arc::new(tokio::sync::Semaphore::new(0)),
+        }
+    }
 }
 
 /// Answers every request with a small 200; with `close_after_one`, closes each connection after its
@@ -26,32 +38,42 @@ async fn server(close_after_one: bool) -> (String, Arc<Mutex<Seen>>) {
     let record = seen.clone();
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
-            record.lock().unwrap().connections += 1;
+            let closed = {
+                let mut seen = record.lock().unwrap();
+                seen.connections += 1;
+                seen.closed.clone()
+            };
             let record = record.clone();
             tokio::spawn(async move {
-                let mut socket = BufReader::new(socket);
-                loop {
-                    let mut head = String::new();
-                    loop {
-                        let mut line = String::new();
-                        if socket.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                        head.push_str(&line);
-                    }
-                    record.lock().unwrap().heads.push(head);
-                    let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
-                    if socket.write_all(reply.as_bytes()).await.is_err() || close_after_one {
-                        return;
-                    }
-                }
+                answer(socket, &record, close_after_one).await;
+                // The socket is dropped (closed) by now.
+                closed.add_permits(1);
             });
         }
     });
     (base, seen)
+}
+
+async fn answer(socket: tokio::net::TcpStream, record: &Mutex<Seen>, close_after_one: bool) {
+    let mut socket = BufReader::new(socket);
+    loop {
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if socket.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        record.lock().unwrap().heads.push(head);
+        let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+        if socket.write_all(reply.as_bytes()).await.is_err() || close_after_one {
+            return;
+        }
+    }
 }
 
 fn api(base: &str, max_idle: Option<usize>) -> Api {
@@ -112,10 +134,13 @@ fn a_connection_the_server_closed_while_idle_is_replaced_not_failed() {
         let (base, seen) = server(true).await;
         let api = api(&base, None);
         let token = Secret::new("tok");
+        let closed = seen.lock().unwrap().closed.clone();
         for _ in 0..5 {
             assert_eq!(api.contacts(&token, VARS).await.outcome, Outcome::Ok);
-            // Long enough for the closed connection to be noticed, as between a real client's calls.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // The next call starts once the server has closed this connection, as a real client's
+            // next call comes after the server's idle timeout: the pool must see the close and
+            // open a new connection.
+            closed.acquire().await.unwrap().forget();
         }
         assert_eq!(seen.lock().unwrap().connections, 5);
     });

@@ -1,5 +1,6 @@
 //! The binary as a user meets it: `serve` answering curl-style requests, and `run` stopped by signals.
 
+use super::served::{relay, serve};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -8,7 +9,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_tokenstorm");
 const SERVED: &str = r#"
 duration = "1s"
 [server]
-token_ttl = "1s"
+token_ttl = "2s"
 [load]
 orgs = 2
 sessions = 2
@@ -71,16 +72,27 @@ fn serve_answers_both_endpoints_with_rfc_bodies() {
             .send()
             .await
             .unwrap();
+        // The server's 2 s start before this answer: past `issued + 2 s` the token is dead.
+        let issued = tokio::time::Instant::now();
         assert_eq!(ok.status(), 200);
         assert_eq!(ok.headers()["cache-control"], "no-store");
         let body: serde_json::Value = ok.json().await.unwrap();
         assert_eq!(body["token_type"], "Bearer");
-        assert_eq!(body["expires_in"], 1);
+        assert_eq!(body["expires_in"], 2);
         assert!(
             body.get("refresh_token").is_none(),
             "client_credentials issues no refresh token"
         );
         let access = body["access_token"].as_str().unwrap().to_owned();
+        // Used at once: the only wall-clock claim here is that a token works within 2 s of its
+        // issue, and that it is refused once 2 s have passed, which the sleep below guarantees.
+        let good = http
+            .get(&contacts_url)
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(good.status(), 200);
 
         let bad_client = http
             .post(&token_url)
@@ -119,15 +131,7 @@ fn serve_answers_both_endpoints_with_rfc_bodies() {
             "{challenge}"
         );
 
-        let good = http
-            .get(&contacts_url)
-            .bearer_auth(&access)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(good.status(), 200);
-
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        tokio::time::sleep_until(issued + std::time::Duration::from_millis(2100)).await;
         let expired = http
             .get(&contacts_url)
             .bearer_auth(&access)
@@ -163,34 +167,33 @@ name = "second"
 client = "naive"
 "#;
 
+/// A run against a served target through a relay; the signals go once the first contacts call has
+/// passed the relay, so the report always has requests in it, however slowly the machine starts.
 fn interrupted_run(signals: &[&str]) -> (Option<i32>, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let profile = super::support::write_profile(dir.path(), LONG_RUN);
+    let (mut target, url) = serve(&profile, "127.0.0.1:0").expect("serve starts");
+    let upstream = url.trim_start_matches("http://");
+    let (relayed, contacts_calls) = relay(upstream, b"GET /api/v2/externalcontacts/contacts");
     let out = dir.path().join("out");
     let mut child = Command::new(BIN)
         .arg("run")
         .arg(&profile)
-        .arg("--out")
+        .args(["--target-url", &relayed, "--out"])
         .arg(&out)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("running variant first") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "run ended before it started"
-        );
-    }
-    // Let some requests happen, so the report has something in it.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    contacts_calls
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the run calls the API");
     for s in signals {
         signal(&child, s);
     }
     let status = child.wait().unwrap();
+    let _ = target.kill();
+    let _ = target.wait();
     let text = std::fs::read_to_string(out.join("report.json"))
         .expect("an interrupted run still writes its report");
     (status.code(), serde_json::from_str(&text).unwrap())

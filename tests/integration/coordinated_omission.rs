@@ -95,8 +95,11 @@ fn open_model_drops_what_exceeds_max_in_flight_during_a_freeze() {
     // Each 1 s freeze (two or three in 10 s) holds 20 requests while ~200 arrivals fall due.
     assert!(r.dropped >= 150, "{r:?}");
     assert!(r.sent >= 1_000, "between freezes everything is sent: {r:?}");
+    // A pacer that waited for a free slot would release the ~10 % of arrivals due in a freeze up
+    // to 1 s late, putting p99 near 1 s. Half of that is the claim's bound: it separates dropping
+    // from waiting on any machine, where a tight bound would only measure how idle the machine was.
     assert!(
-        r.pacer_lateness_ms.p99 < 100.0,
+        r.pacer_lateness_ms.p99 < 500.0,
         "a full house drops arrivals, it never delays the pacer: {:?}",
         r.pacer_lateness_ms
     );
@@ -120,10 +123,19 @@ fn unpaced_closed_model_runs_as_fast_as_its_workers() {
     assert_accounted(v);
     assert_eq!(v.requests.dropped, 0);
     assert!(v.requests.sent > 100, "{}", v.requests.sent);
-    assert!(
-        v.requests.pacer_lateness_ms.p99 < 1.0,
-        "unpaced: intended is the send time"
-    );
+    // Unpaced, a request is due when its worker is free, so nothing separates the latency from the
+    // intended time and from the actual send: a schedule leaking into this mode would part them.
+    let (from_intended, from_send) = (&v.requests.latency_ms, &v.requests.service_time_ms);
+    for (a, b) in [
+        (from_intended.p50, from_send.p50),
+        (from_intended.p99, from_send.p99),
+        (from_intended.max, from_send.max),
+    ] {
+        assert!(
+            (a - b).abs() <= 1.0 + a * 0.01,
+            "unpaced latency {from_intended:?} must equal service time {from_send:?}"
+        );
+    }
 }
 
 /// Slow answers need many requests in flight at once: the open model sends each arrival when it falls
@@ -153,8 +165,11 @@ client = "genesys-messenger"
     let r = &v.requests;
     assert_eq!(r.dropped, 0, "{r:?}");
     assert!(r.sent >= 1_100, "{r:?}");
-    // ~60 requests in flight throughout; one queued behind another would add 200 ms at a time.
+    // ~60 requests in flight throughout. A client that queued requests behind each other (20
+    // sessions, one call each at a time) would carry a third of the load and its queue would grow
+    // for the whole run: the median user would wait seconds. One 200 ms queue position at the
+    // median is the claim's bound, far from both that and a loaded machine's jitter.
     let contacts = &v.endpoints.contacts.latency_ms;
     assert!(contacts.p50 >= 200.0, "{contacts:?}");
-    assert!(r.latency_ms.p99 < 450.0, "{:?}", r.latency_ms);
+    assert!(r.latency_ms.p50 < 400.0, "{:?}", r.latency_ms);
 }

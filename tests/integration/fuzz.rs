@@ -5,6 +5,7 @@
 use proptest::prelude::*;
 use std::path::Path;
 use tokenstorm::http::outcome::{classify_api, classify_token_error};
+use tokenstorm::vocabulary::Outcome;
 
 const PROFILE: &str = include_str!("../../profiles/default.toml");
 
@@ -52,10 +53,41 @@ proptest! {
         check_profile(&lines.join("\n"))?;
     }
 
+    /// Whatever the body says, the status decides where RFC 6585 and 9110 leave no choice: 429 is
+    /// rate limiting and 5xx the server's failure; a token error is never `ok`, and the API's outcome
+    /// follows its status class alone.
     #[test]
     fn token_error_bodies_always_classify(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let _ = classify_token_error(status, &body);
-        let _ = classify_api(status);
+        let token = classify_token_error(status, &body);
+        prop_assert_ne!(token, Outcome::Ok);
+        match status {
+            429 => prop_assert_eq!(token, Outcome::RateLimited),
+            500..=599 => prop_assert_eq!(token, Outcome::ServerError),
+            _ => {}
+        }
+        let api = classify_api(status);
+        let want = match status {
+            200..=299 => Outcome::Ok,
+            401 => Outcome::Unauthorized,
+            403 => Outcome::Forbidden,
+            429 => Outcome::RateLimited,
+            400..=499 => Outcome::ClientError,
+            500..=599 => Outcome::ServerError,
+            _ => Outcome::BadResponse,
+        };
+        prop_assert_eq!(api, want);
+    }
+
+    /// A body that is an RFC 6749 5.2 error names its own outcome, whatever else it holds.
+    #[test]
+    fn an_oauth_error_code_decides_a_4xx_token_answer(
+        status in 400u16..429,
+        code in prop::sample::select(vec!["invalid_grant", "invalid_client"]),
+        extra in "[a-z ]{0,40}",
+    ) {
+        let body = format!(r#"{{"error":"{code}","error_description":"{extra}"}}"#);
+        let want = if code == "invalid_grant" { Outcome::InvalidGrant } else { Outcome::InvalidClient };
+        prop_assert_eq!(classify_token_error(status, body.as_bytes()), want);
     }
 
     #[test]

@@ -304,7 +304,10 @@ fn kubernetes_manifests_pass_kubernetes_schemas() {
     let mangled = shards
         .replacen("completionMode:", "completionMod:", 1)
         .replacen("parallelism:", "parallelism: many\n  x-parallelism:", 1);
-    assert_ne!(mangled, shards, "the shards Job has the fields this check mangles");
+    assert_ne!(
+        mangled, shards,
+        "the shards Job has the fields this check mangles"
+    );
     std::fs::write(&broken, mangled).unwrap();
     let out = validate(&tool, &[broken]);
     assert!(!out.status.success(), "a mangled Job must fail validation");
