@@ -15,8 +15,24 @@ use axum::{Form, Json};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 
-/// Authenticates the caller and returns its client index and the `token` parameter, or the error response.
+/// Authenticates the caller and returns its client index and the `token` parameter, or the error
+/// response; the call counts under `counter` either way, for the caller's org when it is known.
 fn caller(
+    state: &ServerState,
+    headers: &HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    counter: Count,
+) -> Result<(usize, String), Box<Response>> {
+    let found = authenticated(state, headers, form);
+    let org = found
+        .as_ref()
+        .ok()
+        .map(|(client, _)| state.clients[*client].org);
+    state.truth.add(org, counter);
+    found
+}
+
+fn authenticated(
     state: &ServerState,
     headers: &HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
@@ -61,15 +77,11 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let (client, token) = match caller(&state, &headers, form) {
+    let (client, token) = match caller(&state, &headers, form, Count::Revocations) {
         Ok(c) => c,
-        Err(response) => {
-            state.truth.add(None, Count::Revocations);
-            return *response;
-        }
+        Err(response) => return *response,
     };
     let org = Some(state.clients[client].org);
-    state.truth.add(org, Count::Revocations);
     if let Some(record) = state.refresh.get(&token).filter(|r| r.client == client) {
         if record.family.revoke() {
             state.truth.add(org, Count::FamiliesRevoked);
@@ -93,15 +105,11 @@ pub(crate) async fn introspect(
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let (client, token) = match caller(&state, &headers, form) {
+    let (client, token) = match caller(&state, &headers, form, Count::Introspections) {
         Ok(c) => c,
-        Err(response) => {
-            state.truth.add(None, Count::Introspections);
-            return *response;
-        }
+        Err(response) => return *response,
     };
     let org = state.clients[client].org;
-    state.truth.add(Some(org), Count::Introspections);
     let body = access_info(&state, &token, org)
         .or_else(|| refresh_info(&state, &token, org))
         .unwrap_or_else(|| json!({"active": false}));

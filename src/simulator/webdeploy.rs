@@ -41,25 +41,68 @@ pub(crate) struct RefreshRequest {
     deployment_id: String,
 }
 
-/// Counts and renders a refusal from a web-messaging token route.
-fn refuse(
-    state: &ServerState,
-    corr: &Corr,
+/// Why a web-messaging token route said no: the truth counter it bumps and the error it renders.
+struct Refusal {
     org: Option<usize>,
     counter: Count,
-    e: ApiError,
-) -> Response {
-    state.truth.add(org, counter);
-    e.into_response(state.error_style, corr.as_str())
+    error: ApiError,
+}
+
+impl Refusal {
+    /// A request the server could not attribute to an org: bad JSON, unknown deployment.
+    fn unattributed(error: ApiError) -> Refusal {
+        Refusal {
+            org: None,
+            counter: Count::TokenClientError,
+            error,
+        }
+    }
+}
+
+/// Counts a route's answer, a refusal included, and renders it.
+fn answer(state: &ServerState, corr: &Corr, result: Result<Response, Refusal>) -> Response {
+    result.unwrap_or_else(|r| {
+        state.truth.add(r.org, r.counter);
+        r.error.into_response(state.error_style, corr.as_str())
+    })
+}
+
+fn parsed<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, Refusal> {
+    body.map(|Json(r)| r)
+        .map_err(|e| Refusal::unattributed(ApiError::bad_request(e.body_text())))
 }
 
 /// The deployment (client) a request names, if it exists and is not disabled.
-fn deployment(state: &ServerState, id: &str) -> Result<usize, ApiError> {
+fn deployment(state: &ServerState, id: &str) -> Result<usize, Refusal> {
     match state.client_by_id(id) {
         Some((i, c)) if !c.disabled(state.clock.now_ns()) => Ok(i),
-        _ => Err(ApiError::bad_request(format!(
+        _ => Err(Refusal::unattributed(ApiError::bad_request(format!(
             "deployment `{id}` is unknown or disabled"
-        ))),
+        )))),
+    }
+}
+
+/// A messenger JWT for `client`, counted as issued by `how`.
+fn jwt(
+    state: &ServerState,
+    client: usize,
+    scope: std::sync::Arc<str>,
+    family: std::sync::Arc<Family>,
+    how: Count,
+) -> Result<String, Refusal> {
+    let c = &state.clients[client];
+    let org = Some(c.org);
+    match state.issue_access(client, scope, Some(family), c.ttl.min(JWT_MAX_TTL)) {
+        Ok(issued) => {
+            state.truth.add(org, how);
+            state.truth.add(org, Count::TokenOk);
+            Ok(issued.token)
+        }
+        Err(_) => Err(Refusal {
+            org,
+            counter: Count::TokenServerError,
+            error: ApiError::server_error(false),
+        }),
     }
 }
 
@@ -68,47 +111,30 @@ pub(crate) async fn exchange(
     Extension(corr): Extension<Corr>,
     body: Result<Json<ExchangeRequest>, JsonRejection>,
 ) -> Response {
-    let request = match body {
-        Ok(Json(r)) => r,
-        Err(e) => {
-            return refuse(
-                &state,
-                &corr,
-                None,
-                Count::TokenClientError,
-                ApiError::bad_request(e.body_text()),
-            )
-        }
-    };
-    let client = match deployment(&state, &request.deployment_id) {
-        Ok(c) => c,
-        Err(e) => return refuse(&state, &corr, None, Count::TokenClientError, e),
-    };
+    answer(
+        &state,
+        &corr,
+        parsed(body).and_then(|r| exchanged(&state, r)),
+    )
+}
+
+fn exchanged(state: &ServerState, request: ExchangeRequest) -> Result<Response, Refusal> {
+    let client = deployment(state, &request.deployment_id)?;
     let c = &state.clients[client];
-    let org = Some(c.org);
     if !request.oauth.code.starts_with(CODE_PREFIX) {
-        let e = ApiError::invalid_grant(format!(
-            "the code is invalid (codes start with `{CODE_PREFIX}`)"
-        ));
-        return refuse(&state, &corr, org, Count::TokenInvalidGrant, e);
+        return Err(Refusal {
+            org: Some(c.org),
+            counter: Count::TokenInvalidGrant,
+            error: ApiError::invalid_grant(format!(
+                "the code is invalid (codes start with `{CODE_PREFIX}`)"
+            )),
+        });
     }
     let scope: std::sync::Arc<str> = c.scopes.join(" ").into();
     let family = Family::new();
     let refresh_token = state.issue_refresh(client, family.clone(), scope.clone());
-    match state.issue_access(client, scope, Some(family), c.ttl.min(JWT_MAX_TTL)) {
-        Ok(issued) => {
-            state.truth.add(org, Count::IssuedJwtExchange);
-            state.truth.add(org, Count::TokenOk);
-            Json(json!({"jwt": issued.token, "refreshToken": refresh_token})).into_response()
-        }
-        Err(_) => refuse(
-            &state,
-            &corr,
-            org,
-            Count::TokenServerError,
-            ApiError::server_error(false),
-        ),
-    }
+    let jwt = jwt(state, client, scope, family, Count::IssuedJwtExchange)?;
+    Ok(Json(json!({"jwt": jwt, "refreshToken": refresh_token})).into_response())
 }
 
 pub(crate) async fn refresh(
@@ -116,57 +142,33 @@ pub(crate) async fn refresh(
     Extension(corr): Extension<Corr>,
     body: Result<Json<RefreshRequest>, JsonRejection>,
 ) -> Response {
-    let request = match body {
-        Ok(Json(r)) => r,
-        Err(e) => {
-            return refuse(
-                &state,
-                &corr,
-                None,
-                Count::TokenClientError,
-                ApiError::bad_request(e.body_text()),
-            )
-        }
-    };
-    let client = match deployment(&state, &request.deployment_id) {
-        Ok(c) => c,
-        Err(e) => return refuse(&state, &corr, None, Count::TokenClientError, e),
-    };
-    let c = &state.clients[client];
-    let org = Some(c.org);
+    answer(
+        &state,
+        &corr,
+        parsed(body).and_then(|r| refreshed(&state, r)),
+    )
+}
+
+fn refreshed(state: &ServerState, request: RefreshRequest) -> Result<Response, Refusal> {
+    let client = deployment(state, &request.deployment_id)?;
+    let org = Some(state.clients[client].org);
     state.truth.add(org, Count::Refreshes);
     // The platform does not rotate the messenger's refresh token, whatever the OAuth policy.
-    let refreshed = match state.use_refresh(&request.refresh_token, client, false) {
-        Ok(r) => r,
-        Err(e) => {
-            return refuse(
-                &state,
-                &corr,
-                org,
-                Count::TokenInvalidGrant,
-                ApiError::invalid_grant(e.to_string()),
-            )
-        }
-    };
-    match state.issue_access(
-        client,
-        refreshed.scope,
-        Some(refreshed.family),
-        c.ttl.min(JWT_MAX_TTL),
-    ) {
-        Ok(issued) => {
-            state.truth.add(org, Count::IssuedJwtRefresh);
-            state.truth.add(org, Count::TokenOk);
-            Json(json!({"jwt": issued.token})).into_response()
-        }
-        Err(_) => refuse(
-            &state,
-            &corr,
+    let kept = state
+        .use_refresh(&request.refresh_token, client, false)
+        .map_err(|e| Refusal {
             org,
-            Count::TokenServerError,
-            ApiError::server_error(false),
-        ),
-    }
+            counter: Count::TokenInvalidGrant,
+            error: ApiError::invalid_grant(e.to_string()),
+        })?;
+    let jwt = jwt(
+        state,
+        client,
+        kept.scope,
+        kept.family,
+        Count::IssuedJwtRefresh,
+    )?;
+    Ok(Json(json!({"jwt": jwt})).into_response())
 }
 
 /// Revokes the bearer JWT's whole family (its refresh token and every JWT it produced).
