@@ -45,7 +45,8 @@ pub(crate) struct RefreshRequest {
 struct Refusal {
     org: Option<usize>,
     counter: Count,
-    error: ApiError,
+    // Boxed: refusals are the rare path, and an unboxed ApiError makes every Result carry its size.
+    error: Box<ApiError>,
 }
 
 impl Refusal {
@@ -54,7 +55,7 @@ impl Refusal {
         Refusal {
             org: None,
             counter: Count::TokenClientError,
-            error,
+            error: Box::new(error),
         }
     }
 }
@@ -101,7 +102,7 @@ fn jwt(
         Err(_) => Err(Refusal {
             org,
             counter: Count::TokenServerError,
-            error: ApiError::server_error(false),
+            error: Box::new(ApiError::server_error(false)),
         }),
     }
 }
@@ -125,9 +126,9 @@ fn exchanged(state: &ServerState, request: ExchangeRequest) -> Result<Response, 
         return Err(Refusal {
             org: Some(c.org),
             counter: Count::TokenInvalidGrant,
-            error: ApiError::invalid_grant(format!(
+            error: Box::new(ApiError::invalid_grant(format!(
                 "the code is invalid (codes start with `{CODE_PREFIX}`)"
-            )),
+            ))),
         });
     }
     let scope: std::sync::Arc<str> = c.scopes.join(" ").into();
@@ -159,7 +160,7 @@ fn refreshed(state: &ServerState, request: RefreshRequest) -> Result<Response, R
         .map_err(|e| Refusal {
             org,
             counter: Count::TokenInvalidGrant,
-            error: ApiError::invalid_grant(e.to_string()),
+            error: Box::new(ApiError::invalid_grant(e.to_string())),
         })?;
     let jwt = jwt(
         state,
