@@ -18,9 +18,16 @@ use std::pin::Pin;
 use std::task::{Context, Waker};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-/// A response head larger than this is not a response a load tester should wait for.
+/// A response head larger than this is not a response a load tester should wait for (hyper allows
+/// up to ~400 KiB: a deliberate difference, see h1_differential.rs).
 const MAX_HEAD_BYTES: usize = 64 << 10;
 const MAX_HEADERS: usize = 100;
+/// All trailer fields of a chunked body together, as hyper bounds them.
+const MAX_TRAILER_BYTES: usize = 16 << 10;
+/// A chunk-size line with its extensions.
+const MAX_CHUNK_LINE: usize = 4096;
+/// Interim (1xx) responses before the real one; a peer that sends them without end is not answering.
+const MAX_INTERIM: usize = 16;
 /// Free space a read asks the socket to fill, at least.
 const READ_SPARE: usize = 2 << 10;
 /// An idle connection's buffer is cut back to this after a large response.
@@ -119,23 +126,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     async fn read_head(&mut self, head_request: bool) -> Result<Head, Outcome> {
+        let mut interim = 0;
         loop {
             if self.start < self.buf.len() {
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
                 let mut response = httparse::Response::new(&mut headers);
-                match response.parse(&self.buf[self.start..]) {
-                    Ok(httparse::Status::Complete(n)) => {
+                let pending = &self.buf[self.start..];
+                match response.parse(pending) {
+                    Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD_BYTES => {
                         let head = Head::of(&response, head_request)?;
                         self.consume(n);
                         // 100 Continue and other interim responses precede the real one.
                         if (100..200).contains(&head.status) && head.status != 101 {
+                            interim += 1;
+                            if interim > MAX_INTERIM {
+                                return Err(Outcome::BadResponse);
+                            }
                             continue;
                         }
                         return Ok(head);
                     }
-                    Ok(httparse::Status::Partial)
-                        if self.buf.len() - self.start < MAX_HEAD_BYTES => {}
-                    // Not HTTP, or a head without end: no response came back.
+                    Ok(httparse::Status::Partial) if pending.len() < MAX_HEAD_BYTES => {}
+                    // A response came back, but too large or malformed to read.
+                    _ if pending.starts_with(b"HTTP/") => return Err(Outcome::BadResponse),
+                    // Not HTTP at all: nothing that answers this request came back.
                     _ => return Err(Outcome::ConnectError),
                 }
             }
@@ -192,12 +206,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn read_chunks(&mut self, body: &mut Collected) -> Result<(), Outcome> {
         loop {
             let size = loop {
-                match httparse::parse_chunk_size(&self.buf[self.start..]) {
-                    Ok(httparse::Status::Complete((n, size))) => {
+                match chunk_size(&self.buf[self.start..]) {
+                    Ok(Some((n, size))) => {
                         self.consume(n);
                         break size;
                     }
-                    Ok(httparse::Status::Partial) if self.buf.len() - self.start < 4096 => {
+                    Ok(None) if self.buf.len() - self.start < MAX_CHUNK_LINE => {
                         self.fill_some().await?;
                     }
                     _ => return Err(Outcome::BadResponse),
@@ -217,17 +231,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
+    /// The trailer section after the last chunk: header fields (RFC 9112 7.1.2), up to an empty
+    /// line, all of them together within a bound.
     async fn skip_trailers(&mut self) -> Result<(), Outcome> {
         loop {
             let pending = &self.buf[self.start..];
-            match pending.windows(2).position(|w| w == b"\r\n") {
-                Some(0) => {
-                    self.consume(2);
+            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            match httparse::parse_headers(pending, &mut fields) {
+                // httparse takes a bare LF as a line's end; RFC 9112 2.2 and hyper want CRLF.
+                Ok(httparse::Status::Complete((n, _)))
+                    if n <= MAX_TRAILER_BYTES && crlf_only(&pending[..n]) =>
+                {
+                    self.consume(n);
                     return Ok(());
                 }
-                Some(end) => self.consume(end + 2),
-                None if pending.len() < MAX_HEAD_BYTES => self.fill_some().await?,
-                None => return Err(Outcome::BadResponse),
+                Ok(httparse::Status::Partial) if pending.len() < MAX_TRAILER_BYTES => {
+                    self.fill_some().await?;
+                }
+                _ => return Err(Outcome::BadResponse),
             }
         }
     }
@@ -271,26 +292,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 impl Head {
     fn of(response: &httparse::Response<'_, '_>, head_request: bool) -> Result<Head, Outcome> {
         let status = response.code.ok_or(Outcome::ConnectError)?;
-        let mut length: Option<u64> = None;
-        let mut chunked = None;
+        // RFC 9110 15: a status is three digits, the first 1 to 9 (hyper refuses `000` too).
+        if !(100..=999).contains(&status) {
+            return Err(Outcome::BadResponse);
+        }
+        let mut framing = FramingHeaders::default();
         let mut close = false;
         let mut keep_alive = false;
         let mut retry = None;
         for h in response.headers.iter() {
             let name = h.name;
             if name.eq_ignore_ascii_case("content-length") {
-                let n = std::str::from_utf8(h.value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .ok_or(Outcome::BadResponse)?;
-                // Two different lengths: which one frames the body is anyone's guess.
-                if length.is_some_and(|l| l != n) {
-                    return Err(Outcome::BadResponse);
-                }
-                length = Some(n);
+                framing.length(h.value);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
-                chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+                framing.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
             } else if name.eq_ignore_ascii_case("connection") {
                 for token in h.value.split(|&b| b == b',') {
                     let token = token.trim_ascii();
@@ -301,22 +317,17 @@ impl Head {
                 retry = retry_after(h.value);
             }
         }
+        let http10 = response.version == Some(0);
         let no_body =
             head_request || (100..200).contains(&status) || status == 204 || status == 304;
-        let framing = match (no_body, chunked, length) {
-            (true, _, _) => Framing::Length(0),
-            // Transfer-Encoding overrides Content-Length; one not ending in chunked runs to the close.
-            (_, Some(true), _) => Framing::Chunked,
-            (_, Some(false), _) => Framing::UntilClose,
-            (_, None, Some(n)) => Framing::Length(n),
-            (_, None, None) => Framing::UntilClose,
-        };
-        // HTTP/1.0 closes unless it says otherwise; HTTP/1.1 stays open unless it says otherwise.
-        let persistent = if response.version == Some(0) {
-            keep_alive
+        let framing = if no_body {
+            // Whatever the framing headers say, these have no body (RFC 9112 6.3 rules 1 and 2).
+            Framing::Length(0)
         } else {
-            !close
+            framing.decide(http10)?
         };
+        // HTTP/1.0 closes unless it says keep-alive; either closes once it says close.
+        let persistent = !close && (!http10 || keep_alive);
         Ok(Head {
             status,
             retry_after: retry,
@@ -324,6 +335,57 @@ impl Head {
             // After 101 the connection speaks another protocol; nothing asked for that.
             keep_alive: persistent && framing != Framing::UntilClose && status != 101,
         })
+    }
+}
+
+/// The framing headers of a response head, judged once the whole head is read.
+struct FramingHeaders {
+    /// `Some(false)` for a Transfer-Encoding that does not end in chunked.
+    chunked: Option<bool>,
+    /// Any Content-Length line at all, valid or not.
+    length_seen: bool,
+    /// The one length every Content-Length value agrees on; `Err` when one is not digits or two
+    /// differ, which leaves the framing to anyone's guess.
+    length: Result<Option<u64>, ()>,
+}
+
+impl Default for FramingHeaders {
+    fn default() -> Self {
+        FramingHeaders {
+            chunked: None,
+            length_seen: false,
+            length: Ok(None),
+        }
+    }
+}
+
+impl FramingHeaders {
+    /// One Content-Length line; `5, 5` repeats one length (RFC 9110 8.6).
+    fn length(&mut self, value: &[u8]) {
+        self.length_seen = true;
+        for v in value.split(|&b| b == b',') {
+            self.length = match (self.length, digits(v.trim_ascii())) {
+                (Ok(None), Some(n)) => Ok(Some(n)),
+                (Ok(Some(l)), Some(n)) if l == n => Ok(Some(n)),
+                _ => Err(()),
+            };
+        }
+    }
+
+    fn decide(&self, http10: bool) -> Result<Framing, Outcome> {
+        match (self.chunked, self.length) {
+            // RFC 9112 6.1: HTTP/1.0 has no Transfer-Encoding. RFC 9112 6.3: a message with both
+            // Transfer-Encoding and Content-Length may be request smuggling or response splitting
+            // and "ought to be handled as an error" (hyper lets Transfer-Encoding win: a
+            // deliberate difference, see h1_differential.rs).
+            (Some(_), _) if http10 || self.length_seen => Err(Outcome::BadResponse),
+            (Some(true), _) => Ok(Framing::Chunked),
+            // A Transfer-Encoding not ending in chunked runs to the close.
+            (Some(false), _) => Ok(Framing::UntilClose),
+            (None, Err(())) => Err(Outcome::BadResponse),
+            (None, Ok(Some(n))) => Ok(Framing::Length(n)),
+            (None, Ok(None)) => Ok(Framing::UntilClose),
+        }
     }
 }
 
@@ -371,6 +433,62 @@ fn write_request(buf: &mut Vec<u8>, request: &http::Request<Bytes>) {
     buf.extend_from_slice(body);
 }
 
+/// A chunk-size line (RFC 9112 7.1): hex digits, optional whitespace, optional extensions, CRLF.
+/// `Ok(None)` until the line is complete; its length and the size once it is. Written out rather
+/// than `httparse::parse_chunk_size`, which takes a bare LF inside an extension as the line's end,
+/// where hyper (and the RFC's grammar) refuse the line.
+fn chunk_size(buf: &[u8]) -> Result<Option<(usize, u64)>, ()> {
+    #[derive(PartialEq)]
+    enum At {
+        Digits,
+        Space,
+        Extension,
+        Lf,
+    }
+    let mut at = At::Digits;
+    let mut size: u64 = 0;
+    for (i, &b) in buf.iter().enumerate() {
+        at = match (at, b) {
+            (At::Digits, _) if b.is_ascii_hexdigit() => {
+                let digit = (b as char).to_digit(16).ok_or(())?;
+                size = size.checked_mul(16).ok_or(())? + u64::from(digit);
+                At::Digits
+            }
+            (_, _) if i == 0 => return Err(()),
+            (At::Digits | At::Space, b' ' | b'\t') => At::Space,
+            (At::Digits | At::Space | At::Extension, b';') => At::Extension,
+            (At::Digits | At::Space | At::Extension, b'\r') => At::Lf,
+            (At::Extension, b'\n') => return Err(()),
+            (At::Extension, _) => At::Extension,
+            (At::Lf, b'\n') => return Ok(Some((i + 1, size))),
+            _ => return Err(()),
+        };
+    }
+    Ok(None)
+}
+
+fn crlf_only(lines: &[u8]) -> bool {
+    lines
+        .iter()
+        .enumerate()
+        .all(|(i, &b)| b != b'\n' || (i > 0 && lines[i - 1] == b'\r'))
+}
+
+/// A Content-Length value: ASCII digits only, as RFC 9110 8.6 writes it (`u64::from_str` would take
+/// a leading `+`).
+fn digits(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &b| {
+        if b.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
 fn io_outcome(e: &std::io::Error, otherwise: Outcome) -> Outcome {
     if e.kind() == ErrorKind::TimedOut {
         Outcome::Timeout
@@ -382,3 +500,7 @@ fn io_outcome(e: &std::io::Error, otherwise: Outcome) -> Outcome {
 #[cfg(test)]
 #[path = "h1_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "h1_differential.rs"]
+mod differential;

@@ -230,3 +230,71 @@ async fn an_idle_connection_is_closed_once_the_peer_closes_it_or_talks_out_of_tu
         .unwrap();
     assert!(conn.is_closed(), "bytes nobody asked for");
 }
+
+#[tokio::test]
+async fn framing_that_rfc_9112_calls_an_error_is_a_bad_response() {
+    let cases: [&'static [u8]; 5] = [
+        // Both framings: request smuggling's shape (RFC 9112 6.3).
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        // Content-Length is digits only.
+        b"HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5, 6\r\n\r\nhello",
+        // HTTP/1.0 has no Transfer-Encoding.
+        b"HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+        // Trailers past their bound.
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n",
+    ];
+    for (i, reply) in cases.into_iter().enumerate() {
+        let reply: &'static [u8] = if i == 4 {
+            let mut long = reply.to_vec();
+            for n in 0..2_000 {
+                long.extend_from_slice(format!("x-trailer-{n}: {}\r\n", "v".repeat(8)).as_bytes());
+            }
+            long.extend_from_slice(b"\r\n");
+            long.leak()
+        } else {
+            reply
+        };
+        let (got, _) = exchange(reply, 5, true).await;
+        assert_eq!(
+            got.err(),
+            Some(Outcome::BadResponse),
+            "{}",
+            String::from_utf8_lossy(&reply[..reply.len().min(90)])
+        );
+    }
+    // One length said twice is one length.
+    let (got, _) = exchange(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5, 5\r\n\r\nhello",
+        4,
+        true,
+    )
+    .await;
+    assert_eq!(got.unwrap().0.body, b"hello");
+}
+
+#[tokio::test]
+async fn a_response_too_large_to_read_or_without_end_is_a_bad_response_not_a_broken_connection() {
+    let mut huge = b"HTTP/1.1 200 OK\r\n".to_vec();
+    while huge.len() < 200 << 10 {
+        huge.extend_from_slice(b"x-padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    }
+    huge.extend_from_slice(b"content-length: 0\r\n\r\n");
+    // The client stops reading at its bound, so the peer may never finish writing: not awaited.
+    let (client, mut peer) = tokio::io::duplex(64 << 10);
+    tokio::spawn(async move { respond(&mut peer, &huge, 4096, true).await });
+    let got = Conn::new(client).exchange(&get("http://h/"), true).await;
+    assert_eq!(got.err(), Some(Outcome::BadResponse), "a 200 KB head");
+
+    let mut endless = Vec::new();
+    for _ in 0..=super::MAX_INTERIM {
+        endless.extend_from_slice(b"HTTP/1.1 102 Processing\r\n\r\n");
+    }
+    endless.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+    let (got, _) = exchange(endless.leak(), 64, true).await;
+    assert_eq!(
+        got.err(),
+        Some(Outcome::BadResponse),
+        "interim responses without end"
+    );
+}
