@@ -165,7 +165,7 @@ impl Reader {
     }
 
     /// Puts a value at `key` that serde takes, so that reading goes on past a required key that is
-    /// absent or was removed. Failing that, the table holding it goes, as a problem of its own.
+    /// absent or was removed. Failing that, the table holding it is taken out, its other keys unread.
     fn stand_in(&mut self, key: &str, shape: &mut Shape) -> bool {
         for value in stand_ins() {
             if !edit(&mut self.doc, key, Edit::Put(value)) {

@@ -276,8 +276,7 @@ fn validate_command_exits_2_and_prints_file_line_and_key() {
 
 #[test]
 fn problems_of_every_kind_come_back_in_one_pass() {
-    // A misspelt key, a value that does not parse and a misspelt preset: each used to wait for the
-    // fix of the one before.
+    // A misspelt key, a value that does not parse and a misspelt preset, all in one report.
     let text = with("token_ttl", "token_tll")
         .replace("rate = \"100/s\"", "rate = \"quick\"")
         .replace(
