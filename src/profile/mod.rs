@@ -106,7 +106,8 @@ pub fn load(path: &Path) -> Result<Loaded, ProfileError> {
     })
 }
 
-/// Parses and validates; every problem comes back at once, each with its key and line.
+/// Parses and validates. Every problem of reading (unknown keys, values that do not parse, unknown
+/// presets) comes back at once; when there is none, every problem of the values; each with its key and line.
 pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
     let locator = Locator::new(text);
     let dir = path.parent().unwrap_or(Path::new("."));
