@@ -59,7 +59,7 @@ pub struct ClientModel {
     pub clock_skew_ms: i64,
 }
 
-/// The platform SDKs wait up to 10 s for another caller's refresh (REFERENCE.md).
+/// The platform SDK waits up to 10 s for another caller's refresh (docs/clients.md).
 const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
 /// Settings were validated with the profile, so required ones are present; defaults fill the rest.

@@ -143,13 +143,53 @@ pub enum PlanError {
 pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> {
     let profile = &loaded.profile;
     let seed = overrides.seed.unwrap_or(profile.seed);
-    let duration = overrides.duration.unwrap_or(profile.duration.0);
     let org_count = profile.load.orgs as usize;
     let session_count = profile.load.sessions as usize;
-    let partners = profile.load.partners as usize;
+    let orgs = orgs(profile);
+    let session_org: Arc<[u32]> = (0..session_count).map(|s| (s % org_count) as u32).collect();
+    let mut order: Vec<u32> = (0..session_count as u32).collect();
+    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let slice = match overrides.shard {
+        None => Slice::whole(session_count as u32),
+        Some(shard) => shard_slice(shard, &orgs, &session_org, &order)?,
+    };
+    let variants = chosen_variants(profile, &overrides.variants)?;
+    let top_orgs = busiest(
+        &session_org,
+        org_count,
+        &slice,
+        &order,
+        profile.top_orgs as usize,
+    );
+    Ok(Plan {
+        profile_name: loaded.name.clone(),
+        profile_hash: fnv1a_hex(loaded.text.as_bytes()),
+        seed,
+        load: load(profile, seed, overrides.duration),
+        orgs,
+        session_org,
+        arrival_order: order.into(),
+        variants,
+        profile: profile.clone(),
+        shard: overrides.shard,
+        slice,
+        top_orgs,
+        start_at: overrides.start_at,
+        target_url: overrides.target_url.clone(),
+        profile_dir: loaded
+            .path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default(),
+    })
+}
 
+/// The orgs and their clients. The last `load.partners` are partner orgs of org 0.
+fn orgs(profile: &Profile) -> Vec<Org> {
+    let org_count = profile.load.orgs as usize;
+    let partners = profile.load.partners as usize;
     let primary = |index: usize| (index >= org_count - partners).then_some(0);
-    let orgs: Vec<Org> = match profile.target.http() {
+    match profile.target.http() {
         // A real target's orgs are its own; their secrets are read only when a run needs them.
         Some(http) => http
             .orgs
@@ -181,82 +221,58 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
                 })
                 .collect()
         }
-    };
-
-    let session_org: Arc<[u32]> = (0..session_count).map(|s| (s % org_count) as u32).collect();
-    let mut order: Vec<u32> = (0..session_count as u32).collect();
-    order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let slice = match overrides.shard {
-        None => Slice::whole(session_count as u32),
-        Some(shard) => {
-            let primary: Vec<Option<usize>> = orgs.iter().map(|o: &Org| o.primary).collect();
-            let mut per_org = vec![0_u64; org_count];
-            for &org in session_org.iter() {
-                per_org[org as usize] += 1;
-            }
-            let owns =
-                shard::assign(shard, &primary, &per_org).map_err(|e| PlanError::Shard(shard, e))?;
-            Slice::of(&order, &session_org, &owns)
-        }
-    };
-
-    let names: Vec<&str> = profile.variants.iter().map(|v| v.name.as_str()).collect();
-    for wanted in &overrides.variants {
-        if !names.contains(&wanted.as_str()) {
-            return Err(PlanError::UnknownVariant(wanted.clone(), names.join(", ")));
-        }
     }
-    let variants = profile
+}
+
+/// The arrivals of the orgs this shard owns (a partner org goes with its primary).
+fn shard_slice(
+    shard: Shard,
+    orgs: &[Org],
+    session_org: &[u32],
+    order: &[u32],
+) -> Result<Slice, PlanError> {
+    let primary: Vec<Option<usize>> = orgs.iter().map(|o| o.primary).collect();
+    let mut per_org = vec![0_u64; primary.len()];
+    for &org in session_org {
+        per_org[org as usize] += 1;
+    }
+    let owns = shard::assign(shard, &primary, &per_org).map_err(|e| PlanError::Shard(shard, e))?;
+    Ok(Slice::of(order, session_org, &owns))
+}
+
+/// The client models to run: those named on the command line, or all of them.
+fn chosen_variants(profile: &Profile, wanted: &[String]) -> Result<Vec<ClientModel>, PlanError> {
+    let names: Vec<&str> = profile.variants.iter().map(|v| v.name.as_str()).collect();
+    if let Some(unknown) = wanted.iter().find(|w| !names.contains(&w.as_str())) {
+        return Err(PlanError::UnknownVariant(unknown.clone(), names.join(", ")));
+    }
+    Ok(profile
         .variants
         .iter()
-        .filter(|v| overrides.variants.is_empty() || overrides.variants.contains(&v.name))
+        .filter(|v| wanted.is_empty() || wanted.contains(&v.name))
         .map(|v| client::resolve(&v.name, &v.client))
-        .collect();
+        .collect())
+}
 
-    let top_orgs = busiest(
-        &session_org,
-        org_count,
-        &slice,
-        &order,
-        profile.top_orgs as usize,
-    );
-    Ok(Plan {
-        profile_name: loaded.name.clone(),
-        profile_hash: fnv1a_hex(loaded.text.as_bytes()),
-        seed,
-        load: Load {
-            rate_per_second: profile.load.rate.per_second,
-            connections: profile.load.connections,
-            top_orgs: profile.top_orgs,
-            org_start: org_start(seed, org_count, profile.load.org_start_spread.0),
-            ramp_up: profile.load.ramp_up.0,
-            duration,
-            max_in_flight: profile.load.max_in_flight,
-            max_connections: profile.load.max_connections,
-            request_timeout: profile.load.request_timeout.0,
-            drain: profile.load.drain.0,
-            total_timeout: profile
-                .target
-                .http()
-                .and_then(|h| h.http.total_timeout)
-                .map(|t| t.0),
-        },
-        orgs,
-        session_org,
-        arrival_order: order.into(),
-        variants,
-        profile: profile.clone(),
-        shard: overrides.shard,
-        slice,
-        top_orgs,
-        start_at: overrides.start_at,
-        target_url: overrides.target_url.clone(),
-        profile_dir: loaded
-            .path
-            .parent()
-            .map(std::path::Path::to_path_buf)
-            .unwrap_or_default(),
-    })
+fn load(profile: &Profile, seed: u64, duration: Option<Duration>) -> Load {
+    let load = &profile.load;
+    Load {
+        rate_per_second: load.rate.per_second,
+        connections: load.connections,
+        top_orgs: profile.top_orgs,
+        org_start: org_start(seed, load.orgs as usize, load.org_start_spread.0),
+        ramp_up: load.ramp_up.0,
+        duration: duration.unwrap_or(profile.duration.0),
+        max_in_flight: load.max_in_flight,
+        max_connections: load.max_connections,
+        request_timeout: load.request_timeout.0,
+        drain: load.drain.0,
+        total_timeout: profile
+            .target
+            .http()
+            .and_then(|h| h.http.total_timeout)
+            .map(|t| t.0),
+    }
 }
 
 fn fnv1a_hex(bytes: &[u8]) -> String {

@@ -60,13 +60,33 @@ impl Locator {
     pub fn key_at(&self, offset: usize) -> Option<String> {
         let doc = self.doc.as_ref()?;
         let mut best = None;
-        find_key(doc.as_table(), "", offset, &mut best);
+        walk(doc.as_table(), "", &mut |path, spot| {
+            if covers(spot.key, offset) || covers(spot.body, offset) {
+                best = Some(path.to_owned());
+            }
+        });
         best
+    }
+
+    /// The key of the table written exactly at `span` (where serde places a key missing from it);
+    /// "" for the top level.
+    pub fn table_at(&self, span: std::ops::Range<usize>) -> Option<String> {
+        let doc = self.doc.as_ref()?;
+        if doc.as_table().span() == Some(span.clone()) {
+            return Some(String::new());
+        }
+        let mut found = None;
+        walk(doc.as_table(), "", &mut |path, spot| {
+            if spot.body.as_ref() == Some(&span) {
+                found = Some(path.to_owned());
+            }
+        });
+        found
     }
 }
 
 /// Splits `a.b[1]."c.d"` into `a`, `b[1]`, `c.d`: quoted segments may hold dots (threshold names do).
-fn segments(path: &str) -> Vec<&str> {
+pub(super) fn segments(path: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = path;
     while !rest.is_empty() {
@@ -84,14 +104,15 @@ fn segments(path: &str) -> Vec<&str> {
     out
 }
 
-fn split_index(segment: &str) -> (&str, Option<usize>) {
+pub(super) fn split_index(segment: &str) -> (&str, Option<usize>) {
     match segment.split_once('[') {
         Some((name, rest)) => (name, rest.trim_end_matches(']').parse().ok()),
         None => (segment, None),
     }
 }
 
-fn join(prefix: &str, name: &str) -> String {
+/// `prefix.name`, with `name` quoted when it holds a dot.
+pub(super) fn join(prefix: &str, name: &str) -> String {
     let name = if name.contains('.') {
         format!("\"{name}\"")
     } else {
@@ -108,30 +129,43 @@ fn covers(span: Option<std::ops::Range<usize>>, offset: usize) -> bool {
     span.is_some_and(|s| s.start <= offset && offset < s.end.max(s.start + 1))
 }
 
-fn find_key(table: &dyn TableLike, prefix: &str, offset: usize, best: &mut Option<String>) {
+/// Where an entry of the document is written: its key, and its value or table.
+struct Spot {
+    key: Option<std::ops::Range<usize>>,
+    body: Option<std::ops::Range<usize>>,
+}
+
+/// Visits every entry, parents before their children, with its dotted path.
+fn walk(table: &dyn TableLike, prefix: &str, visit: &mut dyn FnMut(&str, Spot)) {
     for (name, item) in table.iter() {
         let path = join(prefix, name);
-        let key_span = table.get_key_value(name).and_then(|(k, _)| k.span());
-        let here = match item {
-            Item::Value(v) => covers(key_span.clone(), offset) || covers(v.span(), offset),
-            Item::Table(t) => covers(t.span(), offset),
-            _ => covers(key_span.clone(), offset),
+        let key = table.get_key_value(name).and_then(|(k, _)| k.span());
+        let spot = match item {
+            Item::Value(v) => Spot {
+                key,
+                body: v.span(),
+            },
+            Item::Table(t) => Spot {
+                key: None,
+                body: t.span(),
+            },
+            _ => Spot { key, body: None },
         };
-        if here {
-            *best = Some(path.clone());
-        }
+        visit(&path, spot);
         match item {
             Item::ArrayOfTables(array) => {
                 for (i, t) in array.iter().enumerate() {
                     let indexed = format!("{path}[{i}]");
-                    if covers(t.span(), offset) {
-                        *best = Some(indexed.clone());
-                    }
-                    find_key(t, &indexed, offset, best);
+                    let spot = Spot {
+                        key: None,
+                        body: t.span(),
+                    };
+                    visit(&indexed, spot);
+                    walk(t, &indexed, visit);
                 }
             }
-            Item::Value(Value::InlineTable(t)) => find_key(t, &path, offset, best),
-            Item::Table(t) => find_key(t, &path, offset, best),
+            Item::Value(Value::InlineTable(t)) => walk(t, &path, visit),
+            Item::Table(t) => walk(t, &path, visit),
             _ => {}
         }
     }
@@ -165,5 +199,9 @@ mod tests {
         let offset = TEXT.find("\"3s\"").unwrap();
         assert_eq!(loc.key_at(offset).as_deref(), Some("variant[1].margin"));
         assert_eq!(loc.line_of_offset(offset), 12);
+        // A table's span runs from its header to the end of its last value.
+        let load = TEXT.find("[load]").unwrap()..TEXT.find("sessions = 10").unwrap() + 13;
+        assert_eq!(loc.table_at(load).as_deref(), Some("load"));
+        assert_eq!(loc.table_at(0..8).as_deref(), Some(""));
     }
 }

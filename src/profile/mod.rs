@@ -6,6 +6,8 @@ pub mod presets;
 pub mod problems;
 pub mod schema;
 pub mod server;
+mod shape;
+mod suggest;
 pub mod target;
 pub mod target_checks;
 pub mod template;
@@ -104,40 +106,56 @@ pub fn load(path: &Path) -> Result<Loaded, ProfileError> {
     })
 }
 
-/// Parses and validates; every problem comes back at once, each with its key and line.
+/// Parses and validates. Every problem of reading (unknown keys, values that do not parse, unknown
+/// presets) comes back at once; when there is none, every problem of the values; each with its key and line.
 pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
     let locator = Locator::new(text);
-    let invalid = |problems| ProfileError::Invalid {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let problems = match read(text, &locator, dir) {
+        Ok(profile) => match check(&profile, &locator) {
+            problems if problems.is_empty() => return Ok(profile),
+            problems => problems,
+        },
+        Err(problems) => problems,
+    };
+    Err(ProfileError::Invalid {
         path: path.to_owned(),
         problems,
+    })
+}
+
+/// The file read into its serde model with every client's presets applied, or every problem met on
+/// the way: keys serde does not know, values it cannot read, presets that do not exist.
+fn read(text: &str, locator: &Locator, dir: &Path) -> Result<Profile, Vec<Located>> {
+    let mut shape = shape::read(text, locator);
+    let mut problems = std::mem::take(&mut shape.problems);
+    let Some(mut profile) = shape.profile.take() else {
+        return Err(problems);
     };
-    let mut profile: Profile = toml::from_str(text).map_err(|e| {
-        let e = match e.span().and_then(|s| locator.key_at(s.start)).as_deref() {
-            Some("target") => target::pinpoint(text, e),
-            _ => e,
-        };
-        let offset = e.span().map(|s| s.start);
-        invalid(vec![Located {
-            line: offset.map(|o| locator.line_of_offset(o)),
-            key: offset.and_then(|o| locator.key_at(o)).unwrap_or_default(),
-            message: match e.message().trim() {
-                // The TOML parser has no words for a few inputs (a lone carriage return).
-                "" => "this is not valid TOML".to_owned(),
-                m => m.to_owned(),
-            },
-        }])
-    })?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut problems = problems::Problems::default();
     for (i, variant) in profile.variants.iter_mut().enumerate() {
+        let key = format!("variant[{i}].client");
+        if shape.is_settled(&key) {
+            continue;
+        }
         match presets::resolve(&variant.client, dir) {
             Ok(resolved) => variant.client = resolved,
-            Err(message) => problems.push(format!("variant[{i}].client"), message),
+            Err(message) => problems.push(Located {
+                line: locator.line_of_key(&key),
+                key,
+                message,
+            }),
         }
     }
-    if problems.is_empty() {
-        problems = validate::validate(&profile);
+    match problems.is_empty() {
+        true => Ok(profile),
+        false => Err(problems),
     }
+}
+
+/// Values against their ranges and against each other. Only a profile that reads as written gets
+/// here: with a key removed or stood in for, these checks would judge values the file does not have.
+fn check(profile: &Profile, locator: &Locator) -> Vec<Located> {
+    let mut problems = validate::validate(profile);
     // `[server]` has defaults, so only the text tells whether it was written; against a real target it
     // would be silently ignored, which is worse than an error.
     if profile.target.http().is_some() && locator.line_of_key("server").is_some() {
@@ -146,20 +164,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
             "configures the embedded target only; remove it when [target] kind = \"http\"",
         );
     }
-    let problems = problems.into_vec();
-    if problems.is_empty() {
-        return Ok(profile);
-    }
-    Err(invalid(
-        problems
-            .into_iter()
-            .map(|p| Located {
-                line: locator.line_of_key(&p.key),
-                key: p.key,
-                message: p.message,
-            })
-            .collect(),
-    ))
+    problems
+        .into_vec()
+        .into_iter()
+        .map(|p| Located {
+            line: locator.line_of_key(&p.key),
+            key: p.key,
+            message: p.message,
+        })
+        .collect()
 }
 
 /// The JSON Schema of a profile, generated from the types above, for editors (`tokenstorm schema`).

@@ -67,24 +67,51 @@ fn load(name: &str, profile_dir: &Path) -> Result<ClientSettings, String> {
         Ok(text) => (text, file.display().to_string()),
         Err(_) => match BUILT_IN.iter().find(|(n, _)| *n == name) {
             Some((_, text)) => (text.to_string(), format!("built-in preset {name}")),
-            None => {
-                let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
-                return Err(format!(
-                    "unknown client preset `{name}`; built-in presets are {}, or put clients/{name}.toml next to the profile",
-                    names.join(", ")
-                ));
-            }
+            None => return Err(unknown(name, profile_dir)),
         },
     };
     parse_settings(&text).map_err(|e| {
         let line = e
             .span()
             .map(|s| super::locate::Locator::new(&text).line_of_offset(s.start));
+        let message = super::suggest::improve(e.message().trim());
         match line {
-            Some(line) => format!("in {origin}, line {line}: {}", e.message().trim()),
-            None => format!("in {origin}: {}", e.message().trim()),
+            Some(line) => format!("in {origin}, line {line}: {message}"),
+            None => format!("in {origin}: {message}"),
         }
     })
+}
+
+/// What to say about a preset that is neither built in nor a file, with the nearest name if one is close.
+fn unknown(name: &str, profile_dir: &Path) -> String {
+    let built_in: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+    let files = local_names(profile_dir);
+    let known = built_in
+        .iter()
+        .copied()
+        .chain(files.iter().map(String::as_str));
+    let listed = format!(
+        "built-in presets are {}, or put clients/{name}.toml next to the profile",
+        built_in.join(", ")
+    );
+    match super::suggest::nearest(name, known) {
+        Some(near) => format!("unknown client preset `{name}`: did you mean `{near}`? ({listed})"),
+        None => format!("unknown client preset `{name}`; {listed}"),
+    }
+}
+
+/// The presets in `clients/` next to the profile.
+fn local_names(profile_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(profile_dir.join("clients")) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let stem = path.file_stem()?.to_str()?;
+            (path.extension()? == "toml").then(|| stem.to_owned())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -131,6 +158,16 @@ mod tests {
         assert!(err
             .unwrap_err()
             .contains("built-in presets are genesys-platform-sdk"));
+        let err = resolve(
+            &ClientSettings {
+                preset: Some("nave".into()),
+                ..Default::default()
+            },
+            Path::new("."),
+        );
+        assert!(err.unwrap_err().starts_with(
+            "unknown client preset `nave`: did you mean `naive`? (built-in presets are"
+        ));
         let err = resolve(
             &ClientSettings {
                 preset: Some("../x".into()),

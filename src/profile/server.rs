@@ -11,7 +11,7 @@ const MAX_TTL: Duration = Duration::from_secs(172_800);
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSection {
-    /// Access-token lifetime (REFERENCE.md: platform default is long; tests use seconds).
+    /// Access-token lifetime: the platform's is long; a test uses seconds, so expiry comes within the run.
     pub token_ttl: Span,
     /// Tolerance when the server checks `exp` (0 s, like golang-jwt).
     pub leeway: Span,

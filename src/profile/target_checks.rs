@@ -1,12 +1,27 @@
 //! Checks of a real target's settings: URLs, paths, the API call, TLS, timeouts, orgs and credentials.
 
 use super::problems::Problems;
-use super::target::{Dialect, HttpTarget};
+use super::target::{ApiCall, Dialect, HttpTarget, TargetOrg};
 use super::template::Var;
 
 impl HttpTarget {
     /// `uses_refresh_token`: some variant gets its first token by a code (refresh-token models).
     pub fn validate(&self, orgs: u32, uses_refresh_token: bool, problems: &mut Problems) {
+        self.check_addresses(problems);
+        self.api.validate(problems);
+        self.check_transport(problems);
+        if uses_refresh_token && self.auth_code.is_none() {
+            problems.push(
+                "target.auth_code",
+                "a variant gets its first token with a refresh token (authorization code or web-deployments \
+                 exchange): set the code the server accepts, e.g. auth_code = \"test-{session}\"",
+            );
+        }
+        self.check_orgs(orgs, problems);
+    }
+
+    /// The two base URLs, and the paths on the token host.
+    fn check_addresses(&self, problems: &mut Problems) {
         for (key, url) in [
             ("target.token_base", &self.token_base),
             ("target.api_base", &self.api_base),
@@ -24,36 +39,9 @@ impl HttpTarget {
                 problems.push(key, format!("`{path}` must start with `/`"));
             }
         }
-        if !self.api.path.to_string().starts_with('/') {
-            problems.push("target.api.path", "must start with `/`");
-        }
-        if http::Method::from_bytes(self.api.method.as_bytes()).is_err() {
-            problems.push(
-                "target.api.method",
-                format!("`{}` is not an HTTP method", self.api.method),
-            );
-        }
-        for name in self.api.headers.keys() {
-            let key = format!("target.api.headers.\"{name}\"");
-            if http::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                problems.push(key, format!("`{name}` is not a valid header name"));
-            } else if name.eq_ignore_ascii_case("authorization") {
-                problems.push(
-                    key,
-                    "tokenstorm sends the bearer token itself; secrets never live in a profile",
-                );
-            }
-        }
-        let templates = std::iter::once(&self.api.path)
-            .chain(self.api.headers.values())
-            .chain(self.api.body.as_ref());
-        if self.api.contact_ids.is_empty() && templates.clone().any(|t| t.uses(Var::ContactId)) {
-            problems.push(
-                "target.api.contact_ids",
-                "{contact_id} is used, so list the contact ids to draw from",
-            );
-        }
-        let dialect_web = self.dialect == Dialect::WebDeployments;
+    }
+
+    fn check_transport(&self, problems: &mut Problems) {
         if self.http.connect_timeout.0.is_zero() {
             problems.push("target.http.connect_timeout", "must be more than 0s");
         }
@@ -66,13 +54,10 @@ impl HttpTarget {
                 "client_cert and client_key go together (mutual TLS needs both)",
             );
         }
-        if uses_refresh_token && self.auth_code.is_none() {
-            problems.push(
-                "target.auth_code",
-                "a variant gets its first token with a refresh token (authorization code or web-deployments \
-                 exchange): set the code the server accepts, e.g. auth_code = \"test-{session}\"",
-            );
-        }
+    }
+
+    /// One `[[target.orgs]]` per org, each named once and with its credentials' source.
+    fn check_orgs(&self, orgs: u32, problems: &mut Problems) {
         if self.orgs.len() != orgs as usize {
             problems.push(
                 "target.orgs",
@@ -88,32 +73,77 @@ impl HttpTarget {
             if !seen.insert(org.name.as_str()) {
                 problems.push(key("name"), format!("`{}` is listed twice", org.name));
             }
-            if dialect_web {
+            if self.dialect == Dialect::WebDeployments {
                 if org.deployment_id.is_none() {
                     problems.push(key("deployment_id"), "the web-deployments dialect needs it");
                 }
                 continue;
             }
-            if self.credentials_file.is_none() {
-                if org.client_id.is_none() && org.client_id_env.is_none() {
-                    problems.push(
-                        key("client_id"),
-                        "set client_id or client_id_env (or target.credentials_file)",
-                    );
-                }
-                if org.client_secret_env.is_none() {
-                    problems.push(
-                        key("client_secret_env"),
-                        "name the environment variable that holds the secret (or set target.credentials_file)",
-                    );
-                }
-            }
-            if org.client_id.is_some() && org.client_id_env.is_some() {
+            self.check_credentials(org, &key, problems);
+        }
+    }
+
+    /// Where an RFC 6749 org's client id and secret come from.
+    fn check_credentials(
+        &self,
+        org: &TargetOrg,
+        key: &dyn Fn(&str) -> String,
+        problems: &mut Problems,
+    ) {
+        if self.credentials_file.is_none() {
+            if org.client_id.is_none() && org.client_id_env.is_none() {
                 problems.push(
-                    key("client_id_env"),
-                    "set client_id or client_id_env, not both",
+                    key("client_id"),
+                    "set client_id or client_id_env (or target.credentials_file)",
                 );
             }
+            if org.client_secret_env.is_none() {
+                problems.push(
+                    key("client_secret_env"),
+                    "name the environment variable that holds the secret (or set target.credentials_file)",
+                );
+            }
+        }
+        if org.client_id.is_some() && org.client_id_env.is_some() {
+            problems.push(
+                key("client_id_env"),
+                "set client_id or client_id_env, not both",
+            );
+        }
+    }
+}
+
+impl ApiCall {
+    /// The call's path, method and headers, and the variables its templates use.
+    fn validate(&self, problems: &mut Problems) {
+        if !self.path.to_string().starts_with('/') {
+            problems.push("target.api.path", "must start with `/`");
+        }
+        if http::Method::from_bytes(self.method.as_bytes()).is_err() {
+            problems.push(
+                "target.api.method",
+                format!("`{}` is not an HTTP method", self.method),
+            );
+        }
+        for name in self.headers.keys() {
+            let key = format!("target.api.headers.\"{name}\"");
+            if http::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                problems.push(key, format!("`{name}` is not a valid header name"));
+            } else if name.eq_ignore_ascii_case("authorization") {
+                problems.push(
+                    key,
+                    "tokenstorm sends the bearer token itself; secrets never live in a profile",
+                );
+            }
+        }
+        let templates = std::iter::once(&self.path)
+            .chain(self.headers.values())
+            .chain(self.body.as_ref());
+        if self.contact_ids.is_empty() && templates.clone().any(|t| t.uses(Var::ContactId)) {
+            problems.push(
+                "target.api.contact_ids",
+                "{contact_id} is used, so list the contact ids to draw from",
+            );
         }
     }
 }

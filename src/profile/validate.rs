@@ -1,5 +1,6 @@
 //! Checks a parsed profile for values out of range and settings that contradict each other.
 
+use super::client::ClientSettings;
 use super::problems::Problems;
 use super::schema::{
     Coalesce, LoadSection, PartnerCredentials, Profile, RefreshGrant, TokenScope, Trigger,
@@ -182,6 +183,28 @@ fn check_variant(variant: &VariantSection, key: &str, load: &LoadSection, proble
     check_name(&variant.name, &format!("{key}.name"), problems);
     let c = &variant.client;
     let at = |field: &str| format!("{key}.client.{field}");
+    check_required(c, &at, problems);
+    check_trigger_settings(c, &at, problems);
+    check_coalescing(c, &at, problems);
+    for (field, value) in [
+        ("retries_on_401", c.retries_on_401),
+        ("retries_on_429", c.retries_on_429),
+    ] {
+        if value.is_some_and(|v| v > 10) {
+            problems.push(at(field), "must be at most 10");
+        }
+    }
+    if c.partner_credentials == Some(PartnerCredentials::Primary) && load.partners == 0 {
+        problems.push(
+            at("partner_credentials"),
+            "\"primary\" only matters for partner orgs; set load.partners to how many of the orgs are partners",
+        );
+    }
+}
+
+/// A client model needs a token scope and a trigger (from a preset or its own), and each trigger
+/// its settings.
+fn check_required(c: &ClientSettings, at: &dyn Fn(&str) -> String, problems: &mut Problems) {
     let mut need = |present: bool, field: &str, why: &str| {
         if !present {
             problems.push(at(field), why.to_owned());
@@ -222,24 +245,29 @@ fn check_variant(variant: &VariantSection, key: &str, load: &LoadSection, proble
         ),
         _ => {}
     }
+}
+
+/// Settings of another trigger than the one chosen are mistakes; the chosen one's must make sense.
+fn check_trigger_settings(
+    c: &ClientSettings,
+    at: &dyn Fn(&str) -> String,
+    problems: &mut Problems,
+) {
     let trigger = c.trigger.unwrap_or(Trigger::Reactive);
-    let only = |field: &str, when: &str| {
-        (
+    let mut only = |field: &str, when: &str| {
+        problems.push(
             at(field),
             format!("only applies to {when}; remove it or change the trigger"),
-        )
+        );
     };
     if c.margin.is_some() && !matches!(trigger, Trigger::Margin | Trigger::TwoWindow) {
-        let (k, m) = only("margin", "trigger = \"margin\" or \"two-window\"");
-        problems.push(k, m);
+        only("margin", "trigger = \"margin\" or \"two-window\"");
     }
     if c.advisory.is_some() && trigger != Trigger::TwoWindow {
-        let (k, m) = only("advisory", "trigger = \"two-window\"");
-        problems.push(k, m);
+        only("advisory", "trigger = \"two-window\"");
     }
     if c.fraction.is_some() && trigger != Trigger::Fraction {
-        let (k, m) = only("fraction", "trigger = \"fraction\"");
-        problems.push(k, m);
+        only("fraction", "trigger = \"fraction\"");
     }
     if let (Some(advisory), Some(margin)) = (c.advisory, c.margin) {
         if trigger == Trigger::TwoWindow && advisory <= margin {
@@ -257,6 +285,10 @@ fn check_variant(variant: &VariantSection, key: &str, load: &LoadSection, proble
             );
         }
     }
+}
+
+/// The settings of `lock` and `single-flight` coalescing belong to them.
+fn check_coalescing(c: &ClientSettings, at: &dyn Fn(&str) -> String, problems: &mut Problems) {
     if c.lock_ttl.is_some() && c.coalesce != Some(Coalesce::Lock) {
         problems.push(at("lock_ttl"), "only applies to coalesce = \"lock\"");
     }
@@ -271,19 +303,5 @@ fn check_variant(variant: &VariantSection, key: &str, load: &LoadSection, proble
     }
     if c.wait_timeout.is_some_and(|t| t.0.is_zero()) {
         problems.push(at("wait_timeout"), "must be more than 0s");
-    }
-    for (field, value) in [
-        ("retries_on_401", c.retries_on_401),
-        ("retries_on_429", c.retries_on_429),
-    ] {
-        if value.is_some_and(|v| v > 10) {
-            problems.push(at(field), "must be at most 10");
-        }
-    }
-    if c.partner_credentials == Some(PartnerCredentials::Primary) && load.partners == 0 {
-        problems.push(
-            at("partner_credentials"),
-            "\"primary\" only matters for partner orgs; set load.partners to how many of the orgs are partners",
-        );
     }
 }

@@ -273,3 +273,75 @@ fn validate_command_exits_2_and_prints_file_line_and_key() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+#[test]
+fn problems_of_every_kind_come_back_in_one_pass() {
+    // A misspelt key, a value that does not parse and a misspelt preset, all in one report.
+    let text = with("token_ttl", "token_tll")
+        .replace("rate = \"100/s\"", "rate = \"quick\"")
+        .replace(
+            "[variant.client]\ntoken_scope = \"org\"\ntrigger = \"reactive\"\n",
+            "client = \"nave\"\n",
+        );
+    let p = problems(&text);
+    let found: Vec<(&str, Option<usize>)> = p.iter().map(|p| (p.key.as_str(), p.line)).collect();
+    assert_eq!(
+        found,
+        [
+            ("server.token_tll", Some(3)),
+            ("load.rate", Some(7)),
+            ("variant[0].client", Some(10)),
+        ],
+        "{p:#?}"
+    );
+    assert!(
+        p[0].message
+            .starts_with("unknown field `token_tll`: did you mean `token_ttl`?"),
+        "{p:?}"
+    );
+    assert!(p[1].message.contains("not a rate"), "{p:?}");
+    assert!(
+        p[2].message
+            .starts_with("unknown client preset `nave`: did you mean `naive`?"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_bad_value_of_a_required_key_does_not_hide_what_follows() {
+    // `orgs` and `duration` are required: reading goes on past them, and their absence is not a
+    // problem of its own.
+    let text = with("orgs = 2", "orgs = \"two\"")
+        .replace("duration = \"10s\"", "duration = \"long\"")
+        .replace("trigger = \"reactive\"", "trigger = \"reactiv\"");
+    let p = problems(&text);
+    let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["duration", "load.orgs", "variant[0].client.trigger"],
+        "{p:#?}"
+    );
+    assert!(p[2].message.contains("did you mean `reactive`?"), "{p:?}");
+}
+
+#[test]
+fn a_misspelt_required_key_is_unknown_and_missing() {
+    let p = problems(&with("duration", "duraton"));
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert_eq!((p[0].key.as_str(), p[0].line), ("duraton", Some(1)));
+    assert!(
+        p[0].message
+            .starts_with("unknown field `duraton`: did you mean `duration`?"),
+        "{p:?}"
+    );
+    assert_eq!(p[1].key, "duration");
+    assert!(p[1].message.contains("missing field `duration`"), "{p:?}");
+}
+
+#[test]
+fn range_checks_wait_until_every_key_reads() {
+    // Checked against stand-ins, `sessions` would be judged by an `orgs` the file does not have.
+    let p = problems(&with("orgs = 2", "orgs = \"two\"").replace("sessions = 10", "sessions = 1"));
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(p[0].key, "load.orgs");
+}
