@@ -3,7 +3,7 @@
 
 use super::style::{self, legend, Group, FAMILY, GRID, INK, MUTED};
 use super::{slug, Body, Chart, DrawResult, PlotError, Side};
-use crate::report::model::{ClientInfo, LensBin, ServerSettings};
+use crate::report::model::{ClientInfo, LensBin, ServerSettings, Trigger};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -109,13 +109,13 @@ fn markers(
 ) -> (Vec<(f64, String)>, Vec<String>) {
     let mut all: Vec<(f64, String)> = vec![(0.0, "expiry".into())];
     let secs = |s: f64| format!("{} s", style::seconds(s));
-    match client.trigger.as_str() {
-        "margin" => {
+    match client.trigger {
+        Trigger::Margin => {
             if let Some(m) = client.margin_s {
                 all.push((-m, format!("client margin {}", secs(m))));
             }
         }
-        "two-window" => {
+        Trigger::TwoWindow => {
             if let Some(m) = client.margin_s {
                 all.push((-m, format!("mandatory {}", secs(m))));
             }
@@ -123,7 +123,7 @@ fn markers(
                 all.push((-a, format!("advisory {}", secs(a))));
             }
         }
-        "fraction" => {
+        Trigger::Fraction => {
             if let (Some(f), Some(s)) = (client.fraction, server) {
                 all.push((
                     -(1.0 - f) * s.token_ttl_s,
@@ -131,7 +131,7 @@ fn markers(
                 ));
             }
         }
-        _ => {}
+        Trigger::Reactive => {}
     }
     if client.early_expiry_s > 0.0 {
         let e = client.early_expiry_s;
@@ -284,27 +284,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::ClientInfo;
+    use crate::report::model::{Coalesce, PartnerCredentials, RefreshGrant, TokenScope};
 
-    fn client(trigger: &str, margin_s: Option<f64>) -> ClientInfo {
+    fn client(trigger: Trigger, margin_s: Option<f64>) -> ClientInfo {
         ClientInfo {
             preset: None,
             description: None,
-            token_scope: "org".into(),
-            trigger: trigger.into(),
+            token_scope: TokenScope::Org,
+            trigger,
             margin_s,
             advisory_s: None,
             fraction: None,
             jitter_s: 0.0,
             early_expiry_s: 0.0,
-            coalesce: "none".into(),
+            coalesce: Coalesce::None,
             wait_timeout_s: None,
             lock_ttl_s: None,
             retries_on_401: 1,
             retries_on_429: 0,
             honor_retry_after: false,
-            refresh_grant: "refresh_token".into(),
-            partner_credentials: "own".into(),
+            refresh_grant: RefreshGrant::RefreshToken,
+            partner_credentials: PartnerCredentials::Own,
             clock_skew_ms: 0,
         }
     }
@@ -316,7 +316,8 @@ mod tests {
             leeway_s: 0.0,
             clock_offset_ms: 0,
         };
-        let (inside, outside) = markers(&client("margin", Some(3.0)), Some(&server), -30, 10);
+        let (inside, outside) =
+            markers(&client(Trigger::Margin, Some(3.0)), Some(&server), -30, 10);
         assert_eq!(
             inside,
             vec![
@@ -325,10 +326,10 @@ mod tests {
             ]
         );
         assert!(outside.is_empty());
-        let (inside, outside) = markers(&client("margin", Some(60.0)), None, -30, 10);
+        let (inside, outside) = markers(&client(Trigger::Margin, Some(60.0)), None, -30, 10);
         assert_eq!(inside, vec![(0.0, "expiry".to_owned())]);
         assert_eq!(outside, vec!["The client margin 60 s line".to_owned()]);
-        let mut fraction = client("fraction", None);
+        let mut fraction = client(Trigger::Fraction, None);
         fraction.fraction = Some(0.99);
         let (inside, _) = markers(&fraction, Some(&server), -30, 10);
         assert!((inside[1].0 + 9.0).abs() < 1e-9, "{inside:?}");
