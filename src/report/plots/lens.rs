@@ -1,7 +1,7 @@
 //! The expiry lens: API calls by when they were sent relative to their token's expiry, stacked by
 //! outcome, with the expiry, the client's refresh margin and the server's leeway marked.
 
-use super::style::{self, legend, Group, FAMILY, GRID, INK, MUTED};
+use super::style::{self, legend, Group, FAMILY, INK, MUTED};
 use super::{slug, Body, Chart, DrawResult, PlotError, Side};
 use crate::report::model::{ClientInfo, LensBin, ServerSettings, Trigger};
 use plotters::coord::types::RangedCoordf64;
@@ -171,15 +171,10 @@ where
         .x_label_area_size(10)
         .y_label_area_size(64)
         .build_cartesian_2d(x.clone(), 0f64..l.failed_max)?;
-    failed
-        .configure_mesh()
+    style::mesh(&mut failed.configure_mesh(), 13)
         .y_desc("API + refresh calls not ok")
         .x_labels(0)
         .y_label_formatter(&|y| style::count(*y))
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 14))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
         .draw()?;
     for (g, group) in Group::ALL.iter().enumerate().skip(1) {
         let color = group.color();
@@ -221,7 +216,7 @@ where
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(x, 0f64..l.ok_max)?;
-    ok.configure_mesh()
+    style::mesh(&mut ok.configure_mesh(), 13)
         .x_desc("seconds from token expiry (send time minus expiry)")
         .y_desc("API calls ok")
         .x_labels(((l.last - l.first) / 2).max(2) as usize)
@@ -233,10 +228,6 @@ where
             }
         })
         .y_label_formatter(&|y| style::count(*y))
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 14))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
         .draw()?;
     let green = Group::Ok.color();
     ok.draw_series(l.bins.iter().filter(|b| b.1[0] > 0).map(|(at, counts, _)| {
