@@ -1,8 +1,12 @@
 //! The command line: clap definitions and their translation into the library's typed options.
 
 use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use tokenstorm::app::compare::CompareOptions;
+use tokenstorm::app::output::Shown;
+use tokenstorm::app::{AppError, RunOptions};
 use tokenstorm::plan::{Overrides, ShardSpec};
 use tokenstorm::profile::units::Span;
 use tokenstorm::report::compare::Limit;
@@ -81,6 +85,35 @@ pub struct CompareArgs {
     pub json: bool,
 }
 
+/// `--junit` and `--json`, which run, merge and compare share.
+macro_rules! shown {
+    ($($args:ty),+) => {
+        $(impl $args {
+            pub fn shown(&self) -> Shown {
+                Shown {
+                    junit: self.junit.clone(),
+                    json: self.json,
+                }
+            }
+        })+
+    };
+}
+shown!(RunArgs, MergeArgs, CompareArgs);
+
+impl CompareArgs {
+    pub fn options(&self) -> CompareOptions {
+        CompareOptions {
+            base: self.base.clone(),
+            candidate: self.candidate.clone(),
+            variants: self.variants.clone(),
+            out: self.out.clone(),
+            limits: self.limits.clone(),
+            fail_on_regression: self.fail_on_regression,
+            confidence: self.confidence,
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct RunArgs {
     /// Profile to run.
@@ -124,7 +157,18 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    pub fn overrides(&self) -> Result<Overrides, String> {
+    /// `progress` and `announce` follow `--quiet`; the progress bar also needs a terminal.
+    pub fn options(&self) -> Result<RunOptions, AppError> {
+        Ok(RunOptions {
+            profile: self.profile.clone(),
+            out: self.out.clone(),
+            overrides: self.overrides()?,
+            progress: !self.quiet && std::io::stdout().is_terminal(),
+            announce: !self.quiet,
+        })
+    }
+
+    pub fn overrides(&self) -> Result<Overrides, AppError> {
         let index = std::env::var(tokenstorm::plan::shard::INDEX_ENV).ok();
         Ok(Overrides {
             duration: self.duration.map(|d| d.0),
@@ -133,7 +177,8 @@ impl RunArgs {
             shard: self
                 .shard
                 .map(|s| s.resolve(index.as_deref()))
-                .transpose()?,
+                .transpose()
+                .map_err(AppError::Usage)?,
             start_at: self.start_at,
             target_url: self.target_url.clone(),
         })

@@ -5,6 +5,7 @@ pub mod dryrun;
 #[cfg(feature = "simulator")]
 pub mod embedded;
 pub mod merge;
+pub mod output;
 pub mod progress;
 pub mod remote;
 pub mod render;
@@ -21,6 +22,7 @@ use crate::profile::ProfileError;
 use crate::report::plots::PlotError;
 use crate::report::ReportError;
 
+pub use output::Output;
 pub use run::{run, RunOptions, RunResult};
 pub use signals::{Signal, Signals};
 
@@ -66,6 +68,8 @@ pub enum AppError {
     },
     #[error("{0}")]
     Usage(String),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 impl AppError {
@@ -80,6 +84,7 @@ impl AppError {
             // A histogram that does not decode came from the report file, not from this run.
             AppError::Report(ReportError::Charts(PlotError::Histogram { .. })) => exit::USAGE,
             AppError::Http(_) | AppError::Report(_) | AppError::Target { .. } => exit::RUNTIME,
+            AppError::Runtime(_) => exit::RUNTIME,
         }
     }
 }
@@ -89,19 +94,6 @@ pub fn validate(path: &std::path::Path) -> Result<crate::profile::Loaded, AppErr
     let loaded = crate::profile::load(path)?;
     crate::plan::build(&loaded, &crate::plan::Overrides::default())?;
     Ok(loaded)
-}
-
-/// The exit code of a finished run.
-pub fn exit_code(result: &RunResult) -> u8 {
-    if let Some(signal) = result.interrupted {
-        signal.exit_code()
-    } else if result.unreachable {
-        exit::UNREACHABLE
-    } else if result.report.passed == Some(false) {
-        exit::THRESHOLDS_FAILED
-    } else {
-        exit::SUCCESS
-    }
 }
 
 /// Writes a small text output (`--junit FILE`).

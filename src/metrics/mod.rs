@@ -3,7 +3,8 @@
 pub mod contention;
 pub mod latency;
 pub mod lens;
-
+pub mod outcomes;
+pub mod requests;
 pub mod series;
 pub mod tenants;
 
@@ -12,6 +13,8 @@ use crate::vocabulary::{Endpoint, Outcome};
 use contention::{Contention, ContentionSnapshot, InFlight};
 use latency::{Latencies, LatencySnapshot};
 use lens::{ExpiryLens, LensSnapshot};
+use outcomes::Outcomes;
+use requests::RequestCounts;
 use series::{BucketSnapshot, TimeSeries};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -64,25 +67,11 @@ pub struct Live {
 #[derive(Clone)]
 pub struct Snapshot {
     pub elapsed: Duration,
-    pub scheduled: u64,
-    pub sent: u64,
-    pub dropped: u64,
-    pub retries: u64,
-    pub no_token: u64,
-    /// Requests sent but not finished when the snapshot was taken (a run cut short).
-    pub unfinished: u64,
+    /// `unfinished` counts the requests sent but not finished when the snapshot was taken.
+    pub requests: RequestCounts,
     pub refresh_waits: u64,
     pub waiter_timeouts: u64,
     pub background_refreshes: u64,
-    /// Requests sent with a token the client knew was inside its refresh window.
-    pub inside_window: u64,
-    pub retry_after_respected: u64,
-    pub retry_after_violated: u64,
-    pub finished: [u64; Outcome::COUNT],
-    /// Outcome of each request's first API call (before any refresh and retry).
-    pub first_attempt: [u64; Outcome::COUNT],
-    /// Requests whose first call failed and a retry then succeeded.
-    pub recovered: u64,
     /// Longest time after a refresh at which the refreshed token met a 401; `None` if none did.
     pub unauthorized_after_refresh: Option<Duration>,
     /// Contacts calls by their token's phase and outcome.
@@ -94,6 +83,29 @@ pub struct Snapshot {
     pub series_width: Duration,
     pub contention: ContentionSnapshot,
     pub tenants: tenants::TenantsSnapshot,
+}
+
+impl Counters {
+    /// The request counters as they stand.
+    fn requests(&self) -> RequestCounts {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let outcomes =
+            |by: &[AtomicU64; Outcome::COUNT]| Outcomes(std::array::from_fn(|o| load(&by[o])));
+        RequestCounts {
+            scheduled: load(&self.scheduled),
+            sent: load(&self.sent),
+            dropped: load(&self.dropped),
+            retries: load(&self.retries),
+            no_token: load(&self.no_token),
+            unfinished: load(&self.in_flight),
+            inside_refresh_window: load(&self.inside_window),
+            retry_after_respected: load(&self.retry_after_respected),
+            retry_after_violated: load(&self.retry_after_violated),
+            outcomes: outcomes(&self.finished),
+            first_attempt: outcomes(&self.first_attempt),
+            recovered_by_retry: load(&self.recovered),
+        }
+    }
 }
 
 impl Recorder {
@@ -303,21 +315,10 @@ impl Recorder {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         Snapshot {
             elapsed: self.elapsed(now),
-            scheduled: load(&c.scheduled),
-            sent: load(&c.sent),
-            dropped: load(&c.dropped),
-            retries: load(&c.retries),
-            no_token: load(&c.no_token),
-            unfinished: load(&c.in_flight),
+            requests: c.requests(),
             refresh_waits: load(&c.refresh_waits),
             waiter_timeouts: load(&c.waiter_timeouts),
             background_refreshes: load(&c.background_refreshes),
-            inside_window: load(&c.inside_window),
-            retry_after_respected: load(&c.retry_after_respected),
-            retry_after_violated: load(&c.retry_after_violated),
-            finished: std::array::from_fn(|o| load(&c.finished[o])),
-            first_attempt: std::array::from_fn(|o| load(&c.first_attempt[o])),
-            recovered: load(&c.recovered),
             unauthorized_after_refresh: match load(&c.unauthorized_after_refresh) {
                 0 => None,
                 ms => Some(Duration::from_millis(ms - 1)),

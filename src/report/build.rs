@@ -6,7 +6,7 @@ use super::outcomes::Outcomes;
 use crate::metrics::latency::new_histogram;
 use crate::metrics::Snapshot;
 use crate::plan::{ClientModel, Coalescing, Load, RefreshTrigger};
-use crate::profile::schema::{PartnerCredentials, RefreshGrant, TokenScope};
+use crate::profile::schema;
 use crate::profile::server::ServerSection;
 use crate::vocabulary::Phase;
 use crate::vocabulary::{Endpoint, Outcome};
@@ -29,24 +29,13 @@ pub fn variant(
         contacts: endpoint(Endpoint::Contacts),
     };
     let requests = Requests {
-        scheduled: snap.scheduled,
-        sent: snap.sent,
-        dropped: snap.dropped,
-        retries: snap.retries,
-        no_token: snap.no_token,
-        unfinished: snap.unfinished,
-        inside_refresh_window: snap.inside_window,
-        retry_after_respected: snap.retry_after_respected,
-        retry_after_violated: snap.retry_after_violated,
-        outcomes: Outcomes(snap.finished),
+        counts: snap.requests,
         latency_ms: Percentiles::of(snap.latency.requests.as_ref()),
         latency_histogram: snap.latency.requests.as_ref().map(encode),
         pacer_lateness_ms: Percentiles::of(snap.latency.lateness.as_ref()),
         pacer_lateness_histogram: snap.latency.lateness.as_ref().map(encode),
         service_time_ms: Percentiles::of(snap.latency.service.as_ref()),
         service_time_histogram: snap.latency.service.as_ref().map(encode),
-        first_attempt: Outcomes(snap.first_attempt),
-        recovered_by_retry: snap.recovered,
         token_time_ms: Percentiles::of(snap.latency.token_time.as_ref()),
         token_time_histogram: snap.latency.token_time.as_ref().map(encode),
     };
@@ -274,58 +263,55 @@ fn token_peak(snap: &Snapshot) -> u64 {
 fn client_info(m: &ClientModel) -> ClientInfo {
     let secs = |d: std::time::Duration| d.as_secs_f64();
     let (trigger, margin_s, advisory_s, fraction) = match m.trigger {
-        RefreshTrigger::Reactive => ("reactive", None, None, None),
-        RefreshTrigger::Margin { margin } => ("margin", Some(secs(margin)), None, None),
-        RefreshTrigger::Fraction { fraction } => ("fraction", None, None, Some(fraction)),
+        RefreshTrigger::Reactive => (Trigger::Reactive, None, None, None),
+        RefreshTrigger::Margin { margin } => (Trigger::Margin, Some(secs(margin)), None, None),
+        RefreshTrigger::Fraction { fraction } => (Trigger::Fraction, None, None, Some(fraction)),
         RefreshTrigger::TwoWindow {
             advisory,
             mandatory,
         } => (
-            "two-window",
+            Trigger::TwoWindow,
             Some(secs(mandatory)),
             Some(secs(advisory)),
             None,
         ),
     };
     let (coalesce, wait_timeout_s, lock_ttl_s) = match m.coalesce {
-        Coalescing::None => ("none", None, None),
+        Coalescing::None => (Coalesce::None, None, None),
         Coalescing::SingleFlight { wait_timeout, .. } => {
-            ("single-flight", Some(secs(wait_timeout)), None)
+            (Coalesce::SingleFlight, Some(secs(wait_timeout)), None)
         }
         Coalescing::Lock { ttl, wait_timeout } => {
-            ("lock", Some(secs(wait_timeout)), Some(secs(ttl)))
+            (Coalesce::Lock, Some(secs(wait_timeout)), Some(secs(ttl)))
         }
     };
     ClientInfo {
         preset: m.preset.clone(),
         description: m.description.clone(),
         token_scope: match m.scope {
-            TokenScope::Org => "org",
-            TokenScope::Session => "session",
-        }
-        .to_owned(),
-        trigger: trigger.to_owned(),
+            schema::TokenScope::Org => TokenScope::Org,
+            schema::TokenScope::Session => TokenScope::Session,
+        },
+        trigger,
         margin_s,
         advisory_s,
         fraction,
         jitter_s: secs(m.jitter),
         early_expiry_s: secs(m.early_expiry),
-        coalesce: coalesce.to_owned(),
+        coalesce,
         wait_timeout_s,
         lock_ttl_s,
         retries_on_401: m.retries_on_401,
         retries_on_429: m.retries_on_429,
         honor_retry_after: m.honor_retry_after,
         refresh_grant: match m.refresh_grant {
-            RefreshGrant::RefreshToken => "refresh_token",
-            RefreshGrant::ClientCredentials => "client_credentials",
-        }
-        .to_owned(),
+            schema::RefreshGrant::RefreshToken => RefreshGrant::RefreshToken,
+            schema::RefreshGrant::ClientCredentials => RefreshGrant::ClientCredentials,
+        },
         partner_credentials: match m.partner_credentials {
-            PartnerCredentials::Own => "own",
-            PartnerCredentials::Primary => "primary",
-        }
-        .to_owned(),
+            schema::PartnerCredentials::Own => PartnerCredentials::Own,
+            schema::PartnerCredentials::Primary => PartnerCredentials::Primary,
+        },
         clock_skew_ms: m.clock_skew_ms,
     }
 }

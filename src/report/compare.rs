@@ -3,6 +3,7 @@
 use super::gates;
 use super::model::VariantReport;
 use super::significance::{self, Significance, Verdict};
+use super::words::words;
 use crate::profile::thresholds::Metric;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -96,8 +97,16 @@ pub struct Row {
     pub delta: Option<f64>,
     /// Relative change, when the base is not zero.
     pub delta_pct: Option<f64>,
-    /// `better`, `worse` or `same`.
-    pub verdict: String,
+    pub verdict: Change,
+}
+
+words! {
+    /// Which way a row moved, lower being better.
+    pub enum Change {
+        Better = "better",
+        Worse = "worse",
+        Same = "same",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,10 +161,10 @@ pub fn compare(
                 .and_then(|(b, d)| (b != 0.0).then(|| 100.0 * d / b));
             // Differences below 0.5 % of the larger value are noise in the last printed digit.
             let verdict = match (b, c) {
-                (Some(b), Some(c)) if (c - b).abs() <= 0.005 * b.abs().max(c.abs()) => "same",
-                (Some(b), Some(c)) if c < b => "better",
-                (Some(_), Some(_)) => "worse",
-                _ => "same",
+                (Some(b), Some(c)) if (c - b).abs() <= 0.005 * b.abs().max(c.abs()) => Change::Same,
+                (Some(b), Some(c)) if c < b => Change::Better,
+                (Some(_), Some(_)) => Change::Worse,
+                _ => Change::Same,
             };
             Row {
                 metric: m.to_string(),
@@ -163,7 +172,7 @@ pub fn compare(
                 candidate: c,
                 delta,
                 delta_pct,
-                verdict: verdict.to_owned(),
+                verdict,
             }
         })
         .collect();
@@ -230,10 +239,10 @@ pub fn render(c: &Comparison) -> String {
     );
     for r in &c.rows {
         let pct = r.delta_pct.map_or("".to_owned(), |p| format!("{p:+.1}%"));
-        let mark = match r.verdict.as_str() {
-            "better" => "better +",
-            "worse" => "WORSE -",
-            _ => "same =",
+        let mark = match r.verdict {
+            Change::Better => "better +",
+            Change::Worse => "WORSE -",
+            Change::Same => "same =",
         };
         let delta = r.delta.map_or("n/a".to_owned(), |d| {
             if d >= 0.0 {
@@ -272,7 +281,7 @@ pub fn render(c: &Comparison) -> String {
                 num(t.base),
                 num(t.candidate),
                 evidence,
-                t.verdict.label()
+                t.verdict.name()
             );
         }
     }

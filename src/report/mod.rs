@@ -8,13 +8,15 @@ pub mod html;
 pub mod junit;
 pub mod merge;
 pub mod model;
-pub mod outcomes;
+/// Outcome counts live with the recorder, which counts them; the report reads them from there.
+pub use crate::metrics::outcomes;
 pub mod pages;
 pub mod plots;
 pub mod significance;
 pub mod stats;
 pub mod summary;
 pub mod windows;
+mod words;
 
 pub use model::Report;
 

@@ -3,6 +3,8 @@
 
 use super::histogram::Percentiles;
 use super::outcomes::Outcomes;
+use super::words::words;
+pub use crate::metrics::requests::RequestCounts;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -124,48 +126,77 @@ pub struct VariantReport {
 pub struct ClientInfo {
     pub preset: Option<String>,
     pub description: Option<String>,
-    pub token_scope: String,
-    /// `reactive`, `margin`, `fraction` or `two-window`.
-    pub trigger: String,
+    pub token_scope: TokenScope,
+    pub trigger: Trigger,
     /// `margin`: the margin; `two-window`: the mandatory window.
     pub margin_s: Option<f64>,
     pub advisory_s: Option<f64>,
     pub fraction: Option<f64>,
     pub jitter_s: f64,
     pub early_expiry_s: f64,
-    /// `none`, `single-flight` or `lock`.
-    pub coalesce: String,
+    pub coalesce: Coalesce,
     pub wait_timeout_s: Option<f64>,
     pub lock_ttl_s: Option<f64>,
     pub retries_on_401: u32,
     pub retries_on_429: u32,
     pub honor_retry_after: bool,
-    pub refresh_grant: String,
-    pub partner_credentials: String,
+    pub refresh_grant: RefreshGrant,
+    pub partner_credentials: PartnerCredentials,
     pub clock_skew_ms: i64,
 }
 
-/// User-level requests: one per scheduled arrival, whatever number of HTTP calls it took.
+// The report's own words for the client model: report.json is read back by later versions
+// (`format_version`), so its words do not follow the profile's TOML by accident.
+words! {
+    /// Whose token a call uses.
+    pub enum TokenScope {
+        Org = "org",
+        Session = "session",
+    }
+}
+
+words! {
+    /// What starts a refresh.
+    pub enum Trigger {
+        Reactive = "reactive",
+        Margin = "margin",
+        Fraction = "fraction",
+        TwoWindow = "two-window",
+    }
+}
+
+words! {
+    /// How callers that need the same token at once share its refresh.
+    pub enum Coalesce {
+        None = "none",
+        SingleFlight = "single-flight",
+        Lock = "lock",
+    }
+}
+
+words! {
+    /// How a held token is replaced.
+    pub enum RefreshGrant {
+        RefreshToken = "refresh_token",
+        ClientCredentials = "client_credentials",
+    }
+}
+
+words! {
+    /// Which credentials refresh a partner org's token.
+    pub enum PartnerCredentials {
+        Own = "own",
+        Primary = "primary",
+    }
+}
+
+/// User-level requests: the recorder's counters and, beside them, the latencies the report adds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requests {
-    pub scheduled: u64,
-    pub sent: u64,
-    pub dropped: u64,
-    /// API calls repeated after a 401.
-    pub retries: u64,
-    /// Requests that ended without reaching the API because no token could be had.
-    pub no_token: u64,
-    /// Sent but not finished when the run ended (cut off by the drain limit or a second Ctrl-C).
-    pub unfinished: u64,
-    /// API calls made with a token the client knew was inside its refresh window (two-window clients
-    /// keep using the token while one caller refreshes in the background).
-    pub inside_refresh_window: u64,
-    /// Calls that followed a 429 with `Retry-After` from the same cache slot, and whether they waited it out.
-    pub retry_after_respected: u64,
-    pub retry_after_violated: u64,
-    /// Final outcome of each finished request.
-    pub outcomes: Outcomes,
+    /// report.json keeps the counters at the top level of `requests`, as fields of its own.
+    #[serde(flatten)]
+    pub counts: RequestCounts,
     /// From intended send time to final answer, token work and retries included.
     pub latency_ms: Percentiles,
     /// `latency_ms` losslessly: HdrHistogram V2, base64, microseconds.
@@ -179,19 +210,26 @@ pub struct Requests {
     pub service_time_ms: Percentiles,
     #[serde(default)]
     pub service_time_histogram: Option<String>,
-    /// Outcome of each request's first API call, before any refresh and retry: the load a storm
-    /// makes, where `outcomes` is what users saw.
-    #[serde(default)]
-    pub first_attempt: Outcomes,
-    /// Requests whose first call failed (a 401 or 429) and a retry then succeeded.
-    #[serde(default)]
-    pub recovered_by_retry: u64,
     /// Per request, time spent getting tokens (cache hit, own refresh, waiting on another's):
     /// part of `latency_ms`, shown on its own.
     #[serde(default)]
     pub token_time_ms: Percentiles,
     #[serde(default)]
     pub token_time_histogram: Option<String>,
+}
+
+/// The counters read as fields of `requests`, as they are in report.json.
+impl std::ops::Deref for Requests {
+    type Target = RequestCounts;
+    fn deref(&self) -> &RequestCounts {
+        &self.counts
+    }
+}
+
+impl std::ops::DerefMut for Requests {
+    fn deref_mut(&mut self) -> &mut RequestCounts {
+        &mut self.counts
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -358,4 +396,64 @@ pub struct TruthCheck {
     pub client: u64,
     pub server: u64,
     pub equal: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../tests/fixtures/report.json");
+
+    /// Every value of `saved` is in `written` at the same place (`written` may add fields that
+    /// `saved`, an older report, does not have).
+    fn contains(written: &serde_json::Value, saved: &serde_json::Value) -> bool {
+        use serde_json::Value::{Array, Object};
+        match (written, saved) {
+            (Object(w), Object(s)) => s
+                .iter()
+                .all(|(k, v)| w.get(k).is_some_and(|w| contains(w, v))),
+            (Array(w), Array(s)) => {
+                w.len() == s.len() && w.iter().zip(s).all(|(w, s)| contains(w, s))
+            }
+            _ => written == saved,
+        }
+    }
+
+    #[test]
+    fn a_saved_report_reads_and_writes_back_the_same_values() {
+        let report: Report = serde_json::from_str(FIXTURE).unwrap();
+        let written = serde_json::to_value(&report).unwrap();
+        let saved: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+        assert!(contains(&written, &saved));
+        let requests = &written["variants"][0]["requests"];
+        assert_eq!(
+            requests["scheduled"], 1600,
+            "the counters are fields of `requests`"
+        );
+        assert_eq!(requests["first_attempt"]["unauthorized"], 13);
+    }
+
+    #[test]
+    fn client_words_are_written_as_named() {
+        fn check<T: serde::Serialize + std::fmt::Display>(all: &[T]) {
+            for w in all {
+                assert_eq!(serde_json::to_value(w).unwrap(), w.to_string());
+            }
+        }
+        check(TokenScope::ALL);
+        check(Trigger::ALL);
+        check(Coalesce::ALL);
+        check(RefreshGrant::ALL);
+        check(PartnerCredentials::ALL);
+        let two: Trigger = serde_json::from_str(r#""two-window""#).unwrap();
+        assert_eq!(two, Trigger::TwoWindow);
+    }
+
+    #[test]
+    fn unknown_request_fields_are_refused() {
+        let mut saved: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
+        saved["variants"][0]["requests"]["schedueld"] = 1.into();
+        let err = serde_json::from_value::<Report>(saved).unwrap_err();
+        assert!(err.to_string().contains("schedueld"), "{err}");
+    }
 }

@@ -4,28 +4,17 @@
 use super::histogram::decode;
 use super::model::{EndpointReport, VariantReport};
 use super::stats::{self, Buckets};
+use super::words::words;
 use crate::profile::thresholds::Scope;
 use crate::vocabulary::Outcome;
 use serde::{Deserialize, Serialize};
 
-/// What a test concluded, at the comparison's confidence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Verdict {
-    #[serde(rename = "regressed")]
-    Regressed,
-    #[serde(rename = "improved")]
-    Improved,
-    #[serde(rename = "no significant change")]
-    NoChange,
-}
-
-impl Verdict {
-    pub fn label(self) -> &'static str {
-        match self {
-            Verdict::Regressed => "regressed",
-            Verdict::Improved => "improved",
-            Verdict::NoChange => "no significant change",
-        }
+words! {
+    /// What a test concluded, at the comparison's confidence.
+    pub enum Verdict {
+        Regressed = "regressed",
+        Improved = "improved",
+        NoChange = "no significant change",
     }
 }
 

@@ -41,7 +41,7 @@ pub fn compare_page(
                 candidate => num(r.candidate),
                 delta => num(r.delta),
                 delta_pct => r.delta_pct.map_or(String::new(), |p| format!("{p:+.1}%")),
-                verdict => r.verdict.clone(),
+                verdict => r.verdict.name(),
             }
         })
         .collect();
@@ -81,7 +81,7 @@ pub fn compare_page(
                 base => num(t.base),
                 candidate => num(t.candidate),
                 evidence => evidence,
-                verdict => t.verdict.label(),
+                verdict => t.verdict.name(),
                 class => match t.verdict {
                     Verdict::Regressed => "worse",
                     Verdict::Improved => "better",

@@ -101,7 +101,6 @@ fn outcomes<'a>(all: impl Iterator<Item = &'a Outcomes>) -> Outcomes {
 }
 
 fn requests(name: &str, parts: &[Part<'_>]) -> Result<Requests, MergeError> {
-    let sum = |f: fn(&Requests) -> u64| parts.iter().map(|(_, v)| f(&v.requests)).sum();
     let latency = add_histograms(
         name,
         "requests.latency_histogram",
@@ -130,25 +129,18 @@ fn requests(name: &str, parts: &[Part<'_>]) -> Result<Requests, MergeError> {
             .iter()
             .map(|(p, v)| (*p, v.requests.token_time_histogram.as_ref())),
     )?;
+    let mut counts = RequestCounts::default();
+    for (_, v) in parts {
+        counts.add(&v.requests.counts);
+    }
     Ok(Requests {
-        scheduled: sum(|r| r.scheduled),
-        sent: sum(|r| r.sent),
-        dropped: sum(|r| r.dropped),
-        retries: sum(|r| r.retries),
-        no_token: sum(|r| r.no_token),
-        unfinished: sum(|r| r.unfinished),
-        inside_refresh_window: sum(|r| r.inside_refresh_window),
-        retry_after_respected: sum(|r| r.retry_after_respected),
-        retry_after_violated: sum(|r| r.retry_after_violated),
-        outcomes: outcomes(parts.iter().map(|(_, v)| &v.requests.outcomes)),
+        counts,
         latency_ms: Percentiles::of(latency.as_ref()),
         latency_histogram: latency.as_ref().map(encode),
         pacer_lateness_ms: Percentiles::of(lateness.as_ref()),
         pacer_lateness_histogram: lateness.as_ref().map(encode),
         service_time_ms: Percentiles::of(service.as_ref()),
         service_time_histogram: service.as_ref().map(encode),
-        first_attempt: outcomes(parts.iter().map(|(_, v)| &v.requests.first_attempt)),
-        recovered_by_retry: sum(|r| r.recovered_by_retry),
         token_time_ms: Percentiles::of(token_time.as_ref()),
         token_time_histogram: token_time.as_ref().map(encode),
     })

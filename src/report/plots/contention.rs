@@ -1,6 +1,6 @@
 //! Refresh contention: how many refreshes each token generation drew (the herd size), side by side.
 
-use super::style::{self, legend, variant_color, FAMILY, GRID, MUTED};
+use super::style::{self, legend, variant_color, FAMILY, MUTED};
 use super::{Body, Chart, DrawResult, Side};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -109,8 +109,7 @@ where
         .y_label_area_size(64)
         .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..style::top(y_max))?;
     let labels = h.bins.clone();
-    chart
-        .configure_mesh()
+    style::mesh(&mut chart.configure_mesh(), 13)
         .x_desc("refresh calls drawn by one token generation")
         .y_desc("token generations")
         .x_labels(n + 1)
@@ -124,10 +123,6 @@ where
         })
         .y_label_formatter(&|y| style::count(*y))
         .disable_x_mesh()
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 14))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
         .draw()?;
     let width = 0.8 / h.sides.len().max(1) as f64;
     for (j, (label, color, counts)) in h.sides.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! Latency charts from the report's HdrHistograms: the percentile spectrum and the log-bucket
 //! histogram per endpoint (one line per side, so two SDK versions overlay), and refresh wait times.
 
-use super::style::{self, legend, variant_color, FAMILY, GRID};
+use super::style::{self, legend, variant_color, FAMILY};
 use super::{histogram, Body, Chart, DrawResult, PlotError, Side};
 use crate::metrics::latency::new_histogram;
 use crate::report::model::EndpointReport;
@@ -195,16 +195,11 @@ where
         .x_label_area_size(46)
         .y_label_area_size(64)
         .build_cartesian_2d((1f64..10f64.powf(DECADES)).log_scale(), 0f64..s.y_max)?;
-    chart
-        .configure_mesh()
+    style::mesh(&mut chart.configure_mesh(), 13)
         .x_desc("percentile (log of 1/(1-p))")
         .y_desc("latency (ms)")
         .x_label_formatter(&|x| style::percent(1.0 - 1.0 / x))
         .y_label_formatter(&|y| style::ms(*y))
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 14))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
         .draw()?;
     for line in &s.lines {
         let color = line.color;
@@ -262,16 +257,11 @@ where
             (edge(lo)..edge(hi + 1)).log_scale(),
             0f64..style::top(y_max),
         )?;
-    chart
-        .configure_mesh()
+    style::mesh(&mut chart.configure_mesh(), 13)
         .x_desc("latency (ms, log scale)")
         .y_desc(d.y_desc)
         .x_label_formatter(&|x| style::ms(*x))
         .y_label_formatter(&|y| style::count(*y))
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 14))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
         .draw()?;
     for bars in &d.bars {
         let color = bars.color;

@@ -1,9 +1,9 @@
 //! The expiry lens: API calls by when they were sent relative to their token's expiry, stacked by
 //! outcome, with the expiry, the client's refresh margin and the server's leeway marked.
 
-use super::style::{self, legend, Group, FAMILY, GRID, INK, MUTED};
+use super::style::{self, legend, Group, FAMILY, INK, MUTED};
 use super::{slug, Body, Chart, DrawResult, PlotError, Side};
-use crate::report::model::{ClientInfo, LensBin, ServerSettings};
+use crate::report::model::{ClientInfo, LensBin, ServerSettings, Trigger};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -109,13 +109,13 @@ fn markers(
 ) -> (Vec<(f64, String)>, Vec<String>) {
     let mut all: Vec<(f64, String)> = vec![(0.0, "expiry".into())];
     let secs = |s: f64| format!("{} s", style::seconds(s));
-    match client.trigger.as_str() {
-        "margin" => {
+    match client.trigger {
+        Trigger::Margin => {
             if let Some(m) = client.margin_s {
                 all.push((-m, format!("client margin {}", secs(m))));
             }
         }
-        "two-window" => {
+        Trigger::TwoWindow => {
             if let Some(m) = client.margin_s {
                 all.push((-m, format!("mandatory {}", secs(m))));
             }
@@ -123,7 +123,7 @@ fn markers(
                 all.push((-a, format!("advisory {}", secs(a))));
             }
         }
-        "fraction" => {
+        Trigger::Fraction => {
             if let (Some(f), Some(s)) = (client.fraction, server) {
                 all.push((
                     -(1.0 - f) * s.token_ttl_s,
@@ -131,7 +131,7 @@ fn markers(
                 ));
             }
         }
-        _ => {}
+        Trigger::Reactive => {}
     }
     if client.early_expiry_s > 0.0 {
         let e = client.early_expiry_s;
@@ -171,15 +171,10 @@ where
         .x_label_area_size(10)
         .y_label_area_size(64)
         .build_cartesian_2d(x.clone(), 0f64..l.failed_max)?;
-    failed
-        .configure_mesh()
+    style::mesh(&mut failed.configure_mesh(), 13)
         .y_desc("API + refresh calls not ok")
         .x_labels(0)
         .y_label_formatter(&|y| style::count(*y))
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 14))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
         .draw()?;
     for (g, group) in Group::ALL.iter().enumerate().skip(1) {
         let color = group.color();
@@ -221,7 +216,7 @@ where
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(x, 0f64..l.ok_max)?;
-    ok.configure_mesh()
+    style::mesh(&mut ok.configure_mesh(), 13)
         .x_desc("seconds from token expiry (send time minus expiry)")
         .y_desc("API calls ok")
         .x_labels(((l.last - l.first) / 2).max(2) as usize)
@@ -233,10 +228,6 @@ where
             }
         })
         .y_label_formatter(&|y| style::count(*y))
-        .label_style((FAMILY, 13))
-        .axis_desc_style((FAMILY, 14))
-        .max_light_lines(0)
-        .bold_line_style(GRID)
         .draw()?;
     let green = Group::Ok.color();
     ok.draw_series(l.bins.iter().filter(|b| b.1[0] > 0).map(|(at, counts, _)| {
@@ -284,27 +275,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::ClientInfo;
+    use crate::report::model::{Coalesce, PartnerCredentials, RefreshGrant, TokenScope};
 
-    fn client(trigger: &str, margin_s: Option<f64>) -> ClientInfo {
+    fn client(trigger: Trigger, margin_s: Option<f64>) -> ClientInfo {
         ClientInfo {
             preset: None,
             description: None,
-            token_scope: "org".into(),
-            trigger: trigger.into(),
+            token_scope: TokenScope::Org,
+            trigger,
             margin_s,
             advisory_s: None,
             fraction: None,
             jitter_s: 0.0,
             early_expiry_s: 0.0,
-            coalesce: "none".into(),
+            coalesce: Coalesce::None,
             wait_timeout_s: None,
             lock_ttl_s: None,
             retries_on_401: 1,
             retries_on_429: 0,
             honor_retry_after: false,
-            refresh_grant: "refresh_token".into(),
-            partner_credentials: "own".into(),
+            refresh_grant: RefreshGrant::RefreshToken,
+            partner_credentials: PartnerCredentials::Own,
             clock_skew_ms: 0,
         }
     }
@@ -316,7 +307,8 @@ mod tests {
             leeway_s: 0.0,
             clock_offset_ms: 0,
         };
-        let (inside, outside) = markers(&client("margin", Some(3.0)), Some(&server), -30, 10);
+        let (inside, outside) =
+            markers(&client(Trigger::Margin, Some(3.0)), Some(&server), -30, 10);
         assert_eq!(
             inside,
             vec![
@@ -325,10 +317,10 @@ mod tests {
             ]
         );
         assert!(outside.is_empty());
-        let (inside, outside) = markers(&client("margin", Some(60.0)), None, -30, 10);
+        let (inside, outside) = markers(&client(Trigger::Margin, Some(60.0)), None, -30, 10);
         assert_eq!(inside, vec![(0.0, "expiry".to_owned())]);
         assert_eq!(outside, vec!["The client margin 60 s line".to_owned()]);
-        let mut fraction = client("fraction", None);
+        let mut fraction = client(Trigger::Fraction, None);
         fraction.fraction = Some(0.99);
         let (inside, _) = markers(&fraction, Some(&server), -30, 10);
         assert!((inside[1].0 + 9.0).abs() < 1e-9, "{inside:?}");

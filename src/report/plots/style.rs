@@ -2,6 +2,8 @@
 
 use crate::report::outcomes::Outcomes;
 use crate::vocabulary::Outcome;
+use plotters::chart::MeshStyle;
+use plotters::coord::ranged1d::{Ranged, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::sync::OnceLock;
@@ -96,7 +98,24 @@ pub fn lighter(c: RGBColor) -> RGBColor {
 }
 
 pub const INK: RGBColor = RGBColor(40, 40, 40);
-pub const GRID: RGBColor = RGBColor(225, 225, 225);
+const GRID: RGBColor = RGBColor(225, 225, 225);
+
+/// The mesh every chart draws: light grid lines at the labels only, labels in the embedded font at
+/// `size` and axis names one point larger.
+pub fn mesh<'m, 'a, 'b, X, Y, XT, YT, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+    size: u32,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged<ValueType = XT> + ValueFormatter<XT>,
+    Y: Ranged<ValueType = YT> + ValueFormatter<YT>,
+    DB: DrawingBackend,
+{
+    mesh.label_style((FAMILY, size))
+        .axis_desc_style((FAMILY, size + 1))
+        .max_light_lines(0)
+        .bold_line_style(GRID)
+}
 pub const MUTED: RGBColor = RGBColor(150, 150, 150);
 
 /// A percentile as a short label: 0.999 -> "99.9%".

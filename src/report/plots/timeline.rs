@@ -1,7 +1,7 @@
 //! The run over time, one panel per question: calls by outcome, latency, the token endpoint, load.
 //! Every side's chart shares its panels' scales, so a flat line next to a spike reads as one.
 
-use super::style::{self, legend, lighter, variant_color, Group, FAMILY, GRID, INK};
+use super::style::{self, legend, lighter, variant_color, Group, FAMILY, INK};
 use super::{histogram, slug, Body, Chart, DrawResult, PlotError, Side};
 use crate::report::model::Bucket;
 use plotters::coord::Shift;
@@ -236,15 +236,12 @@ where
             // A little room below 0, so a line flat at zero shows above the axis instead of on it.
             .build_cartesian_2d(0f64..t.x_max, -0.03 * panel.y_max..panel.y_max)?;
         let mut mesh = chart.configure_mesh();
-        mesh.y_desc(panel.y_desc)
+        style::mesh(&mut mesh, 12)
+            .y_desc(panel.y_desc)
             .x_labels(12)
             .y_labels(4)
             .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| style::count(*y))
-            .label_style((FAMILY, 12))
-            .axis_desc_style((FAMILY, 13))
-            .max_light_lines(0)
-            .bold_line_style(GRID);
+            .y_label_formatter(&|y| style::count(*y));
         if i == last {
             mesh.x_desc("seconds since the variant started");
         }

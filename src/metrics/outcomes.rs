@@ -1,4 +1,4 @@
-//! Outcome counts as they appear in the report: a JSON object with every outcome's name, always all of them.
+//! Outcome counts, one per outcome; in the report a JSON object with every outcome's name, always all of them.
 
 use crate::vocabulary::Outcome;
 use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
