@@ -44,12 +44,12 @@ pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError>
         .headers
         .iter()
         .map(|(name, value)| {
-            reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            http::HeaderName::from_bytes(name.as_bytes())
                 .map(|n| (n, value.clone()))
                 .map_err(|_| AppError::Usage(format!("target.api.headers: bad name `{name}`")))
         })
         .collect::<Result<_, _>>()?;
-    let method = reqwest::Method::from_bytes(http.api.method.as_bytes())
+    let method = http::Method::from_bytes(http.api.method.as_bytes())
         .map_err(|_| AppError::Usage(format!("target.api.method: `{}`", http.api.method)))?;
     Ok(ApiConfig {
         token: TokenEndpoint {
@@ -127,7 +127,7 @@ pub fn warnings(plan: &Plan) -> Vec<String> {
 }
 
 fn is_loopback(url: &str) -> bool {
-    reqwest::Url::parse(url).is_ok_and(|u| {
+    url::Url::parse(url).is_ok_and(|u| {
         u.host_str().is_some_and(|h| {
             h == "localhost"
                 || h.trim_matches(['[', ']'])

@@ -8,7 +8,7 @@
 //! framing follows RFC 9112 section 6.
 
 use super::connect::default_port;
-use super::exchange::{retry_after, Answer, Collected};
+use super::exchange::{retry_after, Collected, RawResponse};
 use crate::vocabulary::Outcome;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST};
@@ -72,7 +72,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         &mut self,
         request: &http::Request<Bytes>,
         keep_body: bool,
-    ) -> Result<(Answer, bool), Outcome> {
+    ) -> Result<(RawResponse, bool), Outcome> {
         self.buf.clear();
         self.start = 0;
         write_request(&mut self.buf, request);
@@ -96,7 +96,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.start = 0;
         }
         Ok((
-            Answer {
+            RawResponse {
                 status: head.status,
                 retry_after: head.retry_after,
                 body,
