@@ -95,7 +95,7 @@ impl Api {
                 Err(_) => return Reply::failed(Outcome::ClientError),
             },
         };
-        // Sized once: `format!` grew its string for a JWT, two allocations per request instead of one.
+        // Sized once: `format!` would grow its string for a JWT, two allocations per request, not one.
         let token = access_token.expose().as_bytes();
         let mut header = Vec::with_capacity(7 + token.len());
         header.extend_from_slice(b"Bearer ");

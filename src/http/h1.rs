@@ -247,7 +247,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.start = 0;
         }
         if self.seen == 0 {
-            // Exact: doubling a 2 KiB buffer for a 2.5 KB response held 4 KiB per idle connection.
+            // Exact: doubling a 2 KiB buffer for a 2.5 KB response would hold 4 KiB per idle connection.
             self.buf
                 .reserve_exact((self.last + self.last / 8).clamp(READ_SPARE, IDLE_BUFFER));
         } else {
