@@ -10,8 +10,41 @@ use std::path::Path;
 
 pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError> {
     let token_base = http.token_base.trim_end_matches('/');
-    let api_base = http.api_base.trim_end_matches('/');
     let p = &http.paths;
+    let (ca_pem, identity_pem) = tls_files(plan, http)?;
+    Ok(ApiConfig {
+        token: TokenEndpoint {
+            url: format!("{token_base}{}", p.token),
+            dialect: http.dialect,
+            client_auth: http.client_auth,
+            scope: http.scope.clone(),
+            resource: http.resource.clone(),
+            auth_code: http.auth_code.clone(),
+            redirect_uri: http.redirect_uri.clone(),
+            jwt_exchange_url: format!("{token_base}{}", p.jwt_exchange),
+            jwt_refresh_url: format!("{token_base}{}", p.jwt_refresh),
+        },
+        call: api_call(http)?,
+        transport: Transport {
+            request_timeout: plan.load.request_timeout,
+            connect_timeout: http.http.connect_timeout.0,
+            version: http.http.version,
+            pool_max_idle_per_host: http.http.pool_max_idle_per_host,
+            max_api_connections: None,
+            ca_pem,
+            identity_pem,
+            insecure_skip_verify: http.tls.insecure_skip_verify,
+            proxy_from_env: http.http.proxy_from_env,
+        },
+    })
+}
+
+/// The CA file and the client certificate with its key, read from beside the profile; the key
+/// stays a [`Secret`].
+fn tls_files(
+    plan: &Plan,
+    http: &HttpTarget,
+) -> Result<(Option<Vec<u8>>, Option<Secret>), AppError> {
     let read = |key: &str, path: &Path| {
         let path = plan.profile_dir.join(path);
         std::fs::read(&path).map_err(|e| {
@@ -39,48 +72,29 @@ pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError>
         }
         _ => None,
     };
+    Ok((ca_pem, identity_pem))
+}
+
+/// The profile's API call, its method and header names checked.
+fn api_call(http: &HttpTarget) -> Result<ApiCall, AppError> {
     let headers = http
         .api
         .headers
         .iter()
         .map(|(name, value)| {
-            reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            http::HeaderName::from_bytes(name.as_bytes())
                 .map(|n| (n, value.clone()))
                 .map_err(|_| AppError::Usage(format!("target.api.headers: bad name `{name}`")))
         })
         .collect::<Result<_, _>>()?;
-    let method = reqwest::Method::from_bytes(http.api.method.as_bytes())
+    let method = http::Method::from_bytes(http.api.method.as_bytes())
         .map_err(|_| AppError::Usage(format!("target.api.method: `{}`", http.api.method)))?;
-    Ok(ApiConfig {
-        token: TokenEndpoint {
-            url: format!("{token_base}{}", p.token),
-            dialect: http.dialect,
-            client_auth: http.client_auth,
-            scope: http.scope.clone(),
-            resource: http.resource.clone(),
-            auth_code: http.auth_code.clone(),
-            redirect_uri: http.redirect_uri.clone(),
-            jwt_exchange_url: format!("{token_base}{}", p.jwt_exchange),
-            jwt_refresh_url: format!("{token_base}{}", p.jwt_refresh),
-        },
-        call: ApiCall {
-            method,
-            url: http.api.path.prefixed(api_base),
-            headers,
-            body: http.api.body.clone(),
-            contact_ids: http.api.contact_ids.clone().into(),
-        },
-        transport: Transport {
-            request_timeout: plan.load.request_timeout,
-            connect_timeout: http.http.connect_timeout.0,
-            version: http.http.version,
-            pool_max_idle_per_host: http.http.pool_max_idle_per_host,
-            max_api_connections: None,
-            ca_pem,
-            identity_pem,
-            insecure_skip_verify: http.tls.insecure_skip_verify,
-            proxy_from_env: http.http.proxy_from_env,
-        },
+    Ok(ApiCall {
+        method,
+        url: http.api.path.prefixed(http.api_base.trim_end_matches('/')),
+        headers,
+        body: http.api.body.clone(),
+        contact_ids: http.api.contact_ids.clone().into(),
     })
 }
 
@@ -127,7 +141,7 @@ pub fn warnings(plan: &Plan) -> Vec<String> {
 }
 
 fn is_loopback(url: &str) -> bool {
-    reqwest::Url::parse(url).is_ok_and(|u| {
+    url::Url::parse(url).is_ok_and(|u| {
         u.host_str().is_some_and(|h| {
             h == "localhost"
                 || h.trim_matches(['[', ']'])

@@ -2,11 +2,16 @@
 
 use super::signals::{Signal, Signals};
 use super::target::Running;
-use super::{truth, variant, AppError};
-use crate::plan::{self, Overrides, Plan};
+use super::variant::{self, VariantRun};
+use super::{truth, AppError};
+use crate::plan::{self, ClientModel, Overrides, Plan};
 use crate::profile::thresholds::Thresholds;
-use crate::report::model::{ProfileInfo, Report, ShardInfo, VariantReport, FORMAT_VERSION};
-use crate::report::{self, gates, rfc3339};
+use crate::profile::Loaded;
+use crate::report::gates::{self, Gate};
+use crate::report::model::{
+    ProfileInfo, Report, ShardInfo, ThresholdResult, VariantReport, FORMAT_VERSION,
+};
+use crate::report::{self, rfc3339};
 use crate::vocabulary::Outcome;
 use std::path::PathBuf;
 
@@ -34,7 +39,31 @@ pub struct RunResult {
 
 pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, AppError> {
     let loaded = crate::profile::load(&options.profile)?;
-    let mut plan = plan::build(&loaded, &options.overrides)?;
+    let plan = plan_with_credentials(&loaded, &options.overrides)?;
+    for warning in super::remote::warnings(&plan) {
+        eprintln!("{warning}");
+    }
+    let started_at = utc_now();
+    let out = options.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!("{}-{}", plan.profile_name, compact(&started_at)))
+    });
+    let ran = run_variants(&plan, &options, &signals).await?;
+    let interrupted = signals.first();
+    let unreachable = !ran.variants.is_empty() && ran.variants.iter().all(never_answered);
+    let report = build_report(&plan, &loaded, started_at, ran, interrupted.is_some());
+    let report_path = report::write_json(&report, &out)?;
+    report::pages::write_run(&report, &out)?;
+    Ok(RunResult {
+        report,
+        report_path,
+        interrupted,
+        unreachable,
+    })
+}
+
+/// The profile's plan, each org's client secret filled in from where the profile says.
+fn plan_with_credentials(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, AppError> {
+    let mut plan = plan::build(loaded, overrides)?;
     if plan.target_url.is_some() {
         // A served target knows every org's client by the secret `serve` derives; use the same one.
         let secret = super::serve::served_secret();
@@ -45,95 +74,149 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
     let profile_dir = plan.profile_dir.clone();
     plan::credentials::attach(&mut plan, &profile_dir, &|var| std::env::var(var).ok())
         .map_err(plan::PlanError::from)?;
-    for warning in super::remote::warnings(&plan) {
-        eprintln!("{warning}");
-    }
-    let started_at = utc_now();
-    let out = options.out.clone().unwrap_or_else(|| {
-        PathBuf::from("reports").join(format!("{}-{}", plan.profile_name, compact(&started_at)))
-    });
+    Ok(plan)
+}
 
-    let mut variants = Vec::new();
-    let mut thresholds = Vec::new();
-    let mut aborted_by = None;
-    let mut target_label = String::from("embedded");
-    let mut notes = notes(&plan);
+/// What the variants that ran came to, for the report.
+struct Ran {
+    variants: Vec<VariantReport>,
+    thresholds: Vec<ThresholdResult>,
+    aborted_by: Option<String>,
+    target_label: String,
+    notes: Vec<String>,
+}
+
+/// Each variant in turn against a fresh target, until all ran, a signal came, or an abort-on-fail
+/// threshold or a second signal stopped the run.
+async fn run_variants(
+    plan: &Plan,
+    options: &RunOptions,
+    signals: &Signals,
+) -> Result<Ran, AppError> {
+    let mut ran = Ran {
+        variants: Vec::new(),
+        thresholds: Vec::new(),
+        aborted_by: None,
+        target_label: String::from("embedded"),
+        notes: notes(plan),
+    };
     for (k, model) in plan.variants.iter().enumerate() {
         if signals.first().is_some() {
             break;
         }
-        let target = Running::start(&plan).await?;
-        target_label = target.label.clone();
-        if options.announce {
-            let shard = plan
-                .shard
-                .map(|s| format!(" (shard {s})"))
-                .unwrap_or_default();
-            eprintln!(
-                "running variant {}{shard}: {:.0}s at {}/s against {}",
-                model.name,
-                plan.load.duration.as_secs_f64(),
-                plan.load.rate_per_second * plan.slice.share(),
-                target.label
-            );
-        }
-        let api = match super::remote::connect(&target.api, &plan).await {
-            Ok(api) => api,
-            Err(e) => {
-                target.stop().await;
-                return Err(e);
-            }
-        };
-        let gates =
-            gates::for_variant(&plan.profile.thresholds, &thresholds_of(&plan, &model.name));
-        let not_before = variant_start(&plan, k);
-        if let Some(at) = not_before.filter(|at| *at > time::OffsetDateTime::now_utc()) {
-            if options.announce {
-                eprintln!("waiting until {} (--start-at) to start", rfc3339(at));
-            }
-        }
-        let ran = variant::run(
-            &plan,
-            model.clone(),
-            api,
-            &gates,
-            &signals,
-            options.progress,
-            not_before,
-        )
-        .await;
-        if let Some(late) = ran.late_by {
+        let VariantDone {
+            variant,
+            gates,
+            target_label,
+        } = run_variant(plan, k, model, options, signals).await?;
+        ran.target_label = target_label;
+        if let Some(late) = variant.late_by {
             // Its arrivals are shifted against the other shards'; merge still aligns them by wall clock.
-            notes.push(format!(
+            ran.notes.push(format!(
                 "variant {} started {:.1}s after its agreed start (--start-at)",
                 model.name,
                 late.as_secs_f64()
             ));
         }
-        let mut report = ran.report;
-        if let Some(server) = target.truth() {
-            report.truth = Some(truth::check(&report, truth::flatten(&server)));
-        }
-        target.stop().await;
-        thresholds.extend(gates::evaluate(&report, &gates));
-        variants.push(report);
-        if let Some(gate) = ran.aborted_by {
-            aborted_by = Some(format!("{}: {gate}", model.name));
+        ran.thresholds
+            .extend(gates::evaluate(&variant.report, &gates));
+        ran.variants.push(variant.report);
+        if let Some(gate) = variant.aborted_by {
+            ran.aborted_by = Some(format!("{}: {gate}", model.name));
             break;
         }
-        if ran.hard_stop {
+        if variant.hard_stop {
             break;
         }
     }
+    Ok(ran)
+}
 
-    let interrupted = signals.first();
-    let unreachable = !variants.is_empty() && variants.iter().all(never_answered);
+/// Variant `k` against a target of its own, started for it and stopped after it; its report holds
+/// the target's truth cross-check when the target keeps one.
+async fn run_variant(
+    plan: &Plan,
+    k: usize,
+    model: &ClientModel,
+    options: &RunOptions,
+    signals: &Signals,
+) -> Result<VariantDone, AppError> {
+    let target = Running::start(plan).await?;
+    if options.announce {
+        announce(plan, model, &target.label);
+    }
+    let api = match super::remote::connect(&target.api, plan).await {
+        Ok(api) => api,
+        Err(e) => {
+            target.stop().await;
+            return Err(e);
+        }
+    };
+    let gates = gates::for_variant(&plan.profile.thresholds, &thresholds_of(plan, &model.name));
+    let not_before = variant_start(plan, k);
+    if let Some(at) = not_before.filter(|at| *at > time::OffsetDateTime::now_utc()) {
+        if options.announce {
+            eprintln!("waiting until {} (--start-at) to start", rfc3339(at));
+        }
+    }
+    let progress = options.progress;
+    let mut variant = variant::run(
+        plan,
+        model.clone(),
+        api,
+        &gates,
+        signals,
+        progress,
+        not_before,
+    )
+    .await;
+    if let Some(server) = target.truth() {
+        variant.report.truth = Some(truth::check(&variant.report, truth::flatten(&server)));
+    }
+    let target_label = target.label.clone();
+    target.stop().await;
+    Ok(VariantDone {
+        variant,
+        gates,
+        target_label,
+    })
+}
+
+/// A variant that ran, the gates it is judged by, and what it ran against.
+struct VariantDone {
+    variant: VariantRun,
+    gates: Vec<Gate>,
+    target_label: String,
+}
+
+/// The line a log gets as a variant starts.
+fn announce(plan: &Plan, model: &ClientModel, target: &str) {
+    let shard = plan
+        .shard
+        .map(|s| format!(" (shard {s})"))
+        .unwrap_or_default();
+    eprintln!(
+        "running variant {}{shard}: {:.0}s at {}/s against {target}",
+        model.name,
+        plan.load.duration.as_secs_f64(),
+        plan.load.rate_per_second * plan.slice.share(),
+    );
+}
+
+fn build_report(
+    plan: &Plan,
+    loaded: &Loaded,
+    started_at: String,
+    ran: Ran,
+    interrupted: bool,
+) -> Report {
     // Only the embedded target reports truth, and only its settings are known to this tool.
-    let server = variants
+    let server = ran
+        .variants
         .iter()
         .any(|v| v.truth.is_some())
         .then(|| report::build::server_settings(&plan.profile.server));
-    let report = Report {
+    Report {
         format_version: FORMAT_VERSION,
         tool: "tokenstorm".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -144,12 +227,12 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
             seed: plan.seed,
         },
         started_at,
-        target: target_label,
-        interrupted: interrupted.is_some(),
-        variants,
-        passed: (!thresholds.is_empty()).then(|| thresholds.iter().all(|t| t.passed)),
-        thresholds,
-        aborted_by,
+        target: ran.target_label,
+        interrupted,
+        variants: ran.variants,
+        passed: (!ran.thresholds.is_empty()).then(|| ran.thresholds.iter().all(|t| t.passed)),
+        thresholds: ran.thresholds,
+        aborted_by: ran.aborted_by,
         shard: plan.shard.map(|s| ShardInfo {
             index: s.index,
             count: s.count,
@@ -157,17 +240,9 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
             start_at: plan.start_at.map(rfc3339),
         }),
         merged_shards: None,
-        notes,
+        notes: ran.notes,
         server,
-    };
-    let report_path = report::write_json(&report, &out)?;
-    report::pages::write_run(&report, &out)?;
-    Ok(RunResult {
-        report,
-        report_path,
-        interrupted,
-        unreachable,
-    })
+    }
 }
 
 fn thresholds_of(plan: &Plan, variant: &str) -> Thresholds {

@@ -52,20 +52,7 @@ pub async fn run(
     );
     let progress = Progress::start(&model.name, load.duration, recorder.clone(), show_progress);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let engine = engine::run(
-        engine::Run {
-            load,
-            model: model.clone(),
-            orgs: plan.orgs.clone().into(),
-            session_org: plan.session_org.clone(),
-            arrival_order: plan.arrival_order.clone(),
-            slice: plan.slice.clone(),
-            api,
-            seed: plan.seed,
-        },
-        recorder.clone(),
-        stop_rx,
-    );
+    let engine = engine::run(engine_run(plan, &model, api), recorder.clone(), stop_rx);
     tokio::pin!(engine);
     let aborting: Vec<&Gate> = gates.iter().filter(|g| g.rule.abort_on_fail).collect();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -96,6 +83,20 @@ pub async fn run(
         hard_stop,
         aborted_by,
         late_by,
+    }
+}
+
+/// What the engine runs for this variant: the plan's load, orgs and arrivals, with `model`.
+fn engine_run<'a>(plan: &'a Plan, model: &ClientModel, api: Api) -> engine::Run<'a> {
+    engine::Run {
+        load: &plan.load,
+        model: model.clone(),
+        orgs: plan.orgs.clone().into(),
+        session_org: plan.session_org.clone(),
+        arrival_order: plan.arrival_order.clone(),
+        slice: plan.slice.clone(),
+        api,
+        seed: plan.seed,
     }
 }
 

@@ -53,7 +53,8 @@ pub async fn token_for(
         first => {
             Box::pin(async move {
                 let mut polls = 0;
-                let result = get(ctx, slot, session, need, first, began, &mut polls).await;
+                let result =
+                    refresh_or_wait(ctx, slot, session, need, first, began, &mut polls).await;
                 if polls > 0 {
                     // A lock waiter's wait is the whole time it polled, recorded once.
                     ctx.recorder.refresh_wait(began.elapsed());
@@ -65,7 +66,9 @@ pub async fn token_for(
     }
 }
 
-async fn get(
+/// Carries out the decided steps until one ends with a token or an outcome: refresh alone, as a
+/// round's leader or under a lock; wait for another's round; or poll a lock someone else holds.
+async fn refresh_or_wait(
     ctx: &Arc<Ctx>,
     slot: usize,
     session: u32,

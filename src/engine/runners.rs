@@ -1,8 +1,8 @@
 //! The open model's runners: long-lived tasks that take released arrivals from a queue and run them.
 //!
-//! A task per arrival costs an allocation the size of the whole request future (about 2.7 KB) per
-//! request; glibc serves that size outside its thread caches and consolidates its small-block bins to
-//! do it, which made malloc a fifth of the open model's CPU. Runners are spawned only when every
+//! A task per arrival would cost an allocation the size of the whole request future (kilobytes) per
+//! request, a size glibc serves outside its thread caches, consolidating its small-block bins to do
+//! it: malloc would take a large share of the open model's CPU. Runners are spawned only when every
 //! existing one is busy, so there are as many as the peak concurrency needed, never more than
 //! `max_in_flight` (each running arrival holds one of its permits), and each allocates its future once.
 

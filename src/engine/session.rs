@@ -2,120 +2,208 @@
 //! refresh or wait and retry as many times as the client model allows.
 
 use super::refresh::{token_for, Need};
+use super::tokens::Token;
 use super::Ctx;
 use crate::http::{CallVars, Reply};
 use crate::profile::schema::TokenScope;
-use crate::vocabulary::{Endpoint, Outcome};
+use crate::vocabulary::{Endpoint, Outcome, Phase};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
-    let began = Instant::now();
-    // How late the pacer released this request: part of its latency, never hidden (wrk2's correction).
-    let lateness = began.saturating_duration_since(intended);
-    let slot = match ctx.model.scope {
-        TokenScope::Org => ctx.session_org[session as usize] as usize,
-        TokenScope::Session => session as usize,
-    };
-
-    let mut need = Need::Usable;
-    let mut held = None;
-    let mut reached_api = false;
-    let (mut tries_401, mut tries_429, mut attempts) = (0, 0, 0);
-    // Time this request spent getting tokens (its own refreshes and waits on others'): part of its
-    // latency, also reported on its own.
-    let mut token_time = Duration::ZERO;
-    // A real target's `total_timeout` bounds the whole request; each step gets what is left of it.
-    let deadline = ctx.total_timeout.map(|t| intended + t);
+    let mut request = Request::new(ctx, session, intended);
     let outcome = loop {
-        let asked = Instant::now();
-        let got = within(deadline, token_for(ctx, slot, session, need, held.take())).await;
-        token_time += asked.elapsed();
-        let token = match got {
-            Some(Ok(token)) => token,
-            Some(Err(outcome)) => break outcome,
-            None => break Outcome::Timeout,
+        let token = match request.token().await {
+            Ok(token) => token,
+            Err(outcome) => break outcome,
         };
-        respect_retry_after(ctx, slot).await;
-        if attempts > 0 {
+        let attempt = request.call(&token).await;
+        request.record(&token, &attempt);
+        if let Some(outcome) = request.retry_or_end(token, &attempt) {
+            break outcome;
+        }
+    };
+    request.finish(outcome);
+}
+
+/// One user-level request as it goes: its token work, its calls, and what the model lets it retry.
+struct Request<'a> {
+    ctx: &'a Arc<Ctx>,
+    session: u32,
+    /// The token slot it uses: its org's or its own, as the model's scope says.
+    slot: usize,
+    org: usize,
+    intended: Instant,
+    began: Instant,
+    /// How late the pacer released it: part of its latency, never hidden (wrk2's correction).
+    lateness: Duration,
+    /// A real target's `total_timeout` bounds the whole request; each step gets what is left of it.
+    deadline: Option<Instant>,
+    need: Need,
+    /// The token the API rejected, for a refresh that must replace it.
+    held: Option<Arc<Token>>,
+    reached_api: bool,
+    tries_401: u32,
+    tries_429: u32,
+    attempts: u32,
+    /// Time spent getting tokens (its own refreshes and waits on others'): part of its latency, also
+    /// reported on its own.
+    token_time: Duration,
+}
+
+/// One call to the API and when it happened.
+struct Attempt {
+    reply: Reply<()>,
+    phase: Phase,
+    sent_at: Instant,
+    /// Where its latency starts: the intended time for the first call, the send for a retry.
+    started: Instant,
+    ended: Instant,
+}
+
+impl<'a> Request<'a> {
+    fn new(ctx: &'a Arc<Ctx>, session: u32, intended: Instant) -> Request<'a> {
+        let began = Instant::now();
+        let org = ctx.session_org[session as usize] as usize;
+        Request {
+            ctx,
+            session,
+            slot: match ctx.model.scope {
+                TokenScope::Org => org,
+                TokenScope::Session => session as usize,
+            },
+            org,
+            intended,
+            began,
+            lateness: began.saturating_duration_since(intended),
+            deadline: ctx.total_timeout.map(|t| intended + t),
+            need: Need::Usable,
+            held: None,
+            reached_api: false,
+            tries_401: 0,
+            tries_429: 0,
+            attempts: 0,
+            token_time: Duration::ZERO,
+        }
+    }
+
+    /// A token to call with, from the cache or the client model's refresh.
+    async fn token(&mut self) -> Result<Arc<Token>, Outcome> {
+        let asked = Instant::now();
+        let wanted = token_for(
+            self.ctx,
+            self.slot,
+            self.session,
+            self.need,
+            self.held.take(),
+        );
+        let got = within(self.deadline, wanted).await;
+        self.token_time += asked.elapsed();
+        got.unwrap_or(Err(Outcome::Timeout))
+    }
+
+    /// The API call with `token`, once a pending `Retry-After` allows it.
+    async fn call(&mut self, token: &Token) -> Attempt {
+        respect_retry_after(self.ctx, self.slot).await;
+        if self.attempts > 0 {
             // Counted only once the repeat call really goes out, so calls = sent - no_token + retries.
-            ctx.recorder.retry();
+            self.ctx.recorder.retry();
         }
         let sent_at = Instant::now();
         let phase = token.phase(sent_at);
-        let org = &ctx.orgs[ctx.session_org[session as usize] as usize];
+        let org = &self.ctx.orgs[self.org];
         let vars = CallVars {
             org: &org.name,
-            session,
+            session: self.session,
             deployment_id: &org.deployment_id,
         };
-        // Boxed: the call's future is large (hyper's request and response state), and unboxed it made
-        // this one ten times larger, copied whole into each worker's loop per request.
-        let call = Box::pin(ctx.api.contacts(&token.access, vars));
-        let reply = within(deadline, call)
+        // Boxed: the call's future holds the HTTP client's whole exchange (the request, the HTTP/1.1
+        // or HTTP/2 state, the timeout's timer), far more than the rest of this request's state; inline,
+        // it would set the size of this future, which a runner moves into place for every request.
+        let call = Box::pin(self.ctx.api.contacts(&token.access, vars));
+        let reply = within(self.deadline, call)
             .await
             .unwrap_or_else(|| Reply::failed(Outcome::Timeout));
-        let ended = Instant::now();
-        let attempt_start = if attempts == 0 {
-            sent_at - lateness
+        let started = if self.attempts == 0 {
+            sent_at - self.lateness
         } else {
             sent_at
         };
-        attempts += 1;
-        ctx.recorder
-            .attempt(Endpoint::Contacts, reply.outcome, attempt_start, ended);
-        if attempts == 1 {
-            ctx.recorder.first_attempt(reply.outcome);
+        self.attempts += 1;
+        self.reached_api = true;
+        Attempt {
+            reply,
+            phase,
+            sent_at,
+            started,
+            ended: Instant::now(),
         }
-        let took = ended.saturating_duration_since(attempt_start);
-        ctx.recorder.phase(phase, reply.outcome, took);
-        let org = ctx.session_org[session as usize] as usize;
-        ctx.recorder.org_call(org, reply.outcome, took);
-        if reply.outcome == Outcome::Unauthorized
-            && token.generation > 1
-            && phase != crate::vocabulary::Phase::Expired
-        {
+    }
+
+    /// What the recorder learns from one call: its latency by endpoint, phase and org, and where it
+    /// fell against the token's expiry.
+    fn record(&self, token: &Token, a: &Attempt) {
+        let recorder = &self.ctx.recorder;
+        let outcome = a.reply.outcome;
+        recorder.attempt(Endpoint::Contacts, outcome, a.started, a.ended);
+        if self.attempts == 1 {
+            recorder.first_attempt(outcome);
+        }
+        let took = a.ended.saturating_duration_since(a.started);
+        recorder.phase(a.phase, outcome, took);
+        recorder.org_call(self.org, outcome, took);
+        if outcome == Outcome::Unauthorized && token.generation > 1 && a.phase != Phase::Expired {
             // A refreshed token rejected before the expiry the client believes in (propagation
             // delay, a wrong-tenant refresh, clock offset): how long after the refresh that happened.
-            ctx.recorder
-                .unauthorized_after_refresh(sent_at.saturating_duration_since(token.received_at));
+            recorder
+                .unauthorized_after_refresh(a.sent_at.saturating_duration_since(token.received_at));
         }
         if let Some(expires_at) = token.expires_at {
-            ctx.recorder
-                .lens(signed_ms(sent_at, expires_at), reply.outcome);
+            recorder.lens(signed_ms(a.sent_at, expires_at), outcome);
         }
-        reached_api = true;
-        match reply.outcome {
-            Outcome::Unauthorized if tries_401 < ctx.model.retries_on_401 => {
-                tries_401 += 1;
-                need = Need::Rejected {
+    }
+
+    /// `None` to try again (a 401 the model retries with a new token, a 429 it retries after the
+    /// server's wait); otherwise the request's outcome.
+    fn retry_or_end(&mut self, token: Arc<Token>, a: &Attempt) -> Option<Outcome> {
+        let model = &self.ctx.model;
+        match a.reply.outcome {
+            Outcome::Unauthorized if self.tries_401 < model.retries_on_401 => {
+                self.tries_401 += 1;
+                self.need = Need::Rejected {
                     generation: token.generation,
                 };
-                held = Some(token);
+                self.held = Some(token);
+                None
             }
             Outcome::RateLimited => {
-                if let Some(wait) = reply.retry_after {
-                    ctx.cache.slot(slot).lock().api_retry_until = Some(ended + wait);
+                if let Some(wait) = a.reply.retry_after {
+                    self.ctx.cache.slot(self.slot).lock().api_retry_until = Some(a.ended + wait);
                 }
-                if tries_429 >= ctx.model.retries_on_429 {
-                    break reply.outcome;
+                if self.tries_429 >= model.retries_on_429 {
+                    return Some(Outcome::RateLimited);
                 }
-                tries_429 += 1;
-                need = Need::Usable;
+                self.tries_429 += 1;
+                self.need = Need::Usable;
+                None
             }
-            outcome => break outcome,
+            outcome => Some(outcome),
         }
-    };
-    let ended = Instant::now();
-    ctx.recorder.finished(
-        outcome,
-        ended.saturating_duration_since(intended),
-        ended.saturating_duration_since(began),
-        reached_api,
-    );
-    ctx.recorder.token_time(token_time);
-    if attempts > 1 && outcome == Outcome::Ok {
-        ctx.recorder.recovered();
+    }
+
+    fn finish(self, outcome: Outcome) {
+        let recorder = &self.ctx.recorder;
+        let ended = Instant::now();
+        recorder.finished(
+            outcome,
+            ended.saturating_duration_since(self.intended),
+            ended.saturating_duration_since(self.began),
+            self.reached_api,
+        );
+        recorder.token_time(self.token_time);
+        if self.attempts > 1 && outcome == Outcome::Ok {
+            recorder.recovered();
+        }
     }
 }
 

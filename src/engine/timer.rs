@@ -1,7 +1,7 @@
 //! Waiting for the pacer's next wake with sub-millisecond precision.
 //!
-//! tokio's timer wheel ticks once a millisecond, so an arrival due 0.1 ms from now is released up to a
-//! whole tick late: the open model's lateness p99 sat at 1.5 ms. On Linux the pacer waits on a timerfd
+//! tokio's timer wheel ticks once a millisecond, so an arrival due 0.1 ms from now could be released up
+//! to a whole tick late, a millisecond of pacer lateness and more. On Linux the pacer waits on a timerfd
 //! instead (an hrtimer with nanosecond resolution, registered with tokio's reactor), so it wakes when the
 //! arrival is due, with no thread of its own and no spinning. Elsewhere it falls back to tokio's sleep.
 

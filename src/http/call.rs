@@ -1,14 +1,14 @@
 //! The API call the load is made of: its URL, headers and body filled in per request, sent with a
 //! bearer token (RFC 6750) and classified by status.
 
-use super::exchange::Call;
+use super::exchange::{Call, ACCEPT_ANY};
 use super::{outcome, Api, Reply};
 use crate::profile::template::{Template, Var};
 use crate::secret::Secret;
 use crate::vocabulary::Outcome;
 use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use rand::Rng;
-use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use std::sync::Arc;
 
 /// A variable's value in a URL: everything but RFC 3986's unreserved characters is escaped, so a value
@@ -19,14 +19,12 @@ const URL_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
     .remove(b'_')
     .remove(b'~');
 
-/// What reqwest sends when not told otherwise; kept so switching clients changed nothing on the wire.
-const ANY: HeaderValue = HeaderValue::from_static("*/*");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The API request the load is made of; its URL, headers and body may hold variables.
 #[derive(Debug, Clone)]
 pub struct ApiCall {
-    pub method: reqwest::Method,
+    pub method: http::Method,
     /// The full URL: base and path.
     pub url: Template,
     pub headers: Vec<(HeaderName, Template)>,
@@ -40,7 +38,7 @@ impl ApiCall {
     pub fn contacts_search(base: &str) -> ApiCall {
         let path = crate::profile::target::ApiCall::default().path;
         ApiCall {
-            method: reqwest::Method::GET,
+            method: http::Method::GET,
             url: path.prefixed(base),
             headers: Vec::new(),
             body: None,
@@ -97,7 +95,7 @@ impl Api {
                 Err(_) => return Reply::failed(Outcome::ClientError),
             },
         };
-        // Sized once: `format!` grew its string for a JWT, two allocations per request instead of one.
+        // Sized once: `format!` would grow its string for a JWT, two allocations per request, not one.
         let token = access_token.expose().as_bytes();
         let mut header = Vec::with_capacity(7 + token.len());
         header.extend_from_slice(b"Bearer ");
@@ -115,7 +113,7 @@ impl Api {
         *request.method_mut() = self.call.method.clone();
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
-        headers.insert(ACCEPT, ANY);
+        headers.insert(ACCEPT, ACCEPT_ANY);
         headers.insert(AUTHORIZATION, bearer);
         for (name, template) in &self.call.headers {
             // A variable's value that cannot be a header value leaves the header out rather than fail the run.
@@ -128,11 +126,11 @@ impl Api {
             headers.insert(CONTENT_TYPE, JSON);
         }
         match self.exchange(request, Call::Api).await {
-            Ok(answer) => Reply {
-                outcome: outcome::classify_api(answer.status),
+            Ok(response) => Reply {
+                outcome: outcome::classify_api(response.status),
                 value: Some(()),
-                retry_after: answer.retry_after,
-                status: Some(answer.status),
+                retry_after: response.retry_after,
+                status: Some(response.status),
             },
             Err(outcome) => Reply::failed(outcome),
         }

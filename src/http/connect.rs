@@ -86,11 +86,7 @@ pub struct Connector {
 impl Connector {
     /// `tls` without ALPN; the protocols offered follow `version`.
     pub fn new(mut tls: rustls::ClientConfig, version: HttpVersion, timeout: Duration) -> Self {
-        tls.alpn_protocols = match version {
-            HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
-            HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
-            HttpVersion::Http2 => vec![b"h2".to_vec()],
-        };
+        tls.alpn_protocols = super::tls::alpn_protocols(version);
         Connector {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             version,

@@ -1,16 +1,16 @@
-//! The API and token calls' HTTP client: HTTP/1.1 of our own (`h1.rs`) or hyper's HTTP/2 connection,
-//! with a small pool of idle connections (`pool.rs`).
+//! The client for every call the proxy does not carry (API, token, discovery): HTTP/1.1 of our own
+//! (`h1.rs`) or hyper's HTTP/2 connection, with a small pool of idle connections (`pool.rs`).
 //!
 //! The API call is the load itself, so its client's cost per request is the load tester's own
 //! overhead. reqwest formats and re-parses every request's URL and boxes a large future per call;
 //! hyper-util's pooled client, under it, hashes the origin and builds a connect future per request
 //! even when a connection is idle; hyper's HTTP/1.1 connection is a task fed through channels. Here
 //! a request takes an idle connection from a short list, or opens one (`connect.rs`), and writes and
-//! reads it itself. Proxied calls stay on reqwest; both share one rustls configuration (`tls.rs`).
+//! reads it itself. Proxied calls go through reqwest (`proxied.rs`); both share one rustls configuration (`tls.rs`).
 
 use super::client::Transport;
 use super::connect::{Conn, Connector, Origin};
-use super::exchange::{read, Answer};
+use super::exchange::{read, RawResponse};
 use super::pool::Pool;
 use crate::vocabulary::Outcome;
 use bytes::Bytes;
@@ -44,14 +44,18 @@ impl Direct {
     }
 
     /// One exchange, bounded by the request timeout from sending to the end of the body.
-    pub async fn send(&self, request: Request, keep_body: bool) -> Result<Answer, Outcome> {
+    pub async fn send(&self, request: Request, keep_body: bool) -> Result<RawResponse, Outcome> {
         let exchange = self.exchange(request, keep_body);
         tokio::time::timeout(self.timeout, exchange)
             .await
             .unwrap_or(Err(Outcome::Timeout))
     }
 
-    async fn exchange(&self, mut request: Request, keep_body: bool) -> Result<Answer, Outcome> {
+    async fn exchange(
+        &self,
+        mut request: Request,
+        keep_body: bool,
+    ) -> Result<RawResponse, Outcome> {
         // Waiting for a connection is inside the call's timeout, as a pool's wait is in reqwest's.
         let _turn = match &self.limit {
             // The semaphore is never closed.
@@ -69,17 +73,17 @@ impl Direct {
             };
             match conn {
                 Conn::H1(mut conn) => {
-                    let (answer, reusable) = conn.exchange(&request, keep_body).await?;
+                    let (response, reusable) = conn.exchange(&request, keep_body).await?;
                     if reusable {
                         self.pool.put(request.uri(), conn);
                     }
-                    return Ok(answer);
+                    return Ok(response);
                 }
                 Conn::H2(sender) => {
                     let (parts, body) = request.into_parts();
                     let h2 = http::Request::from_parts(parts, Full::new(body.clone()));
                     match send_h2(sender, h2, keep_body).await {
-                        Ok(answer) => return answer,
+                        Ok(response) => return response,
                         Err(Unsent {
                             request: Some(unsent),
                             ..
@@ -121,7 +125,7 @@ async fn send_h2(
     mut sender: http2::SendRequest<Body>,
     request: http::Request<Body>,
     keep_body: bool,
-) -> Result<Result<Answer, Outcome>, Unsent> {
+) -> Result<Result<RawResponse, Outcome>, Unsent> {
     if let Err(e) = sender.ready().await {
         return Err(Unsent {
             request: Some(request),

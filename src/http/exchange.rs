@@ -1,16 +1,22 @@
-//! One request, one answer: over the direct client (`direct.rs`), or through reqwest when the
-//! environment's proxy settings apply to the URL. Either way the body is read to its end under the
-//! size cap and failures come back as outcomes.
+//! One request, one response read to its end: over the direct client (`direct.rs`), or through the
+//! proxy (`proxied.rs`) when the environment's proxy settings apply to the URL. Either way the body
+//! is read under the size cap and failures come back as outcomes.
 
-use super::{Api, MAX_BODY_BYTES};
+use super::{proxied, Api, MAX_BODY_BYTES};
 use crate::vocabulary::Outcome;
 use bytes::{Buf, Bytes};
+use http::header::RETRY_AFTER;
+use http::HeaderValue;
 use http_body_util::BodyExt;
-use reqwest::header::RETRY_AFTER;
 use std::time::Duration;
 
-/// A complete response: the status, a usable `Retry-After`, and the body when it was asked for.
-pub(crate) struct Answer {
+/// The `Accept` reqwest adds on the proxied route, sent on the direct one too, so a call looks the
+/// same on the wire whichever route carries it.
+pub(crate) const ACCEPT_ANY: HeaderValue = HeaderValue::from_static("*/*");
+
+/// A response as it came, not yet classified: the status, a usable `Retry-After`, and the body when
+/// it was asked for. What a call came to for the engine is a [`super::Reply`].
+pub(crate) struct RawResponse {
     pub status: u16,
     pub retry_after: Option<Duration>,
     pub body: Vec<u8>,
@@ -28,6 +34,8 @@ pub(crate) enum Route {
 pub(crate) enum Call {
     Api,
     Token,
+    /// The OpenID discovery document, once per variant: its route is decided for its own URL.
+    Discovery,
 }
 
 impl Api {
@@ -35,72 +43,22 @@ impl Api {
         &self,
         request: http::Request<Bytes>,
         call: Call,
-    ) -> Result<Answer, Outcome> {
+    ) -> Result<RawResponse, Outcome> {
         let (route, conns, keep_body) = match call {
             Call::Api => (self.api_route, &self.api_conns, false),
             Call::Token => (self.token_route, &self.token_conns, true),
+            Call::Discovery => {
+                let route = proxied::route(self.proxy.is_some(), request.uri(), false);
+                (route, &self.token_conns, true)
+            }
         };
-        match route {
-            Route::Direct => conns.send(request, keep_body).await,
+        match (route, &self.proxy) {
             // Boxed: reqwest's future is large, and the common direct path should not carry its size.
-            Route::Proxied => Box::pin(self.proxied(request, keep_body)).await,
+            (Route::Proxied, Some(proxy)) => {
+                Box::pin(proxied::send(proxy, request, keep_body)).await
+            }
+            _ => conns.send(request, keep_body).await,
         }
-    }
-
-    async fn proxied(
-        &self,
-        request: http::Request<Bytes>,
-        keep_body: bool,
-    ) -> Result<Answer, Outcome> {
-        let request = reqwest::Request::try_from(request).map_err(|_| Outcome::ClientError)?;
-        match self.client.execute(request).await {
-            Ok(response) => read(http::Response::from(response), keep_body, body_outcome).await,
-            Err(e) => Err(transport_outcome(&e)),
-        }
-    }
-}
-
-/// Where `url`'s requests go, given the environment's proxy settings (`HTTPS_PROXY`, `NO_PROXY`,
-/// ...). With `host_varies` (a variable in the host), any proxy setting counts: each org's host
-/// could match differently.
-pub(crate) fn route(proxy_from_env: bool, url: &http::Uri, host_varies: bool) -> Route {
-    if !proxy_from_env {
-        return Route::Direct;
-    }
-    let proxied = if host_varies {
-        let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]
-            .iter()
-            .any(|n| set(n) || set(&n.to_lowercase()))
-    } else {
-        hyper_util::client::proxy::matcher::Matcher::from_env()
-            .intercept(url)
-            .is_some()
-    };
-    if proxied {
-        Route::Proxied
-    } else {
-        Route::Direct
-    }
-}
-
-pub(crate) fn transport_outcome(e: &reqwest::Error) -> Outcome {
-    if e.is_timeout() {
-        Outcome::Timeout
-    } else if e.is_decode() {
-        Outcome::BadResponse
-    } else {
-        Outcome::ConnectError
-    }
-}
-
-/// A response body from reqwest that broke off: the request's timeout, or a response that does not
-/// say what it must.
-pub(crate) fn body_outcome(e: reqwest::Error) -> Outcome {
-    if e.is_timeout() {
-        Outcome::Timeout
-    } else {
-        Outcome::BadResponse
     }
 }
 
@@ -117,7 +75,7 @@ pub(crate) async fn read<B: http_body::Body>(
     response: http::Response<B>,
     keep_body: bool,
     failed: impl FnOnce(B::Error) -> Outcome,
-) -> Result<Answer, Outcome> {
+) -> Result<RawResponse, Outcome> {
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -139,7 +97,7 @@ pub(crate) async fn read<B: http_body::Body>(
             }
         }
     }
-    Ok(Answer {
+    Ok(RawResponse {
         status,
         retry_after,
         body: collected.kept,
@@ -177,22 +135,4 @@ impl Collected {
         }
         Ok(())
     }
-}
-
-/// A request reqwest built (form encoding, basic auth) as the plain request both routes send.
-pub(crate) fn plain(request: reqwest::Request) -> Option<http::Request<Bytes>> {
-    let body = match request.body() {
-        Some(body) => Bytes::copy_from_slice(body.as_bytes()?),
-        None => Bytes::new(),
-    };
-    let mut plain = http::Request::new(body);
-    *plain.method_mut() = request.method().clone();
-    *plain.uri_mut() = http::Uri::try_from(request.url().as_str()).ok()?;
-    *plain.headers_mut() = request.headers().clone();
-    // What reqwest adds when it sends: kept so the route changes nothing on the wire.
-    plain
-        .headers_mut()
-        .entry(http::header::ACCEPT)
-        .or_insert(http::HeaderValue::from_static("*/*"));
-    Some(plain)
 }

@@ -8,7 +8,7 @@
 //! framing follows RFC 9112 section 6.
 
 use super::connect::default_port;
-use super::exchange::{retry_after, Answer, Collected};
+use super::exchange::{retry_after, Collected, RawResponse};
 use crate::vocabulary::Outcome;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST};
@@ -79,7 +79,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         &mut self,
         request: &http::Request<Bytes>,
         keep_body: bool,
-    ) -> Result<(Answer, bool), Outcome> {
+    ) -> Result<(RawResponse, bool), Outcome> {
         self.buf.clear();
         self.start = 0;
         write_request(&mut self.buf, request);
@@ -103,7 +103,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.start = 0;
         }
         Ok((
-            Answer {
+            RawResponse {
                 status: head.status,
                 retry_after: head.retry_after,
                 body,
@@ -268,7 +268,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.start = 0;
         }
         if self.seen == 0 {
-            // Exact: doubling a 2 KiB buffer for a 2.5 KB response held 4 KiB per idle connection.
+            // Exact: doubling a 2 KiB buffer for a 2.5 KB response would hold 4 KiB per idle connection.
             self.buf
                 .reserve_exact((self.last + self.last / 8).clamp(READ_SPARE, IDLE_BUFFER));
         } else {

@@ -49,7 +49,7 @@ async fn exchange(
     piece: usize,
     keep: bool,
 ) -> (
-    Result<(crate::http::exchange::Answer, bool), Outcome>,
+    Result<(crate::http::exchange::RawResponse, bool), Outcome>,
     String,
 ) {
     let (client, mut peer) = tokio::io::duplex(64 << 10);

@@ -4,10 +4,12 @@ pub mod call;
 pub mod client;
 mod connect;
 mod direct;
+mod discovery;
 mod exchange;
 mod h1;
 pub mod outcome;
 mod pool;
+mod proxied;
 mod tls;
 pub mod token;
 
@@ -90,7 +92,9 @@ pub struct Issued {
     pub expires_in: Option<Duration>,
 }
 
-/// What one exchange came to; `retry_after` is set when the server sent a usable `Retry-After`.
+/// What a call came to for the engine: the response classified into an outcome, the value it
+/// carried, and a usable `Retry-After` when the server sent one. (The response itself, before it is
+/// classified, is an `exchange::RawResponse`.)
 #[derive(Debug, Clone)]
 pub struct Reply<T> {
     pub outcome: Outcome,
@@ -112,17 +116,16 @@ impl<T> Reply<T> {
 }
 
 pub struct Api {
-    /// Discovery, and calls the environment's proxy applies to.
-    client: reqwest::Client,
-    /// Every other API call: see `direct.rs` for why it bypasses reqwest.
+    /// Only with `proxy_from_env`: the client for the calls a proxy carries (`proxied.rs`).
+    proxy: Option<reqwest::Client>,
+    /// API calls: see `direct.rs` for why they bypass reqwest.
     api_conns: Direct,
-    /// Every other token call, on connections of their own, as a browser's are (the token host is
-    /// usually another host); sharing one pool also made its high-water mark, and so the client's
-    /// memory, follow whenever a refresh storm happened to meet a burst of API calls.
+    /// Token and discovery calls, on connections of their own, as a browser's are (the token host
+    /// is usually another host); sharing one pool would make its high-water mark, and so the
+    /// client's memory, follow whenever a refresh storm happened to meet a burst of API calls.
     token_conns: Direct,
     api_route: Route,
     token_route: Route,
-    proxy_from_env: bool,
     token: TokenEndpoint,
     call: ApiCall,
     /// The API call's URL parsed once, when its template has no variables (the usual case): parsing
@@ -130,8 +133,8 @@ pub struct Api {
     fixed_uri: Option<http::Uri>,
 }
 
-fn parse_url(url: &str) -> Result<reqwest::Url, HttpError> {
-    reqwest::Url::parse(url).map_err(|e| HttpError::Url {
+fn parse_url(url: &str) -> Result<url::Url, HttpError> {
+    url::Url::parse(url).map_err(|e| HttpError::Url {
         url: url.to_owned(),
         reason: e.to_string(),
     })
@@ -162,48 +165,21 @@ impl Api {
         };
         let t = &config.transport;
         let tls = tls::client_config(t)?;
+        let proxy = match t.proxy_from_env {
+            true => Some(proxied::client(t, tls.clone())?),
+            false => None,
+        };
         let host_varies = sample.host() != other.host();
         Ok(Api {
-            client: client::build(t, tls.clone())?,
+            proxy,
             api_conns: Direct::new(t, tls.clone(), t.max_api_connections),
             token_conns: Direct::new(t, tls, None),
-            api_route: exchange::route(t.proxy_from_env, &sample, host_varies),
-            token_route: exchange::route(t.proxy_from_env, &token_uri, false),
-            proxy_from_env: t.proxy_from_env,
+            api_route: proxied::route(t.proxy_from_env, &sample, host_varies),
+            token_route: proxied::route(t.proxy_from_env, &token_uri, false),
             token: config.token.clone(),
             call: config.call.clone(),
             fixed_uri,
         })
-    }
-
-    /// Replaces the token endpoint with the one an OpenID provider's discovery document names.
-    pub async fn discover(&mut self, url: &str) -> Result<String, HttpError> {
-        let fail = |reason: String| HttpError::Discovery {
-            url: url.to_owned(),
-            reason,
-        };
-        let response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(fail(format!("HTTP {status}")));
-        }
-        let answer = exchange::read(http::Response::from(response), true, exchange::body_outcome)
-            .await
-            .map_err(|o| fail(format!("{} reading the document", o.name())))?;
-        let body = answer.body;
-        let endpoint = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("token_endpoint")?.as_str().map(str::to_owned))
-            .ok_or_else(|| fail("the document has no token_endpoint".into()))?;
-        parse_url(&endpoint)?;
-        self.token_route = exchange::route(self.proxy_from_env, &parse_uri(&endpoint)?, false);
-        self.token.url.clone_from(&endpoint);
-        Ok(endpoint)
     }
 
     /// The token endpoint in use (after discovery, the discovered one).
@@ -213,29 +189,26 @@ impl Api {
 
     /// One token request (RFC 6749 4.1.3, 4.4, 6; or the web-deployments exchange and refresh).
     pub async fn token(&self, who: Credentials<'_>, grant: Grant<'_>) -> Reply<Issued> {
-        let request = token::request(&self.client, &self.token, &who, grant)
-            .and_then(|r| r.build().ok())
-            .and_then(exchange::plain);
-        let Some(request) = request else {
+        let Some(request) = token::request(&self.token, &who, grant) else {
             return Reply::failed(Outcome::ClientError);
         };
-        let answer = match self.exchange(request, Call::Token).await {
-            Ok(answer) => answer,
+        let response = match self.exchange(request, Call::Token).await {
+            Ok(response) => response,
             Err(outcome) => return Reply::failed(outcome),
         };
-        let status = answer.status;
+        let status = response.status;
         let (outcome, value) = if (200..300).contains(&status) {
-            match token::parse_issued(&answer.body) {
+            match token::parse_issued(&response.body) {
                 Some(issued) => (Outcome::Ok, Some(issued)),
                 None => (Outcome::BadResponse, None),
             }
         } else {
-            (outcome::classify_token_error(status, &answer.body), None)
+            (outcome::classify_token_error(status, &response.body), None)
         };
         Reply {
             outcome,
             value,
-            retry_after: answer.retry_after,
+            retry_after: response.retry_after,
             status: Some(status),
         }
     }

@@ -1,8 +1,9 @@
-//! One rustls configuration per target, built from the profile's TLS settings, so the token calls
-//! (reqwest) and the API calls (hyper) trust, identify and negotiate exactly alike.
+//! One rustls configuration per target, built from the profile's TLS settings, so the direct client
+//! and the proxied calls (reqwest) trust, identify and negotiate exactly alike.
 
 use super::client::Transport;
 use super::HttpError;
+use crate::profile::target::HttpVersion;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
@@ -48,6 +49,15 @@ pub fn client_config(t: &Transport) -> Result<ClientConfig, HttpError> {
         }
     };
     Ok(config)
+}
+
+/// The ALPN protocols a client offers for the HTTP version the profile asks for.
+pub fn alpn_protocols(version: HttpVersion) -> Vec<Vec<u8>> {
+    match version {
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+    }
 }
 
 /// The system's roots plus the profile's CA file. A system store that cannot be read is not an error

@@ -1,13 +1,19 @@
 //! Token requests in both dialects: RFC 6749 form posts to the token endpoint (client authentication by
 //! Basic or by form body, RFC 8707 `resource`), and the web-deployments JSON code exchange and refresh.
 
+use super::exchange::ACCEPT_ANY;
 use super::{Credentials, Grant, Issued};
 use crate::profile::target::{ClientAuth, Dialect};
 use crate::profile::template::{Template, Var};
 use crate::secret::Secret;
 use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde::Deserialize;
 use std::time::Duration;
+
+const FORM: HeaderValue = HeaderValue::from_static("application/x-www-form-urlencoded");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// Where and how to ask for tokens.
 #[derive(Debug, Clone)]
@@ -44,14 +50,82 @@ impl TokenEndpoint {
     }
 }
 
-/// The request to send: URL and body. `None` when the dialect has no such grant.
+/// The request to send; `None` when the dialect has no such grant, or the request cannot be made
+/// (a URL that does not parse).
 pub(super) fn request(
-    client: &reqwest::Client,
     endpoint: &TokenEndpoint,
     who: &Credentials<'_>,
     grant: Grant<'_>,
-) -> Option<reqwest::RequestBuilder> {
-    let code = |engine_code: &str| match &endpoint.auth_code {
+) -> Option<http::Request<Bytes>> {
+    match endpoint.dialect {
+        Dialect::Rfc6749 => form_post(endpoint, who, grant),
+        Dialect::WebDeployments => json_post(endpoint, who, grant),
+    }
+}
+
+/// RFC 6749 4.1.3, 4.4 and 6: a form post, the client authenticated by Basic (2.3.1) or in the form.
+fn form_post(
+    endpoint: &TokenEndpoint,
+    who: &Credentials<'_>,
+    grant: Grant<'_>,
+) -> Option<http::Request<Bytes>> {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    match grant {
+        Grant::ClientCredentials => form.append_pair("grant_type", "client_credentials"),
+        Grant::AuthorizationCode { code } => form
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", &auth_code(endpoint, who, code))
+            .append_pair("redirect_uri", &endpoint.redirect_uri),
+        Grant::RefreshToken { refresh_token } => form
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", refresh_token.expose()),
+    };
+    if let Some(scope) = &endpoint.scope {
+        form.append_pair("scope", scope);
+    }
+    if let Some(resource) = &endpoint.resource {
+        form.append_pair("resource", resource);
+    }
+    let authorization = match endpoint.client_auth {
+        ClientAuth::Basic => Some(basic_auth(who.client_id, who.client_secret)?),
+        ClientAuth::Body => {
+            form.append_pair("client_id", who.client_id)
+                .append_pair("client_secret", who.client_secret.expose());
+            None
+        }
+    };
+    post(&endpoint.url, authorization, FORM, form.finish().into())
+}
+
+/// The web-deployments dialect: a JSON code exchange and a JSON refresh, no client credentials.
+fn json_post(
+    endpoint: &TokenEndpoint,
+    who: &Credentials<'_>,
+    grant: Grant<'_>,
+) -> Option<http::Request<Bytes>> {
+    let (url, body) = match grant {
+        Grant::ClientCredentials => return None,
+        Grant::AuthorizationCode { code } => (
+            &endpoint.jwt_exchange_url,
+            serde_json::json!({
+                "deploymentId": who.deployment_id,
+                "oauth": { "code": auth_code(endpoint, who, code), "redirectUri": endpoint.redirect_uri },
+            }),
+        ),
+        Grant::RefreshToken { refresh_token } => (
+            &endpoint.jwt_refresh_url,
+            serde_json::json!({
+                "refreshToken": refresh_token.expose(),
+                "deploymentId": who.deployment_id,
+            }),
+        ),
+    };
+    post(url, None, JSON, serde_json::to_vec(&body).ok()?.into())
+}
+
+/// The code to exchange: the profile's `auth_code` for a real target, else the engine's own.
+fn auth_code(endpoint: &TokenEndpoint, who: &Credentials<'_>, engine_code: &str) -> String {
+    match &endpoint.auth_code {
         Some(t) => t.render(|v| match v {
             Var::Org => who.org.to_owned(),
             Var::Session => who.session.to_string(),
@@ -59,64 +133,42 @@ pub(super) fn request(
             Var::ContactId | Var::RandomId => super::random_id(),
         }),
         None => engine_code.to_owned(),
-    };
-    match endpoint.dialect {
-        Dialect::Rfc6749 => {
-            let code_text;
-            let mut form: Vec<(&str, &str)> = match grant {
-                Grant::ClientCredentials => vec![("grant_type", "client_credentials")],
-                Grant::AuthorizationCode { code: engine_code } => {
-                    code_text = code(engine_code);
-                    vec![
-                        ("grant_type", "authorization_code"),
-                        ("code", &code_text),
-                        ("redirect_uri", &endpoint.redirect_uri),
-                    ]
-                }
-                Grant::RefreshToken { refresh_token } => vec![
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", refresh_token.expose()),
-                ],
-            };
-            if let Some(scope) = &endpoint.scope {
-                form.push(("scope", scope));
-            }
-            if let Some(resource) = &endpoint.resource {
-                form.push(("resource", resource));
-            }
-            let builder = client.post(&endpoint.url);
-            let builder = match endpoint.client_auth {
-                ClientAuth::Basic => {
-                    builder.basic_auth(who.client_id, Some(who.client_secret.expose()))
-                }
-                ClientAuth::Body => {
-                    form.push(("client_id", who.client_id));
-                    form.push(("client_secret", who.client_secret.expose()));
-                    builder
-                }
-            };
-            Some(builder.form(&form))
-        }
-        Dialect::WebDeployments => match grant {
-            Grant::ClientCredentials => None,
-            Grant::AuthorizationCode { code: engine_code } => Some(
-                client
-                    .post(&endpoint.jwt_exchange_url)
-                    .json(&serde_json::json!({
-                        "deploymentId": who.deployment_id,
-                        "oauth": { "code": code(engine_code), "redirectUri": endpoint.redirect_uri },
-                    })),
-            ),
-            Grant::RefreshToken { refresh_token } => Some(
-                client
-                    .post(&endpoint.jwt_refresh_url)
-                    .json(&serde_json::json!({
-                        "refreshToken": refresh_token.expose(),
-                        "deploymentId": who.deployment_id,
-                    })),
-            ),
-        },
     }
+}
+
+/// `Basic base64(id:secret)`, marked sensitive so no rendering of the request shows it.
+fn basic_auth(client_id: &str, client_secret: &Secret) -> Option<HeaderValue> {
+    let credentials = format!("{client_id}:{}", client_secret.expose());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+    let mut value = HeaderValue::try_from(format!("Basic {encoded}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// A POST with its headers in the order they go out.
+fn post(
+    url: &str,
+    authorization: Option<HeaderValue>,
+    content_type: HeaderValue,
+    body: Bytes,
+) -> Option<http::Request<Bytes>> {
+    let mut request = http::Request::new(body);
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri(url)?;
+    let headers = request.headers_mut();
+    if let Some(authorization) = authorization {
+        headers.insert(AUTHORIZATION, authorization);
+    }
+    headers.insert(CONTENT_TYPE, content_type);
+    headers.insert(ACCEPT, ACCEPT_ANY);
+    Some(request)
+}
+
+/// A URL read by the WHATWG rules (the `url` crate), as browsers and reqwest read it: the host in
+/// lower case, a default port dropped, what must be escaped escaped.
+pub(super) fn uri(url: &str) -> Option<http::Uri> {
+    let url = url::Url::parse(url).ok()?;
+    http::Uri::try_from(url.as_str()).ok()
 }
 
 /// A 2xx body in either dialect: `{access_token, expires_in?, refresh_token?}` or `{jwt, refreshToken?}`.
@@ -200,3 +252,7 @@ mod tests {
         assert!(parse_issued(br#"{"jwt":"not-a-jwt"}"#).is_some_and(|i| i.expires_in.is_none()));
     }
 }
+
+#[cfg(test)]
+#[path = "token_tests.rs"]
+mod wire_tests;
