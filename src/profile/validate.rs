@@ -21,9 +21,7 @@ pub fn validate(profile: &Profile) -> Problems {
     if let Some(name) = &profile.name {
         check_name(name, "name", &mut problems);
     }
-    if profile.duration.0.is_zero() || profile.duration.0 > MAX_DURATION {
-        problems.push("duration", "must be more than 0s and at most 7 days");
-    }
+    check_length(profile, &mut problems);
     check_load(&profile.load, &mut problems);
     if profile.top_orgs > 1000 {
         problems.push(
@@ -32,7 +30,7 @@ pub fn validate(profile: &Profile) -> Problems {
         );
     }
     let spread = profile.load.org_start_spread.0;
-    if !spread.is_zero() && spread >= profile.duration.0 {
+    if !spread.is_zero() && spread >= profile.run_length() {
         problems.push(
             "load.org_start_spread",
             "must be shorter than duration, or some orgs would never start",
@@ -108,6 +106,83 @@ fn check_thresholds(thresholds: &Thresholds, key: &str, problems: &mut Problems)
     }
 }
 
+/// The run's length: `duration`, or the stages', which then shape the rate instead of `rate` and
+/// `ramp_up`.
+fn check_length(profile: &Profile, problems: &mut Problems) {
+    let load = &profile.load;
+    if load.stages.is_empty() {
+        if profile.duration.is_none() {
+            problems.push("duration", "is required (or give [[load.stage]]s)");
+        }
+        if load.rate.is_none() {
+            problems.push("load.rate", "is required (or give [[load.stage]]s)");
+        }
+    } else {
+        check_stages(load, problems);
+        let sum = profile.run_length();
+        if profile.duration.is_some_and(|d| d.0 != sum) {
+            problems.push(
+                "duration",
+                format!(
+                    "differs from the stages' sum ({}); leave it out with [[load.stage]]",
+                    humantime::format_duration(sum)
+                ),
+            );
+        }
+    }
+    let length = profile.run_length();
+    if profile.duration.is_some() || !load.stages.is_empty() {
+        if length.is_zero() || length > MAX_DURATION {
+            let key = if load.stages.is_empty() {
+                "duration"
+            } else {
+                "load.stage"
+            };
+            problems.push(key, "the run must last more than 0s and at most 7 days");
+        }
+    }
+}
+
+fn check_stages(load: &LoadSection, problems: &mut Problems) {
+    let exclusive = [
+        ("load.rate", load.rate.is_some()),
+        ("load.ramp_up", !load.ramp_up.0.is_zero()),
+        ("load.connections", load.connections.is_some()),
+    ];
+    for (key, set) in exclusive {
+        if set {
+            problems.push(
+                key,
+                "cannot be combined with [[load.stage]]: stages shape the open model's arrival rate",
+            );
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, stage) in load.stages.iter().enumerate() {
+        let key = format!("load.stage[{i}]");
+        check_name(&stage.name, &format!("{key}.name"), problems);
+        if !seen.insert(stage.name.as_str()) {
+            problems.push(
+                format!("{key}.name"),
+                format!("`{}` names an earlier stage too", stage.name),
+            );
+        }
+        let target = stage.target.per_second;
+        if !(0.0..=MAX_RATE).contains(&target) {
+            problems.push(
+                format!("{key}.target"),
+                format!("must be from 0/s to {MAX_RATE}/s"),
+            );
+        }
+    }
+    if load.stages.iter().all(|s| s.target.per_second <= 0.0) {
+        problems.push(
+            "load.stage",
+            "every stage's target is 0/s: nothing would be sent",
+        );
+    }
+}
+
 /// Names end up in folder names and report keys, so keep them to a safe alphabet.
 fn check_name(name: &str, key: &str, problems: &mut Problems) {
     let ok = !name.is_empty()
@@ -139,12 +214,14 @@ fn check_load(load: &LoadSection, problems: &mut Problems) {
     if load.sessions > MAX_SESSIONS {
         problems.push("load.sessions", format!("must be at most {MAX_SESSIONS}"));
     }
-    let unpaced_ok = load.connections.is_some() && load.rate.per_second == 0.0;
-    if !unpaced_ok && (load.rate.per_second <= 0.0 || load.rate.per_second > MAX_RATE) {
-        problems.push(
-            "load.rate",
-            format!("must be more than 0/s and at most {MAX_RATE}/s (\"0/s\" only with load.connections)"),
-        );
+    if let Some(rate) = &load.rate {
+        let unpaced_ok = load.connections.is_some() && rate.per_second == 0.0;
+        if !unpaced_ok && (rate.per_second <= 0.0 || rate.per_second > MAX_RATE) {
+            problems.push(
+                "load.rate",
+                format!("must be more than 0/s and at most {MAX_RATE}/s (\"0/s\" only with load.connections)"),
+            );
+        }
     }
     if let Some(connections) = load.connections {
         if connections == 0 || connections > MAX_CONNECTIONS {
