@@ -7,7 +7,7 @@ use super::schema::{
     VariantSection,
 };
 use super::target::{Dialect, HttpTarget};
-use super::thresholds::{Metric, Thresholds};
+use super::thresholds::{GateName, Thresholds};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -46,7 +46,13 @@ pub fn validate(profile: &Profile) -> Problems {
     profile
         .server
         .validate_orgs(profile.load.orgs as usize, &mut problems);
-    check_thresholds(&profile.thresholds, "thresholds", &mut problems);
+    let stages: Vec<&str> = profile
+        .load
+        .stages
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    check_thresholds(&profile.thresholds, "thresholds", &stages, &mut problems);
     if let Some(http) = profile.target.http() {
         check_http_target(http, profile, &mut problems);
     }
@@ -69,6 +75,7 @@ pub fn validate(profile: &Profile) -> Problems {
         check_thresholds(
             &variant.thresholds,
             &format!("{key}.thresholds"),
+            &stages,
             &mut problems,
         );
     }
@@ -98,10 +105,22 @@ fn check_http_target(http: &HttpTarget, profile: &Profile, problems: &mut Proble
     }
 }
 
-fn check_thresholds(thresholds: &Thresholds, key: &str, problems: &mut Problems) {
+fn check_thresholds(thresholds: &Thresholds, key: &str, stages: &[&str], problems: &mut Problems) {
     for name in thresholds.keys() {
-        if let Err(e) = name.parse::<Metric>() {
-            problems.push(format!("{key}.\"{name}\""), e);
+        let key = format!("{key}.\"{name}\"");
+        match name.parse::<GateName>() {
+            Err(e) => problems.push(key, e),
+            Ok(GateName {
+                stage: Some(stage), ..
+            }) if !stages.contains(&stage.as_str()) => problems.push(
+                key,
+                if stages.is_empty() {
+                    format!("no stage named `{stage}`: the profile has no [[load.stage]]")
+                } else {
+                    format!("no stage named `{stage}` (stages: {})", stages.join(", "))
+                },
+            ),
+            Ok(_) => {}
         }
     }
 }
