@@ -150,14 +150,14 @@ fn check_length(profile: &Profile, problems: &mut Problems) {
         }
     }
     let length = profile.run_length();
-    if profile.duration.is_some() || !load.stages.is_empty() {
-        if length.is_zero() || length > MAX_DURATION {
-            let key = if load.stages.is_empty() {
-                "duration"
-            } else {
-                "load.stage"
-            };
-            problems.push(key, "the run must last more than 0s and at most 7 days");
+    let given = profile.duration.is_some() || !load.stages.is_empty();
+    if given && (length.is_zero() || length > MAX_DURATION) {
+        match load.stages.is_empty() {
+            true => problems.push("duration", "must be more than 0s and at most 7 days"),
+            false => problems.push(
+                "load.stage",
+                "the stages must add up to more than 0s and at most 7 days",
+            ),
         }
     }
 }
