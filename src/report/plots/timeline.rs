@@ -240,10 +240,12 @@ pub fn chart(side: &Side, sides: &[Side]) -> Result<Chart, PlotError> {
     })
 }
 
+/// A `0s` stage (a jump) starts where the next one does: only the stage that lasts is marked.
 fn stage_marks(side: &Side) -> Vec<(f64, String)> {
     side.variant
         .stages
         .iter()
+        .filter(|s| s.end_s > s.start_s)
         .map(|s| (s.start_s, s.name.clone()))
         .collect()
 }
