@@ -89,8 +89,10 @@ fn expected() -> Vec<(String, u64)> {
 #[test]
 fn stages_shape_the_arrivals_and_scope_the_gates() {
     let dir = tempfile::tempdir().unwrap();
-    let report = read(&run(dir.path(), None));
+    let path = run(dir.path(), None);
+    let report = read(&path);
     let v = &report.variants[0];
+    stages_are_marked_on_the_timeline(&path);
     super::support::assert_accounted(v);
     assert_eq!(v.requests.dropped, 0, "the run kept up");
     assert_eq!(v.requests.retries, 0);
@@ -135,6 +137,18 @@ fn stages_shape_the_arrivals_and_scope_the_gates() {
         verdicts.contains(&("contacts.error_rate[stage=hold]", true)),
         "{verdicts:?}"
     );
+}
+
+/// Every stage that lasts is named where it begins; the jump (0 s) would sit on top of `peak`.
+fn stages_are_marked_on_the_timeline(report: &Path) {
+    let svg = report.with_file_name("plots").join("timeline-a.svg");
+    let svg = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
+    // plotters writes each text on a line of its own between its tags.
+    let texts: Vec<&str> = svg.lines().map(str::trim).collect();
+    for name in ["warm", "hold", "peak"] {
+        assert!(texts.contains(&name), "{name} is not marked");
+    }
+    assert!(!texts.contains(&"spike"), "the jump is marked");
 }
 
 #[test]
