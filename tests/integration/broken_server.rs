@@ -2,7 +2,7 @@
 //! outcome, never an error or a panic.
 
 use std::time::Duration;
-use tokenstorm::http::{Api, ApiConfig, CallVars, Credentials, Grant};
+use tokenstorm::http::{Api, ApiConfig, BadTokenBody, CallVars, Credentials, Grant};
 use tokenstorm::profile::template::Template;
 use tokenstorm::secret::Secret;
 use tokenstorm::vocabulary::Outcome;
@@ -29,6 +29,10 @@ async fn broken_server() -> std::net::SocketAddr {
                 let reply = match path.as_str() {
                     "/garbage" => ok("this is not json", "application/json"),
                     "/no-token" => ok(r#"{"token_type":"Bearer","expires_in":60}"#, "application/json"),
+                    "/string-expiry" => ok(r#"{"access_token":"tok-1","token_type":"Bearer","expires_in":"3599"}"#, "application/json"),
+                    "/fraction-expiry" => ok(r#"{"access_token":"tok-1","expires_in":"3599.5"}"#, "application/json"),
+                    "/word-expiry" => ok(r#"{"access_token":"tok-1","expires_in":"abc"}"#, "application/json"),
+                    "/crlf-token" => ok(r#"{"access_token":"tok\r\nX-Injected: yes","expires_in":60}"#, "application/json"),
                     "/html" => ok("<html><body>login</body></html>", "text/html"),
                     "/truncated" => "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{\"access_token\":\"ab".to_owned(),
                     "/huge" => {
@@ -103,6 +107,30 @@ fn every_broken_response_is_a_classified_outcome() {
                 .await;
             assert_eq!(reply.outcome, want, "token endpoint {path}");
             assert!(reply.value.is_none(), "{path}");
+        }
+        let issued = api(&base, "/string-expiry", "/x")
+            .token(creds, Grant::ClientCredentials)
+            .await;
+        assert_eq!(issued.outcome, Outcome::Ok);
+        assert_eq!(
+            issued.value.and_then(|i| i.expires_in),
+            Some(Duration::from_secs(3599)),
+            "a numeric string, as golang.org/x/oauth2 and MSAL read it"
+        );
+        let named = [
+            ("/fraction-expiry", BadTokenBody::ExpiresIn),
+            ("/word-expiry", BadTokenBody::ExpiresIn),
+            // Refused at the token endpoint, so no API call ever carries it.
+            ("/crlf-token", BadTokenBody::AccessTokenCharacters),
+            ("/no-token", BadTokenBody::NoAccessToken),
+            ("/garbage", BadTokenBody::NotJson),
+        ];
+        for (path, why) in named {
+            let reply = api(&base, path, "/x")
+                .token(creds, Grant::ClientCredentials)
+                .await;
+            assert_eq!(reply.outcome, Outcome::BadResponse, "{path}");
+            assert_eq!(reply.bad_body, Some(why), "{path}");
         }
         let contacts_cases = [
             ("/huge", Outcome::BadResponse),
