@@ -232,12 +232,23 @@ fn num(v: Option<f64>) -> String {
 pub fn render(c: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "base: {}    candidate: {}", c.base, c.candidate);
+    render_rows(&mut out, &c.rows);
+    if !c.significance.is_empty() {
+        render_significance(&mut out, c);
+    }
+    if !c.limits.is_empty() {
+        render_limits(&mut out, c);
+    }
+    out
+}
+
+fn render_rows(out: &mut String, rows: &[Row]) {
     let _ = writeln!(
         out,
         "{:<36} {:>12} {:>12} {:>12} {:>9}  verdict",
         "metric", "base", "candidate", "delta", "delta %"
     );
-    for r in &c.rows {
+    for r in rows {
         let pct = r.delta_pct.map_or("".to_owned(), |p| format!("{p:+.1}%"));
         let mark = match r.verdict {
             Change::Better => "better +",
@@ -261,61 +272,62 @@ pub fn render(c: &Comparison) -> String {
             pct
         );
     }
-    if !c.significance.is_empty() {
+}
+
+fn render_significance(out: &mut String, c: &Comparison) {
+    let _ = writeln!(
+        out,
+        "\nsignificance at {:.0}% confidence (candidate - base)",
+        100.0 * c.confidence
+    );
+    for t in &c.significance {
+        let evidence = match (t.diff_low, t.diff_high, t.p_value, t.effect_a) {
+            (Some(lo), Some(hi), _, _) => format!("CI [{lo:+.2}, {hi:+.2}] ms"),
+            (_, _, Some(p), Some(a)) => format!("p {p:.2e}, A {a:.3}"),
+            (_, _, Some(p), None) => format!("p {p:.2e}"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "\nsignificance at {:.0}% confidence (candidate - base)",
-            100.0 * c.confidence
+            "  {:<40} {:>12} {:>12}  {:<26} {}",
+            t.metric,
+            num(t.base),
+            num(t.candidate),
+            evidence,
+            t.verdict.name()
         );
-        for t in &c.significance {
-            let evidence = match (t.diff_low, t.diff_high, t.p_value, t.effect_a) {
-                (Some(lo), Some(hi), _, _) => format!("CI [{lo:+.2}, {hi:+.2}] ms"),
-                (_, _, Some(p), Some(a)) => format!("p {p:.2e}, A {a:.3}"),
-                (_, _, Some(p), None) => format!("p {p:.2e}"),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "  {:<40} {:>12} {:>12}  {:<26} {}",
-                t.metric,
-                num(t.base),
-                num(t.candidate),
-                evidence,
-                t.verdict.name()
-            );
-        }
     }
-    if !c.limits.is_empty() {
-        let _ = writeln!(out, "\nregression limits");
-        for l in &c.limits {
-            let allowance = match l.allowance {
-                Allowance::Percent(p) => format!("+{p}%"),
-                Allowance::Absolute(a) => format!("+{a}"),
-            };
-            let status = match (l.regressed, l.exceeded) {
-                (true, _) => "FAIL",
-                (false, true) => "noise",
-                _ => "pass",
-            };
-            let _ = writeln!(
-                out,
-                "  {}  {:<36} {:<8} candidate {} allowed up to {}",
-                status,
-                l.metric,
-                allowance,
-                num(l.candidate),
-                num(l.allowed_up_to)
-            );
-        }
+}
+
+fn render_limits(out: &mut String, c: &Comparison) {
+    let _ = writeln!(out, "\nregression limits");
+    for l in &c.limits {
+        let allowance = match l.allowance {
+            Allowance::Percent(p) => format!("+{p}%"),
+            Allowance::Absolute(a) => format!("+{a}"),
+        };
+        let status = match (l.regressed, l.exceeded) {
+            (true, _) => "FAIL",
+            (false, true) => "noise",
+            _ => "pass",
+        };
         let _ = writeln!(
             out,
-            "{}",
-            if c.regressed {
-                "FAIL: the candidate regressed"
-            } else {
-                "PASS: no regression beyond the limits"
-            }
+            "  {}  {:<36} {:<8} candidate {} allowed up to {}",
+            status,
+            l.metric,
+            allowance,
+            num(l.candidate),
+            num(l.allowed_up_to)
         );
     }
-    out
+    let _ = writeln!(
+        out,
+        "{}",
+        if c.regressed {
+            "FAIL: the candidate regressed"
+        } else {
+            "PASS: no regression beyond the limits"
+        }
+    );
 }

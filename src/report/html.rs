@@ -100,9 +100,21 @@ fn org_rows(v: &VariantReport) -> Vec<Vec<String>> {
 }
 
 fn summary(label: &str, v: &VariantReport) -> Summary {
+    Summary {
+        label: label.to_owned(),
+        client: client_line(v),
+        requests: request_rows(v),
+        endpoints: endpoint_rows(v),
+        orgs: org_rows(v),
+        notes: notes(v),
+    }
+}
+
+/// The client model and the run's length and rate in one sentence.
+fn client_line(v: &VariantReport) -> String {
     let c = &v.client;
     let margin = c.margin_s.map(|m| format!(" {m} s")).unwrap_or_default();
-    let client = format!(
+    format!(
         "{} tokens, {}{margin}, coalesce {}; {:.1} s at {}/s{}{}",
         c.token_scope,
         c.trigger,
@@ -118,9 +130,12 @@ fn summary(label: &str, v: &VariantReport) -> Summary {
         } else {
             ""
         }
-    );
+    )
+}
+
+fn request_rows(v: &VariantReport) -> Vec<(&'static str, String)> {
     let r = &v.requests;
-    let requests = vec![
+    vec![
         ("scheduled", r.scheduled.to_string()),
         ("sent", r.sent.to_string()),
         ("dropped", r.dropped.to_string()),
@@ -134,7 +149,10 @@ fn summary(label: &str, v: &VariantReport) -> Summary {
         ("p50", ms(r.latency_ms.p50)),
         ("p99", ms(r.latency_ms.p99)),
         ("pacer lag p99", ms(r.pacer_lateness_ms.p99)),
-    ];
+    ]
+}
+
+fn endpoint_rows(v: &VariantReport) -> Vec<Vec<String>> {
     let e = &v.endpoints;
     let mut endpoints = vec![
         endpoint_row("contacts", &e.contacts),
@@ -147,6 +165,11 @@ fn summary(label: &str, v: &VariantReport) -> Summary {
             endpoints.push(endpoint_row(&format!("contacts [{}]", phase.name()), calls));
         }
     }
+    endpoints
+}
+
+/// What the tables do not say: refresh contention, and whether the counts can be trusted.
+fn notes(v: &VariantReport) -> Vec<String> {
     let f = &v.refresh;
     let mut notes = vec![format!(
         "Refreshes per token generation: max {}, mean {:.2} over {} generations; most in flight \
@@ -176,14 +199,7 @@ fn summary(label: &str, v: &VariantReport) -> Summary {
         )),
         None => {}
     }
-    Summary {
-        label: label.to_owned(),
-        client,
-        requests,
-        endpoints,
-        orgs: org_rows(v),
-        notes,
-    }
+    notes
 }
 
 /// `index.html` of a run.

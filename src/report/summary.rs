@@ -64,6 +64,28 @@ fn ms(v: f64) -> String {
 }
 
 fn variant(out: &mut String, v: &VariantReport) {
+    heading(out, v);
+    requests_line(out, v);
+    endpoints_table(out, v);
+    let f = &v.refresh;
+    let _ = writeln!(
+        out,
+        "refresh   per generation max {} mean {:.2} over {} generations; most in flight for one org {}; waits {} (p99 {})",
+        f.per_generation_max,
+        f.per_generation_mean,
+        f.generations,
+        f.max_in_flight_per_org,
+        f.waits,
+        ms(f.wait_ms.p99)
+    );
+    lens_line(out, v);
+    phases_line(out, v);
+    orgs_line(out, v);
+    client_line(out, v);
+    trust_lines(out, v);
+}
+
+fn heading(out: &mut String, v: &VariantReport) {
     let c = &v.client;
     let margin = c.margin_s.map(|m| format!(" {m}s")).unwrap_or_default();
     let _ = writeln!(
@@ -81,6 +103,9 @@ fn variant(out: &mut String, v: &VariantReport) {
             ""
         }
     );
+}
+
+fn requests_line(out: &mut String, v: &VariantReport) {
     let r = &v.requests;
     let _ = writeln!(
         out,
@@ -94,6 +119,9 @@ fn variant(out: &mut String, v: &VariantReport) {
         100.0 * r.outcomes.rate(Outcome::Ok),
         ms(r.pacer_lateness_ms.p99)
     );
+}
+
+fn endpoints_table(out: &mut String, v: &VariantReport) {
     let _ = writeln!(
         out,
         "{:<9} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8}",
@@ -117,21 +145,10 @@ fn variant(out: &mut String, v: &VariantReport) {
     ] {
         endpoint_row(out, name, e);
     }
-    let f = &v.refresh;
-    let _ = writeln!(
-        out,
-        "refresh   per generation max {} mean {:.2} over {} generations; most in flight for one org {}; waits {} (p99 {})",
-        f.per_generation_max,
-        f.per_generation_mean,
-        f.generations,
-        f.max_in_flight_per_org,
-        f.waits,
-        ms(f.wait_ms.p99)
-    );
-    lens_line(out, v);
-    phases_line(out, v);
-    orgs_line(out, v);
-    client_line(out, v);
+}
+
+/// Whether the counts can be trusted: the server's own counts, and conservation of requests.
+fn trust_lines(out: &mut String, v: &VariantReport) {
     if let Some(t) = &v.truth {
         for check in t.checks.iter().filter(|c| !c.equal) {
             let _ = writeln!(

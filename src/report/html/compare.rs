@@ -31,65 +31,9 @@ pub fn compare_page(
     } else {
         ("PASS", "pass")
     };
-    let rows: Vec<_> = comparison
-        .rows
-        .iter()
-        .map(|r| {
-            context! {
-                metric => r.metric.clone(),
-                base => num(r.base),
-                candidate => num(r.candidate),
-                delta => num(r.delta),
-                delta_pct => r.delta_pct.map_or(String::new(), |p| format!("{p:+.1}%")),
-                verdict => r.verdict.name(),
-            }
-        })
-        .collect();
-    let limits: Vec<_> = comparison
-        .limits
-        .iter()
-        .map(|l| {
-            context! {
-                result => match (l.regressed, l.exceeded) {
-                    (true, _) => "FAIL",
-                    (false, true) => "noise",
-                    _ => "pass",
-                },
-                class => if l.regressed { "worse" } else { "better" },
-                metric => l.metric.clone(),
-                allowance => match l.allowance {
-                    Allowance::Percent(p) => format!("+{p}%"),
-                    Allowance::Absolute(a) => format!("+{a}"),
-                },
-                candidate => num(l.candidate),
-                allowed_up_to => num(l.allowed_up_to),
-            }
-        })
-        .collect();
-    let significance: Vec<_> = comparison
-        .significance
-        .iter()
-        .map(|t| {
-            let evidence = match (t.diff_low, t.diff_high, t.p_value, t.effect_a) {
-                (Some(lo), Some(hi), _, _) => format!("{lo:+.2} .. {hi:+.2} ms"),
-                (_, _, Some(p), Some(a)) => format!("p = {p:.2e}, A = {a:.3}"),
-                (_, _, Some(p), None) => format!("p = {p:.2e}"),
-                _ => String::new(),
-            };
-            context! {
-                metric => t.metric.clone(),
-                base => num(t.base),
-                candidate => num(t.candidate),
-                evidence => evidence,
-                verdict => t.verdict.name(),
-                class => match t.verdict {
-                    Verdict::Regressed => "worse",
-                    Verdict::Improved => "better",
-                    Verdict::NoChange => "",
-                },
-            }
-        })
-        .collect();
+    let rows = rows(comparison);
+    let limits = limits(comparison);
+    let significance = significance(comparison);
     let meta = vec![
         ("base", comparison.base.clone()),
         ("candidate", comparison.candidate.clone()),
@@ -113,4 +57,72 @@ pub fn compare_page(
         thresholds => Vec::<String>::new(),
         charts => Value::from(Serde(charts(rendered))),
     })
+}
+
+fn rows(comparison: &Comparison) -> Vec<Value> {
+    comparison
+        .rows
+        .iter()
+        .map(|r| {
+            context! {
+                metric => r.metric.clone(),
+                base => num(r.base),
+                candidate => num(r.candidate),
+                delta => num(r.delta),
+                delta_pct => r.delta_pct.map_or(String::new(), |p| format!("{p:+.1}%")),
+                verdict => r.verdict.name(),
+            }
+        })
+        .collect()
+}
+
+fn limits(comparison: &Comparison) -> Vec<Value> {
+    comparison
+        .limits
+        .iter()
+        .map(|l| {
+            context! {
+                result => match (l.regressed, l.exceeded) {
+                    (true, _) => "FAIL",
+                    (false, true) => "noise",
+                    _ => "pass",
+                },
+                class => if l.regressed { "worse" } else { "better" },
+                metric => l.metric.clone(),
+                allowance => match l.allowance {
+                    Allowance::Percent(p) => format!("+{p}%"),
+                    Allowance::Absolute(a) => format!("+{a}"),
+                },
+                candidate => num(l.candidate),
+                allowed_up_to => num(l.allowed_up_to),
+            }
+        })
+        .collect()
+}
+
+fn significance(comparison: &Comparison) -> Vec<Value> {
+    comparison
+        .significance
+        .iter()
+        .map(|t| {
+            let evidence = match (t.diff_low, t.diff_high, t.p_value, t.effect_a) {
+                (Some(lo), Some(hi), _, _) => format!("{lo:+.2} .. {hi:+.2} ms"),
+                (_, _, Some(p), Some(a)) => format!("p = {p:.2e}, A = {a:.3}"),
+                (_, _, Some(p), None) => format!("p = {p:.2e}"),
+                _ => String::new(),
+            };
+            context! {
+                metric => t.metric.clone(),
+                base => num(t.base),
+                candidate => num(t.candidate),
+                evidence => evidence,
+                verdict => t.verdict.name(),
+                class => match t.verdict {
+                    Verdict::Regressed => "worse",
+                    Verdict::Improved => "better",
+                    Verdict::NoChange => "",
+                },
+            }
+        })
+        .collect()
 }

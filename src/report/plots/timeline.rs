@@ -3,7 +3,7 @@
 
 use super::style::{self, legend, lighter, variant_color, Group, FAMILY, INK};
 use super::{histogram, slug, Body, Chart, DrawResult, PlotError, Side};
-use crate::report::model::Bucket;
+use crate::report::model::{Bucket, TimeSeries};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -45,34 +45,90 @@ fn line(label: &str, color: RGBColor, points: Vec<(f64, f64)>) -> Line {
     }
 }
 
+/// Counts per bucket as rates per second.
+fn rate(series: &TimeSeries, f: impl Fn(&Bucket) -> u64) -> Vec<(f64, f64)> {
+    let width = series.bucket_s.max(f64::MIN_POSITIVE);
+    series
+        .buckets
+        .iter()
+        .map(|b| (b.t_s, f(b) as f64 / width))
+        .collect()
+}
+
+/// Levels per bucket (in-flight maxima), not counts: no division by the bucket width.
+fn level(series: &TimeSeries, f: impl Fn(&Bucket) -> u64) -> Vec<(f64, f64)> {
+    series
+        .buckets
+        .iter()
+        .map(|b| (b.t_s, f(b) as f64))
+        .collect()
+}
+
 fn panels(side: &Side, index: usize) -> Result<Vec<Panel>, PlotError> {
     let series = &side.variant.timeseries;
-    let width = series.bucket_s.max(f64::MIN_POSITIVE);
-    let rate = |f: &dyn Fn(&Bucket) -> u64| -> Vec<(f64, f64)> {
-        series
-            .buckets
-            .iter()
-            .map(|b| (b.t_s, f(b) as f64 / width))
-            .collect()
-    };
-    let group = |g: usize| rate(&|b| Group::split(&b.contacts)[g]);
-
-    let mut calls = line("ok API calls/s", Group::Ok.color(), group(0));
-    calls.label = "ok".into();
-    let mut scheduled = line("scheduled/s", SCHEDULED, rate(&|b| b.scheduled));
+    let calls = line("ok", Group::Ok.color(), outcome_group(series, 0));
+    let mut scheduled = line("scheduled/s", SCHEDULED, rate(series, |b| b.scheduled));
     scheduled.dashed = true;
+    let color = variant_color(index);
+    let (p50, p99) = latency_quantiles(side)?;
+    let mut in_flight_refreshes = line(
+        "refreshes in flight (max)",
+        IN_FLIGHT,
+        level(series, |b| b.refreshes_in_flight_max),
+    );
+    in_flight_refreshes.dashed = true;
+    let token_calls = rate(series, |b| b.token.total() + b.refresh.total());
+    let in_flight = level(series, |b| b.requests_in_flight_max);
+    let panels = vec![
+        ("API calls/s", vec![calls, scheduled]),
+        ("API calls/s not ok", failure_lines(series)),
+        (
+            "request latency (ms)",
+            vec![line("p99", color, p99), line("p50", lighter(color), p50)],
+        ),
+        (
+            "token calls/s, in flight",
+            vec![
+                line("token + refresh calls/s", TOKEN_CALLS, token_calls),
+                in_flight_refreshes,
+            ],
+        ),
+        (
+            "in flight, dropped/s",
+            vec![
+                line("requests in flight (max)", IN_FLIGHT, in_flight),
+                line("dropped/s", DROPPED, rate(series, |b| b.dropped)),
+            ],
+        ),
+    ];
+    Ok(panels
+        .into_iter()
+        .map(|(y_desc, lines)| panel(y_desc, lines))
+        .collect())
+}
 
+fn outcome_group(series: &TimeSeries, g: usize) -> Vec<(f64, f64)> {
+    rate(series, |b| Group::split(&b.contacts)[g])
+}
+
+fn failure_lines(series: &TimeSeries) -> Vec<Line> {
     let mut failures = Vec::new();
     for (g, grp) in Group::ALL.iter().enumerate().skip(1) {
-        let points = group(g);
+        let points = outcome_group(series, g);
         // 401 always shows, so a clean run draws its flat line; the rest only when they occurred.
         if g == 1 || points.iter().any(|p| p.1 > 0.0) {
             failures.push(line(grp.label(), grp.color(), points));
         }
     }
+    failures
+}
 
+/// p50 and p99 of each bucket's latency histogram, in milliseconds.
+type Quantiles = (Vec<(f64, f64)>, Vec<(f64, f64)>);
+
+fn latency_quantiles(side: &Side) -> Result<Quantiles, PlotError> {
     let (mut p50, mut p99) = (Vec::new(), Vec::new());
-    for b in &series.buckets {
+    for b in &side.variant.timeseries.buckets {
         let Some(text) = &b.latency_histogram else {
             continue;
         };
@@ -85,63 +141,19 @@ fn panels(side: &Side, index: usize) -> Result<Vec<Panel>, PlotError> {
         p50.push((b.t_s, h.value_at_quantile(0.5) as f64 / 1000.0));
         p99.push((b.t_s, h.value_at_quantile(0.99) as f64 / 1000.0));
     }
-    let color = variant_color(index);
+    Ok((p50, p99))
+}
 
-    let mut in_flight_refreshes = line(
-        "refreshes in flight (max)",
-        IN_FLIGHT,
-        rate(&|b| b.refreshes_in_flight_max),
-    );
-    // In-flight maxima are levels, not counts per bucket: undo the division by the bucket width.
-    in_flight_refreshes
-        .points
-        .iter_mut()
-        .for_each(|p| p.1 *= width);
-    in_flight_refreshes.dashed = true;
-    let mut in_flight = line(
-        "requests in flight (max)",
-        IN_FLIGHT,
-        rate(&|b| b.requests_in_flight_max),
-    );
-    in_flight.points.iter_mut().for_each(|p| p.1 *= width);
-
-    let panels = vec![
-        ("API calls/s", vec![calls, scheduled]),
-        ("API calls/s not ok", failures),
-        (
-            "request latency (ms)",
-            vec![line("p99", color, p99), line("p50", lighter(color), p50)],
-        ),
-        (
-            "token calls/s, in flight",
-            vec![
-                line(
-                    "token + refresh calls/s",
-                    TOKEN_CALLS,
-                    rate(&|b| b.token.total() + b.refresh.total()),
-                ),
-                in_flight_refreshes,
-            ],
-        ),
-        (
-            "in flight, dropped/s",
-            vec![in_flight, line("dropped/s", DROPPED, rate(&|b| b.dropped))],
-        ),
-    ];
-    Ok(panels
-        .into_iter()
-        .map(|(y_desc, lines)| {
-            let max = lines
-                .iter()
-                .flat_map(|l| l.points.iter().map(|p| p.1))
-                .fold(0.0, f64::max);
-            Panel {
-                y_desc,
-                lines,
-                y_max: style::top(max),
-            }
-        })
-        .collect())
+fn panel(y_desc: &'static str, lines: Vec<Line>) -> Panel {
+    let max = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
+    Panel {
+        y_desc,
+        lines,
+        y_max: style::top(max),
+    }
 }
 
 /// Failed API calls per second, every side on one chart: the first thing to look at.
