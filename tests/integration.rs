@@ -43,6 +43,7 @@ mod integration {
     mod simulator_support;
     mod simulator_tenancy;
     mod simulator_webdeploy;
+    mod stages;
     mod support;
     mod tenants;
     mod thirdparty;

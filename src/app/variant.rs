@@ -48,7 +48,8 @@ pub async fn run(
             start,
             load.duration + load.drain + Duration::from_secs(1),
         )
-        .with_top_orgs(&plan.top_orgs),
+        .with_top_orgs(&plan.top_orgs)
+        .with_stages(load.stages.iter().map(|s| s.end).collect()),
     );
     let progress = Progress::start(&model.name, load.duration, recorder.clone(), show_progress);
     let (stop_tx, stop_rx) = watch::channel(false);

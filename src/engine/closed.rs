@@ -28,8 +28,7 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Ending {
     let start = ctx.recorder.start();
-    let schedule = (load.rate_per_second > 0.0)
-        .then(|| Schedule::new(load.rate_per_second, load.ramp_up, load.duration));
+    let schedule = (load.rate_per_second > 0.0).then(|| load.schedule());
     let counters = Arc::new(Counters::default());
     let arrivals = Arc::new(arrivals);
     let (closing_tx, closing) = watch::channel(false);
@@ -39,7 +38,7 @@ pub(crate) async fn run(
             ctx: ctx.clone(),
             arrivals: arrivals.clone(),
             counters: counters.clone(),
-            schedule,
+            schedule: schedule.clone(),
             closing: closing.clone(),
         };
         tasks.spawn(worker.run());
@@ -59,7 +58,7 @@ pub(crate) async fn run(
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
 
-    if let Some(schedule) = schedule {
+    if let Some(schedule) = &schedule {
         let due = arrivals
             .slice
             .owned_before(schedule.due(closed_at.saturating_duration_since(start)));
@@ -86,6 +85,7 @@ impl Worker {
         let start = self.ctx.recorder.start();
         let total = self
             .schedule
+            .as_ref()
             .map_or(u64::MAX, |s| self.arrivals.slice.owned_before(s.total()));
         while !*self.closing.borrow() {
             let k = self.counters.next.fetch_add(1, Ordering::Relaxed);
@@ -93,7 +93,7 @@ impl Worker {
                 break;
             }
             let (arrival, session) = self.arrivals.nth(k);
-            let intended = match self.schedule {
+            let intended = match &self.schedule {
                 Some(s) => start + s.intended(arrival),
                 None => Instant::now(),
             };

@@ -13,7 +13,6 @@ pub mod tokens;
 
 use crate::http::Api;
 use crate::metrics::Recorder;
-use crate::plan::schedule::Schedule;
 use crate::plan::shard::Slice;
 use crate::plan::{ClientModel, Load, Org};
 use crate::profile::schema::TokenScope;
@@ -217,7 +216,7 @@ async fn open(
     runtime: tokio::runtime::Handle,
 ) -> Ending {
     let recorder = &ctx.recorder;
-    let schedule = Schedule::new(load.rate_per_second, load.ramp_up, load.duration);
+    let schedule = load.schedule();
     let permits = Arc::new(Semaphore::new(load.max_in_flight as usize));
     let start = recorder.start();
     let slice = &arrivals.slice;

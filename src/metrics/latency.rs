@@ -45,7 +45,12 @@ pub struct Shard {
     per_bucket: Vec<Option<Histogram<u32>>>,
     /// Buckets below this index were handed to [`Latencies::past`].
     handed_over: usize,
+    /// Calls by the profile's stage they were sent in (none without stages).
+    by_stage: Vec<ByEndpoint>,
 }
+
+/// Histograms per endpoint and outcome.
+pub type ByEndpoint = [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT];
 
 fn record(slot: &mut Option<Histogram<u64>>, d: Duration) {
     // Auto-resizing histograms accept any u64, so recording cannot fail.
@@ -146,6 +151,8 @@ pub struct LatencySnapshot {
     pub token_time: Option<Histogram<u64>>,
     /// Request latency per time-series bucket index.
     pub per_bucket: Vec<Option<Histogram<u64>>>,
+    /// Calls per stage of the profile, by endpoint and outcome.
+    pub by_stage: Vec<ByEndpoint>,
 }
 
 impl Latencies {
@@ -169,12 +176,23 @@ impl Latencies {
         f(&mut guard);
     }
 
-    pub fn attempt(&self, endpoint: Endpoint, outcome: Outcome, latency: Duration) {
+    /// One HTTP exchange; `stage` is the profile's stage it was sent in, if any.
+    pub fn attempt(
+        &self,
+        endpoint: Endpoint,
+        outcome: Outcome,
+        latency: Duration,
+        stage: Option<usize>,
+    ) {
+        let (e, o) = (endpoint.index(), outcome.index());
         self.with_shard(|s| {
-            record(
-                &mut s.by_endpoint[endpoint.index()][outcome.index()],
-                latency,
-            )
+            record(&mut s.by_endpoint[e][o], latency);
+            if let Some(stage) = stage {
+                if s.by_stage.len() <= stage {
+                    s.by_stage.resize_with(stage + 1, ByEndpoint::default);
+                }
+                record(&mut s.by_stage[stage][e][o], latency);
+            }
         });
     }
 
@@ -267,6 +285,17 @@ impl Latencies {
             for (p, row) in s.by_phase.iter().enumerate() {
                 for (o, h) in row.iter().enumerate() {
                     merge(&mut out.by_phase[p][o], h);
+                }
+            }
+            if out.by_stage.len() < s.by_stage.len() {
+                out.by_stage
+                    .resize_with(s.by_stage.len(), ByEndpoint::default);
+            }
+            for (into, from) in out.by_stage.iter_mut().zip(&s.by_stage) {
+                for (into, from) in into.iter_mut().zip(from) {
+                    for (into, from) in into.iter_mut().zip(from) {
+                        merge(into, from);
+                    }
                 }
             }
             merge(&mut out.requests, &s.requests);

@@ -54,6 +54,8 @@ pub struct Recorder {
     series: TimeSeries,
     contention: Contention,
     tenants: tenants::Tenants,
+    /// Where each of the profile's stages ends, from the start (empty without stages).
+    stage_ends: Vec<Duration>,
 }
 
 /// A live view for the progress bar.
@@ -125,7 +127,24 @@ impl Recorder {
             series: TimeSeries::new(expected),
             contention: Contention::new(orgs),
             tenants: tenants::Tenants::new(orgs, &[]),
+            stage_ends: Vec::new(),
         }
+    }
+
+    /// Sorts calls by the stage they were sent in; `ends` are the stages' ends, in order.
+    pub fn with_stages(mut self, ends: Vec<Duration>) -> Recorder {
+        self.stage_ends = ends;
+        self
+    }
+
+    /// The stage a call sent at `at` belongs to; `None` without stages or after the last.
+    fn stage(&self, at: Instant) -> Option<usize> {
+        if self.stage_ends.is_empty() {
+            return None;
+        }
+        let offset = self.elapsed(at);
+        let i = self.stage_ends.partition_point(|end| *end <= offset);
+        (i < self.stage_ends.len()).then_some(i)
     }
 
     /// Gives these orgs (the busiest) latency histograms of their own; all others share one.
@@ -194,8 +213,9 @@ impl Recorder {
     /// One HTTP exchange. `started` is when it was meant to go (the intended time for a first API attempt).
     pub fn attempt(&self, endpoint: Endpoint, outcome: Outcome, started: Instant, ended: Instant) {
         self.counters.attempts[endpoint.index()][outcome.index()].fetch_add(1, Ordering::Relaxed);
+        let latency = ended.saturating_duration_since(started);
         self.latencies
-            .attempt(endpoint, outcome, ended.saturating_duration_since(started));
+            .attempt(endpoint, outcome, latency, self.stage(started));
         self.series.attempt(self.elapsed(ended), endpoint, outcome);
     }
 

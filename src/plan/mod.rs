@@ -13,6 +13,7 @@ pub use client::{ClientModel, Coalescing, RefreshTrigger};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use schedule::{Schedule, Stage};
 pub use shard::{Shard, ShardSpec, Slice};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,8 @@ pub struct Load {
     /// arrivals of an org that has not joined yet are not scheduled.
     pub org_start: Arc<[Duration]>,
     pub ramp_up: Duration,
+    /// The profile's stages, end to end from 0 (empty without `[[load.stage]]`).
+    pub stages: Vec<Stage>,
     pub duration: Duration,
     pub max_in_flight: u32,
     /// Open model: HTTP/1.1 connections per host the API calls share, at most.
@@ -52,6 +55,19 @@ pub struct Load {
     pub drain: Duration,
     /// Bound on a whole user-level request (token work, API call, retries); none on the embedded target.
     pub total_timeout: Option<Duration>,
+}
+
+impl Load {
+    /// The arrivals of the open model (and the paced closed one): the stages when there are any,
+    /// else `rate` after `ramp_up`; a shorter `duration` (`--duration`) cuts either.
+    pub fn schedule(&self) -> Schedule {
+        let full = if self.stages.is_empty() {
+            Schedule::new(self.rate_per_second, self.ramp_up, self.duration)
+        } else {
+            Schedule::staged(&self.stages)
+        };
+        full.until(self.duration)
+    }
 }
 
 /// Everything a run needs, fixed before the first request.
@@ -257,12 +273,22 @@ fn chosen_variants(profile: &Profile, wanted: &[String]) -> Result<Vec<ClientMod
 fn load(profile: &Profile, seed: u64, duration: Option<Duration>) -> Load {
     let load = &profile.load;
     Load {
-        rate_per_second: load.rate.per_second,
+        rate_per_second: load.peak_rate(),
         connections: load.connections,
         top_orgs: profile.top_orgs,
         org_start: org_start(seed, load.orgs as usize, load.org_start_spread.0),
         ramp_up: load.ramp_up.0,
-        duration: duration.unwrap_or(profile.duration.0),
+        stages: Stage::chain(
+            load.stages
+                .iter()
+                .map(|s| (s.name.clone(), s.duration.0, s.target.per_second)),
+        ),
+        // `--duration` may cut stages short, never stretch them: after the last there is no rate.
+        duration: match duration {
+            Some(d) if !load.stages.is_empty() => d.min(profile.run_length()),
+            Some(d) => d,
+            None => profile.run_length(),
+        },
         max_in_flight: load.max_in_flight,
         max_connections: load.max_connections,
         request_timeout: load.request_timeout.0,

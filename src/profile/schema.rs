@@ -19,8 +19,10 @@ pub struct Profile {
     /// Seeds every random choice (arrival order, jitter, the target's faults): same seed, same schedule.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// How long each variant runs.
-    pub duration: Span,
+    /// How long each variant runs. With `[[load.stage]]`, the stages' durations add up to it: leave it
+    /// out, or give the same sum.
+    #[serde(default)]
+    pub duration: Option<Span>,
     #[serde(default)]
     pub target: TargetSection,
     #[serde(default)]
@@ -54,7 +56,9 @@ pub struct LoadSection {
     /// Contacts requests per second over all sessions. Open model (the default): sent on schedule,
     /// whatever the target's response time. With `connections`: the paced rate of the workers, or
     /// `"0/s"` for as fast as they go.
-    pub rate: Rate,
+    /// Leave out with `[[load.stage]]`, whose targets give the rate.
+    #[serde(default)]
+    pub rate: Option<Rate>,
     /// Closed model, as wrk and oha run: this many workers, each sending its next request when the
     /// previous one has ended (at its scheduled time when `rate` is set, measured from that time, as
     /// wrk2 does). Leave out for the open model.
@@ -89,6 +93,47 @@ pub struct LoadSection {
     /// once, so their tokens expire together (the herd). Open model only.
     #[serde(default)]
     pub org_start_spread: Span,
+    /// Open model: stages of the arrival rate, in order, as k6's ramping-arrival-rate stages. Each
+    /// ramps linearly from the previous stage's target (the first from 0/s) to its own over its
+    /// duration: repeating the previous target holds it, a `0s` stage jumps to its target.
+    #[serde(default, rename = "stage")]
+    pub stages: Vec<StageSection>,
+}
+
+/// One `[[load.stage]]`: a named span of the run and the arrival rate it ends at.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageSection {
+    /// The stage's name in the report, on the charts and in thresholds (`contacts.p99_ms[stage=peak]`).
+    pub name: String,
+    pub duration: Span,
+    /// API requests per second over all sessions at the end of the stage.
+    pub target: Rate,
+}
+
+impl Profile {
+    /// How long each variant runs: the stages' sum, or `duration`.
+    pub fn run_length(&self) -> std::time::Duration {
+        if self.load.stages.is_empty() {
+            self.duration.map_or(std::time::Duration::ZERO, |d| d.0)
+        } else {
+            self.load.stages.iter().map(|s| s.duration.0).sum()
+        }
+    }
+}
+
+impl LoadSection {
+    /// The arrival rate the run reaches: `rate`, or the highest stage target.
+    pub fn peak_rate(&self) -> f64 {
+        match &self.rate {
+            Some(rate) => rate.per_second,
+            None => self
+                .stages
+                .iter()
+                .map(|s| s.target.per_second)
+                .fold(0.0, f64::max),
+        }
+    }
 }
 
 fn default_max_in_flight() -> u32 {

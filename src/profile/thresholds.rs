@@ -128,7 +128,8 @@ fn metric_help() -> String {
         "a metric is <token|refresh|contacts|requests>.<stat> with stat one of p50_ms, p90_ms, p99_ms, p999_ms, max_ms, \
          mean_ms, calls, error_rate, <outcome>, <outcome>_rate (outcomes: {}); contacts[<phase>].<stat> for the calls sent \
          in one token phase (fresh, first_after_refresh, expiring, expired); <token|refresh|contacts>.<count or rate \
-         stat>.max_<N>s for the worst N-second window; or one of: {}",
+         stat>.max_<N>s for the worst N-second window; <token|refresh|contacts>.<stat>[stage=<name>] for the calls \
+         sent in one [[load.stage]]; or one of: {}",
         outcomes.join(", "),
         NAMED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
     )
@@ -215,6 +216,42 @@ fn windowed(inner: &str, window: &str) -> Result<Metric, String> {
             "a window applies to token, refresh or contacts counts and rates (calls, error_rate, <outcome>, <outcome>_rate)"
                 .into(),
         ),
+    }
+}
+
+/// A threshold's name parsed: its metric, and the stage it is scoped to, if any
+/// (`contacts.p99_ms[stage=peak]`: only the calls sent during the stage named `peak`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateName {
+    pub metric: Metric,
+    pub stage: Option<String>,
+}
+
+impl FromStr for GateName {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<GateName, String> {
+        let Some((metric, stage)) = s
+            .strip_suffix(']')
+            .and_then(|rest| rest.rsplit_once("[stage="))
+        else {
+            return Ok(GateName {
+                metric: s.parse()?,
+                stage: None,
+            });
+        };
+        match metric.parse::<Metric>()? {
+            metric @ Metric::Endpoint(scope, _) if scope != Scope::Requests && !stage.is_empty() => {
+                Ok(GateName {
+                    metric,
+                    stage: Some(stage.to_owned()),
+                })
+            }
+            _ => Err(format!(
+                "metric `{s}`: a stage scope (`[stage=NAME]`) applies to token, refresh and contacts \
+                 metrics, e.g. contacts.p99_ms[stage=peak]"
+            )),
+        }
     }
 }
 

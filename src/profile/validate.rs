@@ -7,7 +7,7 @@ use super::schema::{
     VariantSection,
 };
 use super::target::{Dialect, HttpTarget};
-use super::thresholds::{Metric, Thresholds};
+use super::thresholds::{GateName, Thresholds};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -21,9 +21,7 @@ pub fn validate(profile: &Profile) -> Problems {
     if let Some(name) = &profile.name {
         check_name(name, "name", &mut problems);
     }
-    if profile.duration.0.is_zero() || profile.duration.0 > MAX_DURATION {
-        problems.push("duration", "must be more than 0s and at most 7 days");
-    }
+    check_length(profile, &mut problems);
     check_load(&profile.load, &mut problems);
     if profile.top_orgs > 1000 {
         problems.push(
@@ -32,7 +30,7 @@ pub fn validate(profile: &Profile) -> Problems {
         );
     }
     let spread = profile.load.org_start_spread.0;
-    if !spread.is_zero() && spread >= profile.duration.0 {
+    if !spread.is_zero() && spread >= profile.run_length() {
         problems.push(
             "load.org_start_spread",
             "must be shorter than duration, or some orgs would never start",
@@ -48,7 +46,13 @@ pub fn validate(profile: &Profile) -> Problems {
     profile
         .server
         .validate_orgs(profile.load.orgs as usize, &mut problems);
-    check_thresholds(&profile.thresholds, "thresholds", &mut problems);
+    let stages: Vec<&str> = profile
+        .load
+        .stages
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    check_thresholds(&profile.thresholds, "thresholds", &stages, &mut problems);
     if let Some(http) = profile.target.http() {
         check_http_target(http, profile, &mut problems);
     }
@@ -71,6 +75,7 @@ pub fn validate(profile: &Profile) -> Problems {
         check_thresholds(
             &variant.thresholds,
             &format!("{key}.thresholds"),
+            &stages,
             &mut problems,
         );
     }
@@ -100,11 +105,100 @@ fn check_http_target(http: &HttpTarget, profile: &Profile, problems: &mut Proble
     }
 }
 
-fn check_thresholds(thresholds: &Thresholds, key: &str, problems: &mut Problems) {
+fn check_thresholds(thresholds: &Thresholds, key: &str, stages: &[&str], problems: &mut Problems) {
     for name in thresholds.keys() {
-        if let Err(e) = name.parse::<Metric>() {
-            problems.push(format!("{key}.\"{name}\""), e);
+        let key = format!("{key}.\"{name}\"");
+        match name.parse::<GateName>() {
+            Err(e) => problems.push(key, e),
+            Ok(GateName {
+                stage: Some(stage), ..
+            }) if !stages.contains(&stage.as_str()) => problems.push(
+                key,
+                if stages.is_empty() {
+                    format!("no stage named `{stage}`: the profile has no [[load.stage]]")
+                } else {
+                    format!("no stage named `{stage}` (stages: {})", stages.join(", "))
+                },
+            ),
+            Ok(_) => {}
         }
+    }
+}
+
+/// The run's length: `duration`, or the stages', which then shape the rate instead of `rate` and
+/// `ramp_up`.
+fn check_length(profile: &Profile, problems: &mut Problems) {
+    let load = &profile.load;
+    if load.stages.is_empty() {
+        if profile.duration.is_none() {
+            problems.push("duration", "is required (or give [[load.stage]]s)");
+        }
+        if load.rate.is_none() {
+            problems.push("load.rate", "is required (or give [[load.stage]]s)");
+        }
+    } else {
+        check_stages(load, problems);
+        let sum = profile.run_length();
+        if profile.duration.is_some_and(|d| d.0 != sum) {
+            problems.push(
+                "duration",
+                format!(
+                    "differs from the stages' sum ({}); leave it out with [[load.stage]]",
+                    humantime::format_duration(sum)
+                ),
+            );
+        }
+    }
+    let length = profile.run_length();
+    let given = profile.duration.is_some() || !load.stages.is_empty();
+    if given && (length.is_zero() || length > MAX_DURATION) {
+        match load.stages.is_empty() {
+            true => problems.push("duration", "must be more than 0s and at most 7 days"),
+            false => problems.push(
+                "load.stage",
+                "the stages must add up to more than 0s and at most 7 days",
+            ),
+        }
+    }
+}
+
+fn check_stages(load: &LoadSection, problems: &mut Problems) {
+    let exclusive = [
+        ("load.rate", load.rate.is_some()),
+        ("load.ramp_up", !load.ramp_up.0.is_zero()),
+        ("load.connections", load.connections.is_some()),
+    ];
+    for (key, set) in exclusive {
+        if set {
+            problems.push(
+                key,
+                "cannot be combined with [[load.stage]]: stages shape the open model's arrival rate",
+            );
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, stage) in load.stages.iter().enumerate() {
+        let key = format!("load.stage[{i}]");
+        check_name(&stage.name, &format!("{key}.name"), problems);
+        if !seen.insert(stage.name.as_str()) {
+            problems.push(
+                format!("{key}.name"),
+                format!("`{}` names an earlier stage too", stage.name),
+            );
+        }
+        let target = stage.target.per_second;
+        if !(0.0..=MAX_RATE).contains(&target) {
+            problems.push(
+                format!("{key}.target"),
+                format!("must be from 0/s to {MAX_RATE}/s"),
+            );
+        }
+    }
+    if load.stages.iter().all(|s| s.target.per_second <= 0.0) {
+        problems.push(
+            "load.stage",
+            "every stage's target is 0/s: nothing would be sent",
+        );
     }
 }
 
@@ -139,12 +233,14 @@ fn check_load(load: &LoadSection, problems: &mut Problems) {
     if load.sessions > MAX_SESSIONS {
         problems.push("load.sessions", format!("must be at most {MAX_SESSIONS}"));
     }
-    let unpaced_ok = load.connections.is_some() && load.rate.per_second == 0.0;
-    if !unpaced_ok && (load.rate.per_second <= 0.0 || load.rate.per_second > MAX_RATE) {
-        problems.push(
-            "load.rate",
-            format!("must be more than 0/s and at most {MAX_RATE}/s (\"0/s\" only with load.connections)"),
-        );
+    if let Some(rate) = &load.rate {
+        let unpaced_ok = load.connections.is_some() && rate.per_second == 0.0;
+        if !unpaced_ok && (rate.per_second <= 0.0 || rate.per_second > MAX_RATE) {
+            problems.push(
+                "load.rate",
+                format!("must be more than 0/s and at most {MAX_RATE}/s (\"0/s\" only with load.connections)"),
+            );
+        }
     }
     if let Some(connections) = load.connections {
         if connections == 0 || connections > MAX_CONNECTIONS {

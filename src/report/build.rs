@@ -53,6 +53,7 @@ pub fn variant(
         requests,
         endpoints,
         phases: phases(snap),
+        stages: stages(load, snap),
         tenants: tenants(&snap.tenants, &snap.latency.by_tenant, load.top_orgs),
         expiry_lens: ExpiryLens {
             bin_width_s: 1.0,
@@ -122,6 +123,37 @@ fn endpoint_report(snap: &Snapshot, e: Endpoint) -> EndpointReport {
         &snap.latency.by_endpoint[e.index()],
         Outcomes(snap.attempts[e.index()]),
     )
+}
+
+/// The calls sent in each stage; counts come from the histograms, which record every call once.
+fn stages(load: &Load, snap: &Snapshot) -> Vec<StageReport> {
+    let empty = crate::metrics::latency::ByEndpoint::default();
+    load.stages
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| {
+            let by = snap.latency.by_stage.get(i).unwrap_or(&empty);
+            let endpoint = |e: Endpoint| {
+                let rows = &by[e.index()];
+                let counts = Outcomes(std::array::from_fn(|o| {
+                    rows[o].as_ref().map_or(0, |h| h.len())
+                }));
+                outcome_report(rows, counts)
+            };
+            StageReport {
+                name: stage.name.clone(),
+                start_s: stage.start.as_secs_f64(),
+                end_s: stage.end.as_secs_f64(),
+                from_per_s: stage.from_per_s,
+                to_per_s: stage.to_per_s,
+                endpoints: Endpoints {
+                    token: endpoint(Endpoint::Token),
+                    refresh: endpoint(Endpoint::Refresh),
+                    contacts: endpoint(Endpoint::Contacts),
+                },
+            }
+        })
+        .collect()
 }
 
 fn phases(snap: &Snapshot) -> BTreeMap<String, EndpointReport> {

@@ -1,7 +1,7 @@
 //! Thresholds evaluated on a variant's report: the numbers a release gate passes or fails on.
 
 use super::model::{EndpointReport, Requests, ThresholdResult, VariantReport};
-use crate::profile::thresholds::{Metric, Rule, Scope, Stat, Thresholds};
+use crate::profile::thresholds::{GateName, Metric, Rule, Scope, Stat, Thresholds};
 use crate::vocabulary::Outcome;
 
 /// A threshold ready to evaluate: its name as written, the parsed metric, and the rule.
@@ -9,6 +9,8 @@ use crate::vocabulary::Outcome;
 pub struct Gate {
     pub name: String,
     pub metric: Metric,
+    /// Only the calls sent in this stage count (`[stage=NAME]`).
+    pub stage: Option<String>,
     pub rule: Rule,
 }
 
@@ -20,8 +22,13 @@ pub fn for_variant(profile: &Thresholds, variant: &Thresholds) -> Vec<Gate> {
     merged
         .into_iter()
         .filter_map(|(name, rule)| {
-            let metric = name.parse().ok()?;
-            Some(Gate { name, metric, rule })
+            let GateName { metric, stage } = name.parse().ok()?;
+            Some(Gate {
+                name,
+                metric,
+                stage,
+                rule,
+            })
         })
         .collect()
 }
@@ -30,7 +37,10 @@ pub fn evaluate(variant: &VariantReport, gates: &[Gate]) -> Vec<ThresholdResult>
     gates
         .iter()
         .map(|gate| {
-            let observed = value(variant, gate.metric);
+            let observed = match &gate.stage {
+                Some(stage) => stage_value(variant, stage, gate.metric),
+                None => value(variant, gate.metric),
+            };
             ThresholdResult {
                 variant: variant.name.clone(),
                 metric: gate.name.clone(),
@@ -98,6 +108,23 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
             .count() as f64
         }
     })
+}
+
+/// A token, refresh or contacts metric over the calls sent in one stage; `None` when the report has
+/// no such stage.
+fn stage_value(v: &VariantReport, stage: &str, metric: Metric) -> Option<f64> {
+    let stage = v.stages.iter().find(|s| s.name == stage)?;
+    let Metric::Endpoint(scope, stat) = metric else {
+        return None;
+    };
+    let e = &stage.endpoints;
+    let calls = match scope {
+        Scope::Token => &e.token,
+        Scope::Refresh => &e.refresh,
+        Scope::Contacts => &e.contacts,
+        Scope::Requests => return None,
+    };
+    stat_value(parts(calls), stat)
 }
 
 fn endpoint_value(v: &VariantReport, scope: Scope, stat: Stat) -> Option<f64> {

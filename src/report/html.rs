@@ -165,6 +165,11 @@ fn endpoint_rows(v: &VariantReport) -> Vec<Vec<String>> {
             endpoints.push(endpoint_row(&format!("contacts [{}]", phase.name()), calls));
         }
     }
+    // Then by the stage they were sent in, in the profile's order.
+    for stage in &v.stages {
+        let label = format!("contacts [stage={}]", stage.name);
+        endpoints.push(endpoint_row(&label, &stage.endpoints.contacts));
+    }
     endpoints
 }
 

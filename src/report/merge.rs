@@ -7,7 +7,7 @@ mod variant;
 
 use super::gates::{self, Gate};
 use super::model::{Report, ThresholdResult, VariantReport};
-use crate::profile::thresholds::Rule;
+use crate::profile::thresholds::{GateName, Rule};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -217,9 +217,11 @@ fn gates_of(report: &Report, variant: &str) -> Vec<Gate> {
         .iter()
         .filter(|t| t.variant == variant)
         .filter_map(|t| {
+            let GateName { metric, stage } = t.metric.parse().ok()?;
             Some(Gate {
                 name: t.metric.clone(),
-                metric: t.metric.parse().ok()?,
+                metric,
+                stage,
                 rule: Rule {
                     condition: t.condition.parse().ok()?,
                     abort_on_fail: false,

@@ -109,6 +109,9 @@ pub struct VariantReport {
     /// `expired`); phases with no calls are left out.
     #[serde(default)]
     pub phases: BTreeMap<String, EndpointReport>,
+    /// The profile's stages, in order, with the calls sent in each; absent without `[[load.stage]]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageReport>,
     /// Per-tenant views: the busiest orgs' contacts calls each, the rest together, and the worst orgs
     /// by 401 rate among all.
     #[serde(default)]
@@ -119,6 +122,21 @@ pub struct VariantReport {
     pub conservation: Conservation,
     /// The embedded target's own counts, when the target was embedded.
     pub truth: Option<Truth>,
+}
+
+/// One `[[load.stage]]` of the run and the calls sent during it (by their send time, as phases are).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageReport {
+    pub name: String,
+    /// `[start_s, end_s)` from the start of the variant's pacing (`started_at`).
+    pub start_s: f64,
+    pub end_s: f64,
+    /// The whole run's arrival rate at the stage's start and end (every shard's report gives the
+    /// whole run's, so shards' stages are equal).
+    pub from_per_s: f64,
+    pub to_per_s: f64,
+    pub endpoints: Endpoints,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

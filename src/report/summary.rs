@@ -80,6 +80,7 @@ fn variant(out: &mut String, v: &VariantReport) {
     );
     lens_line(out, v);
     phases_line(out, v);
+    stage_lines(out, v);
     orgs_line(out, v);
     client_line(out, v);
     trust_lines(out, v);
@@ -225,6 +226,28 @@ fn phases_line(out: &mut String, v: &VariantReport) {
         .collect();
     if !parts.is_empty() {
         let _ = writeln!(out, "phases    {}", parts.join("  "));
+    }
+}
+
+/// Each stage's contacts and token calls, by when they were sent.
+fn stage_lines(out: &mut String, v: &VariantReport) {
+    for s in &v.stages {
+        let c = &s.endpoints.contacts;
+        let tokens = s.endpoints.token.requests + s.endpoints.refresh.requests;
+        let _ = writeln!(
+            out,
+            "stage     {} [{:.0}-{:.0}s, {:.0}->{:.0}/s]: contacts {} (ok {:.2}%, 401 {}, p99 {}), token calls {}",
+            s.name,
+            s.start_s,
+            s.end_s,
+            s.from_per_s,
+            s.to_per_s,
+            c.requests,
+            100.0 * c.outcomes.rate(Outcome::Ok),
+            c.outcomes[Outcome::Unauthorized],
+            ms(c.latency_ms.p99),
+            tokens
+        );
     }
 }
 

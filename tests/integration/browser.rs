@@ -86,6 +86,19 @@ struct Cdp {
 }
 
 impl Cdp {
+    /// Connects to the browser's DevTools endpoint.
+    fn connect(endpoint: &str) -> Cdp {
+        let (ws, _) = tungstenite::connect(endpoint).expect("DevTools websocket");
+        if let MaybeTlsStream::Plain(stream) = ws.get_ref() {
+            stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
+        }
+        Cdp {
+            ws,
+            next: 0,
+            events: Vec::new(),
+        }
+    }
+
     fn read(&mut self) -> Value {
         loop {
             let msg = self.ws.read().expect("DevTools connection broke");
@@ -129,15 +142,7 @@ impl Cdp {
 
 #[test]
 fn the_report_page_loads_in_chromium_without_errors_and_shows_every_chart() {
-    let Some(binary) = chromium() else {
-        assert!(
-            std::env::var_os("TOKENSTORM_REQUIRE_CHROMIUM").is_none(),
-            "TOKENSTORM_REQUIRE_CHROMIUM is set but there is no chromium (apt-get install chromium)"
-        );
-        eprintln!(
-            "SKIPPED: no chromium on PATH, so the page was not checked in a browser \
-             (apt-get install chromium, or set TOKENSTORM_CHROMIUM; CI sets TOKENSTORM_REQUIRE_CHROMIUM=1)"
-        );
+    let Some(binary) = chromium_or_skip() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -146,15 +151,34 @@ fn the_report_page_loads_in_chromium_without_errors_and_shows_every_chart() {
     let page_url = format!("file://{}", page.canonicalize().unwrap().display());
 
     let (_browser, endpoint) = start(&binary, &dir.path().join("chromium-profile"));
-    let (ws, _) = tungstenite::connect(&endpoint).expect("DevTools websocket");
-    if let MaybeTlsStream::Plain(stream) = ws.get_ref() {
-        stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
+    let mut cdp = Cdp::connect(&endpoint);
+    let session = open_page(&mut cdp, &page_url);
+    let s = Some(session.as_str());
+    every_chart_is_visible_with_labels(&mut cdp, s);
+    the_screenshot_holds_the_whole_page(&mut cdp, s, dir.path());
+    the_console_has_no_errors(&cdp);
+    the_page_fetched_only_itself(&cdp, &page_url);
+}
+
+/// The browser, or `None` with a message when there is none and none is required.
+fn chromium_or_skip() -> Option<PathBuf> {
+    let binary = chromium();
+    if binary.is_none() {
+        assert!(
+            std::env::var_os("TOKENSTORM_REQUIRE_CHROMIUM").is_none(),
+            "TOKENSTORM_REQUIRE_CHROMIUM is set but there is no chromium (apt-get install chromium)"
+        );
+        eprintln!(
+            "SKIPPED: no chromium on PATH, so the page was not checked in a browser \
+             (apt-get install chromium, or set TOKENSTORM_CHROMIUM; CI sets TOKENSTORM_REQUIRE_CHROMIUM=1)"
+        );
     }
-    let mut cdp = Cdp {
-        ws,
-        next: 0,
-        events: Vec::new(),
-    };
+    binary
+}
+
+/// A new tab at the desktop size, with page, console, log and network events on, loaded with
+/// `page_url`. Returns the tab's session id.
+fn open_page(cdp: &mut Cdp, page_url: &str) -> String {
     let target = cdp.call(None, "Target.createTarget", json!({"url": "about:blank"}));
     let attached = cdp.call(
         None,
@@ -173,7 +197,10 @@ fn the_report_page_loads_in_chromium_without_errors_and_shows_every_chart() {
     );
     cdp.call(s, "Page.navigate", json!({"url": page_url}));
     cdp.wait_for("Page.loadEventFired");
+    session
+}
 
+fn every_chart_is_visible_with_labels(cdp: &mut Cdp, s: Option<&str>) {
     let probe = r#"JSON.stringify({
         title: document.title,
         heading: document.querySelector('h1') && document.querySelector('h1').textContent,
@@ -208,7 +235,10 @@ fn the_report_page_loads_in_chromium_without_errors_and_shows_every_chart() {
             "chart without labels: {c}"
         );
     }
+}
 
+/// Also written next to the page, for a person to look at.
+fn the_screenshot_holds_the_whole_page(cdp: &mut Cdp, s: Option<&str>, dir: &Path) {
     let shot = cdp.call(
         s,
         "Page.captureScreenshot",
@@ -225,8 +255,10 @@ fn the_report_page_loads_in_chromium_without_errors_and_shows_every_chart() {
         "the whole page: {:?}",
         info.info()
     );
-    std::fs::write(dir.path().join("screenshot.png"), &png).unwrap();
+    std::fs::write(dir.join("screenshot.png"), &png).unwrap();
+}
 
+fn the_console_has_no_errors(cdp: &Cdp) {
     let errors: Vec<&Value> = cdp
         .events
         .iter()
@@ -238,15 +270,14 @@ fn the_report_page_loads_in_chromium_without_errors_and_shows_every_chart() {
         })
         .collect();
     assert!(errors.is_empty(), "console errors: {errors:?}");
+}
+
+fn the_page_fetched_only_itself(cdp: &Cdp, page_url: &str) {
     let fetched: Vec<&str> = cdp
         .events
         .iter()
         .filter(|e| e["method"] == "Network.requestWillBeSent")
         .filter_map(|e| e["params"]["request"]["url"].as_str())
         .collect();
-    assert_eq!(
-        fetched,
-        [page_url.as_str()],
-        "the page fetched more than itself"
-    );
+    assert_eq!(fetched, [page_url], "the page fetched more than itself");
 }

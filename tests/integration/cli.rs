@@ -42,9 +42,31 @@ fn signal(child: &Child, name: &str) {
 fn serve_answers_both_endpoints_with_rfc_bodies() {
     let dir = tempfile::tempdir().unwrap();
     let profile = super::support::write_profile(dir.path(), SERVED);
+    let (mut child, base) = start_serve(&profile);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let served = Served::new(&base);
+        let (access, issued) = served.token_is_issued_and_works().await;
+        served.wrong_secret_is_invalid_client().await;
+        served.unknown_refresh_token_is_invalid_grant().await;
+        served.missing_token_gets_a_bare_challenge().await;
+        served.expired_token_is_invalid_token(&access, issued).await;
+    });
+
+    signal(&child, "-INT");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "serve stops cleanly on Ctrl-C");
+}
+
+/// `tokenstorm serve` on port 0, and the base URL it prints once it listens.
+fn start_serve(profile: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--addr", "127.0.0.1:0"])
-        .arg(&profile)
+        .arg(profile)
         .env("TOKENSTORM_SERVE_SECRET", "s3cret")
         .stdout(Stdio::piped())
         .spawn()
@@ -55,18 +77,30 @@ fn serve_answers_both_endpoints_with_rfc_bodies() {
         .find(|w| w.starts_with("http://"))
         .unwrap()
         .to_owned();
+    (child, base)
+}
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let http = reqwest::Client::new();
-        let token_url = format!("{base}/oauth/token");
-        let contacts_url = format!("{base}/api/v2/externalcontacts/contacts");
+/// The served target's two endpoints, called as curl would.
+struct Served {
+    http: reqwest::Client,
+    token_url: String,
+    contacts_url: String,
+}
 
-        let ok = http
-            .post(&token_url)
+impl Served {
+    fn new(base: &str) -> Served {
+        Served {
+            http: reqwest::Client::new(),
+            token_url: format!("{base}/oauth/token"),
+            contacts_url: format!("{base}/api/v2/externalcontacts/contacts"),
+        }
+    }
+
+    /// The access token and the instant its answer arrived.
+    async fn token_is_issued_and_works(&self) -> (String, tokio::time::Instant) {
+        let ok = self
+            .http
+            .post(&self.token_url)
             .basic_auth("org-0000-client", Some("s3cret"))
             .form(&[("grant_type", "client_credentials")])
             .send()
@@ -85,17 +119,23 @@ fn serve_answers_both_endpoints_with_rfc_bodies() {
         );
         let access = body["access_token"].as_str().unwrap().to_owned();
         // Used at once: the only wall-clock claim here is that a token works within 2 s of its
-        // issue, and that it is refused once 2 s have passed, which the sleep below guarantees.
-        let good = http
-            .get(&contacts_url)
+        // issue, and that it is refused once 2 s have passed, which the sleep in
+        // `expired_token_is_invalid_token` guarantees.
+        let good = self
+            .http
+            .get(&self.contacts_url)
             .bearer_auth(&access)
             .send()
             .await
             .unwrap();
         assert_eq!(good.status(), 200);
+        (access, issued)
+    }
 
-        let bad_client = http
-            .post(&token_url)
+    async fn wrong_secret_is_invalid_client(&self) {
+        let bad_client = self
+            .http
+            .post(&self.token_url)
             .basic_auth("org-0000-client", Some("wrong"))
             .form(&[("grant_type", "client_credentials")])
             .send()
@@ -108,9 +148,12 @@ fn serve_answers_both_endpoints_with_rfc_bodies() {
             .starts_with("Basic"));
         let body: serde_json::Value = bad_client.json().await.unwrap();
         assert_eq!(body["error"], "invalid_client");
+    }
 
-        let bad_grant = http
-            .post(&token_url)
+    async fn unknown_refresh_token_is_invalid_grant(&self) {
+        let bad_grant = self
+            .http
+            .post(&self.token_url)
             .basic_auth("org-0000-client", Some("s3cret"))
             .form(&[("grant_type", "refresh_token"), ("refresh_token", "nope")])
             .send()
@@ -119,8 +162,10 @@ fn serve_answers_both_endpoints_with_rfc_bodies() {
         assert_eq!(bad_grant.status(), 400);
         let body: serde_json::Value = bad_grant.json().await.unwrap();
         assert_eq!(body["error"], "invalid_grant");
+    }
 
-        let missing = http.get(&contacts_url).send().await.unwrap();
+    async fn missing_token_gets_a_bare_challenge(&self) {
+        let missing = self.http.get(&self.contacts_url).send().await.unwrap();
         assert_eq!(missing.status(), 401);
         let challenge = missing.headers()["www-authenticate"]
             .to_str()
@@ -130,11 +175,14 @@ fn serve_answers_both_endpoints_with_rfc_bodies() {
             challenge.starts_with("Bearer") && !challenge.contains("error="),
             "{challenge}"
         );
+    }
 
+    async fn expired_token_is_invalid_token(&self, access: &str, issued: tokio::time::Instant) {
         tokio::time::sleep_until(issued + std::time::Duration::from_millis(2100)).await;
-        let expired = http
-            .get(&contacts_url)
-            .bearer_auth(&access)
+        let expired = self
+            .http
+            .get(&self.contacts_url)
+            .bearer_auth(access)
             .send()
             .await
             .unwrap();
@@ -144,11 +192,7 @@ fn serve_answers_both_endpoints_with_rfc_bodies() {
             .unwrap()
             .to_owned();
         assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
-    });
-
-    signal(&child, "-INT");
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "serve stops cleanly on Ctrl-C");
+    }
 }
 
 const LONG_RUN: &str = r#"

@@ -1,6 +1,7 @@
 //! `compare` on two known reports: exact table values, compare.json, and its exit codes.
 
 use super::support::run_profile;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use tokenstorm::report::model::Report;
 use tokenstorm::vocabulary::Outcome;
@@ -26,7 +27,7 @@ fn known(p99: f64, unauthorized: u64) -> Report {
     report
 }
 
-fn write(dir: &std::path::Path, name: &str, report: &Report) -> std::path::PathBuf {
+fn write(dir: &Path, name: &str, report: &Report) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, serde_json::to_string(report).unwrap()).unwrap();
     path
@@ -35,15 +36,36 @@ fn write(dir: &std::path::Path, name: &str, report: &Report) -> std::path::PathB
 #[test]
 fn table_values_and_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let base = write(dir.path(), "base.json", &known(100.0, 10));
-    let candidate = write(dir.path(), "candidate.json", &known(120.0, 0));
-    let compare = |extra: &[&str]| {
+    let pair = Pair {
+        base: write(dir.path(), "base.json", &known(100.0, 10)),
+        candidate: write(dir.path(), "candidate.json", &known(120.0, 0)),
+        out: dir.path().join("cmp"),
+    };
+
+    let (code, table) = pair.compare(&[]);
+    assert_eq!(code, Some(0), "no limits, no failure: {table}");
+    table_rows_are_exact(&table);
+    compare_json_has_the_p99_delta(&pair.out);
+    fail_on_regression_follows_the_limits(&pair);
+    usage_errors_exit_2(&pair);
+}
+
+/// The two reports and the directory `compare` writes into.
+struct Pair {
+    base: PathBuf,
+    candidate: PathBuf,
+    out: PathBuf,
+}
+
+impl Pair {
+    /// `tokenstorm compare base candidate` with `extra` flags: its exit code and stdout.
+    fn compare(&self, extra: &[&str]) -> (Option<i32>, String) {
         let out = Command::new(BIN)
             .arg("compare")
-            .arg(&base)
-            .arg(&candidate)
+            .arg(&self.base)
+            .arg(&self.candidate)
             .arg("--out")
-            .arg(dir.path().join("cmp"))
+            .arg(&self.out)
             .args(extra)
             .output()
             .unwrap();
@@ -51,10 +73,10 @@ fn table_values_and_exit_codes() {
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
-    };
+    }
+}
 
-    let (code, table) = compare(&[]);
-    assert_eq!(code, Some(0), "no limits, no failure: {table}");
+fn table_rows_are_exact(table: &str) {
     let row = |metric: &str| {
         table
             .lines()
@@ -103,11 +125,11 @@ fn table_values_and_exit_codes() {
             "+"
         ]
     );
+}
 
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("cmp/compare.json")).unwrap(),
-    )
-    .unwrap();
+fn compare_json_has_the_p99_delta(out: &Path) {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
     let p99 = json["rows"]
         .as_array()
         .unwrap()
@@ -117,17 +139,19 @@ fn table_values_and_exit_codes() {
     assert_eq!(p99["delta"], 20.0);
     assert_eq!(p99["delta_pct"], 20.0);
     assert_eq!(p99["verdict"], "worse");
+}
 
-    let (code, table) = compare(&["--fail-on-regression"]);
+fn fail_on_regression_follows_the_limits(pair: &Pair) {
+    let (code, table) = pair.compare(&["--fail-on-regression"]);
     assert_eq!(
         code,
         Some(1),
         "p99 +20% breaks the default +10% limit: {table}"
     );
     assert!(table.contains("FAIL  contacts.p99_ms"), "{table}");
-    let (code, table) = compare(&["--fail-on-regression", "--limit", "contacts.p99_ms=+25%"]);
+    let (code, table) = pair.compare(&["--fail-on-regression", "--limit", "contacts.p99_ms=+25%"]);
     assert_eq!(code, Some(0), "{table}");
-    let (code, _) = compare(&[
+    let (code, _) = pair.compare(&[
         "--fail-on-regression",
         "--limit",
         "contacts.unauthorized=+0",
@@ -135,13 +159,16 @@ fn table_values_and_exit_codes() {
         "contacts.p99_ms=+19",
     ]);
     assert_eq!(code, Some(1), "+20 ms is over an absolute +19");
+}
 
-    let (code, _) = compare(&["--limit", "contacts.p98_ms=+1%"]);
+/// Runs last: it breaks the candidate report.
+fn usage_errors_exit_2(pair: &Pair) {
+    let (code, _) = pair.compare(&["--limit", "contacts.p98_ms=+1%"]);
     assert_eq!(code, Some(2), "an unknown metric is a usage error");
-    let (code, _) = compare(&["--variant", "nope"]);
+    let (code, _) = pair.compare(&["--variant", "nope"]);
     assert_eq!(code, Some(2));
-    std::fs::write(&candidate, "{\"format_version\": 1, \"truncated").unwrap();
-    let (code, _) = compare(&[]);
+    std::fs::write(&pair.candidate, "{\"format_version\": 1, \"truncated").unwrap();
+    let (code, _) = pair.compare(&[]);
     assert_eq!(
         code,
         Some(2),

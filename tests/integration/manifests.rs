@@ -119,6 +119,16 @@ fn check_pod(all: &BTreeMap<String, Value>, owner: &str, pod: &Value) -> BTreeMa
 #[test]
 fn kubernetes_manifests_agree_with_each_other_and_the_cli() {
     let all = objects();
+    every_kind_is_there(&all);
+    let shards = shard_job_is_indexed_with_one_pod_per_shard(&all);
+    target_is_the_service_the_shards_name(&all, &shards.target_url);
+    merge_job_reads_exactly_the_shards_reports(&all, &shards);
+    profile_splits_into_the_shards(&all, shards.completions);
+    start_at_is_rfc_3339(&all);
+    image_is_from_scratch();
+}
+
+fn every_kind_is_there(all: &BTreeMap<String, Value>) {
     for kind in [
         "ConfigMap",
         "Secret",
@@ -134,15 +144,27 @@ fn kubernetes_manifests_agree_with_each_other_and_the_cli() {
     }
     let pvc = &all["PersistentVolumeClaim/tokenstorm-reports"];
     assert_eq!(strings(&pvc["spec"]["accessModes"]), ["ReadWriteMany"]);
+}
 
-    // The shard Job: Indexed, one pod per shard, each told its index and the shard count.
+/// What the shard Job tells the others: how many shards, where each writes, whom they load.
+struct ShardJob {
+    completions: u64,
+    /// The `--out` folder, with `$(JOB_COMPLETION_INDEX)` in it.
+    out: String,
+    target_url: String,
+    /// Mount path by claim name.
+    claims: BTreeMap<String, String>,
+}
+
+/// The shard Job: Indexed, one pod per shard, each told its index and the shard count.
+fn shard_job_is_indexed_with_one_pod_per_shard(all: &BTreeMap<String, Value>) -> ShardJob {
     let job = &all["Job/tokenstorm-shards"]["spec"];
     assert_eq!(job["completionMode"], "Indexed");
     let completions = job["completions"].as_u64().unwrap();
     assert_eq!(job["parallelism"].as_u64(), Some(completions));
     let pod = &job["template"]["spec"];
     assert_eq!(pod["restartPolicy"], "Never");
-    let shard_claims = check_pod(&all, "shards", pod);
+    let claims = check_pod(all, "shards", pod);
     let container = &pod["containers"][0];
     let args = strings(&container["args"]);
     assert_eq!(args[0], "run");
@@ -166,9 +188,16 @@ fn kubernetes_manifests_agree_with_each_other_and_the_cli() {
         arg(&args, "--start-at").starts_with("$("),
         "all shards share one start"
     );
+    ShardJob {
+        completions,
+        out: out.to_owned(),
+        target_url: arg(&args, "--target-url").to_owned(),
+        claims,
+    }
+}
 
-    // The shared target is the Service the shards name, on its port.
-    let url = arg(&args, "--target-url");
+/// The shared target is the Service the shards name, on its port.
+fn target_is_the_service_the_shards_name(all: &BTreeMap<String, Value>, url: &str) {
     let service = &all["Service/tokenstorm-target"]["spec"];
     let port = service["ports"][0]["port"].as_u64().unwrap();
     assert_eq!(url, format!("http://tokenstorm-target:{port}"));
@@ -177,12 +206,14 @@ fn kubernetes_manifests_agree_with_each_other_and_the_cli() {
     for (k, v) in service["selector"].as_object().unwrap() {
         assert_eq!(&labels[k], v, "the Service selects the target's pods");
     }
-    check_pod(&all, "target", &deployment["template"]["spec"]);
+    check_pod(all, "target", &deployment["template"]["spec"]);
+}
 
-    // The merge Job reads exactly the shards' reports, from the same claim at the same path.
+/// The merge Job reads exactly the shards' reports, from the same claim at the same path.
+fn merge_job_reads_exactly_the_shards_reports(all: &BTreeMap<String, Value>, shards: &ShardJob) {
     let merge_pod = &all["Job/tokenstorm-merge"]["spec"]["template"]["spec"];
-    let merge_claims = check_pod(&all, "merge", merge_pod);
-    assert_eq!(merge_claims, shard_claims);
+    let merge_claims = check_pod(all, "merge", merge_pod);
+    assert_eq!(merge_claims, shards.claims);
     let merge_args = strings(&merge_pod["containers"][0]["args"]);
     assert_eq!(merge_args[0], "merge");
     let reports: Vec<&str> = merge_args[1..]
@@ -190,17 +221,21 @@ fn kubernetes_manifests_agree_with_each_other_and_the_cli() {
         .take_while(|a| !a.starts_with("--"))
         .copied()
         .collect();
-    let expected: Vec<String> = (0..completions)
+    let expected: Vec<String> = (0..shards.completions)
         .map(|i| {
             format!(
                 "{}/report.json",
-                out.replace("$(JOB_COMPLETION_INDEX)", &i.to_string())
+                shards
+                    .out
+                    .replace("$(JOB_COMPLETION_INDEX)", &i.to_string())
             )
         })
         .collect();
     assert_eq!(reports, expected);
+}
 
-    // The profile in the ConfigMap is valid, and splits into that many shards.
+/// The profile in the ConfigMap is valid, and splits into that many shards.
+fn profile_splits_into_the_shards(all: &BTreeMap<String, Value>, completions: u64) {
     let text = all["ConfigMap/tokenstorm-profile"]["data"]["profile.toml"]
         .as_str()
         .unwrap();
@@ -223,6 +258,9 @@ fn kubernetes_manifests_agree_with_each_other_and_the_cli() {
         let plan = plan::build(&loaded, &overrides).unwrap();
         assert!(plan.slice.share() > 0.0);
     }
+}
+
+fn start_at_is_rfc_3339(all: &BTreeMap<String, Value>) {
     let start_at = all["ConfigMap/tokenstorm-run"]["data"]["start_at"]
         .as_str()
         .unwrap();
@@ -231,7 +269,9 @@ fn kubernetes_manifests_agree_with_each_other_and_the_cli() {
             .is_ok(),
         "start_at is RFC 3339: {start_at}"
     );
+}
 
+fn image_is_from_scratch() {
     let dockerfile = std::fs::read_to_string("deploy/Dockerfile").unwrap();
     assert!(
         dockerfile.contains("FROM scratch") && dockerfile.contains("ENTRYPOINT [\"/tokenstorm\"]")

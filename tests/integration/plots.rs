@@ -58,6 +58,13 @@ fn by_file<'a>(charts: &'a [Chart], file: &str) -> &'a Chart {
 fn every_chart_renders_with_its_series_and_labels() {
     let report = fixture();
     let charts = plots::charts(&sides(&report), report.server.as_ref()).unwrap();
+    charts_come_in_reading_order(&charts);
+    every_chart_holds_its_labels(&charts);
+    naive_401s_are_bars_and_coalesced_has_none(&charts);
+    only_the_coalescing_client_waited(&charts);
+}
+
+fn charts_come_in_reading_order(charts: &[Chart]) {
     let files: Vec<&str> = charts.iter().map(|c| c.file.as_str()).collect();
     assert_eq!(
         files,
@@ -77,90 +84,96 @@ fn every_chart_renders_with_its_series_and_labels() {
             "refresh-waits",
         ]
     );
-    let expected: BTreeMap<&str, &[&str]> = BTreeMap::from([
-        (
-            "expiry-lens-naive",
-            &[
-                "Expiry lens: naive (reactive, coalesce none)",
-                "401",
-                "429",
-                "invalid_grant",
-                "other errors",
-                "refresh calls started",
-                "expiry",
-                "server leeway 1 s",
-                "API + refresh calls not ok",
-                "API calls ok",
-                "seconds from token expiry (send time minus expiry)",
-            ][..],
-        ),
-        (
-            "failed-calls",
-            &[
-                "API calls not ok per second: naive vs coalesced",
-                "naive (13 not ok)",
-                "coalesced (0 not ok)",
-                "API calls/s not ok",
-            ][..],
-        ),
-        (
-            "expiry-lens-coalesced",
-            &["client margin 1 s", "server leeway 1 s", "expiry"][..],
-        ),
-        (
-            "timeline-naive",
-            &[
-                "Over the run: naive",
-                "API calls/s",
-                "API calls/s not ok",
-                "scheduled/s",
-                "request latency (ms)",
-                "p99",
-                "p50",
-                "token + refresh calls/s",
-                "refreshes in flight (max)",
-                "requests in flight (max)",
-                "dropped/s",
-                "seconds since the variant started",
-            ][..],
-        ),
-        (
-            "latency-percentiles-contacts",
-            &[
-                "contacts latency by percentile: naive vs coalesced",
-                "naive (1613 calls)",
-                "coalesced (1600 calls)",
-                "percentile (log of 1/(1-p))",
-                "latency (ms)",
-                "0%",
-                "99%",
-                "99.9%",
-            ][..],
-        ),
-        (
-            "latency-histogram-refresh",
-            &[
-                "naive",
-                "coalesced",
-                "latency (ms, log scale)",
-                "calls per bucket",
-            ][..],
-        ),
-        (
-            "refresh-herds",
-            &[
-                "naive (4 generations, mean 3.25, max 5)",
-                "coalesced (12 generations, mean 1.00, max 1)",
-                "token generations",
-                "refresh calls drawn by one token generation",
-            ][..],
-        ),
-        (
-            "refresh-waits",
-            &["coalesced (57 waits)", "callers per bucket"][..],
-        ),
-    ]);
-    for chart in &charts {
+}
+
+/// Text each chart must show, by chart file, for the fixture report.
+const LABELS: &[(&str, &[&str])] = &[
+    (
+        "expiry-lens-naive",
+        &[
+            "Expiry lens: naive (reactive, coalesce none)",
+            "401",
+            "429",
+            "invalid_grant",
+            "other errors",
+            "refresh calls started",
+            "expiry",
+            "server leeway 1 s",
+            "API + refresh calls not ok",
+            "API calls ok",
+            "seconds from token expiry (send time minus expiry)",
+        ],
+    ),
+    (
+        "failed-calls",
+        &[
+            "API calls not ok per second: naive vs coalesced",
+            "naive (13 not ok)",
+            "coalesced (0 not ok)",
+            "API calls/s not ok",
+        ],
+    ),
+    (
+        "expiry-lens-coalesced",
+        &["client margin 1 s", "server leeway 1 s", "expiry"],
+    ),
+    (
+        "timeline-naive",
+        &[
+            "Over the run: naive",
+            "API calls/s",
+            "API calls/s not ok",
+            "scheduled/s",
+            "request latency (ms)",
+            "p99",
+            "p50",
+            "token + refresh calls/s",
+            "refreshes in flight (max)",
+            "requests in flight (max)",
+            "dropped/s",
+            "seconds since the variant started",
+        ],
+    ),
+    (
+        "latency-percentiles-contacts",
+        &[
+            "contacts latency by percentile: naive vs coalesced",
+            "naive (1613 calls)",
+            "coalesced (1600 calls)",
+            "percentile (log of 1/(1-p))",
+            "latency (ms)",
+            "0%",
+            "99%",
+            "99.9%",
+        ],
+    ),
+    (
+        "latency-histogram-refresh",
+        &[
+            "naive",
+            "coalesced",
+            "latency (ms, log scale)",
+            "calls per bucket",
+        ],
+    ),
+    (
+        "refresh-herds",
+        &[
+            "naive (4 generations, mean 3.25, max 5)",
+            "coalesced (12 generations, mean 1.00, max 1)",
+            "token generations",
+            "refresh calls drawn by one token generation",
+        ],
+    ),
+    (
+        "refresh-waits",
+        &["coalesced (57 waits)", "callers per bucket"],
+    ),
+];
+
+fn every_chart_holds_its_labels(charts: &[Chart]) {
+    let expected: BTreeMap<&str, &[&str]> = LABELS.iter().copied().collect();
+    for chart in charts {
         let svg = chart.svg().unwrap();
         let text = texts(&svg);
         for label in expected.get(chart.file.as_str()).copied().unwrap_or(&[]) {
@@ -172,14 +185,19 @@ fn every_chart_renders_with_its_series_and_labels() {
         }
         assert!(!chart.caption.is_empty() && !chart.title.is_empty());
     }
-    // The naive client's 401s are drawn as bars, the coalesced one's legend entry stands alone.
+}
+
+/// The naive client's 401s are drawn as bars, the coalesced one's legend entry stands alone.
+fn naive_401s_are_bars_and_coalesced_has_none(charts: &[Chart]) {
     let red = "#D62728";
-    let naive = by_file(&charts, "expiry-lens-naive").svg().unwrap();
-    let coalesced = by_file(&charts, "expiry-lens-coalesced").svg().unwrap();
+    let naive = by_file(charts, "expiry-lens-naive").svg().unwrap();
+    let coalesced = by_file(charts, "expiry-lens-coalesced").svg().unwrap();
     assert!(rects(&naive, red) > 1, "naive lens has no 401 bars");
     assert_eq!(rects(&coalesced, red), 1, "only the legend swatch is red");
-    // Waits only happened to the coalescing client.
-    let waits = texts(&by_file(&charts, "refresh-waits").svg().unwrap());
+}
+
+fn only_the_coalescing_client_waited(charts: &[Chart]) {
+    let waits = texts(&by_file(charts, "refresh-waits").svg().unwrap());
     assert!(!waits.contains("naive ("), "{waits}");
 }
 

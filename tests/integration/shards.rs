@@ -112,46 +112,8 @@ fn same_percentiles(a: &Percentiles, b: &Percentiles) {
 fn four_shards_merged_equal_one_process() {
     let dir = tempfile::tempdir().unwrap();
     let profile = super::support::write_profile(dir.path(), PROFILE);
-    let (mut shared, shared_url) = spawn_serve(&profile);
-    let (mut alone, alone_url) = spawn_serve(&profile);
-
-    // Both runs start together, a moment from now, each against its own fresh served target.
-    let start = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
-    let start = tokenstorm::report::rfc3339(start);
-    let mut children: Vec<_> = (0..4)
-        .map(|i| {
-            let shard = format!("{i}/4");
-            let out = dir.path().join(format!("shard-{i}"));
-            let args = [
-                "--shard",
-                &shard,
-                "--start-at",
-                &start,
-                "--target-url",
-                &shared_url,
-            ];
-            run(&profile, &out, &args)
-        })
-        .collect();
-    let args = ["--start-at", start.as_str(), "--target-url", &alone_url];
-    children.push(run(&profile, &dir.path().join("single"), &args));
-    for mut child in children {
-        assert!(child.wait().unwrap().success(), "every run exits 0");
-    }
-    let _ = shared.kill();
-    let _ = alone.kill();
-    let _ = (shared.wait(), alone.wait());
-
-    let shard_files: Vec<PathBuf> = (0..4)
-        .map(|i| dir.path().join(format!("shard-{i}/report.json")))
-        .collect();
-    let merged_out = merge(&shard_files, &dir.path().join("merged"));
-    assert!(
-        merged_out.status.success(),
-        "merge: {}",
-        String::from_utf8_lossy(&merged_out.stderr)
-    );
-    let merged = load(&dir.path().join("merged"));
+    four_shards_and_one_process_run_together(dir.path(), &profile);
+    let merged = merge_the_shards(dir.path());
     let single = load(&dir.path().join("single"));
     let shards: Vec<Report> = (0..4)
         .map(|i| load(&dir.path().join(format!("shard-{i}"))))
@@ -164,7 +126,66 @@ fn four_shards_merged_equal_one_process() {
 
     let (m, s) = (&merged.variants[0], &single.variants[0]);
     let parts: Vec<&VariantReport> = shards.iter().map(|r| &r.variants[0]).collect();
-    for v in &parts {
+    every_shard_sends_its_share(&shards, &parts, m, s);
+    the_same_arrivals_and_outcomes(m, s);
+    tenant_views_merge_exactly(m, s);
+    arrivals_line_up_by_wall_clock(m, s);
+    percentiles_are_those_of_the_union(&parts, m, s);
+    per_org_contention_carries_over(&parts, m, s);
+}
+
+/// Four shards against one served target and a single process against another, all starting
+/// together a moment from now.
+fn four_shards_and_one_process_run_together(dir: &Path, profile: &Path) {
+    let (mut shared, shared_url) = spawn_serve(profile);
+    let (mut alone, alone_url) = spawn_serve(profile);
+    let start = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let start = tokenstorm::report::rfc3339(start);
+    let mut children: Vec<_> = (0..4)
+        .map(|i| {
+            let shard = format!("{i}/4");
+            let out = dir.join(format!("shard-{i}"));
+            let args = [
+                "--shard",
+                &shard,
+                "--start-at",
+                &start,
+                "--target-url",
+                &shared_url,
+            ];
+            run(profile, &out, &args)
+        })
+        .collect();
+    let args = ["--start-at", start.as_str(), "--target-url", &alone_url];
+    children.push(run(profile, &dir.join("single"), &args));
+    for mut child in children {
+        assert!(child.wait().unwrap().success(), "every run exits 0");
+    }
+    let _ = shared.kill();
+    let _ = alone.kill();
+    let _ = (shared.wait(), alone.wait());
+}
+
+fn merge_the_shards(dir: &Path) -> Report {
+    let shard_files: Vec<PathBuf> = (0..4)
+        .map(|i| dir.join(format!("shard-{i}/report.json")))
+        .collect();
+    let merged_out = merge(&shard_files, &dir.join("merged"));
+    assert!(
+        merged_out.status.success(),
+        "merge: {}",
+        String::from_utf8_lossy(&merged_out.stderr)
+    );
+    load(&dir.join("merged"))
+}
+
+fn every_shard_sends_its_share(
+    shards: &[Report],
+    parts: &[&VariantReport],
+    m: &VariantReport,
+    s: &VariantReport,
+) {
+    for v in parts {
         assert!(
             v.requests.scheduled > 0,
             "every shard sends some of the load"
@@ -174,8 +195,10 @@ fn four_shards_merged_equal_one_process() {
     let shares: f64 = shards.iter().map(|r| r.shard.as_ref().unwrap().share).sum();
     assert!((shares - 1.0).abs() < 1e-9, "shares add to 1: {shares}");
     assert!((m.rate_per_s - s.rate_per_s).abs() < 1e-6);
+}
 
-    // The workload is deterministic: the same arrivals, the same outcomes, exactly.
+/// The workload is deterministic: the same arrivals, the same outcomes, exactly.
+fn the_same_arrivals_and_outcomes(m: &VariantReport, s: &VariantReport) {
     assert!(s.requests.scheduled >= 400, "{}", s.requests.scheduled);
     assert_eq!(m.requests.scheduled, s.requests.scheduled);
     assert_eq!(m.requests.sent, s.requests.sent);
@@ -185,17 +208,23 @@ fn four_shards_merged_equal_one_process() {
     assert_eq!(m.endpoints.token.outcomes, s.endpoints.token.outcomes);
     assert_eq!(m.endpoints.token.requests, 10, "one first token per org");
     assert!(m.conservation.ok);
-    // Per-tenant views merge exactly: each call in one view, the same per-org counts as one process.
+}
+
+/// Each call in one view, the same per-org counts as one process.
+fn tenant_views_merge_exactly(m: &VariantReport, s: &VariantReport) {
     let views = |v: &VariantReport| -> u64 {
         v.tenants.top.iter().map(|o| o.calls).sum::<u64>() + v.tenants.other.calls
     };
     assert_eq!(views(m), m.endpoints.contacts.requests);
     assert!(m.tenants.top.len() as u32 <= m.tenants.top_limit);
-    let by_org = |v: &VariantReport| -> std::collections::BTreeMap<Option<u32>, u64> {
+    let by_org = |v: &VariantReport| -> BTreeMap<Option<u32>, u64> {
         v.tenants.top.iter().map(|o| (o.org, o.calls)).collect()
     };
     assert_eq!(by_org(m), by_org(s), "the busiest orgs and their calls");
-    // Arrivals are bucketed by their intended time, which the shards share with the single run.
+}
+
+/// Arrivals are bucketed by their intended time, which the shards share with the single run.
+fn arrivals_line_up_by_wall_clock(m: &VariantReport, s: &VariantReport) {
     let scheduled = |v: &VariantReport| -> Vec<u64> {
         v.timeseries.buckets.iter().map(|b| b.scheduled).collect()
     };
@@ -205,13 +234,19 @@ fn four_shards_merged_equal_one_process() {
     ms.resize(len, 0);
     ss.resize(len, 0);
     assert_eq!(ms, ss, "per-second arrivals line up by wall clock");
+}
 
-    // Percentiles of the merged histogram are those of the union of the shards' histograms.
-    let requests = union(&parts, |v| v.requests.latency_histogram.as_ref());
+/// Percentiles of the merged histogram are those of the union of the shards' histograms.
+fn percentiles_are_those_of_the_union(
+    parts: &[&VariantReport],
+    m: &VariantReport,
+    s: &VariantReport,
+) {
+    let requests = union(parts, |v| v.requests.latency_histogram.as_ref());
     assert_eq!(histogram(m.requests.latency_histogram.as_ref()), requests);
     same_percentiles(&m.requests.latency_ms, &Percentiles::of(Some(&requests)));
     assert_eq!(m.requests.latency_ms.count, s.requests.latency_ms.count);
-    let contacts = union(&parts, |v| v.endpoints.contacts.histograms.get("ok"));
+    let contacts = union(parts, |v| v.endpoints.contacts.histograms.get("ok"));
     same_percentiles(
         &m.endpoints.contacts.latency_ms,
         &Percentiles::of(Some(&contacts)),
@@ -220,10 +255,12 @@ fn four_shards_merged_equal_one_process() {
         histogram(m.endpoints.contacts.histograms.get("ok")),
         contacts
     );
+}
 
-    // Per-org contention: each org in exactly one shard, its maximum carried over, the same as alone.
+/// Each org in exactly one shard, its maximum carried over, the same as alone.
+fn per_org_contention_carries_over(parts: &[&VariantReport], m: &VariantReport, s: &VariantReport) {
     let mut by_org: BTreeMap<String, u64> = BTreeMap::new();
-    for v in &parts {
+    for v in parts {
         for (org, max) in &v.refresh.max_in_flight_by_org {
             assert!(
                 by_org.insert(org.clone(), *max).is_none(),

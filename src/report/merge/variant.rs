@@ -62,6 +62,7 @@ pub fn merge(name: &str, parts: &[Part<'_>]) -> Result<VariantReport, MergeError
         requests,
         endpoints,
         phases: phases(name, parts)?,
+        stages: stages(name, parts)?,
         tenants: tenants(name, parts)?,
         expiry_lens: lens(parts),
         refresh,
@@ -210,6 +211,47 @@ fn phases(name: &str, parts: &[Part<'_>]) -> Result<BTreeMap<String, EndpointRep
                 key.clone(),
                 endpoint_of(name, &format!("phases.{key}"), &reports)?,
             ))
+        })
+        .collect()
+}
+
+/// Stages line up by index: every shard ran the same profile, so the same stages.
+fn stages(name: &str, parts: &[Part<'_>]) -> Result<Vec<StageReport>, MergeError> {
+    let (first_path, first) = parts[0];
+    for (path, v) in parts {
+        let same = v.stages.len() == first.stages.len()
+            && v.stages
+                .iter()
+                .zip(&first.stages)
+                .all(|(a, b)| a.name == b.name && a.start_s == b.start_s && a.end_s == b.end_s);
+        if !same {
+            return Err(MergeError::Shape {
+                path: path.to_path_buf(),
+                first: first_path.to_path_buf(),
+                what: format!("variant {name}: the stages differ"),
+            });
+        }
+    }
+    first
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| {
+            let endpoint = |label: &str, pick: fn(&Endpoints) -> &EndpointReport| {
+                let reports: Vec<(&Path, &EndpointReport)> = parts
+                    .iter()
+                    .map(|(p, v)| (*p, pick(&v.stages[i].endpoints)))
+                    .collect();
+                endpoint_of(name, &format!("stages.{}.{label}", stage.name), &reports)
+            };
+            Ok(StageReport {
+                endpoints: Endpoints {
+                    token: endpoint("token", |e| &e.token)?,
+                    refresh: endpoint("refresh", |e| &e.refresh)?,
+                    contacts: endpoint("contacts", |e| &e.contacts)?,
+                },
+                ..stage.clone()
+            })
         })
         .collect()
 }

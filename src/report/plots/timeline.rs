@@ -11,6 +11,7 @@ const SCHEDULED: RGBColor = RGBColor(150, 150, 150);
 const TOKEN_CALLS: RGBColor = RGBColor(170, 110, 0);
 const IN_FLIGHT: RGBColor = RGBColor(60, 80, 110);
 const DROPPED: RGBColor = RGBColor(190, 70, 0);
+const STAGE: RGBColor = RGBColor(110, 110, 110);
 
 struct Line {
     label: String,
@@ -28,6 +29,8 @@ pub struct Panel {
 pub struct Timeline {
     x_max: f64,
     panels: Vec<Panel>,
+    /// Where each stage begins (seconds) and its name: a marked line on every panel.
+    stages: Vec<(f64, String)>,
 }
 
 impl Timeline {
@@ -197,6 +200,7 @@ pub fn overview(sides: &[Side]) -> Chart {
                 lines,
                 y_max: style::top(max),
             }],
+            stages: sides.first().map(stage_marks).unwrap_or_default(),
         }),
     }
 }
@@ -228,8 +232,20 @@ pub fn chart(side: &Side, sides: &[Side]) -> Result<Chart, PlotError> {
              each panel's scale.",
             style::ms(width)
         ),
-        body: Body::Timeline(Timeline { x_max, panels: own }),
+        body: Body::Timeline(Timeline {
+            x_max,
+            panels: own,
+            stages: stage_marks(side),
+        }),
     })
+}
+
+fn stage_marks(side: &Side) -> Vec<(f64, String)> {
+    side.variant
+        .stages
+        .iter()
+        .map(|s| (s.start_s, s.name.clone()))
+        .collect()
 }
 
 pub fn draw<DB>(t: &Timeline, title: &str, root: &DrawingArea<DB, Shift>) -> DrawResult
@@ -258,6 +274,22 @@ where
             mesh.x_desc("seconds since the variant started");
         }
         mesh.draw()?;
+        for (at, name) in &t.stages {
+            let top = panel.y_max;
+            chart.draw_series(DashedLineSeries::new(
+                [(*at, -0.03 * top), (*at, top)],
+                3,
+                3,
+                STAGE.stroke_width(1),
+            ))?;
+            if i == 0 {
+                chart.draw_series(std::iter::once(Text::new(
+                    name.clone(),
+                    (*at, top),
+                    (FAMILY, 11).into_font().color(&STAGE),
+                )))?;
+            }
+        }
         for l in &panel.lines {
             let color = l.color;
             let style = color.stroke_width(if t.panels.len() == 1 { 3 } else { 2 });
