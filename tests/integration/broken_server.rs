@@ -68,6 +68,35 @@ fn api(base: &str, token_path: &str, contacts_path: &str) -> Api {
     Api::new(&config).unwrap()
 }
 
+/// `expires_in` as a digit string is taken; anything else wrong in a token body is `bad_response`
+/// naming the field, and an access token that could not go into a header is refused here.
+async fn token_bodies_are_read_as_real_clients_read_them(base: &str, creds: Credentials<'_>) {
+    let issued = api(base, "/string-expiry", "/x")
+        .token(creds, Grant::ClientCredentials)
+        .await;
+    assert_eq!(issued.outcome, Outcome::Ok);
+    assert_eq!(
+        issued.value.and_then(|i| i.expires_in),
+        Some(Duration::from_secs(3599)),
+        "a numeric string, as golang.org/x/oauth2 and MSAL read it"
+    );
+    let named = [
+        ("/fraction-expiry", BadTokenBody::ExpiresIn),
+        ("/word-expiry", BadTokenBody::ExpiresIn),
+        // Refused at the token endpoint, so no API call ever carries it.
+        ("/crlf-token", BadTokenBody::AccessTokenCharacters),
+        ("/no-token", BadTokenBody::NoAccessToken),
+        ("/garbage", BadTokenBody::NotJson),
+    ];
+    for (path, why) in named {
+        let reply = api(base, path, "/x")
+            .token(creds, Grant::ClientCredentials)
+            .await;
+        assert_eq!(reply.outcome, Outcome::BadResponse, "{path}");
+        assert_eq!(reply.bad_body, Some(why), "{path}");
+    }
+}
+
 #[test]
 fn every_broken_response_is_a_classified_outcome() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -108,30 +137,7 @@ fn every_broken_response_is_a_classified_outcome() {
             assert_eq!(reply.outcome, want, "token endpoint {path}");
             assert!(reply.value.is_none(), "{path}");
         }
-        let issued = api(&base, "/string-expiry", "/x")
-            .token(creds, Grant::ClientCredentials)
-            .await;
-        assert_eq!(issued.outcome, Outcome::Ok);
-        assert_eq!(
-            issued.value.and_then(|i| i.expires_in),
-            Some(Duration::from_secs(3599)),
-            "a numeric string, as golang.org/x/oauth2 and MSAL read it"
-        );
-        let named = [
-            ("/fraction-expiry", BadTokenBody::ExpiresIn),
-            ("/word-expiry", BadTokenBody::ExpiresIn),
-            // Refused at the token endpoint, so no API call ever carries it.
-            ("/crlf-token", BadTokenBody::AccessTokenCharacters),
-            ("/no-token", BadTokenBody::NoAccessToken),
-            ("/garbage", BadTokenBody::NotJson),
-        ];
-        for (path, why) in named {
-            let reply = api(&base, path, "/x")
-                .token(creds, Grant::ClientCredentials)
-                .await;
-            assert_eq!(reply.outcome, Outcome::BadResponse, "{path}");
-            assert_eq!(reply.bad_body, Some(why), "{path}");
-        }
+        token_bodies_are_read_as_real_clients_read_them(&base, creds).await;
         let contacts_cases = [
             ("/huge", Outcome::BadResponse),
             ("/trickle", Outcome::Timeout),

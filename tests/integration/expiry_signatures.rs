@@ -200,4 +200,21 @@ fn whole_second_exp_puts_the_401s_before_the_clients_expiry_in_expired_by_claim(
         by_claim + unauthorized_by_phase(naive, "expired") + good,
         total_401
     );
+    // On the issuer's clock the same 401s sit at `exp`: bin 0 (bin -1 for a call sent just before it).
+    let claim = naive
+        .expiry_lens_by_claim
+        .as_ref()
+        .expect("the embedded target's tokens are JWTs");
+    assert_eq!(unauthorized_in(claim, -30..-1), 0, "{claim:?}");
+    assert!(unauthorized_in(claim, 0..1) * 2 > total_401, "{claim:?}");
+    // The summary says why, instead of leaving "401 on fresh tokens" to be read as a server bug.
+    let summary = tokenstorm::report::summary::render(&ran.report);
+    assert!(
+        summary.contains("401s by time to exp claim  +0s:"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("after their token's exp claim") && summary.contains("whole seconds"),
+        "{summary}"
+    );
 }

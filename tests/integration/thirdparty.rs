@@ -203,4 +203,18 @@ fn whole_second_exp_places_401s_as_the_embedded_target_does(v: &VariantReport) {
         .map(|p| unauthorized(p))
         .sum();
     assert!(good * 10 <= total, "{}: {good} of {total}", v.name);
+    let claim = v
+        .expiry_lens_by_claim
+        .as_ref()
+        .expect("oauth2-mock-server issues JWTs");
+    let claim_in = |bins: std::ops::Range<i64>| -> u64 {
+        claim
+            .bins
+            .iter()
+            .filter(|b| bins.contains(&b.offset_s))
+            .map(|b| b.outcomes[Outcome::Unauthorized])
+            .sum()
+    };
+    assert_eq!(claim_in(-30..-1), 0, "{}: {claim:?}", v.name);
+    assert!(claim_in(0..1) * 2 > total, "{}: {claim:?}", v.name);
 }
