@@ -78,6 +78,7 @@ fn token(generation: u64, refresh_at: Option<Instant>) -> Arc<Token> {
         access: Secret::new("access"),
         refresh: None,
         expires_at: None,
+        claim_expires_at: None,
         refresh_at,
         advisory_at: None,
         generation,

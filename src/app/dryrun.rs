@@ -185,7 +185,11 @@ fn check_of<T>(reply: &Reply<T>, started: Instant, detail: impl Fn(&T) -> String
         outcome: reply.outcome,
         status: reply.status,
         took: started.elapsed(),
-        detail: reply.value.as_ref().map(detail).unwrap_or_default(),
+        detail: match (&reply.value, reply.bad_body) {
+            (Some(value), _) => detail(value),
+            (None, Some(bad)) => bad.to_string(),
+            (None, None) => String::new(),
+        },
     }
 }
 

@@ -3,12 +3,13 @@
 
 use crate::plan::Org;
 use crate::profile::server::{
-    EndpointFaults, ErrorStyleName, OrgOverride, RefreshPolicyName, ServerSection,
+    EndpointFaults, ErrorStyleName, ExpiryPrecisionName, OrgOverride, RefreshPolicyName,
+    ServerSection,
 };
 use crate::profile::units::Rate;
 use crate::simulator::{
-    Capacity, ClientConfig, ClockOffset, Config, ErrorStyle, Faults, Latency, OrgConfig,
-    RefreshPolicy,
+    Capacity, ClientConfig, ClockOffset, Config, ErrorStyle, ExpiryPrecision, Faults, Latency,
+    OrgConfig, RefreshPolicy,
 };
 
 /// The target's configuration for these orgs. Client `k > 0` of an org (with `clients_per_org > 1`) gets
@@ -25,6 +26,10 @@ pub fn target_config(section: &ServerSection, orgs: &[Org], seed: u64) -> Config
         .collect();
     let mut config = Config::new(org_configs, section.token_ttl.0);
     config.leeway = section.leeway.0;
+    config.expiry_precision = match section.expiry_precision {
+        ExpiryPrecisionName::Second => ExpiryPrecision::Second,
+        ExpiryPrecisionName::Exact => ExpiryPrecision::Exact,
+    };
     config.seed = seed;
     config.refresh_policy = match section.refresh_policy {
         RefreshPolicyName::None => RefreshPolicy::None,

@@ -154,7 +154,10 @@ fn token(
             jitter_share(ctx.seed, slot_index, generation),
         )
     });
+    // Read together, so the claim's wall-clock time maps onto the monotonic clock the engine uses.
+    let (received_at, wall_now) = (Instant::now(), std::time::SystemTime::now());
     Arc::new(Token {
+        claim_expires_at: issued.claims.and_then(|c| c.exp_at(received_at, wall_now)),
         access: issued.access_token,
         // A server that does not rotate keeps the old refresh token valid (RFC 6749 6).
         refresh: issued
@@ -165,7 +168,7 @@ fn token(
         advisory_at: w.and_then(|w| w.advisory_at),
         generation,
         used: Default::default(),
-        received_at: Instant::now(),
+        received_at,
     })
 }
 

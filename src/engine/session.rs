@@ -152,14 +152,18 @@ impl<'a> Request<'a> {
         let took = a.ended.saturating_duration_since(a.started);
         recorder.phase(a.phase, outcome, took);
         recorder.org_call(self.org, outcome, took);
-        if outcome == Outcome::Unauthorized && token.generation > 1 && a.phase != Phase::Expired {
-            // A refreshed token rejected before the expiry the client believes in (propagation
-            // delay, a wrong-tenant refresh, clock offset): how long after the refresh that happened.
+        let expired = matches!(a.phase, Phase::Expired | Phase::ExpiredByClaim);
+        if outcome == Outcome::Unauthorized && token.generation > 1 && !expired {
+            // A refreshed token rejected before any expiry it carries (propagation delay, a
+            // wrong-tenant refresh, clock offset): how long after the refresh that happened.
             recorder
                 .unauthorized_after_refresh(a.sent_at.saturating_duration_since(token.received_at));
         }
         if let Some(expires_at) = token.expires_at {
             recorder.lens(signed_ms(a.sent_at, expires_at), outcome);
+        }
+        if let Some(exp) = token.claim_expires_at {
+            recorder.claim_lens(signed_ms(a.sent_at, exp), outcome);
         }
     }
 

@@ -19,6 +19,9 @@ pub struct Token {
     /// (possibly skewed) clock sees it. The expiry lens measures against this, so a skewed clock shows
     /// as 401s before offset 0.
     pub expires_at: Option<Instant>,
+    /// The token's `exp` claim on this process's clock, when it is a JWT: when the issuer means it to
+    /// die. Kept beside `expires_at` for the report only; the client model decides by `expires_at`.
+    pub claim_expires_at: Option<Instant>,
     /// From here on the client will not send the token: it gets a new one first (its margin, its
     /// early-expiry rule and its clock skew all move this).
     pub refresh_at: Option<Instant>,
@@ -47,6 +50,8 @@ impl Token {
         let first = !self.used.swap(true, Ordering::Relaxed);
         if self.expires_at.is_some_and(|at| now >= at) {
             Phase::Expired
+        } else if self.claim_expires_at.is_some_and(|at| now >= at) {
+            Phase::ExpiredByClaim
         } else if self.must_refresh(now) || self.in_advisory_window(now) {
             Phase::Expiring
         } else if first && self.generation > 1 {
@@ -154,6 +159,7 @@ mod tests {
             access: Secret::new("a"),
             refresh: None,
             expires_at: None,
+            claim_expires_at: None,
             refresh_at: None,
             advisory_at: None,
             generation,
@@ -170,6 +176,7 @@ mod tests {
             access: Secret::new("a"),
             refresh: None,
             expires_at: Some(at(1000)),
+            claim_expires_at: None,
             refresh_at: Some(at(800)),
             advisory_at: None,
             generation,
@@ -191,6 +198,35 @@ mod tests {
         );
         assert_eq!(second.phase(at(900)), Phase::Expiring);
         assert_eq!(second.phase(at(1000)), Phase::Expired);
+    }
+
+    #[test]
+    fn a_call_past_the_exp_claim_is_never_fresh() {
+        let now = Instant::now();
+        let at = |ms: u64| now + std::time::Duration::from_millis(ms);
+        let token = Token {
+            access: Secret::new("a"),
+            refresh: None,
+            expires_at: Some(at(1000)),
+            claim_expires_at: Some(at(400)),
+            refresh_at: Some(at(800)),
+            advisory_at: None,
+            generation: 2,
+            used: Default::default(),
+            received_at: now,
+        };
+        assert_eq!(token.phase(at(399)), Phase::FirstAfterRefresh);
+        assert_eq!(token.phase(at(400)), Phase::ExpiredByClaim);
+        assert_eq!(
+            token.phase(at(900)),
+            Phase::ExpiredByClaim,
+            "inside the refresh window, but already dead on the issuer's clock"
+        );
+        assert_eq!(
+            token.phase(at(1000)),
+            Phase::Expired,
+            "the client's own clock says so too"
+        );
     }
 
     #[test]

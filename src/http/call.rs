@@ -131,6 +131,7 @@ impl Api {
                 value: Some(()),
                 retry_after: response.retry_after,
                 status: Some(response.status),
+                bad_body: None,
             },
             Err(outcome) => Reply::failed(outcome),
         }

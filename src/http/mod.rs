@@ -7,6 +7,7 @@ mod direct;
 mod discovery;
 mod exchange;
 mod h1;
+pub mod jwt;
 pub mod outcome;
 mod pool;
 mod proxied;
@@ -16,7 +17,8 @@ pub mod token;
 pub use call::{random_id, ApiCall, CallVars};
 pub use client::Transport;
 
-pub use token::TokenEndpoint;
+pub use jwt::JwtClaims;
+pub use token::{BadTokenBody, TokenEndpoint};
 
 use crate::secret::Secret;
 use crate::vocabulary::Outcome;
@@ -90,6 +92,8 @@ pub struct Issued {
     pub refresh_token: Option<Secret>,
     /// `None` when neither the server nor the token's own claims said.
     pub expires_in: Option<Duration>,
+    /// The access token's `exp` and `iat`, when it is a JWT (read unverified: see `jwt.rs`).
+    pub claims: Option<JwtClaims>,
 }
 
 /// What a call came to for the engine: the response classified into an outcome, the value it
@@ -102,6 +106,8 @@ pub struct Reply<T> {
     pub retry_after: Option<Duration>,
     /// The HTTP status, when a response came.
     pub status: Option<u16>,
+    /// For a `bad_response` from the token endpoint: what in the body was wrong.
+    pub bad_body: Option<BadTokenBody>,
 }
 
 impl<T> Reply<T> {
@@ -111,6 +117,7 @@ impl<T> Reply<T> {
             value: None,
             retry_after: None,
             status: None,
+            bad_body: None,
         }
     }
 }
@@ -197,19 +204,21 @@ impl Api {
             Err(outcome) => return Reply::failed(outcome),
         };
         let status = response.status;
-        let (outcome, value) = if (200..300).contains(&status) {
+        let (outcome, value, bad_body) = if (200..300).contains(&status) {
             match token::parse_issued(&response.body) {
-                Some(issued) => (Outcome::Ok, Some(issued)),
-                None => (Outcome::BadResponse, None),
+                Ok(issued) => (Outcome::Ok, Some(issued), None),
+                Err(bad) => (Outcome::BadResponse, None, Some(bad)),
             }
         } else {
-            (outcome::classify_token_error(status, &response.body), None)
+            let outcome = outcome::classify_token_error(status, &response.body);
+            (outcome, None, None)
         };
         Reply {
             outcome,
             value,
             retry_after: response.retry_after,
             status: Some(status),
+            bad_body,
         }
     }
 }

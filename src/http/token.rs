@@ -2,6 +2,7 @@
 //! Basic or by form body, RFC 8707 `resource`), and the web-deployments JSON code exchange and refresh.
 
 use super::exchange::ACCEPT_ANY;
+use super::jwt::JwtClaims;
 use super::{Credentials, Grant, Issued};
 use crate::profile::target::{ClientAuth, Dialect};
 use crate::profile::template::{Template, Var};
@@ -171,74 +172,193 @@ pub(super) fn uri(url: &str) -> Option<http::Uri> {
     http::Uri::try_from(url.as_str()).ok()
 }
 
+/// Why a 2xx token response holds no usable token; the field at fault is named, for the dry run's
+/// detail and for whoever reads a `bad_response` count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadTokenBody {
+    #[error("the body is not a JSON token response")]
+    NotJson,
+    #[error("`access_token` is missing or empty")]
+    NoAccessToken,
+    #[error("`access_token` has characters outside RFC 6750's b64token")]
+    AccessTokenCharacters,
+    #[error("`expires_in` is not a whole number of seconds (a number, or a string of digits)")]
+    ExpiresIn,
+}
+
+/// `expires_in` as servers send it: a number, or (as some large identity providers do) a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Seconds {
+    Number(f64),
+    Text(String),
+    /// Anything else (an object, a boolean): read, so the refusal can name the field.
+    Other(serde::de::IgnoredAny),
+}
+
+impl Seconds {
+    /// A non-negative number, or a string of ASCII digits only (what golang.org/x/oauth2 and MSAL
+    /// take); a sign, a fraction, spaces or an empty string are refused.
+    fn duration(&self) -> Option<Duration> {
+        let secs = match self {
+            Seconds::Number(n) => *n,
+            Seconds::Text(t) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) => {
+                t.parse::<f64>().ok()?
+            }
+            Seconds::Text(_) | Seconds::Other(_) => return None,
+        };
+        (0.0..1e10)
+            .contains(&secs)
+            .then(|| Duration::from_secs_f64(secs))
+    }
+}
+
+/// RFC 6750 2.1 `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`: the only
+/// tokens that can go into `Authorization: Bearer` as they are. Anything else (CR, LF, spaces,
+/// quotes) is the token endpoint's fault, refused there, so nothing unsafe reaches the wire.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
 /// A 2xx body in either dialect: `{access_token, expires_in?, refresh_token?}` or `{jwt, refreshToken?}`.
-pub(super) fn parse_issued(body: &[u8]) -> Option<Issued> {
+/// A refresh token is taken as it comes: it only ever travels escaped, in a form or a JSON body.
+pub(super) fn parse_issued(body: &[u8]) -> Result<Issued, BadTokenBody> {
     #[derive(Deserialize)]
     struct TokenResponse {
         #[serde(alias = "jwt")]
-        access_token: String,
+        access_token: Option<String>,
         #[serde(alias = "refreshToken")]
         refresh_token: Option<String>,
-        expires_in: Option<f64>,
+        expires_in: Option<Seconds>,
     }
-    let parsed: TokenResponse = serde_json::from_slice(body).ok()?;
-    if parsed.access_token.is_empty() {
-        return None;
+    let parsed: TokenResponse = serde_json::from_slice(body).map_err(|_| BadTokenBody::NotJson)?;
+    let access_token = parsed
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or(BadTokenBody::NoAccessToken)?;
+    if !is_b64token(&access_token) {
+        return Err(BadTokenBody::AccessTokenCharacters);
     }
+    let claims = JwtClaims::read(&access_token);
     let expires_in = match parsed.expires_in {
-        Some(secs) if (0.0..1e10).contains(&secs) => Some(Duration::from_secs_f64(secs)),
-        Some(_) => return None,
+        Some(secs) => Some(secs.duration().ok_or(BadTokenBody::ExpiresIn)?),
         // The web-deployments responses carry no expires_in; a JWT's own claims say it.
-        None => jwt_lifetime(&parsed.access_token),
+        None => claims.and_then(|c| c.lifetime()),
     };
-    Some(Issued {
-        access_token: Secret::new(parsed.access_token),
+    Ok(Issued {
+        access_token: Secret::new(access_token),
         refresh_token: parsed
             .refresh_token
             .filter(|r| !r.is_empty())
             .map(Secret::new),
         expires_in,
+        claims,
     })
-}
-
-/// `exp - iat` of a JWT, read without verifying (the client only needs to schedule its refresh).
-fn jwt_lifetime(token: &str) -> Option<Duration> {
-    #[derive(Deserialize)]
-    struct Claims {
-        exp: u64,
-        iat: u64,
-    }
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: Claims = serde_json::from_slice(&bytes).ok()?;
-    claims.exp.checked_sub(claims.iat).map(Duration::from_secs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn expires_in(body: &str) -> Result<Option<Duration>, BadTokenBody> {
+        parse_issued(body.as_bytes()).map(|i| i.expires_in)
+    }
+
     #[test]
-    fn token_bodies_without_a_token_are_bad_responses() {
+    fn token_bodies_without_a_token_are_bad_responses_naming_the_field() {
         assert!(
-            parse_issued(br#"{"access_token":"a","expires_in":15,"refresh_token":"r"}"#).is_some()
+            parse_issued(br#"{"access_token":"a","expires_in":15,"refresh_token":"r"}"#).is_ok()
         );
-        assert!(parse_issued(br#"{"access_token":"a"}"#).is_some_and(|i| i.expires_in.is_none()));
-        for bad in [
-            &br#"{}"#[..],
-            br#"{"access_token":""}"#,
-            br#"{"access_token":"a","expires_in":-1}"#,
-            b"{trunc",
-            b"",
+        assert_eq!(expires_in(r#"{"access_token":"a"}"#), Ok(None));
+        assert_eq!(
+            expires_in(r#"{"access_token":"a","expires_in":null}"#),
+            Ok(None)
+        );
+        for (bad, why) in [
+            (r#"{}"#, BadTokenBody::NoAccessToken),
+            (r#"{"access_token":""}"#, BadTokenBody::NoAccessToken),
+            (
+                r#"{"access_token":"a","expires_in":-1}"#,
+                BadTokenBody::ExpiresIn,
+            ),
+            (
+                r#"{"access_token":"a","expires_in":{}}"#,
+                BadTokenBody::ExpiresIn,
+            ),
+            ("{trunc", BadTokenBody::NotJson),
+            ("", BadTokenBody::NotJson),
         ] {
-            assert!(
-                parse_issued(bad).is_none(),
-                "{:?}",
-                std::str::from_utf8(bad)
+            assert_eq!(parse_issued(bad.as_bytes()).err(), Some(why), "{bad}");
+        }
+    }
+
+    #[test]
+    fn expires_in_may_be_a_string_of_digits_and_nothing_else() {
+        let secs = |s: u64| Ok(Some(Duration::from_secs(s)));
+        assert_eq!(
+            expires_in(r#"{"access_token":"a","expires_in":"3599"}"#),
+            secs(3599)
+        );
+        assert_eq!(
+            expires_in(r#"{"access_token":"a","expires_in":"0"}"#),
+            secs(0)
+        );
+        assert_eq!(
+            expires_in(r#"{"access_token":"a","expires_in":3599}"#),
+            secs(3599)
+        );
+        for bad in [
+            "-1",
+            "+5",
+            "3599.5",
+            "1e3",
+            "abc",
+            "",
+            " 60",
+            "60 ",
+            "0x10",
+            "٣",
+            "99999999999999999999",
+        ] {
+            let body = format!(r#"{{"access_token":"a","expires_in":"{bad}"}}"#);
+            assert_eq!(expires_in(&body), Err(BadTokenBody::ExpiresIn), "{bad:?}");
+        }
+        assert!(BadTokenBody::ExpiresIn.to_string().contains("`expires_in`"));
+    }
+
+    #[test]
+    fn access_tokens_outside_b64token_are_refused_at_the_token_endpoint() {
+        for good in ["a", "A-z0.9_~+/", "abc==", "eyJ.eyJ.sig", "x="] {
+            let body = format!(r#"{{"access_token":"{good}"}}"#);
+            assert!(parse_issued(body.as_bytes()).is_ok(), "{good}");
+        }
+        for bad in [
+            r"a\r\nX-Injected: 1",
+            r"a\nb",
+            "a b",
+            "a\\\"b",
+            "=",
+            "==abc",
+            "a=b",
+            "ab=c",
+            "tökén",
+            "a,b",
+            r"a\u0000",
+        ] {
+            let body = format!(r#"{{"access_token":"{bad}"}}"#);
+            assert_eq!(
+                parse_issued(body.as_bytes()).err(),
+                Some(BadTokenBody::AccessTokenCharacters),
+                "{bad}"
             );
         }
+        assert!(BadTokenBody::AccessTokenCharacters
+            .to_string()
+            .contains("`access_token`"));
     }
 
     #[test]
@@ -248,8 +368,26 @@ mod tests {
         let body = format!(r#"{{"jwt":"h.{claims}.s","refreshToken":"rt-1"}}"#);
         let issued = parse_issued(body.as_bytes()).unwrap();
         assert_eq!(issued.expires_in, Some(Duration::from_secs(15)));
+        assert_eq!(issued.claims.map(|c| c.exp), Some(1_000_015));
         assert_eq!(issued.refresh_token.unwrap().expose(), "rt-1");
-        assert!(parse_issued(br#"{"jwt":"not-a-jwt"}"#).is_some_and(|i| i.expires_in.is_none()));
+        let opaque = parse_issued(br#"{"jwt":"not-a-jwt"}"#).unwrap();
+        assert_eq!((opaque.expires_in, opaque.claims), (None, None));
+    }
+
+    #[test]
+    fn an_rfc6749_jwt_keeps_expires_in_and_its_claims_beside_it() {
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"exp":1000009,"iat":1000000}"#);
+        let body = format!(r#"{{"access_token":"h.{claims}.s","expires_in":"10"}}"#);
+        let issued = parse_issued(body.as_bytes()).unwrap();
+        assert_eq!(issued.expires_in, Some(Duration::from_secs(10)));
+        assert_eq!(
+            issued.claims,
+            Some(JwtClaims {
+                exp: 1_000_009,
+                iat: Some(1_000_000)
+            })
+        );
     }
 }
 

@@ -122,3 +122,29 @@ fn a_basic_authorization_hides_itself_in_debug_output() {
     assert!(headers.contains("authorization"), "{headers}");
     assert!(!headers.contains("Basic"), "{headers}");
 }
+
+#[test]
+fn a_refresh_token_of_any_characters_stays_inside_its_form_field() {
+    let secret = Secret::new("s");
+    let refresh = Secret::new("rt\r\nx: 1&grant_type=password");
+    let who = Credentials {
+        org: "acme",
+        session: 0,
+        client_id: "client",
+        client_secret: &secret,
+        deployment_id: "",
+    };
+    let mut endpoint = TokenEndpoint::at("http://127.0.0.1:9");
+    endpoint.client_auth = ClientAuth::Body;
+    let grant = Grant::RefreshToken {
+        refresh_token: &refresh,
+    };
+    let body = request(&endpoint, &who, grant).map(|r| r.into_body());
+    assert_eq!(
+        body.as_deref(),
+        Some(
+            &b"grant_type=refresh_token&refresh_token=rt%0D%0Ax%3A+1%26grant_type%3Dpassword\
+               &client_id=client&client_secret=s"[..]
+        )
+    );
+}

@@ -49,6 +49,8 @@ pub struct Recorder {
     counters: Counters,
     latencies: Latencies,
     lens: ExpiryLens,
+    /// The same calls placed by their token's `exp` claim (the issuer's clock), when it has one.
+    claim_lens: ExpiryLens,
     series: TimeSeries,
     contention: Contention,
     tenants: tenants::Tenants,
@@ -81,6 +83,9 @@ pub struct Snapshot {
     pub attempts: [[u64; Outcome::COUNT]; Endpoint::COUNT],
     pub latency: LatencySnapshot,
     pub lens: LensSnapshot,
+    /// Calls placed by their token's `exp` claim; only calls with JWT tokens are in it (its
+    /// refresh rows stay empty).
+    pub claim_lens: LensSnapshot,
     pub series: Vec<BucketSnapshot>,
     pub series_width: Duration,
     pub contention: ContentionSnapshot,
@@ -118,6 +123,7 @@ impl Recorder {
             counters: Counters::default(),
             latencies: Latencies::new(),
             lens: ExpiryLens::new(),
+            claim_lens: ExpiryLens::new(),
             series: TimeSeries::new(expected),
             contention: Contention::new(orgs),
             tenants: tenants::Tenants::new(orgs, &[]),
@@ -251,6 +257,11 @@ impl Recorder {
         self.lens.record(offset_ms, outcome);
     }
 
+    /// Where an API request sat relative to its token's `exp` claim, and how it went.
+    pub fn claim_lens(&self, offset_ms: i64, outcome: Outcome) {
+        self.claim_lens.record(offset_ms, outcome);
+    }
+
     /// Where a refresh started relative to the expiry of the token it replaces.
     pub fn refresh_lens(&self, offset_ms: i64) {
         self.lens.record_refresh(offset_ms);
@@ -347,6 +358,7 @@ impl Recorder {
             attempts: std::array::from_fn(|e| std::array::from_fn(|o| load(&c.attempts[e][o]))),
             latency: self.latencies.snapshot(),
             lens: self.lens.snapshot(),
+            claim_lens: self.claim_lens.snapshot(),
             series: self.series.snapshot(),
             series_width: self.series.width(),
             contention: self.contention.snapshot(),

@@ -15,6 +15,10 @@ pub struct ServerSection {
     pub token_ttl: Span,
     /// Tolerance when the server checks `exp` (0 s, like golang-jwt).
     pub leeway: Span,
+    /// `"second"`: `exp` is the whole second (floor(issue) + ttl) and the API compares whole seconds,
+    /// as real issuers and validators do, so a token dies up to 1 s before `expires_in` says;
+    /// `"exact"`: a token dies exactly `token_ttl` after its issue.
+    pub expiry_precision: ExpiryPrecisionName,
     /// How far the API's clock runs ahead of the token issuer's; `"-2s"` for behind.
     pub clock_offset: SignedSpan,
     pub refresh_policy: RefreshPolicyName,
@@ -43,6 +47,7 @@ impl Default for ServerSection {
         ServerSection {
             token_ttl: Span(Duration::from_secs(300)),
             leeway: Span(Duration::ZERO),
+            expiry_precision: ExpiryPrecisionName::Second,
             clock_offset: SignedSpan::default(),
             refresh_policy: RefreshPolicyName::None,
             refresh_grace: Span(Duration::from_secs(10)),
@@ -67,6 +72,13 @@ pub enum RefreshPolicyName {
     None,
     RotateStrict,
     RotateGrace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpiryPrecisionName {
+    Second,
+    Exact,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
@@ -311,6 +323,15 @@ mod tests {
             client = 1
             disabled_at = "20s"
             "#,
+        );
+        assert_eq!(
+            s.expiry_precision,
+            ExpiryPrecisionName::Second,
+            "the default"
+        );
+        assert_eq!(
+            parse("expiry_precision = \"exact\"").expiry_precision,
+            ExpiryPrecisionName::Exact
         );
         assert!(s.clock_offset.negative);
         assert_eq!(s.clock_offset.magnitude, Duration::from_millis(1500));

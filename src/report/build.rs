@@ -4,6 +4,7 @@ use super::histogram::{encode, Percentiles};
 use super::model::*;
 use super::outcomes::Outcomes;
 use crate::metrics::latency::new_histogram;
+use crate::metrics::lens::LensSnapshot;
 use crate::metrics::Snapshot;
 use crate::plan::{ClientModel, Coalescing, Load, RefreshTrigger};
 use crate::profile::schema;
@@ -55,26 +56,8 @@ pub fn variant(
         phases: phases(snap),
         stages: stages(load, snap),
         tenants: tenants(&snap.tenants, &snap.latency.by_tenant, load.top_orgs),
-        expiry_lens: ExpiryLens {
-            bin_width_s: 1.0,
-            bins: snap
-                .lens
-                .bins
-                .iter()
-                .zip(&snap.lens.refreshes)
-                .zip(&snap.lens.refresh_outcomes)
-                .map(|(((offset_s, counts), refreshes), ended)| LensBin {
-                    offset_s: *offset_s,
-                    outcomes: Outcomes(*counts),
-                    refreshes: *refreshes,
-                    refresh_outcomes: Outcomes(*ended),
-                })
-                .collect(),
-            before: Outcomes(snap.lens.before),
-            after: Outcomes(snap.lens.after),
-            refreshes_before: snap.lens.refreshes_before,
-            refreshes_after: snap.lens.refreshes_after,
-        },
+        expiry_lens: lens(&snap.lens),
+        expiry_lens_by_claim: claim_lens(&snap.claim_lens),
         timeseries: TimeSeries {
             bucket_s: snap.series_width.as_secs_f64(),
             buckets: snap
@@ -102,6 +85,36 @@ pub fn variant(
         conservation,
         truth: None,
     }
+}
+
+fn lens(l: &LensSnapshot) -> ExpiryLens {
+    ExpiryLens {
+        bin_width_s: 1.0,
+        bins: l
+            .bins
+            .iter()
+            .zip(&l.refreshes)
+            .zip(&l.refresh_outcomes)
+            .map(|(((offset_s, counts), refreshes), ended)| LensBin {
+                offset_s: *offset_s,
+                outcomes: Outcomes(*counts),
+                refreshes: *refreshes,
+                refresh_outcomes: Outcomes(*ended),
+            })
+            .collect(),
+        before: Outcomes(l.before),
+        after: Outcomes(l.after),
+        refreshes_before: l.refreshes_before,
+        refreshes_after: l.refreshes_after,
+    }
+}
+
+/// The lens on the issuer's clock, when any call's token carried an `exp` claim.
+fn claim_lens(l: &LensSnapshot) -> Option<ExpiryLens> {
+    let placed = l.bins.iter().flat_map(|(_, counts)| counts).sum::<u64>()
+        + l.before.iter().sum::<u64>()
+        + l.after.iter().sum::<u64>();
+    (placed > 0).then(|| lens(l))
 }
 
 /// The embedded target's expiry settings, as the report records them.

@@ -186,6 +186,9 @@ fn notes(v: &VariantReport) -> Vec<String> {
         f.waits,
         ms(f.wait_ms.p99)
     )];
+    if let Some(early) = super::early::Early401s::of(v) {
+        notes.push(early.to_string());
+    }
     if !v.conservation.ok {
         notes.push(
             "MEASUREMENT BUG: the request counts do not add up (see conservation in report.json)."

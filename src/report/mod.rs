@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod compare;
+pub mod early;
 pub mod gates;
 pub mod histogram;
 pub mod html;

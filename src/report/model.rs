@@ -106,7 +106,7 @@ pub struct VariantReport {
     pub requests: Requests,
     pub endpoints: Endpoints,
     /// Contacts calls by their token's phase when sent (`fresh`, `first_after_refresh`, `expiring`,
-    /// `expired`); phases with no calls are left out.
+    /// `expired`, `expired_by_claim`); phases with no calls are left out.
     #[serde(default)]
     pub phases: BTreeMap<String, EndpointReport>,
     /// The profile's stages, in order, with the calls sent in each; absent without `[[load.stage]]`.
@@ -117,6 +117,10 @@ pub struct VariantReport {
     #[serde(default)]
     pub tenants: Tenants,
     pub expiry_lens: ExpiryLens,
+    /// The same calls placed by their token's JWT `exp` claim (the issuer's clock); only calls whose
+    /// token had one, and no refreshes. Absent when no token was a JWT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_lens_by_claim: Option<ExpiryLens>,
     pub refresh: Refresh,
     pub timeseries: TimeSeries,
     pub conservation: Conservation,

@@ -80,6 +80,9 @@ fn variant(out: &mut String, v: &VariantReport) {
     );
     lens_line(out, v);
     phases_line(out, v);
+    if let Some(early) = super::early::Early401s::of(v) {
+        let _ = writeln!(out, "early 401s  {early}");
+    }
     stage_lines(out, v);
     orgs_line(out, v);
     client_line(out, v);
@@ -304,9 +307,24 @@ fn endpoint_row(out: &mut String, name: &str, e: &EndpointReport) {
     );
 }
 
-/// Where the 401s sat relative to expiry: the bins that hold any, as `offset:count`.
+/// Where the 401s sat relative to expiry: the bins that hold any, as `offset:count`; then the same
+/// on the issuer's clock (by the tokens' `exp` claim), when tokens carried one.
 fn lens_line(out: &mut String, v: &VariantReport) {
-    let lens = &v.expiry_lens;
+    let _ = writeln!(
+        out,
+        "401s by time to expiry  {}",
+        unauthorized_spots(&v.expiry_lens)
+    );
+    if let Some(by_claim) = &v.expiry_lens_by_claim {
+        let _ = writeln!(
+            out,
+            "401s by time to exp claim  {}",
+            unauthorized_spots(by_claim)
+        );
+    }
+}
+
+fn unauthorized_spots(lens: &super::model::ExpiryLens) -> String {
     let spots: Vec<String> = lens
         .bins
         .iter()
@@ -314,7 +332,7 @@ fn lens_line(out: &mut String, v: &VariantReport) {
         .map(|b| format!("{:+}s:{}", b.offset_s, b.outcomes[Outcome::Unauthorized]))
         .collect();
     let outside = lens.before[Outcome::Unauthorized] + lens.after[Outcome::Unauthorized];
-    let line = if spots.is_empty() && outside == 0 {
+    if spots.is_empty() && outside == 0 {
         "none".to_owned()
     } else {
         let mut s = spots.join(" ");
@@ -322,8 +340,7 @@ fn lens_line(out: &mut String, v: &VariantReport) {
             let _ = write!(s, " (outside -30s..+10s: {outside})");
         }
         s
-    };
-    let _ = writeln!(out, "401s by time to expiry  {line}");
+    }
 }
 
 /// The machine-readable summary (`run --json`): the key numbers per variant and every threshold.

@@ -12,6 +12,8 @@ pub struct Config {
     pub token_ttl: Duration,
     /// Tolerance when the API checks a token's expiry.
     pub leeway: Duration,
+    /// Whole-second `exp` as real issuers write it, or expiry to the nanosecond.
+    pub expiry_precision: ExpiryPrecision,
     /// Seeds the signing key and every fault and latency draw, so a run repeats.
     pub seed: u64,
     pub refresh_policy: RefreshPolicy,
@@ -40,6 +42,7 @@ impl Config {
             orgs,
             token_ttl,
             leeway: Duration::ZERO,
+            expiry_precision: ExpiryPrecision::default(),
             seed: 0,
             refresh_policy: RefreshPolicy::None,
             refresh_ttl: Duration::from_secs(86_400),
@@ -113,6 +116,18 @@ impl ClientConfig {
 pub const SCOPE_CONTACTS: &str = "external-contacts";
 /// Read-only access to the contacts API.
 pub const SCOPE_CONTACTS_READONLY: &str = "external-contacts:readonly";
+
+/// How exactly the server keeps a token's expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpiryPrecision {
+    /// As real issuers and validators: `exp = floor(issue time) + ttl` in whole Unix seconds (RFC 7519
+    /// NumericDate), and the API compares whole seconds. A token dies up to 1 s before the moment
+    /// `expires_in` after its issue names.
+    #[default]
+    Second,
+    /// To the nanosecond: a token dies exactly `ttl` after its issue (`exp` still whole seconds).
+    Exact,
+}
 
 /// What happens to a refresh token when it is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

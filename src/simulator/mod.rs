@@ -22,8 +22,8 @@ mod truth;
 mod webdeploy;
 
 pub use config::{
-    Capacity, ClientConfig, ClockControl, ClockOffset, Config, ErrorStyle, Faults, Latency,
-    OrgConfig, RefreshPolicy, SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY,
+    Capacity, ClientConfig, ClockControl, ClockOffset, Config, ErrorStyle, ExpiryPrecision, Faults,
+    Latency, OrgConfig, RefreshPolicy, SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY,
 };
 pub use server::Server;
 pub use truth::{

@@ -1,6 +1,6 @@
 //! The server's shared state: clients, clock, signing keys and token stores, built once from a [`Config`].
 
-use super::config::{ClockControl, Config, ErrorStyle, RefreshPolicy};
+use super::config::{ClockControl, Config, ErrorStyle, ExpiryPrecision, RefreshPolicy};
 use super::faults::{FamilyCounters, FaultPlan};
 use super::jwt::Verifier;
 use super::limits::Limits;
@@ -32,6 +32,7 @@ pub(crate) struct ServerState {
     pub contacts_faults: FaultPlan,
     pub leeway_ns: i64,
     pub offset_ns: i64,
+    pub expiry_precision: ExpiryPrecision,
     pub refresh_policy: RefreshPolicy,
     pub refresh_ttl: Duration,
     pub error_style: ErrorStyle,
@@ -59,8 +60,9 @@ impl Client {
     }
 }
 
-/// Server time. Expiry decisions use the monotonic nanoseconds since start, so a token of a few seconds
-/// expires at the exact moment (to the nanosecond) after its issue; wall-clock time only fills JWT claims.
+/// Server time: monotonic nanoseconds since start, tied to the wall clock read at start. Expiry is
+/// decided on the monotonic nanoseconds, either at a whole second of the wall clock (as real issuers
+/// write `exp`) or exactly `ttl` after the issue (`ExpiryPrecision`).
 pub(crate) struct Clock {
     started: Instant,
     unix_at_start: Duration,
@@ -74,6 +76,13 @@ impl Clock {
 
     pub fn since_start(&self) -> Duration {
         self.started.elapsed() + self.control.advanced()
+    }
+
+    /// `at_ns` moved back to the last whole second of the wall clock: where a whole-second `exp`, or a
+    /// validator that compares whole seconds, puts it.
+    pub fn whole_second(&self, at_ns: i64) -> i64 {
+        let sub = i64::from(self.unix_at_start.subsec_nanos());
+        at_ns - at_ns.saturating_add(sub).rem_euclid(1_000_000_000)
     }
 
     /// The token issuer's wall-clock time in whole seconds since the epoch, for `iat` and `exp`.
@@ -153,6 +162,7 @@ impl ServerState {
             ),
             leeway_ns: nanos(config.leeway),
             offset_ns: config.clock_offset.nanos(),
+            expiry_precision: config.expiry_precision,
             refresh_policy: config.refresh_policy,
             refresh_ttl: config.refresh_ttl,
             error_style: config.error_style,
@@ -180,8 +190,8 @@ fn keys(seed: u64) -> Keys {
     let mut secret = [0u8; 32];
     rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x6b65_7973).fill_bytes(&mut secret);
     let mut validation = Validation::new(Algorithm::HS256);
-    // Expiry is decided from the server's own record with nanosecond precision, not from the
-    // whole-second `exp` claim.
+    // Expiry is decided from the server's own record (at the precision configured), not from the
+    // `exp` claim.
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
@@ -199,4 +209,73 @@ pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulator::config::{ClientConfig, OrgConfig};
+    use crate::simulator::tokens::Reject;
+    use base64::Engine as _;
+
+    /// A server whose wall clock started at Unix time 1_000_000_000.5 s, and a 10 s token issued at once.
+    fn issued(precision: ExpiryPrecision) -> (ServerState, String) {
+        let org = OrgConfig {
+            name: "o".into(),
+            clients: vec![ClientConfig::new("c", "s")],
+        };
+        let mut config = Config::new(vec![org], Duration::from_secs(10));
+        config.expiry_precision = precision;
+        let mut state = ServerState::new(&config);
+        state.clock.unix_at_start = Duration::from_millis(1_000_000_000_500);
+        let token = state
+            .issue_access(0, "external-contacts".into(), None, Duration::from_secs(10))
+            .map(|i| i.token)
+            .unwrap();
+        (state, token)
+    }
+
+    fn claims(token: &str) -> (u64, u64) {
+        let payload = token.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        (v["iat"].as_u64().unwrap(), v["exp"].as_u64().unwrap())
+    }
+
+    /// The server's clock is moved by `ClockControl`; the real time the test takes between steps is
+    /// far below the 0.4 s margins the claims need.
+    #[test]
+    fn second_precision_expires_at_the_whole_second_of_exp_and_exact_at_issue_plus_ttl() {
+        for precision in [ExpiryPrecision::Second, ExpiryPrecision::Exact] {
+            let (state, token) = issued(precision);
+            assert_eq!(
+                claims(&token),
+                (1_000_000_000, 1_000_000_010),
+                "{precision:?}"
+            );
+            let expired = || matches!(state.validate(&token), Err((Reject::Expired, _)));
+            // 1_000_000_009.5: good either way.
+            state.clock.control.advance(Duration::from_secs(9));
+            assert!(!expired(), "{precision:?}");
+            // 1_000_000_010.1: past `exp`, not yet issue + ttl.
+            state.clock.control.advance(Duration::from_millis(600));
+            assert_eq!(expired(), precision == ExpiryPrecision::Second);
+            // 1_000_000_010.6: past both.
+            state.clock.control.advance(Duration::from_millis(500));
+            assert!(expired(), "{precision:?}");
+        }
+    }
+
+    #[test]
+    fn whole_seconds_follow_the_wall_clock_not_the_start() {
+        let (mut state, _) = issued(ExpiryPrecision::Second);
+        state.clock.unix_at_start = Duration::from_millis(1_000_000_000_250);
+        let s = 1_000_000_000;
+        assert_eq!(state.clock.whole_second(0), -250_000_000);
+        assert_eq!(state.clock.whole_second(750_000_000), 750_000_000);
+        assert_eq!(state.clock.whole_second(750_000_000 + s - 1), 750_000_000);
+        assert_eq!(state.clock.whole_second(-300_000_000), -250_000_000 - s);
+    }
 }

@@ -1,6 +1,6 @@
 //! Access tokens (signed JWTs backed by a server-side record) and refresh tokens (opaque, rotated by policy).
 
-use super::config::RefreshPolicy;
+use super::config::{ExpiryPrecision, RefreshPolicy};
 use super::jwt::Verifier;
 use super::state::{nanos, ServerState};
 use super::truth::Count;
@@ -12,7 +12,8 @@ use std::time::Duration;
 /// Records are kept this long past their expiry, so answers near the edge always come from the record.
 const KEEP_AFTER_EXPIRY_NS: i64 = 60_000_000_000;
 
-/// The JWT payload. `exp` and `iat` are informative whole seconds; the record holds the exact expiry.
+/// The JWT payload. `exp` and `iat` are whole seconds; the record holds the expiry the server enforces
+/// (the same second as `exp`, or the exact nanosecond with `ExpiryPrecision::Exact`).
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Claims {
     /// First: the contacts hot path reads only this, from the payload's first bytes (`jwt::Signed::jti`).
@@ -129,7 +130,11 @@ impl ServerState {
         let c = &self.clients[client];
         let jti = self.next_id();
         let now = self.clock.now_ns();
-        let expires_ns = now.saturating_add(nanos(ttl));
+        let expires_ns = match self.expiry_precision {
+            // floor(issue + ttl): floor(issue) + ttl for the whole-second lifetimes issuers use.
+            ExpiryPrecision::Second => self.clock.whole_second(now.saturating_add(nanos(ttl))),
+            ExpiryPrecision::Exact => now.saturating_add(nanos(ttl)),
+        };
         let claims = Claims {
             iat: self.clock.unix_secs(now),
             exp: self.clock.unix_secs(expires_ns),
@@ -226,7 +231,13 @@ impl ServerState {
             return Err(Reject::Disabled);
         }
         // The API's clock runs `offset` ahead of the issuer's; `leeway` forgives that much lateness.
-        if now.saturating_add(self.offset_ns) >= record.expires_ns.saturating_add(self.leeway_ns) {
+        let api_now = now.saturating_add(self.offset_ns);
+        let api_now = match self.expiry_precision {
+            // A validator reads its clock in whole seconds, as it reads `exp`.
+            ExpiryPrecision::Second => self.clock.whole_second(api_now),
+            ExpiryPrecision::Exact => api_now,
+        };
+        if api_now >= record.expires_ns.saturating_add(self.leeway_ns) {
             return Err(Reject::Expired);
         }
         if let Some(idle) = client.idle_timeout_ns {

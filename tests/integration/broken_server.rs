@@ -2,7 +2,7 @@
 //! outcome, never an error or a panic.
 
 use std::time::Duration;
-use tokenstorm::http::{Api, ApiConfig, CallVars, Credentials, Grant};
+use tokenstorm::http::{Api, ApiConfig, BadTokenBody, CallVars, Credentials, Grant};
 use tokenstorm::profile::template::Template;
 use tokenstorm::secret::Secret;
 use tokenstorm::vocabulary::Outcome;
@@ -29,6 +29,10 @@ async fn broken_server() -> std::net::SocketAddr {
                 let reply = match path.as_str() {
                     "/garbage" => ok("this is not json", "application/json"),
                     "/no-token" => ok(r#"{"token_type":"Bearer","expires_in":60}"#, "application/json"),
+                    "/string-expiry" => ok(r#"{"access_token":"tok-1","token_type":"Bearer","expires_in":"3599"}"#, "application/json"),
+                    "/fraction-expiry" => ok(r#"{"access_token":"tok-1","expires_in":"3599.5"}"#, "application/json"),
+                    "/word-expiry" => ok(r#"{"access_token":"tok-1","expires_in":"abc"}"#, "application/json"),
+                    "/crlf-token" => ok(r#"{"access_token":"tok\r\nX-Injected: yes","expires_in":60}"#, "application/json"),
                     "/html" => ok("<html><body>login</body></html>", "text/html"),
                     "/truncated" => "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{\"access_token\":\"ab".to_owned(),
                     "/huge" => {
@@ -62,6 +66,35 @@ fn api(base: &str, token_path: &str, contacts_path: &str) -> Api {
     config.token.url = format!("{base}{token_path}");
     config.call.url = Template::parse(contacts_path).unwrap().prefixed(base);
     Api::new(&config).unwrap()
+}
+
+/// `expires_in` as a digit string is taken; anything else wrong in a token body is `bad_response`
+/// naming the field, and an access token that could not go into a header is refused here.
+async fn token_bodies_are_read_as_real_clients_read_them(base: &str, creds: Credentials<'_>) {
+    let issued = api(base, "/string-expiry", "/x")
+        .token(creds, Grant::ClientCredentials)
+        .await;
+    assert_eq!(issued.outcome, Outcome::Ok);
+    assert_eq!(
+        issued.value.and_then(|i| i.expires_in),
+        Some(Duration::from_secs(3599)),
+        "a numeric string, as golang.org/x/oauth2 and MSAL read it"
+    );
+    let named = [
+        ("/fraction-expiry", BadTokenBody::ExpiresIn),
+        ("/word-expiry", BadTokenBody::ExpiresIn),
+        // Refused at the token endpoint, so no API call ever carries it.
+        ("/crlf-token", BadTokenBody::AccessTokenCharacters),
+        ("/no-token", BadTokenBody::NoAccessToken),
+        ("/garbage", BadTokenBody::NotJson),
+    ];
+    for (path, why) in named {
+        let reply = api(base, path, "/x")
+            .token(creds, Grant::ClientCredentials)
+            .await;
+        assert_eq!(reply.outcome, Outcome::BadResponse, "{path}");
+        assert_eq!(reply.bad_body, Some(why), "{path}");
+    }
 }
 
 #[test]
@@ -104,6 +137,7 @@ fn every_broken_response_is_a_classified_outcome() {
             assert_eq!(reply.outcome, want, "token endpoint {path}");
             assert!(reply.value.is_none(), "{path}");
         }
+        token_bodies_are_read_as_real_clients_read_them(&base, creds).await;
         let contacts_cases = [
             ("/huge", Outcome::BadResponse),
             ("/trickle", Outcome::Timeout),

@@ -14,6 +14,9 @@ fn profile(token_latency: &str, variants: &[(&str, &str)]) -> String {
 duration = "5s"
 [server]
 token_ttl = "2s"
+# Each model's edge is placed to the millisecond against an expiry exactly `expires_in` after issue;
+# the whole-second `exp` of real issuers would move it by up to a second (expiry_signatures.rs).
+expiry_precision = "exact"
 per_token_rate = "0/s"
 [server.faults.token]
 latency = "{token_latency}"

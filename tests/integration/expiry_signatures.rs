@@ -1,14 +1,17 @@
 //! The default profile's two client models, shortened: the naive one storms at expiry, the coalesced one does not.
 
 use super::support::{assert_accounted, run_profile, variant};
+use tokenstorm::report::model::{ExpiryLens, VariantReport};
 use tokenstorm::vocabulary::Outcome;
 
-/// 2 s tokens over 5 s: every org's token expires twice under each variant.
+/// 2 s tokens over 5 s: every org's token expires twice under each variant. `{precision}` is the
+/// embedded target's `expiry_precision`.
 const PROFILE: &str = r#"
 seed = 7
 duration = "5s"
 [server]
 token_ttl = "2s"
+expiry_precision = "{precision}"
 per_token_rate = "0/s"
 # A token endpoint that takes 100 ms lets about 10 calls per org meet an expired token before the first
 # refresh returns: the herd.
@@ -28,9 +31,25 @@ name = "coalesced"
 client = { token_scope = "org", trigger = "margin", margin = "500ms", coalesce = "single-flight" }
 "#;
 
+fn unauthorized_by_phase(v: &VariantReport, p: &str) -> u64 {
+    v.phases
+        .get(p)
+        .map_or(0, |e| e.outcomes[Outcome::Unauthorized])
+}
+
+fn unauthorized_in(lens: &ExpiryLens, bins: std::ops::Range<i64>) -> u64 {
+    lens.bins
+        .iter()
+        .filter(|b| bins.contains(&b.offset_s))
+        .map(|b| b.outcomes[Outcome::Unauthorized])
+        .sum()
+}
+
+/// With nanosecond expiry (`exact`) a token dies exactly `expires_in` after it was issued, which is
+/// after the client's own expiry by the token call's latency: the 401s sit at +0 s, in `expired`.
 #[test]
 fn naive_storms_at_expiry_and_coalesced_refreshes_once_per_generation() {
-    let ran = run_profile(PROFILE);
+    let ran = run_profile(&PROFILE.replace("{precision}", "exact"));
     let naive = variant(&ran.report, "naive");
     let coalesced = variant(&ran.report, "coalesced");
     for v in [naive, coalesced] {
@@ -59,11 +78,7 @@ fn naive_storms_at_expiry_and_coalesced_refreshes_once_per_generation() {
 
     // By token phase: the naive client's 401s are all calls sent with a token its own clock already
     // called expired; the coalesced client never sends one, and its refreshed tokens' first calls pass.
-    let phase = |v: &tokenstorm::report::model::VariantReport, p: &str| {
-        v.phases
-            .get(p)
-            .map_or(0, |e| e.outcomes[Outcome::Unauthorized])
-    };
+    let phase = unauthorized_by_phase;
     assert_eq!(
         phase(naive, "expired"),
         total_401,
@@ -153,4 +168,53 @@ fn naive_storms_at_expiry_and_coalesced_refreshes_once_per_generation() {
     // The report on disk is the one returned, and it reads back.
     let loaded = tokenstorm::report::load(&ran.report_path).unwrap();
     assert_eq!(loaded.variants.len(), 2);
+}
+
+/// With whole-second `exp` (`second`, the default, as real issuers) a token dies at the whole second
+/// before the moment `expires_in` names: a naive client meets its 401s up to a second before its own
+/// expiry, and the report files them as `expired_by_claim`, never as `fresh`.
+#[test]
+fn whole_second_exp_puts_the_401s_before_the_clients_expiry_in_expired_by_claim() {
+    let ran = run_profile(&PROFILE.replace("{precision}", "second"));
+    let naive = variant(&ran.report, "naive");
+    assert_accounted(naive);
+    let total_401 = naive.endpoints.contacts.outcomes[Outcome::Unauthorized];
+    assert!(total_401 > 0, "naive must hit expired tokens");
+    let lens = &naive.expiry_lens;
+    let by_claim = unauthorized_by_phase(naive, "expired_by_claim");
+    assert!(by_claim > 0, "{:?}", naive.phases.keys());
+    assert!(
+        unauthorized_in(lens, -1..0) > 0,
+        "401s in the last second before the client's expiry: {lens:?}"
+    );
+    // Nothing dies more than a second early (bin -2 and before), and what the client calls good is
+    // not rejected: only a call sent in the last moment before `exp` and reaching the server after it
+    // can be, a few on a starved machine.
+    assert_eq!(unauthorized_in(lens, -30..-1), 0, "{lens:?}");
+    let good = ["fresh", "first_after_refresh", "expiring"]
+        .map(|p| unauthorized_by_phase(naive, p))
+        .iter()
+        .sum::<u64>();
+    assert!(good * 20 < total_401, "{good} of {total_401}");
+    assert_eq!(
+        by_claim + unauthorized_by_phase(naive, "expired") + good,
+        total_401
+    );
+    // On the issuer's clock the same 401s sit at `exp`: bin 0 (bin -1 for a call sent just before it).
+    let claim = naive
+        .expiry_lens_by_claim
+        .as_ref()
+        .expect("the embedded target's tokens are JWTs");
+    assert_eq!(unauthorized_in(claim, -30..-1), 0, "{claim:?}");
+    assert!(unauthorized_in(claim, 0..1) * 2 > total_401, "{claim:?}");
+    // The summary says why, instead of leaving "401 on fresh tokens" to be read as a server bug.
+    let summary = tokenstorm::report::summary::render(&ran.report);
+    assert!(
+        summary.contains("401s by time to exp claim  +0s:"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("after their token's exp claim") && summary.contains("whole seconds"),
+        "{summary}"
+    );
 }

@@ -68,6 +68,50 @@ fn refused(files: &[&Path], needles: &[&str]) {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// The lens on the issuer's clock adds across shards as the other lens does (the embedded target's
+/// tokens are JWTs), and a shard written before it existed adds nothing to it.
+fn claim_lens_merges_exactly(dir: &Path, a: &Path, b: &Path) {
+    let merged = tokenstorm::report::load(&dir.join("merged/report.json")).unwrap();
+    let shards = [a, b].map(|p| tokenstorm::report::load(p).unwrap());
+    let v = &merged.variants[0];
+    let sum: u64 = shards
+        .iter()
+        .map(|r| claim_lens_total(&r.variants[0]))
+        .sum();
+    assert!(claim_lens_total(v) > 0, "{:?}", v.expiry_lens_by_claim);
+    assert_eq!(claim_lens_total(v), sum);
+    let older = edited(a, "older.json", |v| {
+        if let Some(variant) = v["variants"][0].as_object_mut() {
+            variant.remove("expiry_lens_by_claim");
+        }
+    });
+    let out = Command::new(BIN)
+        .arg("merge")
+        .args([older.as_path(), b])
+        .arg("--out")
+        .arg(dir.join("merged-older"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let with_older = tokenstorm::report::load(&dir.join("merged-older/report.json")).unwrap();
+    assert_eq!(
+        claim_lens_total(&with_older.variants[0]),
+        claim_lens_total(&tokenstorm::report::load(b).unwrap().variants[0])
+    );
+}
+
+/// Every call placed on the lens by `exp` claim, inside its bins or outside them.
+fn claim_lens_total(v: &tokenstorm::report::model::VariantReport) -> u64 {
+    v.expiry_lens_by_claim.as_ref().map_or(0, |l| {
+        l.bins.iter().map(|b| b.outcomes.total()).sum::<u64>() + l.before.total() + l.after.total()
+    })
+}
+
 /// A copy of `file` with one edit to its JSON.
 fn edited(file: &Path, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
     let mut value: serde_json::Value =
@@ -113,6 +157,7 @@ fn merge_joins_shards_with_their_own_targets_and_their_truth() {
         v.expiry_lens.bins.iter().map(|b| b.outcomes.total()).sum()
     };
     assert_eq!(lens_total(v), sum(lens_total));
+    claim_lens_merges_exactly(dir.path(), &a, &b);
     assert_eq!(v.refresh.generations, sum(|v| v.refresh.generations));
     assert_eq!(v.refresh.waits, sum(|v| v.refresh.waits));
     let mut by_org = std::collections::BTreeMap::new();

@@ -90,6 +90,15 @@ fn wrong_types_name_the_key_and_line() {
         12,
         "unknown variant",
     );
+    assert_one(
+        &with(
+            "token_ttl = \"15s\"",
+            "token_ttl = \"15s\"\nexpiry_precision = \"milli\"",
+        ),
+        "server.expiry_precision",
+        4,
+        "unknown variant `milli`, expected `second` or `exact`",
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use tokenstorm::report::model::VariantReport;
 use tokenstorm::vocabulary::Outcome;
 
 const DIR: &str = "tests/thirdparty";
@@ -134,6 +135,9 @@ client = {{ token_scope = "session", trigger = "reactive", refresh_grant = "refr
             v.name
         );
     }
+    for v in [org, session] {
+        whole_second_exp_places_401s_as_the_embedded_target_does(v);
+    }
     let sum = |f: &dyn Fn(&tokenstorm::report::model::VariantReport) -> u64| f(org) + f(session);
     let count = |path: &[&str]| path.iter().fold(&seen, |v, k| &v[*k]).as_u64().unwrap_or(0);
     assert_eq!(
@@ -164,4 +168,53 @@ client = {{ token_scope = "session", trigger = "reactive", refresh_grant = "refr
         e.refresh.outcomes[Outcome::Ok],
         "{seen}"
     );
+}
+
+/// oauth2-mock-server writes `exp = iat + ttl` in whole seconds and `jose` compares whole seconds, as the
+/// embedded target does with `expiry_precision = "second"` (tests/integration/expiry_signatures.rs): the
+/// 401s come in the second before the client's own expiry, filed as `expired_by_claim`, never `fresh`.
+fn whole_second_exp_places_401s_as_the_embedded_target_does(v: &VariantReport) {
+    let unauthorized = |phase: &str| {
+        v.phases
+            .get(phase)
+            .map_or(0, |e| e.outcomes[Outcome::Unauthorized])
+    };
+    let total = v.endpoints.contacts.outcomes[Outcome::Unauthorized];
+    let lens = &v.expiry_lens;
+    let in_bins = |bins: std::ops::Range<i64>| -> u64 {
+        lens.bins
+            .iter()
+            .filter(|b| bins.contains(&b.offset_s))
+            .map(|b| b.outcomes[Outcome::Unauthorized])
+            .sum()
+    };
+    assert!(
+        unauthorized("expired_by_claim") > 0,
+        "{}: {:?}",
+        v.name,
+        v.phases.keys()
+    );
+    assert!(in_bins(-1..0) > 0, "{}: {lens:?}", v.name);
+    assert_eq!(in_bins(-30..-1), 0, "{}: {lens:?}", v.name);
+    // Only a call sent in the last moment before `exp` that reaches the server after it can be
+    // rejected while its token still looks good.
+    let good: u64 = ["fresh", "first_after_refresh", "expiring"]
+        .iter()
+        .map(|p| unauthorized(p))
+        .sum();
+    assert!(good * 10 <= total, "{}: {good} of {total}", v.name);
+    let claim = v
+        .expiry_lens_by_claim
+        .as_ref()
+        .expect("oauth2-mock-server issues JWTs");
+    let claim_in = |bins: std::ops::Range<i64>| -> u64 {
+        claim
+            .bins
+            .iter()
+            .filter(|b| bins.contains(&b.offset_s))
+            .map(|b| b.outcomes[Outcome::Unauthorized])
+            .sum()
+    };
+    assert_eq!(claim_in(-30..-1), 0, "{}: {claim:?}", v.name);
+    assert!(claim_in(0..1) * 2 > total, "{}: {claim:?}", v.name);
 }

@@ -10,6 +10,9 @@ seed = 5
 duration = "12s"
 [server]
 token_ttl = "4s"
+# Expiry exactly `expires_in` after issue, so the whole storm is in the client's `expired` phase (a
+# whole-second `exp` would file part of it as `expired_by_claim`).
+expiry_precision = "exact"
 per_token_rate = "0/s"
 [server.faults.token]
 latency = "100ms"

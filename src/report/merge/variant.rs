@@ -64,7 +64,8 @@ pub fn merge(name: &str, parts: &[Part<'_>]) -> Result<VariantReport, MergeError
         phases: phases(name, parts)?,
         stages: stages(name, parts)?,
         tenants: tenants(name, parts)?,
-        expiry_lens: lens(parts),
+        expiry_lens: lens(parts.iter().map(|(_, v)| &v.expiry_lens)),
+        expiry_lens_by_claim: claim_lens(parts),
         refresh,
         timeseries,
         truth: truth(parts),
@@ -286,10 +287,23 @@ fn endpoint_of(
     })
 }
 
-fn lens(parts: &[Part<'_>]) -> ExpiryLens {
+/// The lens on the issuer's clock: the shards that have one add; absent when none has.
+fn claim_lens(parts: &[Part<'_>]) -> Option<ExpiryLens> {
+    let mut with = parts
+        .iter()
+        .filter_map(|(_, v)| v.expiry_lens_by_claim.as_ref())
+        .peekable();
+    with.peek()?;
+    Some(lens(with))
+}
+
+/// Lenses added bin by bin; `lenses` holds at least one.
+fn lens<'a>(lenses: impl Iterator<Item = &'a ExpiryLens> + Clone) -> ExpiryLens {
     let mut bins: BTreeMap<i64, LensBin> = BTreeMap::new();
-    for (_, v) in parts {
-        for b in &v.expiry_lens.bins {
+    let mut bin_width_s = 1.0;
+    for l in lenses.clone() {
+        bin_width_s = l.bin_width_s;
+        for b in &l.bins {
             let bin = bins.entry(b.offset_s).or_insert_with(|| LensBin {
                 offset_s: b.offset_s,
                 outcomes: Outcomes::default(),
@@ -301,12 +315,12 @@ fn lens(parts: &[Part<'_>]) -> ExpiryLens {
             bin.refresh_outcomes.add(&b.refresh_outcomes);
         }
     }
-    let sum = |f: fn(&ExpiryLens) -> u64| parts.iter().map(|(_, v)| f(&v.expiry_lens)).sum();
+    let sum = |f: fn(&ExpiryLens) -> u64| lenses.clone().map(f).sum();
     ExpiryLens {
-        bin_width_s: parts[0].1.expiry_lens.bin_width_s,
+        bin_width_s,
         bins: bins.into_values().collect(),
-        before: outcomes(parts.iter().map(|(_, v)| &v.expiry_lens.before)),
-        after: outcomes(parts.iter().map(|(_, v)| &v.expiry_lens.after)),
+        before: outcomes(lenses.clone().map(|l| &l.before)),
+        after: outcomes(lenses.clone().map(|l| &l.after)),
         refreshes_before: sum(|l| l.refreshes_before),
         refreshes_after: sum(|l| l.refreshes_after),
     }
