@@ -57,27 +57,33 @@ fn naive_storms_at_expiry_and_coalesced_refreshes_once_per_generation() {
         assert_eq!(v.requests.scheduled, 2000, "{}: 400/s for 5 s", v.name);
         assert_eq!(v.requests.dropped, 0, "{}", v.name);
     }
+    naive_401s_are_recovered_first_calls(naive, coalesced);
+    the_phases_say_which_token_was_expired(naive, coalesced);
+    naive_401s_sit_at_expiry(naive);
+    naive_herds_and_its_users_see_success(naive);
+    coalesced_refreshes_once_per_generation(coalesced);
 
-    // Naive: 401s land at and just after expiry, never while the token is still good.
-    let lens = &naive.expiry_lens;
-    let unauthorized_at = |offset: i64| {
-        lens.bins
-            .iter()
-            .find(|b| b.offset_s == offset)
-            .map_or(0, |b| b.outcomes[Outcome::Unauthorized])
-    };
+    // The report on disk is the one returned, and it reads back.
+    let loaded = tokenstorm::report::load(&ran.report_path).unwrap();
+    assert_eq!(loaded.variants.len(), 2);
+}
+
+/// Each 401 was a first call that a refresh and one retry then recovered: load and latency, not a
+/// failure the user saw.
+fn naive_401s_are_recovered_first_calls(naive: &VariantReport, coalesced: &VariantReport) {
     let total_401 = naive.endpoints.contacts.outcomes[Outcome::Unauthorized];
     assert!(total_401 > 0, "naive must hit expired tokens");
-    // Each 401 was a first call that a refresh and one retry then recovered: load and latency, not a
-    // failure the user saw.
     let r = &naive.requests;
     assert_eq!(r.first_attempt[Outcome::Unauthorized], total_401);
     assert_eq!(r.recovered_by_retry, total_401);
     assert!(r.token_time_ms.max > 0.0, "{:?}", r.token_time_ms);
     assert_eq!(coalesced.requests.first_attempt[Outcome::Unauthorized], 0);
+}
 
-    // By token phase: the naive client's 401s are all calls sent with a token its own clock already
-    // called expired; the coalesced client never sends one, and its refreshed tokens' first calls pass.
+/// The naive client's 401s are all calls sent with a token its own clock already called expired;
+/// the coalesced client never sends one, and its refreshed tokens' first calls pass.
+fn the_phases_say_which_token_was_expired(naive: &VariantReport, coalesced: &VariantReport) {
+    let total_401 = naive.endpoints.contacts.outcomes[Outcome::Unauthorized];
     let phase = unauthorized_by_phase;
     assert_eq!(
         phase(naive, "expired"),
@@ -98,24 +104,31 @@ fn naive_storms_at_expiry_and_coalesced_refreshes_once_per_generation() {
         phased, naive.endpoints.contacts.requests,
         "every call has one phase"
     );
+}
+
+/// 401s land at and just after expiry, never while the token is still good.
+fn naive_401s_sit_at_expiry(naive: &VariantReport) {
+    let lens = &naive.expiry_lens;
+    let total_401 = naive.endpoints.contacts.outcomes[Outcome::Unauthorized];
     assert!(
-        unauthorized_at(0) * 2 > total_401,
+        unauthorized_in(lens, 0..1) * 2 > total_401,
         "most 401s sit in bin 0: {lens:?}"
     );
     // A call sent in the last second before expiry can reach the server after it when the machine is
     // starved (CI on 2 cores); nothing earlier can be rejected.
-    let early = |before: i64| -> u64 {
-        lens.bins
-            .iter()
-            .filter(|b| b.offset_s < before)
-            .map(|b| b.outcomes[Outcome::Unauthorized])
-            .sum()
-    };
-    assert_eq!(early(-1), 0, "no 401 a second before expiry: {lens:?}");
+    assert_eq!(
+        unauthorized_in(lens, i64::MIN..-1),
+        0,
+        "no 401 a second before expiry: {lens:?}"
+    );
     assert!(
-        early(0) * 5 < total_401,
+        unauthorized_in(lens, i64::MIN..0) * 5 < total_401,
         "few 401s just before expiry: {lens:?}"
     );
+}
+
+fn naive_herds_and_its_users_see_success(naive: &VariantReport) {
+    let total_401 = naive.endpoints.contacts.outcomes[Outcome::Unauthorized];
     assert!(
         naive.refresh.per_generation_max > 1,
         "a herd: {:?}",
@@ -129,8 +142,10 @@ fn naive_storms_at_expiry_and_coalesced_refreshes_once_per_generation() {
     // Each 401 was retried once with a fresh token, so users saw success.
     assert_eq!(naive.requests.retries, total_401);
     assert_eq!(naive.requests.outcomes[Outcome::Ok], naive.requests.sent);
+}
 
-    // Coalesced: one first token per org, refreshed before expiry, exactly once per generation per org, never a 401.
+/// One first token per org, refreshed before expiry, exactly once per generation per org, never a 401.
+fn coalesced_refreshes_once_per_generation(coalesced: &VariantReport) {
     assert_eq!(coalesced.endpoints.token.requests, 4);
     assert_eq!(
         coalesced.endpoints.contacts.outcomes[Outcome::Unauthorized],
@@ -164,10 +179,6 @@ fn naive_storms_at_expiry_and_coalesced_refreshes_once_per_generation() {
         0,
         "nothing sent with an expired token"
     );
-
-    // The report on disk is the one returned, and it reads back.
-    let loaded = tokenstorm::report::load(&ran.report_path).unwrap();
-    assert_eq!(loaded.variants.len(), 2);
 }
 
 /// With whole-second `exp` (`second`, the default, as real issuers) a token dies at the whole second
