@@ -13,6 +13,9 @@ duration = "12s"
 [server]
 token_ttl = "1s"
 per_token_rate = "0/s"
+# Exact expiry: with whole-second `exp` a 1 s token lives from 0 to 1 s depending on where in the
+# wall-clock second it was issued, so two runs' storms differ for real, not by the seed's chance.
+expiry_precision = "exact"
 [server.faults.token]
 latency = "100ms"
 [load]
