@@ -44,6 +44,7 @@ mod integration {
     mod simulator_tenancy;
     mod simulator_webdeploy;
     mod stages;
+    mod stale_connections;
     mod support;
     mod tenants;
     mod thirdparty;

@@ -28,6 +28,7 @@ pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError>
         transport: Transport {
             request_timeout: plan.load.request_timeout,
             connect_timeout: http.http.connect_timeout.0,
+            idle_timeout: http.http.idle_timeout.0,
             version: http.http.version,
             pool_max_idle_per_host: http.http.pool_max_idle_per_host,
             max_api_connections: None,

@@ -39,6 +39,9 @@ pub async fn renew(
     let ended = Instant::now();
     ctx.recorder
         .attempt(ask.endpoint, reply.outcome, started, ended);
+    if reply.resent {
+        ctx.recorder.stale_resend(ask.endpoint);
+    }
     if let Some(offset) = lens_offset {
         ctx.recorder.refresh_lens_outcome(offset, reply.outcome);
     }

@@ -146,6 +146,9 @@ impl<'a> Request<'a> {
         let recorder = &self.ctx.recorder;
         let outcome = a.reply.outcome;
         recorder.attempt(Endpoint::Contacts, outcome, a.started, a.ended);
+        if a.reply.resent {
+            recorder.stale_resend(Endpoint::Contacts);
+        }
         if self.attempts == 1 {
             recorder.first_attempt(outcome);
         }

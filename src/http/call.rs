@@ -125,15 +125,21 @@ impl Api {
         if self.call.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, JSON);
         }
-        match self.exchange(request, Call::Api).await {
+        let sent = self.exchange(request, Call::Api).await;
+        let reply = match sent.result {
             Ok(response) => Reply {
                 outcome: outcome::classify_api(response.status),
                 value: Some(()),
                 retry_after: response.retry_after,
                 status: Some(response.status),
                 bad_body: None,
+                resent: false,
             },
             Err(outcome) => Reply::failed(outcome),
+        };
+        Reply {
+            resent: sent.resent,
+            ..reply
         }
     }
 }

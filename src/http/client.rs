@@ -10,7 +10,10 @@ use std::time::Duration;
 pub struct Transport {
     /// Bound on each HTTP call, from sending to the end of the body.
     pub request_timeout: Duration,
+    /// TCP and TLS together.
     pub connect_timeout: Duration,
+    /// How long an idle connection is kept for reuse.
+    pub idle_timeout: Duration,
     pub version: HttpVersion,
     pub pool_max_idle_per_host: Option<usize>,
     /// API calls in flight per host at most, so HTTP/1.1 connections open at most (`load.max_connections`).
@@ -30,6 +33,7 @@ impl Transport {
         Transport {
             request_timeout,
             connect_timeout: request_timeout,
+            idle_timeout: super::pool::DEFAULT_IDLE_TIMEOUT,
             version: HttpVersion::Auto,
             pool_max_idle_per_host: None,
             max_api_connections: None,

@@ -94,31 +94,34 @@ impl Connector {
         }
     }
 
-    /// A new connection to `origin`, or the outcome that stopped it (a connect timeout is a timeout,
-    /// as reqwest reports it).
+    /// A new connection to `origin`, or the outcome that stopped it. `connect_timeout` bounds TCP and
+    /// TLS together, as a user reads "time to connect" (a timeout is a timeout, as reqwest reports it).
     pub async fn connect(&self, origin: &Origin) -> Result<Conn, Outcome> {
-        let tcp = tokio::time::timeout(
-            self.connect_timeout,
-            TcpStream::connect((origin.host.as_str(), origin.port)),
-        )
-        .await
-        .map_err(|_| Outcome::Timeout)?
-        .map_err(|_| Outcome::ConnectError)?;
+        let (io, h2) = tokio::time::timeout(self.connect_timeout, self.open(origin))
+            .await
+            .map_err(|_| Outcome::Timeout)??;
+        self.handshake(io, h2).await
+    }
+
+    /// TCP, then TLS when the scheme says so; and whether HTTP/2 is to be spoken on it.
+    async fn open(&self, origin: &Origin) -> Result<(Stream, bool), Outcome> {
+        let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
+            .await
+            .map_err(|_| Outcome::ConnectError)?;
         // Requests are small and latency is what is measured: no Nagle delay.
         tcp.set_nodelay(true).map_err(|_| Outcome::ConnectError)?;
+        let asked_h2 = self.version == HttpVersion::Http2;
         if !origin.https {
-            return self
-                .handshake(Stream::Plain(tcp), self.version == HttpVersion::Http2)
-                .await;
+            return Ok((Stream::Plain(tcp), asked_h2));
         }
         let name = ServerName::try_from(origin.host.clone()).map_err(|_| Outcome::ConnectError)?;
-        let tls = tokio::time::timeout(self.connect_timeout, self.tls.connect(name, tcp))
+        let tls = self
+            .tls
+            .connect(name, tcp)
             .await
-            .map_err(|_| Outcome::Timeout)?
             .map_err(|_| Outcome::ConnectError)?;
-        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice())
-            || self.version == HttpVersion::Http2;
-        self.handshake(Stream::Tls(Box::new(tls)), h2).await
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice()) || asked_h2;
+        Ok((Stream::Tls(Box::new(tls)), h2))
     }
 
     async fn handshake(&self, io: Stream, h2: bool) -> Result<Conn, Outcome> {
@@ -172,5 +175,59 @@ impl AsyncWrite for Stream {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connector(timeout: Duration) -> Connector {
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(rustls::RootCertStore::empty()))
+        .map(|b| b.with_no_client_auth());
+        Connector::new(tls.unwrap(), HttpVersion::Auto, timeout)
+    }
+
+    // The clock is paused: a server that accepts TCP and never answers the TLS hello holds the
+    // connection until the timeout, which then fires at once instead of after real seconds.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_tls_handshake_is_a_timeout_within_the_connect_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tokio::spawn(async move { listener.accept().await.map(|(s, _)| s) });
+        let origin = Origin::of(&format!("https://127.0.0.1:{port}/").parse().unwrap()).unwrap();
+        let started = tokio::time::Instant::now();
+        let got = connector(Duration::from_secs(3)).connect(&origin).await;
+        assert!(matches!(got, Err(Outcome::Timeout)));
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(3),
+            "one bound for TCP and TLS"
+        );
+        drop(held);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let origin = Origin::of(&format!("http://127.0.0.1:{port}/").parse().unwrap()).unwrap();
+        let got = connector(Duration::from_secs(3)).connect(&origin).await;
+        assert!(matches!(got, Err(Outcome::ConnectError)));
+    }
+
+    #[test]
+    fn origins_match_scheme_host_and_port_with_default_ports() {
+        let o = Origin::of(&"https://[::1]/x".parse().unwrap()).unwrap();
+        assert_eq!((o.host.as_str(), o.port, o.https), ("::1", 443, true));
+        assert!(o.serves(&"https://[::1]:443/y?q".parse().unwrap()));
+        assert!(!o.serves(&"http://[::1]:443/".parse().unwrap()));
+        assert!(!o.serves(&"https://[::1]:8443/".parse().unwrap()));
+        assert!(Origin::of(&"ftp://h/".parse().unwrap()).is_none());
     }
 }

@@ -7,10 +7,19 @@
 //! even when a connection is idle; hyper's HTTP/1.1 connection is a task fed through channels. Here
 //! a request takes an idle connection from a short list, or opens one (`connect.rs`), and writes and
 //! reads it itself. Proxied calls go through reqwest (`proxied.rs`); both share one rustls configuration (`tls.rs`).
+//!
+//! A request on a reused HTTP/1.1 connection that fails before a byte of an answer came back most
+//! likely met the server closing that connection for idleness as it went out. It is sent once more on
+//! a new connection when that is safe, as browsers and Go's net/http do: an idempotent method (RFC
+//! 9110 9.2.2) or a token grant the server does not consume (`client_credentials`). Others are not:
+//! the server may have received and acted on the first (a rotating server rotates a refresh token on
+//! receipt, an authorization code is single use, a POST may have created something), and a second
+//! one would then fail, or do it twice, for the client's own doing; they stay `connect_error`.
 
 use super::client::Transport;
-use super::connect::{Conn, Connector, Origin};
+use super::connect::{Conn, Connector, Origin, Stream};
 use super::exchange::{read, RawResponse};
+use super::h1;
 use super::pool::Pool;
 use crate::vocabulary::Outcome;
 use bytes::Bytes;
@@ -33,28 +42,42 @@ pub struct Direct {
     limit: Option<Semaphore>,
 }
 
+/// What sending a request came to, and whether it had to go out a second time.
+pub(crate) struct Sent {
+    pub result: Result<RawResponse, Outcome>,
+    /// The request went out again on a new connection, after a reused one failed before any byte
+    /// of an answer came back (the server had closed it as the request was written).
+    pub resent: bool,
+}
+
 impl Direct {
     pub fn new(t: &Transport, tls: rustls::ClientConfig, limit: Option<usize>) -> Direct {
         Direct {
             connector: Connector::new(tls, t.version, t.connect_timeout),
-            pool: Pool::new(t.pool_max_idle_per_host),
+            pool: Pool::new(t.pool_max_idle_per_host, t.idle_timeout),
             timeout: t.request_timeout,
             limit: limit.map(|n| Semaphore::new(n.min(Semaphore::MAX_PERMITS))),
         }
     }
 
-    /// One exchange, bounded by the request timeout from sending to the end of the body.
-    pub async fn send(&self, request: Request, keep_body: bool) -> Result<RawResponse, Outcome> {
-        let exchange = self.exchange(request, keep_body);
-        tokio::time::timeout(self.timeout, exchange)
+    /// One exchange, bounded by the request timeout from sending to the end of the body (a resend
+    /// included: its time is what the caller waited). `repeatable` says whether the request may go
+    /// out twice: an idempotent method, or a token grant the server does not consume.
+    pub async fn send(&self, request: Request, keep_body: bool, repeatable: bool) -> Sent {
+        let mut resent = false;
+        let exchange = self.exchange(request, keep_body, repeatable, &mut resent);
+        let result = tokio::time::timeout(self.timeout, exchange)
             .await
-            .unwrap_or(Err(Outcome::Timeout))
+            .unwrap_or(Err(Outcome::Timeout));
+        Sent { result, resent }
     }
 
     async fn exchange(
         &self,
         mut request: Request,
         keep_body: bool,
+        repeatable: bool,
+        resent: &mut bool,
     ) -> Result<RawResponse, Outcome> {
         // Waiting for a connection is inside the call's timeout, as a pool's wait is in reqwest's.
         let _turn = match &self.limit {
@@ -64,6 +87,7 @@ impl Direct {
         };
         let mut pooled = self.idle(request.uri());
         loop {
+            // Only a reused connection may fail this way; a new one's failure is the server's.
             let reused = pooled.is_some();
             let conn = match pooled.take() {
                 Some(conn) => conn,
@@ -72,28 +96,48 @@ impl Direct {
                 None => Box::pin(self.connect(request.uri())).await?,
             };
             match conn {
-                Conn::H1(mut conn) => {
-                    let (response, reusable) = conn.exchange(&request, keep_body).await?;
-                    if reusable {
-                        self.pool.put(request.uri(), conn);
-                    }
-                    return Ok(response);
-                }
+                Conn::H1(conn) => match self.h1(conn, &request, keep_body).await {
+                    Err(Lost::BeforeAnswer) if reused && repeatable => *resent = true,
+                    Err(Lost::BeforeAnswer) => return Err(Outcome::ConnectError),
+                    Err(Lost::Failed(outcome)) => return Err(outcome),
+                    Ok(response) => return Ok(response),
+                },
                 Conn::H2(sender) => {
                     let (parts, body) = request.into_parts();
                     let h2 = http::Request::from_parts(parts, Full::new(body.clone()));
                     match send_h2(sender, h2, keep_body).await {
                         Ok(response) => return response,
+                        // Never sent (the connection was going away): safe to send whatever it is.
                         Err(Unsent {
                             request: Some(unsent),
                             ..
                         }) if reused => {
+                            *resent = true;
                             request = http::Request::from_parts(unsent.into_parts().0, body);
                         }
                         Err(e) => return Err(e.outcome),
                     }
                 }
             }
+        }
+    }
+
+    /// One exchange on an HTTP/1.1 connection, which goes back to the pool when it can carry another.
+    async fn h1(
+        &self,
+        mut conn: h1::Conn<Stream>,
+        request: &Request,
+        keep_body: bool,
+    ) -> Result<RawResponse, Lost> {
+        match conn.exchange(request, keep_body).await {
+            Ok((response, reusable)) => {
+                if reusable {
+                    self.pool.put(request.uri(), conn);
+                }
+                Ok(response)
+            }
+            Err(Outcome::ConnectError) if conn.answered_nothing() => Err(Lost::BeforeAnswer),
+            Err(outcome) => Err(Lost::Failed(outcome)),
         }
     }
 
@@ -135,6 +179,13 @@ async fn send_h2(
     let response = sender.try_send_request(request).await?;
     // A body that breaks off is a response that does not say what it must.
     Ok(read(response, keep_body, |_| Outcome::BadResponse).await)
+}
+
+/// How an HTTP/1.1 exchange failed: before any byte of an answer (the request may or may not have
+/// reached the server), or otherwise.
+enum Lost {
+    BeforeAnswer,
+    Failed(Outcome),
 }
 
 /// Why a connection gave no response; the request is back when it never went out.

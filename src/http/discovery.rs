@@ -16,6 +16,7 @@ impl Api {
         let response = self
             .exchange(request, Call::Discovery)
             .await
+            .result
             .map_err(|o| fail(format!("no document ({})", o.name())))?;
         if !(200..300).contains(&response.status) {
             let status = http::StatusCode::from_u16(response.status)

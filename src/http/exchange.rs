@@ -2,11 +2,12 @@
 //! proxy (`proxied.rs`) when the environment's proxy settings apply to the URL. Either way the body
 //! is read under the size cap and failures come back as outcomes.
 
+use super::direct::Sent;
 use super::{proxied, Api, MAX_BODY_BYTES};
 use crate::vocabulary::Outcome;
 use bytes::{Buf, Bytes};
 use http::header::RETRY_AFTER;
-use http::HeaderValue;
+use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
 use std::time::Duration;
 
@@ -33,20 +34,23 @@ pub(crate) enum Route {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Call {
     Api,
-    Token,
+    /// `repeatable`: the grant may be asked for twice (see `direct.rs` on resending).
+    Token {
+        repeatable: bool,
+    },
     /// The OpenID discovery document, once per variant: its route is decided for its own URL.
     Discovery,
 }
 
 impl Api {
-    pub(crate) async fn exchange(
-        &self,
-        request: http::Request<Bytes>,
-        call: Call,
-    ) -> Result<RawResponse, Outcome> {
+    pub(crate) async fn exchange(&self, request: http::Request<Bytes>, call: Call) -> Sent {
+        let repeatable = match call {
+            Call::Token { repeatable } => repeatable,
+            Call::Api | Call::Discovery => idempotent(request.method()),
+        };
         let (route, conns, keep_body) = match call {
             Call::Api => (self.api_route, &self.api_conns, false),
-            Call::Token => (self.token_route, &self.token_conns, true),
+            Call::Token { .. } => (self.token_route, &self.token_conns, true),
             Call::Discovery => {
                 let route = proxied::route(self.proxy.is_some(), request.uri(), false);
                 (route, &self.token_conns, true)
@@ -54,12 +58,27 @@ impl Api {
         };
         match (route, &self.proxy) {
             // Boxed: reqwest's future is large, and the common direct path should not carry its size.
-            (Route::Proxied, Some(proxy)) => {
-                Box::pin(proxied::send(proxy, request, keep_body)).await
-            }
-            _ => conns.send(request, keep_body).await,
+            // reqwest's pool resends only requests it never wrote; none is counted as resent.
+            (Route::Proxied, Some(proxy)) => Sent {
+                result: Box::pin(proxied::send(proxy, request, keep_body)).await,
+                resent: false,
+            },
+            _ => conns.send(request, keep_body, repeatable).await,
         }
     }
+}
+
+/// RFC 9110 9.2.2: a method whose repeat has the effect of one request.
+fn idempotent(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PUT,
+        Method::DELETE,
+    ]
+    .contains(method)
 }
 
 /// A `Retry-After` value. Only the delta-seconds form; an HTTP-date from a load-test target is not
@@ -134,5 +153,27 @@ impl Collected {
             self.kept.extend_from_slice(data);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::idempotent;
+    use http::Method;
+
+    #[test]
+    fn only_rfc_9110s_idempotent_methods_may_be_sent_twice() {
+        for m in ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"] {
+            assert!(
+                idempotent(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "{m}"
+            );
+        }
+        for m in ["POST", "PATCH", "CONNECT", "PURGE"] {
+            assert!(
+                !idempotent(&Method::from_bytes(m.as_bytes()).unwrap()),
+                "{m}"
+            );
+        }
     }
 }

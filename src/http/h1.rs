@@ -112,10 +112,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         ))
     }
 
+    /// Whether the last exchange failed before a single byte of a response came back: on a reused
+    /// connection, the mark of a server that closed it as the request went out (its idle timeout).
+    pub fn answered_nothing(&self) -> bool {
+        self.seen == 0
+    }
+
     /// Whether an idle connection can no longer carry a request: the peer closed it, or sent bytes
     /// nobody asked for. The socket's readiness answers, so a connection nothing happened to costs
-    /// no system call. A request written to a connection the server had closed would fail, and
-    /// could not be sent again: it may have reached the server (hyper's client does the same check).
+    /// no system call. A request written to a connection the server had closed fails, and only an
+    /// idempotent one may be sent again (`direct.rs`), so the check comes first (hyper's does too).
     pub fn is_closed(&mut self) -> bool {
         let mut cx = Context::from_waker(Waker::noop());
         let mut byte = [0u8; 1];

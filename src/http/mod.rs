@@ -108,6 +108,9 @@ pub struct Reply<T> {
     pub status: Option<u16>,
     /// For a `bad_response` from the token endpoint: what in the body was wrong.
     pub bad_body: Option<BadTokenBody>,
+    /// The request went out a second time, on a new connection, after a reused one was closed under
+    /// it before any answer (see `direct.rs`); the call's time includes both.
+    pub resent: bool,
 }
 
 impl<T> Reply<T> {
@@ -118,6 +121,7 @@ impl<T> Reply<T> {
             retry_after: None,
             status: None,
             bad_body: None,
+            resent: false,
         }
     }
 }
@@ -199,9 +203,18 @@ impl Api {
         let Some(request) = token::request(&self.token, &who, grant) else {
             return Reply::failed(Outcome::ClientError);
         };
-        let response = match self.exchange(request, Call::Token).await {
+        // A client_credentials grant asked twice issues two tokens; any other may be consumed by
+        // the first (a code is single use, a rotating server rotates a refresh token on receipt).
+        let repeatable = matches!(grant, Grant::ClientCredentials);
+        let sent = self.exchange(request, Call::Token { repeatable }).await;
+        let response = match sent.result {
             Ok(response) => response,
-            Err(outcome) => return Reply::failed(outcome),
+            Err(outcome) => {
+                return Reply {
+                    resent: sent.resent,
+                    ..Reply::failed(outcome)
+                }
+            }
         };
         let status = response.status;
         let (outcome, value, bad_body) = if (200..300).contains(&status) {
@@ -219,6 +232,7 @@ impl Api {
             retry_after: response.retry_after,
             status: Some(status),
             bad_body,
+            resent: sent.resent,
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use super::client::Transport;
 use super::exchange::{read, RawResponse, Route};
-use super::{pool, tls, HttpError};
+use super::{tls, HttpError};
 use crate::profile::target::HttpVersion;
 use crate::vocabulary::Outcome;
 use bytes::Bytes;
@@ -23,7 +23,7 @@ pub(super) fn client(
     let mut b = reqwest::Client::builder()
         .timeout(t.request_timeout)
         .connect_timeout(t.connect_timeout)
-        .pool_idle_timeout(pool::IDLE_TIMEOUT)
+        .pool_idle_timeout(t.idle_timeout)
         .tcp_nodelay(true)
         // A redirect from a token endpoint is a misconfiguration; following it would carry credentials along.
         .redirect(reqwest::redirect::Policy::none());

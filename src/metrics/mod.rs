@@ -42,6 +42,7 @@ struct Counters {
     /// (0: never happened).
     unauthorized_after_refresh: AtomicU64,
     attempts: [[AtomicU64; Outcome::COUNT]; Endpoint::COUNT],
+    stale_resends: [AtomicU64; Endpoint::COUNT],
 }
 
 pub struct Recorder {
@@ -81,6 +82,8 @@ pub struct Snapshot {
     /// Contacts calls by their token's phase and outcome.
     pub by_phase: [[u64; Outcome::COUNT]; Phase::COUNT],
     pub attempts: [[u64; Outcome::COUNT]; Endpoint::COUNT],
+    /// Calls sent a second time on a new connection, after a reused one closed under them.
+    pub stale_resends: [u64; Endpoint::COUNT],
     pub latency: LatencySnapshot,
     pub lens: LensSnapshot,
     /// Calls placed by their token's `exp` claim; only calls with JWT tokens are in it (its
@@ -217,6 +220,12 @@ impl Recorder {
         self.latencies
             .attempt(endpoint, outcome, latency, self.stage(started));
         self.series.attempt(self.elapsed(ended), endpoint, outcome);
+    }
+
+    /// A call that went out a second time on a new connection, after the reused one it was written
+    /// to closed before any answer: the server's idle timeout, not a failure of the server.
+    pub fn stale_resend(&self, endpoint: Endpoint) {
+        self.counters.stale_resends[endpoint.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The outcome of a request's first API call.
@@ -356,6 +365,7 @@ impl Recorder {
             },
             by_phase: std::array::from_fn(|p| std::array::from_fn(|o| load(&c.by_phase[p][o]))),
             attempts: std::array::from_fn(|e| std::array::from_fn(|o| load(&c.attempts[e][o]))),
+            stale_resends: std::array::from_fn(|e| load(&c.stale_resends[e])),
             latency: self.latencies.snapshot(),
             lens: self.lens.snapshot(),
             claim_lens: self.claim_lens.snapshot(),

@@ -187,8 +187,13 @@ pub struct Transport {
     pub version: HttpVersion,
     /// Idle connections kept per host; absent means no limit.
     pub pool_max_idle_per_host: Option<usize>,
-    /// Time to establish a connection (TCP and TLS). Each HTTP call is bounded by `load.request_timeout`.
+    /// Time to establish a connection (TCP and TLS together). Each HTTP call is bounded by
+    /// `load.request_timeout`.
     pub connect_timeout: Span,
+    /// How long an idle connection is kept for reuse (hyper's and reqwest's default: 90 s). A
+    /// server that closes idle connections sooner makes some requests meet a closing connection;
+    /// those that may be sent twice are, and counted as `stale_connection_resends`.
+    pub idle_timeout: Span,
     /// Bound on a whole user-level request: token work, the API call and its retries.
     pub total_timeout: Option<Span>,
     /// Use `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` from the environment.
@@ -201,6 +206,7 @@ impl Default for Transport {
             version: HttpVersion::Auto,
             pool_max_idle_per_host: None,
             connect_timeout: Span(Duration::from_secs(5)),
+            idle_timeout: Span(Duration::from_secs(90)),
             total_timeout: None,
             proxy_from_env: true,
         }

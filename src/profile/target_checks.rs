@@ -45,6 +45,12 @@ impl HttpTarget {
         if self.http.connect_timeout.0.is_zero() {
             problems.push("target.http.connect_timeout", "must be more than 0s");
         }
+        if self.http.idle_timeout.0.is_zero() {
+            problems.push(
+                "target.http.idle_timeout",
+                "must be more than 0s (`pool_max_idle_per_host = 0` keeps no idle connection)",
+            );
+        }
         if self.http.total_timeout.is_some_and(|t| t.0.is_zero()) {
             problems.push("target.http.total_timeout", "must be more than 0s");
         }

@@ -132,10 +132,13 @@ pub fn server_settings(section: &ServerSection) -> ServerSettings {
 }
 
 fn endpoint_report(snap: &Snapshot, e: Endpoint) -> EndpointReport {
-    outcome_report(
-        &snap.latency.by_endpoint[e.index()],
-        Outcomes(snap.attempts[e.index()]),
-    )
+    EndpointReport {
+        stale_connection_resends: Some(snap.stale_resends[e.index()]),
+        ..outcome_report(
+            &snap.latency.by_endpoint[e.index()],
+            Outcomes(snap.attempts[e.index()]),
+        )
+    }
 }
 
 /// The calls sent in each stage; counts come from the histograms, which record every call once.
@@ -199,6 +202,7 @@ fn outcome_report(
         outcomes,
         latency_ms: Percentiles::of(Some(&all)),
         histograms,
+        stale_connection_resends: None,
     }
 }
 

@@ -189,6 +189,9 @@ fn notes(v: &VariantReport) -> Vec<String> {
     if let Some(early) = super::early::Early401s::of(v) {
         notes.push(early.to_string());
     }
+    if let Some(resends) = super::resends::StaleResends::of(v) {
+        notes.push(resends.to_string());
+    }
     if !v.conservation.ok {
         notes.push(
             "MEASUREMENT BUG: the request counts do not add up (see conservation in report.json)."

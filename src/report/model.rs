@@ -271,6 +271,11 @@ pub struct EndpointReport {
     pub latency_ms: Percentiles,
     /// Per outcome that occurred: HdrHistogram V2, base64, microseconds.
     pub histograms: BTreeMap<String, String>,
+    /// Calls sent a second time on a new connection because the reused one they were written to
+    /// closed before any answer (the server's idle timeout); each is one call in `requests`, its
+    /// latency both sends. Counted for the run's endpoints, absent from stage and phase rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_connection_resends: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -149,6 +149,13 @@ fn endpoints_table(out: &mut String, v: &VariantReport) {
     ] {
         endpoint_row(out, name, e);
     }
+    stale_line(out, v);
+}
+
+fn stale_line(out: &mut String, v: &VariantReport) {
+    if let Some(resends) = super::resends::StaleResends::of(v) {
+        let _ = writeln!(out, "resent    {resends}");
+    }
 }
 
 /// Whether the counts can be trusted: the server's own counts, and conservation of requests.

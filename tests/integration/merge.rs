@@ -308,3 +308,48 @@ fn merge_aligns_time_series_by_wall_clock() {
     assert_eq!(merged.variants[0].started_at, ra.variants[0].started_at);
     assert!(merged.variants[0].elapsed_s >= rb.variants[0].elapsed_s + 2.0);
 }
+
+/// Merges `files` into `dir/name` and reads the merged report.
+fn merged(dir: &Path, name: &str, files: &[&Path]) -> tokenstorm::report::model::Report {
+    let out = Command::new(BIN)
+        .arg("merge")
+        .args(files)
+        .arg("--out")
+        .arg(dir.join(name))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    tokenstorm::report::load(&dir.join(name).join("report.json")).unwrap()
+}
+
+#[test]
+fn stale_connection_resends_add_across_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let [a, b] = two_shards(dir.path());
+    let set = |file: &Path, name: &str, n: u64| {
+        edited(file, name, |v| {
+            v["variants"][0]["endpoints"]["contacts"]["stale_connection_resends"] = n.into()
+        })
+    };
+    let (a3, b4) = (set(&a, "a3.json", 3), set(&b, "b4.json", 4));
+    let both = merged(dir.path(), "both", &[&a3, &b4]);
+    let e = &both.variants[0].endpoints;
+    assert_eq!(e.contacts.stale_connection_resends, Some(7));
+    // The embedded target keeps idle connections open: nothing else was resent.
+    assert_eq!(e.token.stale_connection_resends, Some(0));
+    // A shard written before the count existed leaves the merged count unknown, not understated.
+    let older = edited(&a3, "older.json", |v| {
+        if let Some(c) = v["variants"][0]["endpoints"]["contacts"].as_object_mut() {
+            c.remove("stale_connection_resends");
+        }
+    });
+    let mixed = merged(dir.path(), "mixed", &[&older, &b4]);
+    assert_eq!(
+        mixed.variants[0]
+            .endpoints
+            .contacts
+            .stale_connection_resends,
+        None
+    );
+}

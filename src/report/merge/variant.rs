@@ -279,11 +279,17 @@ fn endpoint_of(
         }
     }
     let outcomes = outcomes(parts.iter().map(|(_, e)| &e.outcomes));
+    // Counted where every shard counted them (reports before the field have none to add).
+    let stale_connection_resends = parts
+        .iter()
+        .map(|(_, e)| e.stale_connection_resends)
+        .sum::<Option<u64>>();
     Ok(EndpointReport {
         requests: outcomes.total(),
         outcomes,
         latency_ms: Percentiles::of(Some(&all)),
         histograms,
+        stale_connection_resends,
     })
 }
 
