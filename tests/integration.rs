@@ -33,6 +33,7 @@ mod integration {
     mod shipped_profiles;
     mod significance;
     mod simulator_abuse;
+    mod simulator_capacity;
     mod simulator_contacts;
     mod simulator_faults;
     mod simulator_limits;

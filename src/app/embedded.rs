@@ -6,10 +6,11 @@ use crate::profile::server::{
     EndpointFaults, ErrorStyleName, ExpiryPrecisionName, OrgOverride, RefreshPolicyName,
     ServerSection,
 };
+use crate::profile::service::{RefuseName, StationSection};
 use crate::profile::units::Rate;
 use crate::simulator::{
     Capacity, ClientConfig, ClockOffset, Config, ErrorStyle, ExpiryPrecision, Faults, Latency,
-    OrgConfig, RefreshPolicy,
+    OrgConfig, RefreshPolicy, Refusal, Service,
 };
 
 /// The target's configuration for these orgs. Client `k > 0` of an org (with `clients_per_org > 1`) gets
@@ -55,7 +56,30 @@ pub fn target_config(section: &ServerSection, orgs: &[Org], seed: u64) -> Config
     config.contacts_per_org = section.contacts_per_org;
     config.token_faults = faults(&section.faults.token);
     config.contacts_faults = faults(&section.faults.contacts);
+    config.token_service = section.service.token.as_ref().map(station);
+    config.contacts_service = section.service.contacts.as_ref().map(station);
     config
+}
+
+fn station(s: &StationSection) -> Service {
+    let time = match (s.service_time, s.service_time_p50, s.service_time_p99) {
+        (Some(fixed), _, _) => Latency::Fixed(fixed.0),
+        (None, Some(p50), Some(p99)) => Latency::LogNormal {
+            p50: p50.0,
+            p99: p99.0,
+        },
+        // Validation requires a service time; none would mean an unbounded station.
+        _ => Latency::None,
+    };
+    Service {
+        workers: s.workers,
+        time,
+        queue: s.queue,
+        refuse: match s.refuse {
+            RefuseName::Unavailable => Refusal::Unavailable,
+            RefuseName::RateLimited => Refusal::RateLimited,
+        },
+    }
 }
 
 fn client(section: &ServerSection, org: &Org, k: usize) -> ClientConfig {

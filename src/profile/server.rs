@@ -1,6 +1,7 @@
 //! The `[server]` section: how the embedded target behaves (used by `run` on an embedded target and by `serve`).
 
 use super::problems::Problems;
+use super::service::ServiceSection;
 use super::units::{Rate, SignedSpan, Span};
 use serde::Deserialize;
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub struct ServerSection {
     pub scopes: Vec<String>,
     pub contacts_per_org: u32,
     pub faults: FaultsSection,
+    /// Workers, service time and queue per endpoint family: load-dependent latency and a capacity.
+    pub service: ServiceSection,
     /// Per-org (or per-client) overrides.
     pub orgs: Vec<OrgOverride>,
 }
@@ -61,6 +64,7 @@ impl Default for ServerSection {
             scopes: vec!["external-contacts".to_string()],
             contacts_per_org: 100,
             faults: FaultsSection::default(),
+            service: ServiceSection::default(),
             orgs: Vec::new(),
         }
     }
@@ -174,6 +178,7 @@ impl ServerSection {
         self.faults
             .contacts
             .validate("server.faults.contacts", problems);
+        self.service.validate(problems);
         for (i, o) in self.orgs.iter().enumerate() {
             let key = |field: &str| format!("server.orgs[{i}].{field}");
             if let Some(ttl) = o.token_ttl {

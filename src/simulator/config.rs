@@ -31,6 +31,9 @@ pub struct Config {
     pub contacts_per_org: u32,
     pub token_faults: Faults,
     pub contacts_faults: Faults,
+    /// Load-dependent latency: workers, service time and a bounded queue per endpoint family.
+    pub token_service: Option<Service>,
+    pub contacts_service: Option<Service>,
     /// Moves the server's clock forward on request (tests: a window passes exactly, not by sleeping).
     pub clock: ClockControl,
 }
@@ -54,6 +57,8 @@ impl Config {
             contacts_per_org: 100,
             token_faults: Faults::default(),
             contacts_faults: Faults::default(),
+            token_service: None,
+            contacts_service: None,
             clock: ClockControl::default(),
         }
     }
@@ -205,6 +210,28 @@ pub struct Faults {
     /// The whole family freezes for `.1` at the start of every `.0` (a GC pause, a failover): every
     /// request arriving inside a pause waits until it ends. What coordinated omission hides.
     pub pause: Option<(Duration, Duration)>,
+}
+
+/// A service station: `workers` requests are served at once, each for a drawn service time; up to
+/// `queue` more wait for a worker in arrival order; beyond that a request is refused at once. N
+/// workers of mean service time S carry about N / S requests per second, and the queue turns load
+/// above that into latency before it turns into refusals, as a real service's thread pool does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Service {
+    pub workers: usize,
+    pub time: Latency,
+    pub queue: usize,
+    pub refuse: Refusal,
+}
+
+/// How a full station answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Refusal {
+    /// 503 Service Unavailable, as a saturated service behind a load balancer answers.
+    #[default]
+    Unavailable,
+    /// 429 with `Retry-After: 1`, as the platform's gateway answers.
+    RateLimited,
 }
 
 /// Added latency before a request is processed.

@@ -82,21 +82,7 @@ impl FaultPlan {
 
     pub fn fate(&self, n: u64) -> Fate {
         let f = &self.faults;
-        let mut delay = match f.latency {
-            Latency::None => Duration::ZERO,
-            Latency::Fixed(d) => d,
-            Latency::LogNormal { p50, p99 } => {
-                let mu = p50.as_secs_f64().max(1e-9).ln();
-                let sigma = (p99.as_secs_f64().max(1e-9) / p50.as_secs_f64().max(1e-9))
-                    .ln()
-                    .max(0.0)
-                    / Z99;
-                // Box-Muller from two independent uniforms; 1 - u keeps ln away from 0.
-                let (u1, u2) = (1.0 - self.unit(n, 0), self.unit(n, 1));
-                let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                Duration::try_from_secs_f64((mu + sigma * z).exp()).unwrap_or(Duration::ZERO)
-            }
-        };
+        let mut delay = draw(f.latency, 1.0 - self.unit(n, 0), self.unit(n, 1));
         let u = self.unit(n, 2);
         let (error, reset, stall) = (f.error_rate, f.reset_rate, f.stall_rate);
         if u < error {
@@ -111,6 +97,24 @@ impl FaultPlan {
                 delay += f.stall;
             }
             Fate::Pass { delay }
+        }
+    }
+}
+
+/// A latency drawn from two independent uniforms, `u1` in (0, 1] and `u2` in [0, 1).
+pub(crate) fn draw(latency: Latency, u1: f64, u2: f64) -> Duration {
+    match latency {
+        Latency::None => Duration::ZERO,
+        Latency::Fixed(d) => d,
+        Latency::LogNormal { p50, p99 } => {
+            let mu = p50.as_secs_f64().max(1e-9).ln();
+            let sigma = (p99.as_secs_f64().max(1e-9) / p50.as_secs_f64().max(1e-9))
+                .ln()
+                .max(0.0)
+                / Z99;
+            // Box-Muller; u1 is kept away from 0, so ln stays finite.
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            Duration::try_from_secs_f64((mu + sigma * z).exp()).unwrap_or(Duration::ZERO)
         }
     }
 }

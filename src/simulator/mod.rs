@@ -15,6 +15,7 @@ mod limits;
 mod oauth;
 mod revocation;
 mod server;
+mod service;
 mod shards;
 mod state;
 mod tokens;
@@ -23,7 +24,7 @@ mod webdeploy;
 
 pub use config::{
     Capacity, ClientConfig, ClockControl, ClockOffset, Config, ErrorStyle, ExpiryPrecision, Faults,
-    Latency, OrgConfig, RefreshPolicy, SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY,
+    Latency, OrgConfig, RefreshPolicy, Refusal, Service, SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY,
 };
 pub use server::Server;
 pub use truth::{
@@ -62,12 +63,18 @@ pub fn router(config: Config) -> (Router, Truth) {
             &format!("{WEBDEPLOY_PATH}/refresh"),
             post(webdeploy::refresh),
         )
+        // Innermost: a request the limits refuse or a fault answers never takes a worker's time.
+        .route_layer(from_fn_with_state(state.clone(), service::token_service))
         .route_layer(from_fn_with_state(state.clone(), faults::token_faults))
         .route_layer(from_fn_with_state(state.clone(), limits::token_capacity));
     let mut contacts_routes = Router::new()
         .route(CONTACTS_PATH, get(contacts::search).post(contacts::create))
         .route(&format!("{CONTACTS_PATH}/{{id}}"), get(contacts::by_id));
-    // A layer with nothing to inject is left out: it would cost every API call a boxed future.
+    // A layer with nothing to do is left out: it would cost every API call a boxed future.
+    if state.contacts_station.is_some() {
+        contacts_routes = contacts_routes
+            .route_layer(from_fn_with_state(state.clone(), service::contacts_service));
+    }
     if !state.contacts_faults.is_quiet() {
         contacts_routes =
             contacts_routes.route_layer(from_fn_with_state(state.clone(), faults::contacts_faults));

@@ -1,9 +1,10 @@
 //! The server's shared state: clients, clock, signing keys and token stores, built once from a [`Config`].
 
-use super::config::{ClockControl, Config, ErrorStyle, ExpiryPrecision, RefreshPolicy};
+use super::config::{ClockControl, Config, ErrorStyle, ExpiryPrecision, RefreshPolicy, Service};
 use super::faults::{FamilyCounters, FaultPlan};
 use super::jwt::Verifier;
 use super::limits::Limits;
+use super::service::{Station, StationCounters};
 use super::shards::Shards;
 use super::tokens::{AccessRecord, RefreshRecord};
 use super::truth::{Count, Truth};
@@ -30,6 +31,8 @@ pub(crate) struct ServerState {
     pub limits: Limits,
     pub token_faults: FaultPlan,
     pub contacts_faults: FaultPlan,
+    pub token_station: Option<Station>,
+    pub contacts_station: Option<Station>,
     pub leeway_ns: i64,
     pub offset_ns: i64,
     pub expiry_precision: ExpiryPrecision,
@@ -160,6 +163,12 @@ impl ServerState {
                     reset: Count::ContactsReset,
                 },
             ),
+            token_station: config
+                .token_service
+                .map(|service| station(service, config.seed, Family::Token)),
+            contacts_station: config
+                .contacts_service
+                .map(|service| station(service, config.seed, Family::Contacts)),
             leeway_ns: nanos(config.leeway),
             offset_ns: config.clock_offset.nanos(),
             expiry_precision: config.expiry_precision,
@@ -204,6 +213,36 @@ fn keys(seed: u64) -> Keys {
 }
 
 /// SplitMix64: turns a counter into well-spread bits without shared RNG state.
+enum Family {
+    Token,
+    Contacts,
+}
+
+/// A family's service station, salted apart from the other's (as its fault plan is).
+fn station(service: Service, seed: u64, family: Family) -> Station {
+    let (salt, counters) = match family {
+        Family::Token => (
+            1,
+            StationCounters {
+                queued: Count::TokenQueued,
+                refused: Count::TokenRefused,
+                unavailable: Count::TokenServerError,
+                rate_limited: Count::TokenRateLimited,
+            },
+        ),
+        Family::Contacts => (
+            2,
+            StationCounters {
+                queued: Count::ContactsQueued,
+                refused: Count::ContactsRefused,
+                unavailable: Count::ContactsServerError,
+                rate_limited: Count::ContactsRateLimited,
+            },
+        ),
+    };
+    Station::new(service, seed, salt, counters)
+}
+
 pub(crate) fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

@@ -25,6 +25,8 @@ pub(crate) enum Count {
     TokenServerError,
     TokenClientError,
     TokenReset,
+    TokenQueued,
+    TokenRefused,
     ContactsOk,
     ContactsUnauthorized,
     ContactsForbidden,
@@ -32,6 +34,8 @@ pub(crate) enum Count {
     ContactsServerError,
     ContactsClientError,
     ContactsReset,
+    ContactsQueued,
+    ContactsRefused,
     Revocations,
     Introspections,
 }
@@ -135,6 +139,12 @@ pub struct TokenEndpointCounts {
     pub client_error: u64,
     /// Connections closed without a response (injected resets).
     pub reset: u64,
+    /// Requests that waited for a worker of `[server.service.token]`, and those it refused (each
+    /// refusal is also a `server_error` or `rate_limited` answer).
+    #[serde(default)]
+    pub queued: u64,
+    #[serde(default)]
+    pub refused: u64,
 }
 
 /// Responses sent by the contacts API.
@@ -148,6 +158,11 @@ pub struct ContactsCounts {
     /// Any other 4xx: 400 malformed requests, 404 unknown contacts.
     pub client_error: u64,
     pub reset: u64,
+    /// Requests that waited for a worker of `[server.service.contacts]`, and those it refused.
+    #[serde(default)]
+    pub queued: u64,
+    #[serde(default)]
+    pub refused: u64,
 }
 
 impl TruthCounts {
@@ -172,6 +187,8 @@ impl TruthCounts {
                 server_error: get(Count::TokenServerError),
                 client_error: get(Count::TokenClientError),
                 reset: get(Count::TokenReset),
+                queued: get(Count::TokenQueued),
+                refused: get(Count::TokenRefused),
             },
             contacts: ContactsCounts {
                 ok: get(Count::ContactsOk),
@@ -181,6 +198,8 @@ impl TruthCounts {
                 server_error: get(Count::ContactsServerError),
                 client_error: get(Count::ContactsClientError),
                 reset: get(Count::ContactsReset),
+                queued: get(Count::ContactsQueued),
+                refused: get(Count::ContactsRefused),
             },
             revocations: get(Count::Revocations),
             introspections: get(Count::Introspections),
