@@ -17,6 +17,7 @@ const EXIT_CODES: &str = "Exit codes:
   2    usage error: bad arguments, an invalid profile, an unreadable report
   3    the target could not be reached at all
   4    a runtime error: the embedded target could not start, the report could not be written
+  5    search: the ceiling held, so the capacity is above the range searched
   130  interrupted by Ctrl-C (SIGINT); the report was still written
   143  terminated by SIGTERM; the report was still written";
 
@@ -32,6 +33,10 @@ pub enum Command {
     /// Run a profile's variants one after another and write a report.
     #[command(after_help = EXIT_CODES)]
     Run(RunArgs),
+    /// Find the most load every threshold holds at: grow it step by step, then bisect to the knee
+    /// (the profile's [search] section; README, "Sizing capacity").
+    #[command(after_help = EXIT_CODES)]
+    Search(SearchArgs),
     /// Serve the embedded OAuth2 + contacts target alone, until Ctrl-C (endpoints: docs/simulator.md).
     Serve(ServeArgs),
     /// Check a profile and report every problem with its key and line, sending nothing.
@@ -98,7 +103,7 @@ macro_rules! shown {
         })+
     };
 }
-shown!(RunArgs, MergeArgs, CompareArgs);
+shown!(RunArgs, MergeArgs, CompareArgs, SearchArgs);
 
 impl CompareArgs {
     pub fn options(&self) -> CompareOptions {
@@ -188,6 +193,47 @@ impl RunArgs {
 fn parse_time(s: &str) -> Result<time::OffsetDateTime, String> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("`{s}` is not an RFC 3339 time such as 2026-11-30T02:00:00Z: {e}"))
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    /// Profile with a [search] section.
+    #[arg(default_value = "profiles/capacity.toml")]
+    pub profile: PathBuf,
+    /// Folder for the report [default: reports/<profile>-search-<UTC timestamp>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed for every random choice, instead of the profile's `seed`: same seed, same steps.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// No progress bar and no line per step.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Also write each gate at the answer as a JUnit test case to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print report.json's search block on stdout, and nothing else there.
+    #[arg(long)]
+    pub json: bool,
+    /// The target is a `tokenstorm serve` already running at URL.
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
+}
+
+impl SearchArgs {
+    pub fn options(&self) -> RunOptions {
+        RunOptions {
+            profile: self.profile.clone(),
+            out: self.out.clone(),
+            overrides: Overrides {
+                seed: self.seed,
+                target_url: self.target_url.clone(),
+                ..Overrides::default()
+            },
+            progress: !self.quiet && std::io::stdout().is_terminal(),
+            announce: !self.quiet,
+        }
+    }
 }
 
 #[derive(Args)]

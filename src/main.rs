@@ -35,6 +35,10 @@ async fn command(command: Command) -> Result<Output, AppError> {
             let result = app::run(args.options()?, Signals::listen()).await?;
             output::finished(&result, &args.shown())
         }
+        Command::Search(args) => {
+            let result = app::search::search(args.options(), Signals::listen()).await?;
+            output::searched(&result, &args.shown())
+        }
         Command::Serve(args) => {
             let listening = |served: &_| print(&output::listening(served));
             app::serve::serve(&args.profile, args.addr, Signals::listen(), listening).await?;

@@ -27,6 +27,7 @@ mod integration {
     mod remote_tls;
     mod report_command;
     mod schema;
+    mod search;
     mod secret_hygiene;
     mod served;
     mod shards;

@@ -10,6 +10,7 @@ pub mod progress;
 pub mod remote;
 pub mod render;
 pub mod run;
+pub mod search;
 pub mod serve;
 pub mod signals;
 pub mod target;
@@ -47,6 +48,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     pub const UNREACHABLE: u8 = 3;
     pub const RUNTIME: u8 = 4;
+    /// `search`: the ceiling held, so the capacity is above the range searched.
+    pub const ABOVE_RANGE: u8 = 5;
 }
 
 #[derive(Debug, thiserror::Error)]

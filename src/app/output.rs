@@ -2,10 +2,12 @@
 
 use super::compare::{junit_xml, CompareOptions, Compared};
 use super::dryrun::DryRun;
+use super::search::SearchResult;
 use super::serve::Served;
 use super::{exit, write_text, AppError, RunResult};
 use crate::report::pages::INDEX_FILE;
 use crate::report::{junit, summary};
+use crate::vocabulary::SearchVerdict;
 use std::path::{Path, PathBuf};
 
 /// A finished command: the text for stdout and the process's exit code.
@@ -68,6 +70,38 @@ pub fn exit_code(result: &RunResult) -> u8 {
     } else {
         exit::SUCCESS
     }
+}
+
+/// `search`, once its report is on disk: writes `--junit` (the gates at the answer), prints the
+/// verdict and the steps (or the search block as JSON), and exits by the verdict.
+pub fn searched(result: &SearchResult, shown: &Shown) -> Result<Output, AppError> {
+    if let Some(path) = &shown.junit {
+        write_text(path, &junit::from_thresholds(&result.report))?;
+    }
+    let Some(search) = result.search() else {
+        return Err(AppError::Usage("the search wrote no search block".into()));
+    };
+    let text = if shown.json {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(search).unwrap_or_default()
+        )
+    } else {
+        let page = result.report_path.with_file_name(INDEX_FILE);
+        format!(
+            "{}report: {}\npage:   {}\n",
+            search.render(),
+            result.report_path.display(),
+            page.display()
+        )
+    };
+    let code = match (result.interrupted, search.verdict) {
+        (Some(signal), _) => signal.exit_code(),
+        (None, SearchVerdict::Found) => exit::SUCCESS,
+        (None, SearchVerdict::AboveRange) => exit::ABOVE_RANGE,
+        (None, _) => exit::THRESHOLDS_FAILED,
+    };
+    Ok(Output { text, code })
 }
 
 /// `compare`, once compare.json is on disk: writes `--junit`, prints the table (or compare.json),

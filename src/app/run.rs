@@ -62,7 +62,10 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
 }
 
 /// The profile's plan, each org's client secret filled in from where the profile says.
-fn plan_with_credentials(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, AppError> {
+pub(super) fn plan_with_credentials(
+    loaded: &Loaded,
+    overrides: &Overrides,
+) -> Result<Plan, AppError> {
     let mut plan = plan::build(loaded, overrides)?;
     if plan.target_url.is_some() {
         // A served target knows every org's client by the secret `serve` derives; use the same one.
@@ -134,7 +137,7 @@ async fn run_variants(
 
 /// Variant `k` against a target of its own, started for it and stopped after it; its report holds
 /// the target's truth cross-check when the target keeps one.
-async fn run_variant(
+pub(super) async fn run_variant(
     plan: &Plan,
     k: usize,
     model: &ClientModel,
@@ -183,10 +186,10 @@ async fn run_variant(
 }
 
 /// A variant that ran, the gates it is judged by, and what it ran against.
-struct VariantDone {
-    variant: VariantRun,
-    gates: Vec<Gate>,
-    target_label: String,
+pub(super) struct VariantDone {
+    pub variant: VariantRun,
+    pub gates: Vec<Gate>,
+    pub target_label: String,
 }
 
 /// The line a log gets as a variant starts.
@@ -242,10 +245,11 @@ fn build_report(
         merged_shards: None,
         notes: ran.notes,
         server,
+        search: None,
     }
 }
 
-fn thresholds_of(plan: &Plan, variant: &str) -> Thresholds {
+pub(super) fn thresholds_of(plan: &Plan, variant: &str) -> Thresholds {
     plan.profile
         .variants
         .iter()
@@ -286,7 +290,7 @@ fn notes(plan: &Plan) -> Vec<String> {
     notes
 }
 
-fn utc_now() -> String {
+pub(super) fn utc_now() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
 }
 

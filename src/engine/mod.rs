@@ -7,6 +7,7 @@ pub mod expiry;
 pub mod refresh;
 pub mod renew;
 mod runners;
+pub mod search;
 pub mod session;
 mod timer;
 pub mod tokens;

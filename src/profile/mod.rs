@@ -5,6 +5,7 @@ pub mod locate;
 pub mod presets;
 pub mod problems;
 pub mod schema;
+pub mod search;
 pub mod server;
 pub mod service;
 mod shape;

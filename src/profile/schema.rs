@@ -33,6 +33,9 @@ pub struct Profile {
     pub thresholds: Thresholds,
     #[serde(rename = "variant")]
     pub variants: Vec<VariantSection>,
+    /// What `tokenstorm search` grows and over which range.
+    #[serde(default)]
+    pub search: Option<super::search::SearchSection>,
     /// How many of the busiest orgs (by sessions) keep latency histograms of their own in the report;
     /// every other org's calls are one "other" aggregate. Every org's call and 401 counts are kept.
     #[serde(default = "default_top_orgs")]

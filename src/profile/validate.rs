@@ -59,6 +59,16 @@ pub fn validate(profile: &Profile) -> Problems {
     if profile.variants.is_empty() {
         problems.push("variant", "at least one [[variant]] is needed");
     }
+    if let Some(search) = &profile.search {
+        let names: Vec<&str> = profile.variants.iter().map(|v| v.name.as_str()).collect();
+        search.validate(&names, &mut problems);
+        if profile.load.connections.is_some() {
+            problems.push(
+                "search.grow",
+                "`rate` grows the open model's arrival rate: leave out load.connections",
+            );
+        }
+    }
     let mut seen = HashSet::new();
     for (i, variant) in profile.variants.iter().enumerate() {
         let key = format!("variant[{i}]");

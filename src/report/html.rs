@@ -9,6 +9,7 @@ use minijinja::{context, Environment, Value};
 use serde::Serialize;
 
 mod compare;
+mod search;
 pub use compare::compare_page;
 
 const TEMPLATE: &str = include_str!("html/page.html");
@@ -215,10 +216,11 @@ fn notes(v: &VariantReport) -> Vec<String> {
 
 /// `index.html` of a run.
 pub fn run_page(report: &Report, rendered: &[Rendered]) -> Result<String, minijinja::Error> {
-    let (verdict, class) = match report.passed {
-        Some(true) => ("PASS", "pass"),
-        Some(false) => ("FAIL", "fail"),
-        None => ("no thresholds", "none"),
+    let (verdict, class) = match (&report.search, report.passed) {
+        (Some(found), _) => search::badge(found),
+        (None, Some(true)) => ("PASS", "pass"),
+        (None, Some(false)) => ("FAIL", "fail"),
+        (None, None) => ("no thresholds", "none"),
     };
     let variants: Vec<String> = report.variants.iter().map(|v| v.name.clone()).collect();
     let duration = report
@@ -275,6 +277,7 @@ pub fn run_page(report: &Report, rendered: &[Rendered]) -> Result<String, miniji
         warnings => warnings,
         variants => Value::from(Serde(report.variants.iter().map(|v| summary(&v.name, v)).collect::<Vec<_>>())),
         thresholds => thresholds,
+        search => Value::from(Serde(report.search.as_ref().map(search::section))),
         charts => Value::from(Serde(charts(rendered))),
     })
 }

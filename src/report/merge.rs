@@ -125,6 +125,8 @@ pub fn merge(shards: &[ShardReport]) -> Result<Report, MergeError> {
         merged_shards: Some(ordered.len() as u32),
         server: first.report.server.clone(),
         notes,
+        // A search runs in one process, never as shards.
+        search: None,
     })
 }
 

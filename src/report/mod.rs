@@ -14,6 +14,7 @@ pub use crate::metrics::outcomes;
 pub mod pages;
 pub mod plots;
 mod resends;
+pub mod search;
 pub mod significance;
 pub mod stats;
 pub mod summary;

@@ -46,6 +46,10 @@ pub struct Report {
     /// The embedded target's expiry settings (absent for other targets): the plots mark them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerSettings>,
+    /// A capacity search (`tokenstorm search`): its answer and steps; `variants` then holds the run
+    /// at the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<super::search::SearchReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

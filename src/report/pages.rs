@@ -18,7 +18,10 @@ pub fn write_run(report: &Report, dir: &Path) -> Result<PathBuf, ReportError> {
             variant: v,
         })
         .collect();
-    let charts = plots::charts(&sides, report.server.as_ref())?;
+    let mut charts: Vec<plots::Chart> = report.search.iter().map(plots::search_chart).collect();
+    if !sides.is_empty() {
+        charts.extend(plots::charts(&sides, report.server.as_ref())?);
+    }
     let rendered = charts
         .iter()
         .map(|c| c.render())

@@ -5,10 +5,12 @@
 mod endpoint;
 mod outcome;
 mod phase;
+mod search;
 
 pub use endpoint::Endpoint;
 pub use outcome::Outcome;
 pub use phase::Phase;
+pub use search::{SearchVerdict, StepKind};
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! and to SVG and PNG files in `plots/`. One file per chart family; `style` holds what they share.
 
 mod contention;
+mod knee;
 mod latency;
 mod lens;
 pub mod style;
@@ -49,6 +50,7 @@ enum Body {
     Lens(lens::Lens),
     Timeline(timeline::Timeline),
     Herds(contention::Herds),
+    Knee(knee::Knee),
 }
 
 /// A chart, with the data it draws already taken from the report.
@@ -87,12 +89,17 @@ pub fn charts(sides: &[Side], server: Option<&ServerSettings>) -> Result<Vec<Cha
     Ok(out)
 }
 
+/// The knee chart of a capacity search, shown before the charts of the run at its answer.
+pub fn search_chart(search: &super::search::SearchReport) -> Chart {
+    knee::chart(search)
+}
+
 impl Chart {
     fn size(&self) -> (u32, u32) {
         match &self.body {
             Body::Timeline(t) if t.panels() == 1 => (960, 380),
             Body::Timeline(t) => (960, 60 + 188 * t.panels() as u32),
-            Body::Lens(_) => (960, 520),
+            Body::Lens(_) | Body::Knee(_) => (960, 520),
             _ => (960, 440),
         }
     }
@@ -109,6 +116,7 @@ impl Chart {
             Body::Lens(l) => lens::draw(l, &self.title, root),
             Body::Timeline(t) => timeline::draw(t, &self.title, root),
             Body::Herds(h) => contention::draw(h, &self.title, root),
+            Body::Knee(k) => knee::draw(k, &self.title, root),
         }
     }
 

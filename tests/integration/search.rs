@@ -1,0 +1,154 @@
+//! `tokenstorm search`: the capacity search finds the knee of a target of known capacity, says when
+//! the capacity is above the range or the start already fails, and gives the same answer for the same
+//! seed. The embedded target's contacts API is given 4 workers of 10 ms: it carries 400 calls/s.
+//! Below that its latency is the service time; above it the queue, and latency, grow every second.
+//! Each step settles 0.5 s and is judged on 1 s: 3 % over capacity queues about 45 ms by the end of
+//! the judged window, past the 30 ms gate, so the answer cannot sit more than the search's 5 %
+//! resolution above capacity; a busy machine's own latency can only make it lower. Stated bound:
+//! within [0.75, 1.05] of capacity.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use tokenstorm::report::model::Report;
+use tokenstorm::vocabulary::{SearchVerdict, StepKind};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tokenstorm");
+const CAPACITY: f64 = 400.0;
+
+fn profile(search: &str) -> String {
+    format!(
+        r#"
+seed = 3
+duration = "1s"
+[server]
+token_ttl = "3600s"
+per_token_rate = "0/s"
+[server.service.contacts]
+workers = 4
+service_time = "10ms"
+queue = 5000
+[load]
+orgs = 2
+sessions = 20
+rate = "10/s"
+drain = "3s"
+max_in_flight = 5000
+[search]
+step = "1s"
+settle = "500ms"
+{search}
+[thresholds]
+"contacts.p99_ms" = "< 30"
+"contacts.error_rate" = "< 0.01"
+[[variant]]
+name = "go"
+client = "go-oauth2"
+"#
+    )
+}
+
+pub fn search_bin(dir: &Path, profile: &str, out: &str) -> (Output, Report) {
+    let path = dir.join(format!("{out}.toml"));
+    std::fs::write(&path, profile).unwrap();
+    let output = Command::new(BIN)
+        .arg("search")
+        .arg(&path)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(dir.join(out))
+        .arg("--junit")
+        .arg(dir.join(format!("{out}.xml")))
+        .env_remove("HTTP_PROXY")
+        .env_remove("HTTPS_PROXY")
+        .output()
+        .unwrap();
+    let report = tokenstorm::report::load(&dir.join(out).join("report.json"))
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+    (output, report)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn the_search_finds_the_knee_of_a_target_of_known_capacity() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = profile("start = \"100/s\"\nceiling = \"2000/s\"");
+    let (out, report) = search_bin(dir.path(), &text, "knee");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let s = report.search.as_ref().expect("a search block");
+    assert_eq!(s.verdict, SearchVerdict::Found);
+    let (holds, breaks) = (s.holds_per_s.unwrap(), s.breaks_per_s.unwrap());
+    assert!(
+        (0.75 * CAPACITY..=1.05 * CAPACITY).contains(&holds),
+        "holds {holds}"
+    );
+    assert!((breaks - holds) / holds <= 0.05, "{holds}..{breaks}");
+    let kinds: Vec<StepKind> = s.steps.iter().map(|st| st.kind).collect();
+    assert_eq!(&kinds[..3], [StepKind::Grow; 3], "100, 200, 400 first");
+    assert!(kinds.contains(&StepKind::Bisect));
+    assert!(s
+        .steps
+        .iter()
+        .filter(|st| st.held)
+        .all(|st| st.load_per_s <= holds));
+    let gate = s.broke_on.as_ref().expect("the gate that broke");
+    assert!(gate.metric.starts_with("contacts."), "{gate:?}");
+    // The verdict line, the answer's run and its gates, the page with its knee chart.
+    let line = format!(
+        "holds {} req/s; breaks at",
+        tokenstorm::report::search::load(holds)
+    );
+    assert!(stdout(&out).contains(&line), "{}", stdout(&out));
+    assert_eq!(report.variants.len(), 1);
+    assert!(report.thresholds.iter().all(|t| t.passed));
+    let page = std::fs::read_to_string(dir.path().join("knee/index.html")).unwrap();
+    assert!(page.contains("Capacity search") && page.contains("id=\"search-knee\""));
+    let junit = std::fs::read_to_string(dir.path().join("knee.xml")).unwrap();
+    assert!(junit.contains("contacts.p99_ms"), "{junit}");
+}
+
+#[test]
+fn a_holding_ceiling_is_above_range_and_a_failing_start_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = search_bin(
+        dir.path(),
+        &profile("start = \"100/s\"\nceiling = \"300/s\""),
+        "above",
+    );
+    let s = report.search.unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", stdout(&out));
+    assert_eq!(s.verdict, SearchVerdict::AboveRange);
+    let loads: Vec<f64> = s.steps.iter().map(|st| st.load_per_s).collect();
+    assert_eq!(loads, [100.0, 200.0, 300.0], "the ceiling is never passed");
+    assert!(stdout(&out).contains("capacity is above the range searched"));
+
+    let (out, report) = search_bin(
+        dir.path(),
+        &profile("start = \"800/s\"\nceiling = \"2000/s\""),
+        "start",
+    );
+    let s = report.search.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(s.verdict, SearchVerdict::StartFails);
+    assert_eq!(s.steps.len(), 1);
+    assert!(stdout(&out).contains("fails already at the start, 800 req/s"));
+}
+
+#[test]
+fn the_same_seed_gives_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    // Coarse (25 %), with every step 10 % or more from the knee: 120, 240 and 360 hold; 480 and
+    // 420 fail.
+    let text = profile("start = \"120/s\"\nceiling = \"2000/s\"\nresolution = 0.25");
+    let answers: Vec<(Option<f64>, Option<f64>)> = ["one", "two"]
+        .iter()
+        .map(|name| {
+            let s = search_bin(dir.path(), &text, name).1.search.unwrap();
+            (s.holds_per_s, s.breaks_per_s)
+        })
+        .collect();
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0], (Some(360.0), Some(420.0)));
+}
