@@ -28,6 +28,7 @@ mod integration {
     mod report_command;
     mod schema;
     mod search;
+    mod search_targets;
     mod secret_hygiene;
     mod served;
     mod shards;

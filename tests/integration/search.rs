@@ -15,7 +15,7 @@ use tokenstorm::vocabulary::{SearchVerdict, StepKind};
 const BIN: &str = env!("CARGO_BIN_EXE_tokenstorm");
 const CAPACITY: f64 = 400.0;
 
-fn profile(search: &str) -> String {
+pub fn profile_text(search: &str) -> String {
     format!(
         r#"
 seed = 3
@@ -47,7 +47,8 @@ client = "go-oauth2"
     )
 }
 
-pub fn search_bin(dir: &Path, profile: &str, out: &str) -> (Output, Report) {
+/// `tokenstorm search` on `profile`, writing to `dir/out`, with these environment variables.
+pub fn search_bin(dir: &Path, profile: &str, out: &str, env: &[(&str, &str)]) -> (Output, Report) {
     let path = dir.join(format!("{out}.toml"));
     std::fs::write(&path, profile).unwrap();
     let output = Command::new(BIN)
@@ -60,6 +61,7 @@ pub fn search_bin(dir: &Path, profile: &str, out: &str) -> (Output, Report) {
         .arg(dir.join(format!("{out}.xml")))
         .env_remove("HTTP_PROXY")
         .env_remove("HTTPS_PROXY")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let report = tokenstorm::report::load(&dir.join(out).join("report.json"))
@@ -74,8 +76,8 @@ fn stdout(o: &Output) -> String {
 #[test]
 fn the_search_finds_the_knee_of_a_target_of_known_capacity() {
     let dir = tempfile::tempdir().unwrap();
-    let text = profile("start = \"100/s\"\nceiling = \"2000/s\"");
-    let (out, report) = search_bin(dir.path(), &text, "knee");
+    let text = profile_text("start = \"100/s\"\nceiling = \"2000/s\"");
+    let (out, report) = search_bin(dir.path(), &text, "knee", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let s = report.search.as_ref().expect("a search block");
     assert_eq!(s.verdict, SearchVerdict::Found);
@@ -114,8 +116,9 @@ fn a_holding_ceiling_is_above_range_and_a_failing_start_is_said() {
     let dir = tempfile::tempdir().unwrap();
     let (out, report) = search_bin(
         dir.path(),
-        &profile("start = \"100/s\"\nceiling = \"300/s\""),
+        &profile_text("start = \"100/s\"\nceiling = \"300/s\""),
         "above",
+        &[],
     );
     let s = report.search.unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stdout(&out));
@@ -126,8 +129,9 @@ fn a_holding_ceiling_is_above_range_and_a_failing_start_is_said() {
 
     let (out, report) = search_bin(
         dir.path(),
-        &profile("start = \"800/s\"\nceiling = \"2000/s\""),
+        &profile_text("start = \"800/s\"\nceiling = \"2000/s\""),
         "start",
+        &[],
     );
     let s = report.search.unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
@@ -141,11 +145,11 @@ fn the_same_seed_gives_the_same_answer() {
     let dir = tempfile::tempdir().unwrap();
     // Coarse (25 %), with every step 10 % or more from the knee: 120, 240 and 360 hold; 480 and
     // 420 fail.
-    let text = profile("start = \"120/s\"\nceiling = \"2000/s\"\nresolution = 0.25");
+    let text = profile_text("start = \"120/s\"\nceiling = \"2000/s\"\nresolution = 0.25");
     let answers: Vec<(Option<f64>, Option<f64>)> = ["one", "two"]
         .iter()
         .map(|name| {
-            let s = search_bin(dir.path(), &text, name).1.search.unwrap();
+            let s = search_bin(dir.path(), &text, name, &[]).1.search.unwrap();
             (s.holds_per_s, s.breaks_per_s)
         })
         .collect();
