@@ -1,6 +1,7 @@
 //! `tokenstorm compare`: two reports (or two variants of one) side by side, with regression limits.
 
 use super::AppError;
+use crate::report::capacity::CapacityComparison;
 use crate::report::compare::{self, Comparison, Limit};
 use crate::report::model::{Report, VariantReport};
 use crate::report::{self as reports, junit, pages, ReportError};
@@ -28,48 +29,53 @@ pub struct Compared {
 
 pub fn run(options: &CompareOptions) -> Result<Compared, AppError> {
     let base_report = reports::load(&options.base)?;
-    let (base, candidate, base_label, candidate_label) = match &options.candidate {
-        None => {
-            let (a, b) = match options.variants.as_slice() {
-                [a, b] => (
-                    pick(&base_report, &options.base, Some(a))?,
-                    pick(&base_report, &options.base, Some(b))?,
-                ),
-                [] if base_report.variants.len() == 2 => {
-                    (&base_report.variants[0], &base_report.variants[1])
-                }
-                _ => {
-                    return Err(AppError::Usage(format!(
+    let candidate_report = options
+        .candidate
+        .as_deref()
+        .map(reports::load)
+        .transpose()?;
+    let (base, candidate, base_label, candidate_label) =
+        match (&options.candidate, &candidate_report) {
+            (None, _) | (_, None) => {
+                let (a, b) = match options.variants.as_slice() {
+                    [a, b] => (
+                        pick(&base_report, &options.base, Some(a))?,
+                        pick(&base_report, &options.base, Some(b))?,
+                    ),
+                    [] if base_report.variants.len() == 2 => {
+                        (&base_report.variants[0], &base_report.variants[1])
+                    }
+                    _ => {
+                        return Err(AppError::Usage(format!(
                         "comparing variants of one report needs two --variant names (it has: {})",
                         names(&base_report)
                     )))
-                }
-            };
-            let label = |v: &VariantReport| format!("{}:{}", options.base.display(), v.name);
-            (a.clone(), b.clone(), label(a), label(b))
-        }
-        Some(path) => {
-            let other = reports::load(path)?;
-            let (first, second) = match options.variants.as_slice() {
-                [] => (None, None),
-                [one] => (Some(one), Some(one)),
-                [a, b] => (Some(a), Some(b)),
-                _ => {
-                    return Err(AppError::Usage(
-                        "give --variant at most twice: base, then candidate".into(),
-                    ))
-                }
-            };
-            let a = pick(&base_report, &options.base, first)?;
-            let b = pick(&other, path, second)?;
-            (
-                a.clone(),
-                b.clone(),
-                format!("{}:{}", options.base.display(), a.name),
-                format!("{}:{}", path.display(), b.name),
-            )
-        }
-    };
+                    }
+                };
+                let label = |v: &VariantReport| format!("{}:{}", options.base.display(), v.name);
+                (a.clone(), b.clone(), label(a), label(b))
+            }
+            (Some(path), Some(other)) => {
+                let (first, second) = match options.variants.as_slice() {
+                    [] => (None, None),
+                    [one] => (Some(one), Some(one)),
+                    [a, b] => (Some(a), Some(b)),
+                    _ => {
+                        return Err(AppError::Usage(
+                            "give --variant at most twice: base, then candidate".into(),
+                        ))
+                    }
+                };
+                let a = pick(&base_report, &options.base, first)?;
+                let b = pick(other, path, second)?;
+                (
+                    a.clone(),
+                    b.clone(),
+                    format!("{}:{}", options.base.display(), a.name),
+                    format!("{}:{}", path.display(), b.name),
+                )
+            }
+        };
     let limits = if options.fail_on_regression && options.limits.is_empty() {
         compare::default_limits()
     } else {
@@ -81,7 +87,7 @@ pub fn run(options: &CompareOptions) -> Result<Compared, AppError> {
             options.confidence
         )));
     }
-    let comparison = compare::compare(
+    let mut comparison = compare::compare(
         &base,
         &candidate,
         &base_label,
@@ -89,6 +95,13 @@ pub fn run(options: &CompareOptions) -> Result<Compared, AppError> {
         &limits,
         options.confidence,
     );
+    let candidate_search = candidate_report.as_ref().and_then(|r| r.search.as_ref());
+    if let (Some(b), Some(c)) = (&base_report.search, candidate_search) {
+        let capacity = CapacityComparison::of(b, c);
+        // The release question: a build that carries less has regressed, whatever else it does.
+        comparison.regressed |= capacity.lowered;
+        comparison.capacity = Some(capacity);
+    }
     let dir = options.out.clone().unwrap_or_else(|| {
         let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
         PathBuf::from("reports").join(format!("compare-{stamp}"))

@@ -136,6 +136,9 @@ pub struct Comparison {
     pub significance: Vec<Significance>,
     pub limits: Vec<LimitResult>,
     pub regressed: bool,
+    /// Two capacity searches: their answers side by side (a lowered capacity is a regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<super::capacity::CapacityComparison>,
 }
 
 fn value(v: &VariantReport, metric: &str) -> Option<f64> {
@@ -208,6 +211,7 @@ pub fn compare(
         base: base_label.to_owned(),
         candidate: candidate_label.to_owned(),
         regressed: limits.iter().any(|l| l.regressed),
+        capacity: None,
         rows,
         confidence,
         significance,
@@ -232,6 +236,9 @@ fn num(v: Option<f64>) -> String {
 pub fn render(c: &Comparison) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "base: {}    candidate: {}", c.base, c.candidate);
+    if let Some(capacity) = &c.capacity {
+        let _ = writeln!(out, "{}", capacity.line());
+    }
     render_rows(&mut out, &c.rows);
     if !c.significance.is_empty() {
         render_significance(&mut out, c);

@@ -1,6 +1,7 @@
 //! Reports: the JSON document, built once from the recorder's data, and the writers that present it.
 
 pub mod build;
+pub mod capacity;
 pub mod compare;
 pub mod early;
 pub mod gates;

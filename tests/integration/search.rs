@@ -109,6 +109,37 @@ fn the_search_finds_the_knee_of_a_target_of_known_capacity() {
     assert!(page.contains("Capacity search") && page.contains("id=\"search-knee\""));
     let junit = std::fs::read_to_string(dir.path().join("knee.xml")).unwrap();
     assert!(junit.contains("contacts.p99_ms"), "{junit}");
+    compare_answers(dir.path(), holds);
+}
+
+/// `compare` of two searches compares their answers: a candidate that holds 20 % less regressed.
+fn compare_answers(dir: &Path, holds: f64) {
+    let base = dir.join("knee/report.json");
+    let mut lower: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    lower["search"]["holds_per_s"] = (holds * 0.8).into();
+    let candidate = dir.join("lower.json");
+    std::fs::write(&candidate, lower.to_string()).unwrap();
+    let compare = |candidate: &Path| {
+        Command::new(BIN)
+            .arg("compare")
+            .args([&base, candidate])
+            .arg("--fail-on-regression")
+            .arg("--out")
+            .arg(dir.join("cmp"))
+            .output()
+            .unwrap()
+    };
+    let out = compare(&candidate);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("(-20.0 %): LOWER: capacity regressed"),
+        "{}",
+        stdout(&out)
+    );
+    let same = compare(&base);
+    assert_eq!(same.status.code(), Some(0), "{}", stdout(&same));
+    assert!(stdout(&same).contains("the same within the resolution"));
 }
 
 #[test]

@@ -24,10 +24,10 @@ pub fn compare_page(
     sides: &[(String, &VariantReport)],
     rendered: &[Rendered],
 ) -> Result<String, minijinja::Error> {
-    let (verdict, class) = if comparison.limits.is_empty() {
-        ("no limits", "none")
-    } else if comparison.regressed {
+    let (verdict, class) = if comparison.regressed {
         ("REGRESSED", "fail")
+    } else if comparison.limits.is_empty() && comparison.capacity.is_none() {
+        ("no limits", "none")
     } else {
         ("PASS", "pass")
     };
@@ -46,7 +46,8 @@ pub fn compare_page(
         verdict => verdict,
         verdict_class => class,
         meta => Value::from(Serde(meta)),
-        warnings => Vec::<String>::new(),
+        // A lowered capacity is the headline of a comparison of two searches.
+        warnings => comparison.capacity.iter().map(|c| c.line()).collect::<Vec<_>>(),
         comparison => context! {
             rows => rows,
             limits => limits,
