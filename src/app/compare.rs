@@ -35,47 +35,7 @@ pub fn run(options: &CompareOptions) -> Result<Compared, AppError> {
         .map(reports::load)
         .transpose()?;
     let (base, candidate, base_label, candidate_label) =
-        match (&options.candidate, &candidate_report) {
-            (None, _) | (_, None) => {
-                let (a, b) = match options.variants.as_slice() {
-                    [a, b] => (
-                        pick(&base_report, &options.base, Some(a))?,
-                        pick(&base_report, &options.base, Some(b))?,
-                    ),
-                    [] if base_report.variants.len() == 2 => {
-                        (&base_report.variants[0], &base_report.variants[1])
-                    }
-                    _ => {
-                        return Err(AppError::Usage(format!(
-                        "comparing variants of one report needs two --variant names (it has: {})",
-                        names(&base_report)
-                    )))
-                    }
-                };
-                let label = |v: &VariantReport| format!("{}:{}", options.base.display(), v.name);
-                (a.clone(), b.clone(), label(a), label(b))
-            }
-            (Some(path), Some(other)) => {
-                let (first, second) = match options.variants.as_slice() {
-                    [] => (None, None),
-                    [one] => (Some(one), Some(one)),
-                    [a, b] => (Some(a), Some(b)),
-                    _ => {
-                        return Err(AppError::Usage(
-                            "give --variant at most twice: base, then candidate".into(),
-                        ))
-                    }
-                };
-                let a = pick(&base_report, &options.base, first)?;
-                let b = pick(other, path, second)?;
-                (
-                    a.clone(),
-                    b.clone(),
-                    format!("{}:{}", options.base.display(), a.name),
-                    format!("{}:{}", path.display(), b.name),
-                )
-            }
-        };
+        sides(options, &base_report, candidate_report.as_ref())?;
     let limits = if options.fail_on_regression && options.limits.is_empty() {
         compare::default_limits()
     } else {
@@ -118,6 +78,56 @@ pub fn run(options: &CompareOptions) -> Result<Compared, AppError> {
         path,
         page,
     })
+}
+
+/// The two variants compared and their labels: two variants of the base report, or one of each.
+fn sides(
+    options: &CompareOptions,
+    base_report: &Report,
+    candidate_report: Option<&Report>,
+) -> Result<(VariantReport, VariantReport, String, String), AppError> {
+    let sides = match (&options.candidate, candidate_report) {
+        (None, _) | (_, None) => {
+            let (a, b) = match options.variants.as_slice() {
+                [a, b] => (
+                    pick(base_report, &options.base, Some(a))?,
+                    pick(base_report, &options.base, Some(b))?,
+                ),
+                [] if base_report.variants.len() == 2 => {
+                    (&base_report.variants[0], &base_report.variants[1])
+                }
+                _ => {
+                    return Err(AppError::Usage(format!(
+                        "comparing variants of one report needs two --variant names (it has: {})",
+                        names(base_report)
+                    )))
+                }
+            };
+            let label = |v: &VariantReport| format!("{}:{}", options.base.display(), v.name);
+            (a.clone(), b.clone(), label(a), label(b))
+        }
+        (Some(path), Some(other)) => {
+            let (first, second) = match options.variants.as_slice() {
+                [] => (None, None),
+                [one] => (Some(one), Some(one)),
+                [a, b] => (Some(a), Some(b)),
+                _ => {
+                    return Err(AppError::Usage(
+                        "give --variant at most twice: base, then candidate".into(),
+                    ))
+                }
+            };
+            let a = pick(base_report, &options.base, first)?;
+            let b = pick(other, path, second)?;
+            (
+                a.clone(),
+                b.clone(),
+                format!("{}:{}", options.base.display(), a.name),
+                format!("{}:{}", path.display(), b.name),
+            )
+        }
+    };
+    Ok(sides)
 }
 
 /// The variant named `name`, or the only one when no name is given.
