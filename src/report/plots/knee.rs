@@ -4,6 +4,7 @@
 use super::style::{self, legend, Group, FAMILY, MUTED};
 use super::{Body, Chart, DrawResult};
 use crate::report::search::{self, SearchReport};
+use plotters::coord::ranged1d::Ranged;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -57,19 +58,25 @@ where
     let root = root.titled(title, (FAMILY, 18))?;
     let (top, bottom) = root.split_vertically(root.dim_in_pixel().1 * 3 / 5);
     let x_max = style::top(k.steps.iter().map(|s| s.0).fold(0.0, f64::max));
-    let p99_max = style::top(k.steps.iter().map(|s| s.1).fold(0.0, f64::max));
+    // Log scale: the flat latency below the knee and the queueing above it both stay readable.
+    let p99s = k.steps.iter().map(|s| s.1.max(0.01));
+    let p99_min = p99s.clone().fold(f64::MAX, f64::min).min(1e6) / 2.0;
+    let p99_max = p99s.fold(0.0, f64::max).max(p99_min * 4.0) * 2.0;
     let mut upper = ChartBuilder::on(&top)
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(64)
-        .build_cartesian_2d(0f64..x_max, 0f64..p99_max)?;
+        .build_cartesian_2d(0f64..x_max, (p99_min..p99_max).log_scale())?;
     style::mesh(&mut upper.configure_mesh(), 13)
         .y_desc("contacts p99 (ms)")
         .x_label_formatter(&|x| search::load(*x))
         .y_label_formatter(&|y| style::ms(*y))
         .draw()?;
-    mark(&mut upper, k, p99_max)?;
-    points(&mut upper, k.steps.iter().map(|s| (s.0, s.1, s.4)))?;
+    mark(&mut upper, k, (p99_min, p99_max))?;
+    points(
+        &mut upper,
+        k.steps.iter().map(|s| (s.0, s.1.max(0.01), s.4)),
+    )?;
     let share_max = style::top(k.steps.iter().map(|s| s.2).fold(0.0, f64::max).max(0.01));
     let mut lower = ChartBuilder::on(&bottom)
         .margin(12)
@@ -82,7 +89,7 @@ where
         .x_label_formatter(&|x| search::load(*x))
         .y_label_formatter(&|y| style::percent(*y))
         .draw()?;
-    mark(&mut lower, k, share_max)?;
+    mark(&mut lower, k, (0.0, share_max))?;
     let mut by_load = k.steps.clone();
     by_load.sort_by(|a, b| a.0.total_cmp(&b.0));
     let line = |pick: fn(&(f64, f64, f64, f64, bool)) -> f64, color: RGBColor, label: &str| {
@@ -104,12 +111,16 @@ where
     legend(&mut lower, SeriesLabelPosition::UpperLeft)
 }
 
-type Panel<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type Panel<'a, DB, Y> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, Y>>;
 
-fn points<DB>(chart: &mut Panel<'_, DB>, at: impl Iterator<Item = (f64, f64, bool)>) -> DrawResult
+fn points<DB, Y>(
+    chart: &mut Panel<'_, DB, Y>,
+    at: impl Iterator<Item = (f64, f64, bool)>,
+) -> DrawResult
 where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
+    Y: Ranged<ValueType = f64>,
 {
     chart.draw_series(at.map(|(x, y, held)| {
         let color = if held { HELD } else { FAILED };
@@ -118,21 +129,19 @@ where
     Ok(())
 }
 
-/// The answer (solid) and the first failing load (dashed), across the panel.
-fn mark<DB>(chart: &mut Panel<'_, DB>, k: &Knee, y_max: f64) -> DrawResult
+/// The answer (solid) and the first failing load (dashed), across the panel's `(bottom, top)`.
+fn mark<DB, Y>(chart: &mut Panel<'_, DB, Y>, k: &Knee, (y0, y1): (f64, f64)) -> DrawResult
 where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
+    Y: Ranged<ValueType = f64>,
 {
     if let Some(x) = k.holds {
-        chart.draw_series(LineSeries::new(
-            [(x, 0.0), (x, y_max)],
-            HELD.stroke_width(2),
-        ))?;
+        chart.draw_series(LineSeries::new([(x, y0), (x, y1)], HELD.stroke_width(2)))?;
     }
     if let Some(x) = k.breaks {
         chart.draw_series(DashedLineSeries::new(
-            [(x, 0.0), (x, y_max)],
+            [(x, y0), (x, y1)],
             6,
             4,
             MUTED.stroke_width(2),
