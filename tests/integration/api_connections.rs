@@ -17,6 +17,9 @@ struct Seen {
     /// One permit for each connection the server has closed, so a test can wait for a close
     /// instead of sleeping and hoping it happened.
     closed: Arc<tokio::sync::Semaphore>,
+    /// Requests arrived so far; no answer goes out before `hold` have (a burst made to overlap).
+    arrived: Arc<tokio::sync::watch::Sender<usize>>,
+    hold: usize,
 }
 
 impl Default for Seen {
@@ -25,6 +28,8 @@ impl Default for Seen {
             connections: 0,
             heads: Vec::new(),
             closed: Arc::new(tokio::sync::Semaphore::new(0)),
+            arrived: Arc::new(tokio::sync::watch::channel(0).0),
+            hold: 0,
         }
     }
 }
@@ -32,9 +37,18 @@ impl Default for Seen {
 /// Answers every request with a small 200; with `close_after_one`, closes each connection after its
 /// first response without saying so (as a server whose keep-alive timeout ran out does).
 async fn server(close_after_one: bool) -> (String, Arc<Mutex<Seen>>) {
+    server_holding(close_after_one, 0).await
+}
+
+/// As `server`, but the first answers wait until `hold` requests have arrived: with fewer
+/// connections than that, none would come, so a burst's calls truly overlap on any machine.
+async fn server_holding(close_after_one: bool, hold: usize) -> (String, Arc<Mutex<Seen>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Seen::default()));
+    let seen = Arc::new(Mutex::new(Seen {
+        hold,
+        ..Seen::default()
+    }));
     let record = seen.clone();
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
@@ -68,7 +82,13 @@ async fn answer(socket: tokio::net::TcpStream, record: &Mutex<Seen>, close_after
             }
             head.push_str(&line);
         }
-        record.lock().unwrap().heads.push(head);
+        let (arrived, hold) = {
+            let mut seen = record.lock().unwrap();
+            seen.heads.push(head);
+            seen.arrived.send_replace(seen.heads.len());
+            (seen.arrived.clone(), seen.hold)
+        };
+        let _ = arrived.subscribe().wait_for(|n| *n >= hold).await;
         let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
         if socket.write_all(reply.as_bytes()).await.is_err() || close_after_one {
             return;
@@ -173,8 +193,9 @@ fn a_connection_bound_makes_a_burst_of_calls_share_that_many() {
             }
             calls.join_all().await
         };
-        // Unbounded, a burst opens a connection per concurrent call.
-        let (base, seen) = server(false).await;
+        // Unbounded, a burst opens a connection per concurrent call: the server answers none until
+        // four are in flight, which takes four connections.
+        let (base, seen) = server_holding(false, 4).await;
         let replies = burst(api(&base, None)).await;
         assert!(replies.iter().all(|r| r.outcome == Outcome::Ok));
         let unbounded = seen.lock().unwrap().connections;
@@ -183,7 +204,8 @@ fn a_connection_bound_makes_a_burst_of_calls_share_that_many() {
             "{unbounded} connections for 40 concurrent calls"
         );
 
-        let (base, seen) = server(false).await;
+        // Bounded at 3, and the server holds its answers until 3 are in flight: exactly 3 connections.
+        let (base, seen) = server_holding(false, 3).await;
         let replies = burst(api_bounded(&base, None, Some(3))).await;
         assert!(replies.iter().all(|r| r.outcome == Outcome::Ok));
         assert_eq!(seen.lock().unwrap().connections, 3);

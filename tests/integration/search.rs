@@ -1,11 +1,11 @@
 //! `tokenstorm search`: the capacity search finds the knee of a target of known capacity, says when
 //! the capacity is above the range or the start already fails, and gives the same answer for the same
-//! seed. The embedded target's contacts API is given 4 workers of 10 ms: it carries 400 calls/s.
-//! Below that its latency is the service time; above it the queue, and latency, grow every second.
-//! Each step settles 0.5 s and is judged on 1 s: 3 % over capacity queues about 45 ms by the end of
-//! the judged window, past the 30 ms gate, so the answer cannot sit more than the search's 5 %
-//! resolution above capacity; a busy machine's own latency can only make it lower. Stated bound:
-//! within [0.75, 1.05] of capacity.
+//! seed. The embedded target's contacts API is given 4 workers of 10 ms (it carries 400 calls/s) and
+//! room for 40 waiting; beyond that it refuses with 503, and the gate is the error rate. Each step
+//! settles 0.5 s and is judged on 2 s: 5 % over capacity fills the queue 2 s in, and the refusals of
+//! the last half second put the error rate past 1 %; below capacity nothing waits but a pause of the
+//! machine itself, and a pause long enough to fill the queue (over 100 ms) can only make the answer
+//! lower. Stated bound: within [0.5, 1.05] of capacity.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -26,7 +26,7 @@ per_token_rate = "0/s"
 [server.service.contacts]
 workers = 4
 service_time = "10ms"
-queue = 5000
+queue = 40
 [load]
 orgs = 2
 sessions = 20
@@ -34,11 +34,10 @@ rate = "10/s"
 drain = "3s"
 max_in_flight = 5000
 [search]
-step = "1s"
+step = "2s"
 settle = "500ms"
 {search}
 [thresholds]
-"contacts.p99_ms" = "< 30"
 "contacts.error_rate" = "< 0.01"
 [[variant]]
 name = "go"
@@ -83,7 +82,7 @@ fn the_search_finds_the_knee_of_a_target_of_known_capacity() {
     assert_eq!(s.verdict, SearchVerdict::Found);
     let (holds, breaks) = (s.holds_per_s.unwrap(), s.breaks_per_s.unwrap());
     assert!(
-        (0.75 * CAPACITY..=1.05 * CAPACITY).contains(&holds),
+        (0.5 * CAPACITY..=1.05 * CAPACITY).contains(&holds),
         "holds {holds}"
     );
     assert!((breaks - holds) / holds <= 0.05, "{holds}..{breaks}");
@@ -108,7 +107,7 @@ fn the_search_finds_the_knee_of_a_target_of_known_capacity() {
     let page = std::fs::read_to_string(dir.path().join("knee/index.html")).unwrap();
     assert!(page.contains("Capacity search") && page.contains("id=\"search-knee\""));
     let junit = std::fs::read_to_string(dir.path().join("knee.xml")).unwrap();
-    assert!(junit.contains("contacts.p99_ms"), "{junit}");
+    assert!(junit.contains("contacts.error_rate"), "{junit}");
     compare_answers(dir.path(), holds);
 }
 
@@ -147,7 +146,7 @@ fn a_holding_ceiling_is_above_range_and_a_failing_start_is_said() {
     let dir = tempfile::tempdir().unwrap();
     let (out, report) = search_bin(
         dir.path(),
-        &profile_text("start = \"100/s\"\nceiling = \"300/s\""),
+        &profile_text("start = \"100/s\"\nceiling = \"200/s\""),
         "above",
         &[],
     );
@@ -155,7 +154,7 @@ fn a_holding_ceiling_is_above_range_and_a_failing_start_is_said() {
     assert_eq!(out.status.code(), Some(5), "{}", stdout(&out));
     assert_eq!(s.verdict, SearchVerdict::AboveRange);
     let loads: Vec<f64> = s.steps.iter().map(|st| st.load_per_s).collect();
-    assert_eq!(loads, [100.0, 200.0, 300.0], "the ceiling is never passed");
+    assert_eq!(loads, [100.0, 200.0], "the ceiling is never passed");
     assert!(stdout(&out).contains("capacity is above the range searched"));
 
     let (out, report) = search_bin(
@@ -174,9 +173,9 @@ fn a_holding_ceiling_is_above_range_and_a_failing_start_is_said() {
 #[test]
 fn the_same_seed_gives_the_same_answer() {
     let dir = tempfile::tempdir().unwrap();
-    // Coarse (25 %), with every step 10 % or more from the knee: 120, 240 and 360 hold; 480 and
-    // 420 fail.
-    let text = profile_text("start = \"120/s\"\nceiling = \"2000/s\"\nresolution = 0.25");
+    // Coarse (50 %), with every step 12 % or more from the knee: 150 holds, 450 fails, 300 holds.
+    let text =
+        profile_text("start = \"150/s\"\nceiling = \"2000/s\"\nfactor = 3\nresolution = 0.5");
     let answers: Vec<(Option<f64>, Option<f64>)> = ["one", "two"]
         .iter()
         .map(|name| {
@@ -185,5 +184,5 @@ fn the_same_seed_gives_the_same_answer() {
         })
         .collect();
     assert_eq!(answers[0], answers[1]);
-    assert_eq!(answers[0], (Some(360.0), Some(420.0)));
+    assert_eq!(answers[0], (Some(300.0), Some(450.0)));
 }
