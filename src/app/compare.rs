@@ -57,6 +57,13 @@ pub fn run(options: &CompareOptions) -> Result<Compared, AppError> {
     );
     let candidate_search = candidate_report.as_ref().and_then(|r| r.search.as_ref());
     if let (Some(b), Some(c)) = (&base_report.search, candidate_search) {
+        if b.grow != c.grow {
+            return Err(AppError::Usage(format!(
+                "the base search grew {} and the candidate {}: their answers do not compare",
+                b.grow.unit(),
+                c.grow.unit()
+            )));
+        }
         let capacity = CapacityComparison::of(b, c);
         // The release question: a build that carries less has regressed, whatever else it does.
         comparison.regressed |= capacity.lowered;

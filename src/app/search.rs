@@ -9,7 +9,9 @@ use super::AppError;
 use crate::engine::search::{Search, SearchSpec, StepKind, Verdict};
 use crate::plan::schedule::Stage;
 use crate::plan::{ClientModel, Load, Plan};
-use crate::profile::search::SearchSection;
+use crate::profile::search::{GrowName, SearchSection};
+use crate::profile::target::TargetSection;
+use crate::profile::Loaded;
 use crate::report::gates::{self, Gate};
 use crate::report::model::{Report, ThresholdResult, VariantReport, FORMAT_VERSION};
 use crate::report::search::{SearchReport, SearchStep, JUDGED};
@@ -48,7 +50,15 @@ pub async fn search(options: RunOptions, signals: Signals) -> Result<SearchResul
         ))
     })?;
     let model = searched_variant(&plan, &section)?;
-    let gates = judged_gates(&plan, &model.name)?;
+    let searcher = Searcher {
+        gates: judged_gates(&plan, &model.name)?,
+        plan: &plan,
+        loaded: &loaded,
+        model: &model,
+        section: &section,
+        options: &options,
+        signals: &signals,
+    };
     let started_at = run::utc_now();
     let mut search = Search::new(spec(&section));
     let mut runs: Vec<StepRun> = Vec::new();
@@ -56,16 +66,7 @@ pub async fn search(options: RunOptions, signals: Signals) -> Result<SearchResul
         if signals.first().is_some() {
             break;
         }
-        let ran = step(
-            &plan,
-            &model,
-            &section,
-            (load, kind),
-            &gates,
-            &options,
-            &signals,
-        )
-        .await?;
+        let ran = searcher.step(load, kind).await?;
         if signals.first().is_some() {
             // A step cut short proves nothing either way.
             break;
@@ -102,11 +103,12 @@ pub async fn search(options: RunOptions, signals: Signals) -> Result<SearchResul
 
 fn spec(s: &SearchSection) -> SearchSpec {
     SearchSpec {
-        start: s.start.per_second,
-        ceiling: s.ceiling.per_second,
+        start: s.start.value(),
+        ceiling: s.ceiling.value(),
         factor: s.factor,
         resolution: s.resolution,
         repeats: s.repeats,
+        whole: s.grow == GrowName::Orgs,
     }
 }
 
@@ -189,39 +191,67 @@ fn step_load(load: &Load, per_s: f64, settle: Duration, judged: Duration) -> Loa
     }
 }
 
-async fn step(
-    plan: &Plan,
-    model: &ClientModel,
-    section: &SearchSection,
-    (load, kind): (f64, StepKind),
-    gates: &[Gate],
-    options: &RunOptions,
-    signals: &Signals,
-) -> Result<StepRun, AppError> {
-    let mut step_plan = plan.clone();
-    step_plan.load = step_load(&plan.load, load, section.settle.0, section.step.0);
-    if options.announce {
-        eprintln!(
-            "search step ({}): {} req/s, {:.0}s settling + {:.0}s judged",
-            kind_name(kind),
-            crate::report::search::load(load),
-            section.settle.0.as_secs_f64(),
-            section.step.0.as_secs_f64()
-        );
+/// What every step of one search shares.
+struct Searcher<'a> {
+    plan: &'a Plan,
+    loaded: &'a Loaded,
+    model: &'a ClientModel,
+    section: &'a SearchSection,
+    gates: Vec<Gate>,
+    options: &'a RunOptions,
+    signals: &'a Signals,
+}
+
+impl Searcher<'_> {
+    async fn step(&self, load: f64, kind: StepKind) -> Result<StepRun, AppError> {
+        let (mut step_plan, rate) = self.plan_at(load)?;
+        let section = self.section;
+        step_plan.load = step_load(&step_plan.load, rate, section.settle.0, section.step.0);
+        if self.options.announce {
+            eprintln!(
+                "search step ({}): {} {}, {:.0}s settling + {:.0}s judged",
+                kind_name(kind),
+                crate::report::search::load(load),
+                section.grow.unit(),
+                section.settle.0.as_secs_f64(),
+                section.step.0.as_secs_f64()
+            );
+        }
+        let quiet = RunOptions {
+            announce: false,
+            ..self.options.clone()
+        };
+        let done = run::run_variant(&step_plan, 0, self.model, &quiet, self.signals).await?;
+        let results = gates::evaluate(&done.variant.report, &self.gates);
+        let failed: Vec<ThresholdResult> = results.iter().filter(|r| !r.passed).cloned().collect();
+        Ok(StepRun {
+            step: SearchStep::of(&done.variant.report, (load, rate), kind, failed),
+            variant: done.variant.report,
+            results,
+            target_label: done.target_label,
+        })
     }
-    let quiet = RunOptions {
-        announce: false,
-        ..options.clone()
-    };
-    let done = run::run_variant(&step_plan, 0, model, &quiet, signals).await?;
-    let results = gates::evaluate(&done.variant.report, gates);
-    let failed: Vec<ThresholdResult> = results.iter().filter(|r| !r.passed).cloned().collect();
-    Ok(StepRun {
-        step: SearchStep::of(&done.variant.report, load, kind, failed),
-        variant: done.variant.report,
-        results,
-        target_label: done.target_label,
-    })
+
+    /// The plan of a step at `load`, and the request rate it sends: the profile's plan at that rate,
+    /// or, growing orgs, the plan of a profile with that many orgs, each with the profile's per-org
+    /// share of sessions and rate (against a real target, its first [[target.orgs]]).
+    fn plan_at(&self, load: f64) -> Result<(Plan, f64), AppError> {
+        if self.section.grow == GrowName::Rate {
+            return Ok((self.plan.clone(), load));
+        }
+        let base = &self.loaded.profile.load;
+        let orgs = load.round().max(1.0) as u32;
+        let per_org = f64::from(orgs) / f64::from(base.orgs.max(1));
+        let mut grown = self.loaded.clone();
+        let shape = &mut grown.profile.load;
+        shape.orgs = orgs;
+        shape.sessions = ((f64::from(base.sessions) * per_org).ceil() as u32).max(orgs);
+        if let TargetSection::Http(http) = &mut grown.profile.target {
+            http.orgs.truncate(orgs as usize);
+        }
+        let plan = run::plan_with_credentials(&grown, &self.options.overrides)?;
+        Ok((plan, base.peak_rate() * per_org))
+    }
 }
 
 fn kind_name(kind: StepKind) -> &'static str {
@@ -243,7 +273,7 @@ struct Found<'a> {
 
 /// The report: the search block, and the run at the answer (or, when nothing held, at the start) as
 /// its variant, with its gates as the thresholds (so `--junit` has a case per gate at the answer).
-fn build(plan: &Plan, loaded: &crate::profile::Loaded, found: Found, runs: Vec<StepRun>) -> Report {
+fn build(plan: &Plan, loaded: &Loaded, found: Found, runs: Vec<StepRun>) -> Report {
     let Found {
         section,
         model,
@@ -253,7 +283,7 @@ fn build(plan: &Plan, loaded: &crate::profile::Loaded, found: Found, runs: Vec<S
     } = found;
     let broke_on = failed.and_then(|at| {
         runs.iter()
-            .find(|r| r.step.load_per_s == at && r.step.kind != StepKind::Repeat)
+            .find(|r| r.step.load == at && r.step.kind != StepKind::Repeat)
             .and_then(|r| r.step.failed.first().cloned())
     });
     let shown_load = held.or(failed);
@@ -264,7 +294,7 @@ fn build(plan: &Plan, loaded: &crate::profile::Loaded, found: Found, runs: Vec<S
     let shown = runs
         .into_iter()
         .rev()
-        .find(|r| Some(r.step.load_per_s) == shown_load && r.step.kind != StepKind::Repeat);
+        .find(|r| Some(r.step.load) == shown_load && r.step.kind != StepKind::Repeat);
     let (variants, thresholds) =
         shown.map_or((Vec::new(), Vec::new()), |r| (vec![r.variant], r.results));
     let server = variants
@@ -295,15 +325,15 @@ fn build(plan: &Plan, loaded: &crate::profile::Loaded, found: Found, runs: Vec<S
         search: Some(SearchReport {
             grow: section.grow,
             variant: model.name.clone(),
-            start_per_s: section.start.per_second,
-            ceiling_per_s: section.ceiling.per_second,
+            start: section.start.value(),
+            ceiling: section.ceiling.value(),
             factor: section.factor,
             resolution: section.resolution,
             step_s: section.step.0.as_secs_f64(),
             settle_s: section.settle.0.as_secs_f64(),
             verdict,
-            holds_per_s: held,
-            breaks_per_s: failed.filter(|_| verdict != Verdict::AboveRange),
+            holds: held,
+            breaks: failed.filter(|_| verdict != Verdict::AboveRange),
             broke_on,
             steps,
         }),

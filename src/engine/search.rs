@@ -15,6 +15,9 @@ pub struct SearchSpec {
     /// The bracket is narrow enough when (failed - held) / held is at most this.
     pub resolution: f64,
     pub repeats: u32,
+    /// Loads are whole numbers (orgs): steps round, and a bracket of neighbours is as narrow as
+    /// it gets.
+    pub whole: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -49,13 +52,12 @@ impl Search {
             _ if self.ceiling_held => None,
             (None, Some(_)) => None,
             (_, None) => {
-                let load = self
-                    .grown
-                    .map_or(s.start, |g| (g * s.factor).min(s.ceiling));
+                let load = self.grown.map_or(s.start, |g| self.grown_from(g));
                 Some((load, StepKind::Grow))
             }
-            (Some(held), Some(failed)) if (failed - held) / held > s.resolution => {
-                Some(((held + failed) / 2.0, StepKind::Bisect))
+            (Some(held), Some(failed)) if self.wide(held, failed) => {
+                let mid = (held + failed) / 2.0;
+                Some((if s.whole { mid.floor() } else { mid }, StepKind::Bisect))
             }
             (Some(held), Some(failed)) if self.repeats_left > 0 => {
                 let load = if self.repeat_next_held { held } else { failed };
@@ -63,6 +65,22 @@ impl Search {
             }
             _ => None,
         }
+    }
+
+    fn grown_from(&self, last: f64) -> f64 {
+        let s = &self.spec;
+        let next = if s.whole {
+            (last * s.factor).round().max(last + 1.0)
+        } else {
+            last * s.factor
+        };
+        next.min(s.ceiling)
+    }
+
+    /// Whether the bracket is still wider than the resolution (and, for whole loads, than one).
+    fn wide(&self, held: f64, failed: f64) -> bool {
+        let s = &self.spec;
+        (failed - held) / held > s.resolution && !(s.whole && failed - held <= 1.0)
     }
 
     /// What a step at `load` came to.
@@ -114,6 +132,7 @@ mod tests {
             factor: 2.0,
             resolution: 0.05,
             repeats,
+            whole: false,
         }
     }
 
@@ -168,6 +187,26 @@ mod tests {
             .collect();
         assert_eq!(repeats, [425.0, 437.5, 425.0, 437.5]);
         assert_eq!(search.bracket(), (Some(425.0), Some(437.5)));
+    }
+
+    #[test]
+    fn whole_loads_step_by_whole_numbers_and_stop_at_neighbours() {
+        let whole = SearchSpec {
+            start: 1.0,
+            ceiling: 100.0,
+            factor: 1.5,
+            resolution: 0.01,
+            repeats: 0,
+            whole: true,
+        };
+        let (steps, search) = against(Search::new(whole), 13.0);
+        let loads: Vec<f64> = steps.iter().map(|s| s.0).collect();
+        // 1 * 1.5 rounds to 2 (never to 1 again), then 3, 5 (4.5), 8 (7.5), 12, 18; bisect 15, 13, 14.
+        assert_eq!(
+            loads,
+            [1.0, 2.0, 3.0, 5.0, 8.0, 12.0, 18.0, 15.0, 13.0, 14.0]
+        );
+        assert_eq!(search.bracket(), (Some(13.0), Some(14.0)));
     }
 
     #[test]

@@ -9,14 +9,15 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchSection {
-    /// What grows: `"rate"` (the open model's request rate).
+    /// What grows: `"rate"` (the open model's request rate) or `"orgs"` (tenants, each with the
+    /// profile's per-org share of sessions and rate).
     #[serde(default)]
     pub grow: GrowName,
-    /// The first step's load.
-    pub start: Rate,
+    /// The first step's load: a rate (`"100/s"`) for `rate`, a count for `orgs`.
+    pub start: SearchLoad,
     /// The most the search may send. Required: against a real target every step must be one its
     /// owners agreed to.
-    pub ceiling: Rate,
+    pub ceiling: SearchLoad,
     /// Each growing step is this many times the last.
     #[serde(default = "default_factor")]
     pub factor: f64,
@@ -42,6 +43,35 @@ pub struct SearchSection {
 pub enum GrowName {
     #[default]
     Rate,
+    Orgs,
+}
+
+impl GrowName {
+    /// The unit a load of this kind is written in.
+    pub fn unit(self) -> &'static str {
+        match self {
+            GrowName::Rate => "req/s",
+            GrowName::Orgs => "orgs",
+        }
+    }
+}
+
+/// A search's load as written: a rate for `grow = "rate"`, a whole count for `grow = "orgs"`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum SearchLoad {
+    // First: a bare number is a count, though a rate may be written as one too.
+    Count(u32),
+    Rate(Rate),
+}
+
+impl SearchLoad {
+    pub fn value(self) -> f64 {
+        match self {
+            SearchLoad::Rate(r) => r.per_second,
+            SearchLoad::Count(n) => f64::from(n),
+        }
+    }
 }
 
 fn default_factor() -> f64 {
@@ -61,13 +91,7 @@ const MAX_REPEATS: u32 = 10;
 
 impl SearchSection {
     pub fn validate(&self, variants: &[&str], problems: &mut Problems) {
-        let (start, ceiling) = (self.start.per_second, self.ceiling.per_second);
-        if start <= 0.0 {
-            problems.push("search.start", "must be above 0/s");
-        }
-        if ceiling < start {
-            problems.push("search.ceiling", "must be at least search.start");
-        }
+        self.check_loads(problems);
         if !(self.factor > 1.0 && self.factor <= 10.0) {
             problems.push("search.factor", "must be above 1 and at most 10");
         }
@@ -90,6 +114,28 @@ impl SearchSection {
                     format!("no [[variant]] is named `{name}`"),
                 );
             }
+        }
+    }
+
+    /// `start` and `ceiling` in the unit `grow` says, the ceiling not below the start.
+    fn check_loads(&self, problems: &mut Problems) {
+        for (key, load) in [
+            ("search.start", self.start),
+            ("search.ceiling", self.ceiling),
+        ] {
+            match (self.grow, load) {
+                (GrowName::Rate, SearchLoad::Count(_)) => {
+                    problems.push(key, "a rate, e.g. \"100/s\", when grow = \"rate\"")
+                }
+                (GrowName::Orgs, SearchLoad::Rate(_)) => {
+                    problems.push(key, "a number of orgs, e.g. 10, when grow = \"orgs\"")
+                }
+                _ if load.value() <= 0.0 => problems.push(key, "must be above 0"),
+                _ => {}
+            }
+        }
+        if self.ceiling.value() < self.start.value() {
+            problems.push("search.ceiling", "must be at least search.start");
         }
     }
 }
@@ -124,6 +170,7 @@ mod tests {
         assert_eq!(
             found,
             [
+                "search.ceiling",
                 "search.factor",
                 "search.repeats",
                 "search.resolution",
@@ -132,6 +179,15 @@ mod tests {
                 "search.variant"
             ]
         );
+        assert_eq!(
+            keys("grow = \"orgs\"\nstart = \"5/s\"\nceiling = 10\nstep = \"1s\""),
+            ["search.start"]
+        );
+        assert_eq!(
+            keys("start = 5\nceiling = \"10/s\"\nstep = \"1s\""),
+            ["search.start"]
+        );
+        assert!(keys("grow = \"orgs\"\nstart = 5\nceiling = 40\nstep = \"1s\"").is_empty());
         assert_eq!(
             keys("start = \"500/s\"\nceiling = \"100/s\"\nstep = \"1s\""),
             ["search.ceiling"]

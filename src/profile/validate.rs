@@ -65,7 +65,15 @@ pub fn validate(profile: &Profile) -> Problems {
         if profile.load.connections.is_some() {
             problems.push(
                 "search.grow",
-                "`rate` grows the open model's arrival rate: leave out load.connections",
+                "a search grows the open model's arrival rate: leave out load.connections",
+            );
+        }
+        let orgs = f64::from(profile.load.orgs);
+        let grows_orgs = search.grow == crate::profile::search::GrowName::Orgs;
+        if grows_orgs && profile.target.http().is_some() && search.ceiling.value() > orgs {
+            problems.push(
+                "search.ceiling",
+                format!("grows orgs up to the [[target.orgs]] listed: at most {orgs}"),
             );
         }
     }

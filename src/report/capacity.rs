@@ -8,11 +8,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CapacityComparison {
     /// The highest load that held in each search (`None`: even the start failed).
-    pub base_holds_per_s: Option<f64>,
-    pub candidate_holds_per_s: Option<f64>,
+    pub base_holds: Option<f64>,
+    pub candidate_holds: Option<f64>,
     pub delta_pct: Option<f64>,
     /// The wider of the two searches' resolutions: smaller changes are not changes.
     pub resolution: f64,
+    /// What both searches grew, in their unit (`req/s`, `orgs`).
+    pub unit: String,
     /// The candidate holds less than the base by more than the resolution.
     pub lowered: bool,
     /// The candidate holds more than the base by more than the resolution.
@@ -22,7 +24,7 @@ pub struct CapacityComparison {
 impl CapacityComparison {
     pub fn of(base: &SearchReport, candidate: &SearchReport) -> CapacityComparison {
         let resolution = base.resolution.max(candidate.resolution);
-        let (b, c) = (base.holds_per_s, candidate.holds_per_s);
+        let (b, c) = (base.holds, candidate.holds);
         let delta_pct = b
             .zip(c)
             .and_then(|(b, c)| (b > 0.0).then(|| 100.0 * (c - b) / b));
@@ -34,10 +36,11 @@ impl CapacityComparison {
             _ => (false, false),
         };
         CapacityComparison {
-            base_holds_per_s: b,
-            candidate_holds_per_s: c,
+            base_holds: b,
+            candidate_holds: c,
             delta_pct,
             resolution,
+            unit: base.grow.unit().to_owned(),
             lowered,
             raised,
         }
@@ -45,7 +48,10 @@ impl CapacityComparison {
 
     pub fn line(&self) -> String {
         let side = |v: Option<f64>| {
-            v.map_or_else(|| "nothing".to_owned(), |v| format!("{} req/s", load(v)))
+            v.map_or_else(
+                || "nothing".to_owned(),
+                |v| format!("{} {}", load(v), self.unit),
+            )
         };
         let pct = self
             .delta_pct
@@ -59,8 +65,8 @@ impl CapacityComparison {
         };
         format!(
             "capacity  base holds {}, candidate holds {}{pct}: {verdict} (resolution {:.0} %)",
-            side(self.base_holds_per_s),
-            side(self.candidate_holds_per_s),
+            side(self.base_holds),
+            side(self.candidate_holds),
             100.0 * self.resolution
         )
     }

@@ -13,17 +13,17 @@ pub struct SearchReport {
     /// What grew (`rate`: requests per second).
     pub grow: GrowName,
     pub variant: String,
-    pub start_per_s: f64,
-    pub ceiling_per_s: f64,
+    pub start: f64,
+    pub ceiling: f64,
     pub factor: f64,
     pub resolution: f64,
     pub step_s: f64,
     pub settle_s: f64,
     pub verdict: SearchVerdict,
     /// The highest load at which every gate held.
-    pub holds_per_s: Option<f64>,
+    pub holds: Option<f64>,
     /// The lowest load above it at which a gate failed.
-    pub breaks_per_s: Option<f64>,
+    pub breaks: Option<f64>,
     /// The first gate that failed there, with what was observed.
     pub broke_on: Option<ThresholdResult>,
     /// Every step in the order it ran.
@@ -35,7 +35,10 @@ pub struct SearchReport {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchStep {
-    pub load_per_s: f64,
+    /// What grew, in its unit (requests per second, or orgs).
+    pub load: f64,
+    /// The request rate the step sent (the load itself when the rate grows).
+    pub rate_per_s: f64,
     pub kind: StepKind,
     pub held: bool,
     /// The gates that failed, in the profile's order.
@@ -72,7 +75,7 @@ impl SearchStep {
     /// The evidence of a step from its run's report, judged on its `judged` stage.
     pub fn of(
         v: &VariantReport,
-        load_per_s: f64,
+        (load, rate_per_s): (f64, f64),
         kind: StepKind,
         failed: Vec<ThresholdResult>,
     ) -> SearchStep {
@@ -84,7 +87,8 @@ impl SearchStep {
         let invalid =
             e.token.outcomes[Outcome::InvalidGrant] + e.refresh.outcomes[Outcome::InvalidGrant];
         SearchStep {
-            load_per_s,
+            load,
+            rate_per_s,
             kind,
             held: failed.is_empty(),
             failed,
@@ -140,25 +144,25 @@ fn number(v: f64) -> String {
 impl SearchReport {
     /// The one line that answers "how much can we carry?".
     pub fn verdict_line(&self) -> String {
-        let unit = "req/s";
-        let breaks = || match (&self.breaks_per_s, &self.broke_on) {
+        let unit = self.grow.unit();
+        let breaks = || match (&self.breaks, &self.broke_on) {
             (Some(at), Some(gate)) => {
                 format!("breaks at {} {unit} on {}", load(*at), failure(gate))
             }
             _ => String::from("breaks: not found"),
         };
-        match (self.verdict, self.holds_per_s) {
+        match (self.verdict, self.holds) {
             (SearchVerdict::Found, Some(holds)) => {
                 format!("holds {} {unit}; {}", load(holds), breaks())
             }
             (SearchVerdict::StartFails, _) => format!(
                 "fails already at the start, {} {unit}; {}",
-                load(self.start_per_s),
+                load(self.start),
                 breaks()
             ),
             (SearchVerdict::AboveRange, _) => format!(
                 "holds the ceiling, {} {unit}: capacity is above the range searched",
-                load(self.ceiling_per_s)
+                load(self.ceiling)
             ),
             (_, held) => format!(
                 "interrupted; highest load that held so far: {}",
@@ -173,7 +177,7 @@ impl SearchReport {
         let _ = writeln!(
             out,
             "{:>10} {:<7} {:<6} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>6} {:>8}",
-            "load/s",
+            self.grow.unit(),
             "step",
             "holds",
             "p50",
@@ -196,7 +200,7 @@ impl SearchReport {
             let _ = writeln!(
                 out,
                 "{:>10} {:<7} {:<6} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>6} {:>8}",
-                load(s.load_per_s),
+                load(s.load),
                 kind,
                 if s.held { "yes" } else { "NO" },
                 ms(s.contacts_p50_ms),
@@ -219,8 +223,7 @@ impl SearchReport {
     pub fn spread(&self) -> Option<String> {
         let at = |load: Option<f64>| -> Option<(usize, usize, f64, f64)> {
             let load = load?;
-            let runs: Vec<&SearchStep> =
-                self.steps.iter().filter(|s| s.load_per_s == load).collect();
+            let runs: Vec<&SearchStep> = self.steps.iter().filter(|s| s.load == load).collect();
             let held = runs.iter().filter(|s| s.held).count();
             let p99 = runs.iter().map(|s| s.contacts_p99_ms);
             let (lo, hi) = p99.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -229,16 +232,17 @@ impl SearchReport {
         if !self.steps.iter().any(|s| s.kind == StepKind::Repeat) {
             return None;
         }
-        let (h, f) = (at(self.holds_per_s)?, at(self.breaks_per_s)?);
+        let (h, f) = (at(self.holds)?, at(self.breaks)?);
         let ms = |v: f64| super::histogram::format_ms(v, "");
+        let unit = self.grow.unit();
         Some(format!(
-            "{} req/s held {} of {} runs (contacts p99 {}..{}); {} req/s held {} of {} (p99 {}..{})",
-            load(self.holds_per_s.unwrap_or_default()),
+            "{} {unit} held {} of {} runs (contacts p99 {}..{}); {} {unit} held {} of {} (p99 {}..{})",
+            load(self.holds.unwrap_or_default()),
             h.0,
             h.1,
             ms(h.2),
             ms(h.3),
-            load(self.breaks_per_s.unwrap_or_default()),
+            load(self.breaks.unwrap_or_default()),
             f.0,
             f.1,
             ms(f.2),

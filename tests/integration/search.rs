@@ -80,7 +80,7 @@ fn the_search_finds_the_knee_of_a_target_of_known_capacity() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let s = report.search.as_ref().expect("a search block");
     assert_eq!(s.verdict, SearchVerdict::Found);
-    let (holds, breaks) = (s.holds_per_s.unwrap(), s.breaks_per_s.unwrap());
+    let (holds, breaks) = (s.holds.unwrap(), s.breaks.unwrap());
     assert!(
         (0.5 * CAPACITY..=1.05 * CAPACITY).contains(&holds),
         "holds {holds}"
@@ -93,7 +93,7 @@ fn the_search_finds_the_knee_of_a_target_of_known_capacity() {
         .steps
         .iter()
         .filter(|st| st.held)
-        .all(|st| st.load_per_s <= holds));
+        .all(|st| st.load <= holds));
     let gate = s.broke_on.as_ref().expect("the gate that broke");
     assert!(gate.metric.starts_with("contacts."), "{gate:?}");
     // The verdict line, the answer's run and its gates, the page with its knee chart.
@@ -116,7 +116,7 @@ fn compare_answers(dir: &Path, holds: f64) {
     let base = dir.join("knee/report.json");
     let mut lower: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
-    lower["search"]["holds_per_s"] = (holds * 0.8).into();
+    lower["search"]["holds"] = (holds * 0.8).into();
     let candidate = dir.join("lower.json");
     std::fs::write(&candidate, lower.to_string()).unwrap();
     let compare = |candidate: &Path| {
@@ -153,7 +153,7 @@ fn a_holding_ceiling_is_above_range_and_a_failing_start_is_said() {
     let s = report.search.unwrap();
     assert_eq!(out.status.code(), Some(5), "{}", stdout(&out));
     assert_eq!(s.verdict, SearchVerdict::AboveRange);
-    let loads: Vec<f64> = s.steps.iter().map(|st| st.load_per_s).collect();
+    let loads: Vec<f64> = s.steps.iter().map(|st| st.load).collect();
     assert_eq!(loads, [100.0, 200.0], "the ceiling is never passed");
     assert!(stdout(&out).contains("capacity is above the range searched"));
 
@@ -180,9 +180,41 @@ fn the_same_seed_gives_the_same_answer() {
         .iter()
         .map(|name| {
             let s = search_bin(dir.path(), &text, name, &[]).1.search.unwrap();
-            (s.holds_per_s, s.breaks_per_s)
+            (s.holds, s.breaks)
         })
         .collect();
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0], (Some(300.0), Some(450.0)));
+}
+
+#[test]
+fn growing_orgs_finds_how_many_tenants_the_target_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    // The profile's shape is 2 orgs at 80/s: 40/s per org, so 400/s is 10 orgs.
+    let text = profile_text("grow = \"orgs\"\nstart = 2\nceiling = 40").replace(
+        "orgs = 2\nsessions = 20\nrate = \"10/s\"",
+        "orgs = 2\nsessions = 20\nrate = \"80/s\"",
+    );
+    let (out, report) = search_bin(dir.path(), &text, "orgs", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let s = report.search.unwrap();
+    let (holds, breaks) = (s.holds.unwrap(), s.breaks.unwrap());
+    assert!(
+        (5.0..=10.0).contains(&holds),
+        "holds {holds} orgs: {:?}",
+        s.steps
+    );
+    assert_eq!(breaks - holds, 1.0, "whole orgs bisect down to neighbours");
+    for st in &s.steps {
+        assert_eq!(st.load, st.load.round(), "a whole number of orgs");
+        assert_eq!(st.rate_per_s, 40.0 * st.load, "each org brings its 40/s");
+    }
+    assert!(
+        stdout(&out).contains(&format!("holds {holds} orgs")),
+        "{}",
+        stdout(&out)
+    );
+    // Every org of the answer's run fetched its tokens: it had that many orgs.
+    let orgs = report.variants[0].refresh.max_in_flight_by_org.len();
+    assert_eq!(orgs as f64, holds);
 }

@@ -98,7 +98,7 @@ fn the_search_finds_a_real_servers_capacity() {
     assert_eq!(s.verdict, SearchVerdict::Found);
     // 4 / 10 ms = 400/s at most; tokio's millisecond timer makes each hold a little longer. Bound
     // stated as in search.rs: within [0.7, 1.05] of 400.
-    let holds = s.holds_per_s.unwrap();
+    let holds = s.holds.unwrap();
     assert!(
         (280.0..=420.0).contains(&holds),
         "holds {holds}: {:?}",
@@ -138,7 +138,7 @@ fn ctrl_c_during_a_search_writes_what_was_found_so_far() {
     let s = report.search.unwrap();
     assert_eq!(s.verdict, SearchVerdict::Interrupted);
     assert!(report.interrupted);
-    let loads: Vec<f64> = s.steps.iter().map(|st| st.load_per_s).collect();
+    let loads: Vec<f64> = s.steps.iter().map(|st| st.load).collect();
     assert_eq!(loads, [100.0], "the step cut short is left out");
-    assert_eq!(s.holds_per_s, Some(100.0));
+    assert_eq!(s.holds, Some(100.0));
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 #[derive(Serialize)]
 pub struct Section {
+    unit: &'static str,
     verdict: String,
     rows: Vec<Row>,
     spread: Option<String>,
@@ -36,7 +37,7 @@ pub fn section(s: &SearchReport) -> Section {
         .map(|st| Row {
             class: if st.held { "better" } else { "worse" },
             cells: vec![
-                load(st.load_per_s),
+                load(st.load),
                 match st.kind {
                     StepKind::Grow => "grow",
                     StepKind::Bisect => "bisect",
@@ -63,6 +64,7 @@ pub fn section(s: &SearchReport) -> Section {
         })
         .collect();
     Section {
+        unit: s.grow.unit(),
         verdict: s.verdict_line(),
         rows,
         spread: s.spread(),

@@ -14,6 +14,8 @@ pub struct Knee {
     steps: Vec<(f64, f64, f64, f64, bool)>,
     holds: Option<f64>,
     breaks: Option<f64>,
+    /// What grew, for the x axis.
+    unit: &'static str,
 }
 
 const HELD: RGBColor = RGBColor(44, 160, 44);
@@ -25,13 +27,7 @@ pub fn chart(s: &SearchReport) -> Chart {
         .iter()
         .map(|st| {
             let p99 = st.contacts_p99_ms;
-            (
-                st.load_per_s,
-                p99,
-                st.error_rate,
-                st.unauthorized_rate,
-                st.held,
-            )
+            (st.load, p99, st.error_rate, st.unauthorized_rate, st.held)
         })
         .collect();
     Chart {
@@ -44,8 +40,9 @@ pub fn chart(s: &SearchReport) -> Chart {
             .into(),
         body: Body::Knee(Knee {
             steps,
-            holds: s.holds_per_s,
-            breaks: s.breaks_per_s,
+            holds: s.holds,
+            breaks: s.breaks,
+            unit: s.grow.unit(),
         }),
     }
 }
@@ -84,7 +81,7 @@ where
         .y_label_area_size(64)
         .build_cartesian_2d(0f64..x_max, 0f64..share_max)?;
     style::mesh(&mut lower.configure_mesh(), 13)
-        .x_desc("load (requests/s)")
+        .x_desc(format!("load ({})", k.unit))
         .y_desc("share of calls")
         .x_label_formatter(&|x| search::load(*x))
         .y_label_formatter(&|y| style::percent(*y))
