@@ -59,24 +59,7 @@ pub fn validate(profile: &Profile) -> Problems {
     if profile.variants.is_empty() {
         problems.push("variant", "at least one [[variant]] is needed");
     }
-    if let Some(search) = &profile.search {
-        let names: Vec<&str> = profile.variants.iter().map(|v| v.name.as_str()).collect();
-        search.validate(&names, &mut problems);
-        if profile.load.connections.is_some() {
-            problems.push(
-                "search.grow",
-                "a search grows the open model's arrival rate: leave out load.connections",
-            );
-        }
-        let orgs = f64::from(profile.load.orgs);
-        let grows_orgs = search.grow == crate::profile::search::GrowName::Orgs;
-        if grows_orgs && profile.target.http().is_some() && search.ceiling.value() > orgs {
-            problems.push(
-                "search.ceiling",
-                format!("grows orgs up to the [[target.orgs]] listed: at most {orgs}"),
-            );
-        }
-    }
+    check_search(profile, &mut problems);
     let mut seen = HashSet::new();
     for (i, variant) in profile.variants.iter().enumerate() {
         let key = format!("variant[{i}]");
@@ -98,6 +81,29 @@ pub fn validate(profile: &Profile) -> Problems {
         );
     }
     problems
+}
+
+/// `[search]`: its own keys, and what it needs of the load and the target.
+fn check_search(profile: &Profile, problems: &mut Problems) {
+    let Some(search) = &profile.search else {
+        return;
+    };
+    let names: Vec<&str> = profile.variants.iter().map(|v| v.name.as_str()).collect();
+    search.validate(&names, problems);
+    if profile.load.connections.is_some() {
+        problems.push(
+            "search.grow",
+            "a search grows the open model's arrival rate: leave out load.connections",
+        );
+    }
+    let orgs = f64::from(profile.load.orgs);
+    let grows_orgs = search.grow == crate::profile::search::GrowName::Orgs;
+    if grows_orgs && profile.target.http().is_some() && search.ceiling.value() > orgs {
+        problems.push(
+            "search.ceiling",
+            format!("grows orgs up to the [[target.orgs]] listed: at most {orgs}"),
+        );
+    }
 }
 
 /// The first token of a refresh-token model comes from a code; the web-deployments dialect has nothing else.
