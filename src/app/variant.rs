@@ -78,7 +78,7 @@ pub async fn run(
     let mut report = build::variant(&model, load, &snapshot, ending == Ending::Stopped);
     report.started_at = crate::report::rfc3339(started_at);
     // A shard sends its share of the arrivals, so its rate is that share of the profile's.
-    report.rate_per_s = load.rate_per_second * plan.slice.share();
+    report.rate_per_s = load.rate_per_second * plan.share();
     VariantRun {
         report,
         hard_stop,

@@ -5,6 +5,7 @@ pub mod client;
 pub mod credentials;
 mod credentials_file;
 pub mod schedule;
+pub mod sessions;
 pub mod shard;
 
 use crate::profile::{Loaded, Profile};
@@ -14,6 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use schedule::{Schedule, Stage};
+use sessions::SessionPlan;
 pub use shard::{Shard, ShardSpec, Slice};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,8 +37,10 @@ pub struct Org {
 /// The load shape: open model, or closed with `connections` workers.
 #[derive(Debug, Clone)]
 pub struct Load {
-    /// 0 with `connections`: unpaced.
+    /// 0 with `connections`: unpaced. With `[sessions]`: session arrivals per second.
     pub rate_per_second: f64,
+    /// Sessions with a life, when the profile has `[sessions]`; the fixed pool otherwise.
+    pub sessions: Option<Arc<SessionPlan>>,
     /// Closed model with this many workers; `None` for the open model.
     pub connections: Option<u32>,
     /// The profile's `top_orgs`: how many orgs keep latency histograms of their own.
@@ -170,18 +174,27 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
         Some(shard) => shard_slice(shard, &orgs, &session_org, &order)?,
     };
     let variants = chosen_variants(profile, &overrides.variants)?;
-    let top_orgs = busiest(
-        &session_org,
-        org_count,
-        &slice,
-        &order,
-        profile.top_orgs as usize,
-    );
+    let mut load = load(profile, seed, overrides.duration);
+    let top_orgs = match &profile.sessions {
+        None => busiest(
+            &session_org,
+            org_count,
+            &slice,
+            &order,
+            profile.top_orgs as usize,
+        ),
+        Some(section) => {
+            let plan = session_plan(section, profile, seed, &orgs, overrides.shard)?;
+            let top = heaviest(&plan, profile.top_orgs as usize);
+            load.sessions = Some(Arc::new(plan));
+            top
+        }
+    };
     Ok(Plan {
         profile_name: loaded.name.clone(),
         profile_hash: fnv1a_hex(loaded.text.as_bytes()),
         seed,
-        load: load(profile, seed, overrides.duration),
+        load,
         orgs,
         session_org,
         arrival_order: order.into(),
@@ -198,6 +211,40 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default(),
     })
+}
+
+/// The sessions' plan; a shard owns whole orgs (with their partners), balanced by weight.
+fn session_plan(
+    section: &crate::profile::sessions::SessionsSection,
+    profile: &Profile,
+    seed: u64,
+    orgs: &[Org],
+    shard: Option<Shard>,
+) -> Result<SessionPlan, PlanError> {
+    let plan = SessionPlan::new(section, orgs.len(), profile.load.sessions, seed);
+    let Some(shard) = shard else {
+        return Ok(plan);
+    };
+    let primary: Vec<Option<usize>> = orgs.iter().map(|o| o.primary).collect();
+    // Weights as whole numbers for the assignment: parts per billion of the sessions.
+    let per_org: Vec<u64> = plan
+        .weights
+        .iter()
+        .map(|w| (w * 1e9).round() as u64)
+        .collect();
+    let owns = shard::assign(shard, &primary, &per_org).map_err(|e| PlanError::Shard(shard, e))?;
+    Ok(plan.owning(owns))
+}
+
+/// The `k` orgs with the most weight among those this process sends for.
+fn heaviest(plan: &SessionPlan, k: usize) -> Vec<usize> {
+    let w = &plan.weights;
+    let mut ranked: Vec<usize> = (0..w.len())
+        .filter(|&o| plan.owns[o] && w[o] > 0.0)
+        .collect();
+    ranked.sort_by(|&a, &b| w[b].total_cmp(&w[a]).then(a.cmp(&b)));
+    ranked.truncate(k);
+    ranked
 }
 
 /// The orgs and their clients. The last `load.partners` are partner orgs of org 0.
@@ -272,8 +319,14 @@ fn chosen_variants(profile: &Profile, wanted: &[String]) -> Result<Vec<ClientMod
 
 fn load(profile: &Profile, seed: u64, duration: Option<Duration>) -> Load {
     let load = &profile.load;
+    let arrival_rate = profile
+        .sessions
+        .as_ref()
+        .and_then(|s| s.arrival_rate)
+        .map(|r| r.per_second);
     Load {
-        rate_per_second: load.peak_rate(),
+        rate_per_second: arrival_rate.unwrap_or_else(|| load.peak_rate()),
+        sessions: None,
         connections: load.connections,
         top_orgs: profile.top_orgs,
         org_start: org_start(seed, load.orgs as usize, load.org_start_spread.0),
@@ -298,6 +351,17 @@ fn load(profile: &Profile, seed: u64, duration: Option<Duration>) -> Load {
             .http()
             .and_then(|h| h.http.total_timeout)
             .map(|t| t.0),
+    }
+}
+
+impl Plan {
+    /// Share of the whole run's load this process sends: its slice of the arrivals, or with
+    /// `[sessions]` its orgs' share of the sessions.
+    pub fn share(&self) -> f64 {
+        match &self.load.sessions {
+            Some(sessions) => sessions.share(),
+            None => self.slice.share(),
+        }
     }
 }
 

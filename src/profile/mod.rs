@@ -6,6 +6,7 @@ pub mod presets;
 pub mod problems;
 pub mod schema;
 pub mod server;
+pub mod sessions;
 mod shape;
 mod suggest;
 pub mod target;

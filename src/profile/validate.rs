@@ -6,6 +6,7 @@ use super::schema::{
     Coalesce, LoadSection, PartnerCredentials, Profile, RefreshGrant, TokenScope, Trigger,
     VariantSection,
 };
+use super::sessions::{Context as SessionsContext, SessionsSection};
 use super::target::{Dialect, HttpTarget};
 use super::thresholds::{GateName, Thresholds};
 use std::collections::HashSet;
@@ -22,7 +23,10 @@ pub fn validate(profile: &Profile) -> Problems {
         check_name(name, "name", &mut problems);
     }
     check_length(profile, &mut problems);
-    check_load(&profile.load, &mut problems);
+    check_load(&profile.load, profile.sessions.is_some(), &mut problems);
+    if let Some(sessions) = &profile.sessions {
+        check_sessions(profile, sessions, &mut problems);
+    }
     if profile.top_orgs > 1000 {
         problems.push(
             "top_orgs",
@@ -133,7 +137,7 @@ fn check_length(profile: &Profile, problems: &mut Problems) {
         if profile.duration.is_none() {
             problems.push("duration", "is required (or give [[load.stage]]s)");
         }
-        if load.rate.is_none() {
+        if load.rate.is_none() && profile.sessions.is_none() {
             problems.push("load.rate", "is required (or give [[load.stage]]s)");
         }
     } else {
@@ -202,6 +206,30 @@ fn check_stages(load: &LoadSection, problems: &mut Problems) {
     }
 }
 
+/// `[sessions]` replaces the fixed pool's request rate and closed model: think time paces the calls.
+fn check_sessions(profile: &Profile, sessions: &SessionsSection, problems: &mut Problems) {
+    let load = &profile.load;
+    let exclusive = [
+        ("load.rate", load.rate.is_some()),
+        ("load.connections", load.connections.is_some()),
+        ("load.org_start_spread", !load.org_start_spread.0.is_zero()),
+    ];
+    for (key, set) in exclusive {
+        if set {
+            problems.push(
+                key,
+                "cannot be combined with [sessions]: sessions arrive at sessions.arrival_rate and think between calls",
+            );
+        }
+    }
+    let context = SessionsContext {
+        orgs: load.orgs,
+        staged: !load.stages.is_empty(),
+        http_target: profile.target.http().is_some(),
+    };
+    sessions.validate(&context, problems);
+}
+
 /// Names end up in folder names and report keys, so keep them to a safe alphabet.
 fn check_name(name: &str, key: &str, problems: &mut Problems) {
     let ok = !name.is_empty()
@@ -217,11 +245,15 @@ fn check_name(name: &str, key: &str, problems: &mut Problems) {
     }
 }
 
-fn check_load(load: &LoadSection, problems: &mut Problems) {
+fn check_load(load: &LoadSection, with_sessions: bool, problems: &mut Problems) {
     if load.orgs == 0 {
         problems.push("load.orgs", "must be at least 1");
     }
-    if load.sessions < load.orgs {
+    // With [sessions] it bounds the sessions alive at once; an org may have none at a time.
+    if with_sessions && load.sessions == 0 {
+        problems.push("load.sessions", "must be at least 1");
+    }
+    if !with_sessions && load.sessions < load.orgs {
         problems.push(
             "load.sessions",
             format!(
