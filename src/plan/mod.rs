@@ -62,6 +62,19 @@ pub struct Load {
 }
 
 impl Load {
+    /// With `[sessions]` at a constant arrival rate: from the end of the ramp plus the sessions' p99
+    /// length to the end of the run, the window in which the sessions alive are those of a steady
+    /// rate, where Little's law holds. `None` under stages (the rate keeps changing) or when the run
+    /// is shorter than that.
+    pub fn steady_window(&self) -> Option<(Duration, Duration)> {
+        let sessions = self.sessions.as_ref()?;
+        if !self.stages.is_empty() {
+            return None;
+        }
+        let from = self.ramp_up + Duration::try_from_secs_f64(sessions.length.p99_s()).ok()?;
+        (from < self.duration).then_some((from, self.duration))
+    }
+
     /// The arrivals of the open model (and the paced closed one): the stages when there are any,
     /// else `rate` after `ramp_up`; a shorter `duration` (`--duration`) cuts either.
     pub fn schedule(&self) -> Schedule {

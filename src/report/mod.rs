@@ -13,6 +13,7 @@ pub mod model;
 pub use crate::metrics::outcomes;
 pub mod pages;
 pub mod plots;
+pub mod sessions;
 pub mod significance;
 pub mod stats;
 pub mod summary;

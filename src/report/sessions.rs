@@ -1,0 +1,214 @@
+//! The `sessions` block of a variant (sessions with a life): what arrived, left and was alive, and
+//! Little's law as a self-check of the engine. Built from the recorder, or from shards' blocks, whose
+//! raw totals (whole microseconds) add exactly; everything derived is computed again from them.
+
+use super::model::{Bucket, TimeSeries};
+use crate::metrics::sessions::SessionsSnapshot;
+use crate::plan::Load;
+use crate::profile::sessions::{ArrivalProcess, LeaveKind};
+use serde::{Deserialize, Serialize};
+
+/// The check's tolerance is never below this: the engine's own granularity (a call in flight when a
+/// session's length ends finishes first; the pacer's timer) moves the measured mean by a little.
+pub const MIN_TOLERANCE: f64 = 0.05;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsReport {
+    /// `poisson` or `uniform`.
+    pub arrival: String,
+    /// `drop` or `revoke`.
+    pub leave: String,
+    /// `[load] sessions`: the most alive at once (per shard in a shard's report).
+    pub max_alive: u64,
+    /// Sessions admitted.
+    pub arrived: u64,
+    /// Arrivals refused because `max_alive` sessions were alive.
+    pub refused: u64,
+    /// Sessions that left at the end of their length.
+    pub departed: u64,
+    /// Sessions still alive when the run's time was up.
+    pub cut: u64,
+    /// Most sessions alive at a bucket boundary of the time series (so shards add exactly).
+    pub peak_concurrent: u64,
+    /// Time-averaged sessions alive over the planned duration.
+    pub mean_concurrent: f64,
+    /// Mean of the drawn lengths of every arrived session.
+    pub mean_length_s: f64,
+    /// Mean time departed sessions were alive (their drawn length, plus a call that ran over).
+    pub departed_mean_length_s: f64,
+    /// `leave = "revoke"`: revocations the server took, and those that failed.
+    pub revoked: u64,
+    pub revoke_failed: u64,
+    /// Little's law over the steady window; absent under stages, or when the run is shorter than
+    /// its ramp plus the sessions' p99 length.
+    pub little: Option<Little>,
+    /// What everything above is computed from: shards' totals add.
+    pub totals: SessionTotals,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionTotals {
+    pub alive_us: u64,
+    pub departed_alive_us: u64,
+    pub drawn_us: u64,
+    pub drawn_sq_s2: f64,
+    pub window_from_s: Option<f64>,
+    pub window_to_s: Option<f64>,
+    pub window_arrivals: u64,
+    pub window_alive_us: u64,
+}
+
+/// mean concurrency = arrival rate x mean session length, on the steady window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Little {
+    pub from_s: f64,
+    pub to_s: f64,
+    /// Sessions arrived in the window per second.
+    pub arrival_rate_per_s: f64,
+    pub mean_length_s: f64,
+    /// `arrival_rate_per_s * mean_length_s`.
+    pub expected_concurrent: f64,
+    /// Time-averaged sessions alive in the window, measured.
+    pub mean_concurrent: f64,
+    /// `|mean - expected| / expected`.
+    pub relative_error: f64,
+    /// 3 standard deviations of the window's time-averaged concurrency in an M/G/infinity system,
+    /// relative: `3 sqrt(E[L^2] / (rate * window)) / E[L]`, and at least 5 %.
+    pub tolerance: f64,
+    pub holds: bool,
+}
+
+/// The block for one variant's run, from what the recorder counted.
+pub fn build(s: &SessionsSnapshot, load: &Load, series: &TimeSeries) -> Option<SessionsReport> {
+    let plan = load.sessions.as_ref()?;
+    let totals = SessionTotals {
+        alive_us: s.alive_us,
+        departed_alive_us: s.departed_alive_us,
+        drawn_us: s.drawn_us,
+        drawn_sq_s2: s.drawn_sq_s2,
+        window_from_s: s.window.map(|(from, _)| from.as_secs_f64()),
+        window_to_s: s.window.map(|(_, to)| to.as_secs_f64()),
+        window_arrivals: s.window_arrivals,
+        window_alive_us: s.window_alive_us,
+    };
+    let mut report = SessionsReport {
+        arrival: match plan.arrival {
+            ArrivalProcess::Poisson => "poisson",
+            ArrivalProcess::Uniform => "uniform",
+        }
+        .to_owned(),
+        leave: match plan.leave {
+            LeaveKind::Drop => "drop",
+            LeaveKind::Revoke => "revoke",
+        }
+        .to_owned(),
+        max_alive: u64::from(plan.max_active),
+        arrived: s.arrived,
+        refused: s.refused,
+        departed: s.departed,
+        cut: s.cut,
+        revoked: s.revoked_ok,
+        revoke_failed: s.revoke_failed,
+        totals,
+        peak_concurrent: 0,
+        mean_concurrent: 0.0,
+        mean_length_s: 0.0,
+        departed_mean_length_s: 0.0,
+        little: None,
+    };
+    report.derive(load.duration.as_secs_f64(), series);
+    Some(report)
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
+impl SessionsReport {
+    /// Everything computed from the counts and totals: means, the peak, Little's law.
+    pub fn derive(&mut self, duration_s: f64, series: &TimeSeries) {
+        let t = &self.totals;
+        let us = |v: u64| v as f64 / 1e6;
+        self.mean_concurrent = ratio(us(t.alive_us), duration_s);
+        self.mean_length_s = ratio(us(t.drawn_us), self.arrived as f64);
+        self.departed_mean_length_s = ratio(us(t.departed_alive_us), self.departed as f64);
+        self.peak_concurrent = series
+            .buckets
+            .iter()
+            .map(|b| b.active_sessions)
+            .max()
+            .unwrap_or(0);
+        self.little = self.little_law();
+    }
+
+    fn little_law(&self) -> Option<Little> {
+        let t = &self.totals;
+        let (from, to) = (t.window_from_s?, t.window_to_s?);
+        let window = to - from;
+        if window <= 0.0 || self.arrived == 0 {
+            return None;
+        }
+        let rate = t.window_arrivals as f64 / window;
+        let mean_length = self.mean_length_s;
+        let expected = rate * mean_length;
+        let measured = t.window_alive_us as f64 / 1e6 / window;
+        let second_moment = t.drawn_sq_s2 / self.arrived as f64;
+        let spread = ratio((ratio(second_moment, rate * window)).sqrt(), mean_length);
+        let tolerance = (3.0 * spread).max(MIN_TOLERANCE);
+        let relative_error = ratio((measured - expected).abs(), expected);
+        Some(Little {
+            from_s: from,
+            to_s: to,
+            arrival_rate_per_s: rate,
+            mean_length_s: mean_length,
+            expected_concurrent: expected,
+            mean_concurrent: measured,
+            relative_error,
+            tolerance,
+            holds: expected > 0.0 && relative_error <= tolerance,
+        })
+    }
+
+    /// Shards' blocks joined: counts and totals add, the window is the plan's (the same in each).
+    pub fn merge<'a>(
+        mut parts: impl Iterator<Item = &'a SessionsReport>,
+        duration_s: f64,
+        series: &TimeSeries,
+    ) -> Option<SessionsReport> {
+        let mut sum = parts.next()?.clone();
+        for p in parts {
+            sum.max_alive += p.max_alive;
+            sum.arrived += p.arrived;
+            sum.refused += p.refused;
+            sum.departed += p.departed;
+            sum.cut += p.cut;
+            sum.revoked += p.revoked;
+            sum.revoke_failed += p.revoke_failed;
+            let (t, o) = (&mut sum.totals, &p.totals);
+            t.alive_us += o.alive_us;
+            t.departed_alive_us += o.departed_alive_us;
+            t.drawn_us += o.drawn_us;
+            t.drawn_sq_s2 += o.drawn_sq_s2;
+            t.window_arrivals += o.window_arrivals;
+            t.window_alive_us += o.window_alive_us;
+        }
+        sum.derive(duration_s, series);
+        Some(sum)
+    }
+}
+
+/// Sessions alive at the end of each bucket: arrivals so far minus ends so far.
+pub fn fill_active(buckets: &mut [Bucket]) {
+    let mut alive: u64 = 0;
+    for b in buckets {
+        alive = (alive + b.session_arrivals).saturating_sub(b.session_ends);
+        b.active_sessions = alive;
+    }
+}
