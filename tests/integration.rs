@@ -29,6 +29,7 @@ mod integration {
     mod schema;
     mod secret_hygiene;
     mod served;
+    mod sessions;
     mod shards;
     mod shipped_profiles;
     mod significance;

@@ -64,14 +64,24 @@ impl Seats {
     }
 }
 
+/// Where the run is: sessions make the calls (and leave when) intended before its time is up, even
+/// when late; after that they make none; a stop ends them at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    Open,
+    TimeUp,
+    Stopped,
+}
+
 /// What the sessions of one run share.
 struct Shared {
     ctx: Arc<Ctx>,
     plan: Arc<SessionPlan>,
     seats: Seats,
     permits: Arc<Semaphore>,
-    /// Turns true when the run's time is up (or it is stopped): sessions make no further calls.
-    closing: watch::Receiver<bool>,
+    closing: watch::Receiver<Closing>,
+    /// When the run's time is up.
+    end: Instant,
 }
 
 pub(crate) async fn run(
@@ -81,13 +91,14 @@ pub(crate) async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Ending {
     let start = ctx.recorder.start();
-    let (closing_tx, closing) = watch::channel(false);
+    let (closing_tx, closing) = watch::channel(Closing::Open);
     let shared = Arc::new(Shared {
         ctx: ctx.clone(),
         seats: Seats::new(plan.max_active, ctx.model.scope),
         plan: plan.clone(),
         permits: Arc::new(Semaphore::new(load.max_in_flight as usize)),
         closing,
+        end: start + load.duration,
     });
     let mut tasks = JoinSet::new();
     let mut ending = admit(&shared, load, &mut tasks, &mut stop).await;
@@ -99,7 +110,10 @@ pub(crate) async fn run(
             _ = tokio::time::sleep_until((start + load.duration).into()) => {}
         }
     }
-    let _ = closing_tx.send(true);
+    let _ = closing_tx.send(match ending {
+        Ending::Completed => Closing::TimeUp,
+        Ending::Stopped => Closing::Stopped,
+    });
     drain(&mut tasks, load.drain, &mut stop).await;
     // Aborted sessions still count their end (their guard records it when dropped).
     tasks.abort_all();
@@ -185,13 +199,13 @@ async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
     let mut rng: ChaCha8Rng = drawn.rng;
     let mut next = arrived;
     while next < leave_at {
-        if !wait_until(&mut closing, next).await {
+        if !wait_until(&shared, &mut closing, next).await {
             return;
         }
         call(&shared, who, next).await;
         next = Instant::now() + shared.plan.think.draw(&mut rng);
     }
-    if !wait_until(&mut closing, leave_at).await {
+    if !wait_until(&shared, &mut closing, leave_at).await {
         return;
     }
     alive.end(true);
@@ -200,14 +214,20 @@ async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
     }
 }
 
-/// Sleeps until `at`; false when the run closed first (the session is then cut, not departed).
-async fn wait_until(closing: &mut watch::Receiver<bool>, at: Instant) -> bool {
-    if *closing.borrow() {
+/// Sleeps until `at`; false when the session ends first: at a stop, or, for an `at` past the run's
+/// end, when its time is up (the session is then alive at the end, not departed).
+async fn wait_until(shared: &Shared, closing: &mut watch::Receiver<Closing>, at: Instant) -> bool {
+    let before_end = at < shared.end;
+    let ends = |c: &Closing| match before_end {
+        true => *c == Closing::Stopped,
+        false => *c != Closing::Open,
+    };
+    if ends(&closing.borrow()) {
         return false;
     }
     tokio::select! {
         biased;
-        _ = closing.wait_for(|c| *c) => false,
+        _ = closing.wait_for(ends) => false,
         _ = tokio::time::sleep_until(at.into()) => true,
     }
 }

@@ -148,6 +148,9 @@ impl SessionPlan {
 
     /// Share of all sessions this process sends for.
     pub fn share(&self) -> f64 {
+        if self.owns.iter().all(|o| *o) {
+            return 1.0;
+        }
         self.weights
             .iter()
             .zip(self.owns.iter())

@@ -2,11 +2,12 @@
 //! Little's law as a self-check of the engine. Built from the recorder, or from shards' blocks, whose
 //! raw totals (whole microseconds) add exactly; everything derived is computed again from them.
 
-use super::model::{Bucket, TimeSeries};
+use super::model::{Bucket, TimeSeries, VariantReport};
 use crate::metrics::sessions::SessionsSnapshot;
 use crate::plan::Load;
 use crate::profile::sessions::{ArrivalProcess, LeaveKind};
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
 
 /// The check's tolerance is never below this: the engine's own granularity (a call in flight when a
 /// session's length ends finishes first; the pacer's timer) moves the measured mean by a little.
@@ -28,7 +29,7 @@ pub struct SessionsReport {
     /// Sessions that left at the end of their length.
     pub departed: u64,
     /// Sessions still alive when the run's time was up.
-    pub cut: u64,
+    pub alive_at_end: u64,
     /// Most sessions alive at a bucket boundary of the time series (so shards add exactly).
     pub peak_concurrent: u64,
     /// Time-averaged sessions alive over the planned duration.
@@ -109,7 +110,7 @@ pub fn build(s: &SessionsSnapshot, load: &Load, series: &TimeSeries) -> Option<S
         arrived: s.arrived,
         refused: s.refused,
         departed: s.departed,
-        cut: s.cut,
+        alive_at_end: s.cut,
         revoked: s.revoked_ok,
         revoke_failed: s.revoke_failed,
         totals,
@@ -188,7 +189,7 @@ impl SessionsReport {
             sum.arrived += p.arrived;
             sum.refused += p.refused;
             sum.departed += p.departed;
-            sum.cut += p.cut;
+            sum.alive_at_end += p.alive_at_end;
             sum.revoked += p.revoked;
             sum.revoke_failed += p.revoke_failed;
             let (t, o) = (&mut sum.totals, &p.totals);
@@ -211,4 +212,42 @@ pub fn fill_active(buckets: &mut [Bucket]) {
         alive = (alive + b.session_arrivals).saturating_sub(b.session_ends);
         b.active_sessions = alive;
     }
+}
+
+/// The summary's `sessions` and `little` lines, for a run with sessions.
+pub fn summary(out: &mut String, v: &VariantReport) {
+    let Some(s) = &v.sessions else { return };
+    let revoked = match s.leave.as_str() {
+        "revoke" => format!("  revoked {} (failed {})", s.revoked, s.revoke_failed),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "sessions  arrived {}  departed {}  alive at end {}  refused {}  peak {}  mean {:.1}  mean length {:.2}s (departed {:.2}s){revoked}",
+        s.arrived,
+        s.departed,
+        s.alive_at_end,
+        s.refused,
+        s.peak_concurrent,
+        s.mean_concurrent,
+        s.mean_length_s,
+        s.departed_mean_length_s,
+    );
+    let line = match &s.little {
+        Some(l) => format!(
+            "mean alive {:.1} vs {:.2}/s x {:.2}s = {:.1} over [{:.0}-{:.0}s]: off by {:.1}%, tolerance {:.1}%: {}",
+            l.mean_concurrent,
+            l.arrival_rate_per_s,
+            l.mean_length_s,
+            l.expected_concurrent,
+            l.from_s,
+            l.to_s,
+            100.0 * l.relative_error,
+            100.0 * l.tolerance,
+            if l.holds { "holds" } else { "DOES NOT HOLD (an engine bug, or sessions that could not keep their length)" }
+        ),
+        None if !v.stages.is_empty() => "not checked: the stages keep changing the arrival rate".to_owned(),
+        None => "not checked: the run is not longer than its ramp plus the sessions' p99 length".to_owned(),
+    };
+    let _ = writeln!(out, "little    {line}");
 }
