@@ -170,3 +170,67 @@ fn a_shard_draws_the_same_sessions_and_owns_its_share() {
     assert!((shard.share() - even).abs() < 1e-12);
     assert!((whole.share() - 1.0).abs() < 1e-12);
 }
+
+fn built(text: &str) -> crate::plan::Plan {
+    let loaded = crate::profile::Loaded {
+        path: "p.toml".into(),
+        name: "p".into(),
+        profile: crate::profile::parse(text, std::path::Path::new("p.toml")).unwrap(),
+        text: text.into(),
+    };
+    crate::plan::build(&loaded, &crate::plan::Overrides::default()).unwrap()
+}
+
+const STAGED: &str = r#"
+[load]
+orgs = 5
+sessions = 100
+[[load.stage]]
+name = "warm"
+duration = "10s"
+target = "10/s"
+[[load.stage]]
+name = "hold"
+duration = "10s"
+target = "10/s"
+[sessions]
+arrival = "uniform"
+length = { dist = "uniform", min = "1s", max = "3s" }
+think = { dist = "fixed", value = "1s" }
+org_weights = "long-tail"
+[[variant]]
+name = "a"
+client = "naive"
+"#;
+
+#[test]
+fn stages_drive_the_session_arrival_rate() {
+    let plan = built(STAGED);
+    let sessions = plan.load.sessions.clone().expect("sessions planned");
+    // The ramp's 50 arrivals, then 10 s at 10/s.
+    assert_eq!(sessions.arrivals(plan.load.schedule()).count(), 150);
+    assert_eq!(plan.load.rate_per_second, 10.0, "the peak arrival rate");
+    assert_eq!(plan.load.steady_window(), None, "the rate changes");
+    assert_eq!(plan.top_orgs, vec![0, 1, 2, 3, 4], "heaviest first");
+    assert_eq!(sessions.max_active, 100);
+}
+
+#[test]
+fn the_steady_window_starts_after_the_ramp_and_the_p99_length() {
+    let text = STAGED
+        .replace(
+            "[[load.stage]]\nname = \"warm\"\nduration = \"10s\"\ntarget = \"10/s\"\n",
+            "",
+        )
+        .replace(
+            "[[load.stage]]\nname = \"hold\"\nduration = \"10s\"\ntarget = \"10/s\"\n",
+            "ramp_up = \"4s\"\n",
+        )
+        .replace("[sessions]\n", "[sessions]\narrival_rate = \"10/s\"\n")
+        .replace("[load]\n", "duration = \"20s\"\n[load]\n");
+    let plan = built(&text);
+    let (from, to) = plan.load.steady_window().expect("a steady window");
+    // 4 s of ramp, then the uniform length's p99: 1 + 0.99 * 2 = 2.98 s.
+    assert!((from.as_secs_f64() - 6.98).abs() < 1e-9, "{from:?}");
+    assert_eq!(to, Duration::from_secs(20));
+}
