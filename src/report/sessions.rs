@@ -216,14 +216,21 @@ pub fn fill_active(buckets: &mut [Bucket]) {
 
 /// The summary's `sessions` and `little` lines, for a run with sessions.
 pub fn summary(out: &mut String, v: &VariantReport) {
-    let Some(s) = &v.sessions else { return };
+    if let Some((sessions, little)) = lines(v) {
+        let _ = writeln!(out, "sessions  {sessions}");
+        let _ = writeln!(out, "little    {little}");
+    }
+}
+
+/// What the sessions did, and Little's law, in words (the summary and the HTML page say the same).
+pub fn lines(v: &VariantReport) -> Option<(String, String)> {
+    let s = v.sessions.as_ref()?;
     let revoked = match s.leave.as_str() {
         "revoke" => format!("  revoked {} (failed {})", s.revoked, s.revoke_failed),
         _ => String::new(),
     };
-    let _ = writeln!(
-        out,
-        "sessions  arrived {}  departed {}  alive at end {}  refused {}  peak {}  mean {:.1}  mean length {:.2}s (departed {:.2}s){revoked}",
+    let sessions = format!(
+        "arrived {}  departed {}  alive at end {}  refused {}  peak {}  mean {:.1}  mean length {:.2}s (departed {:.2}s){revoked}",
         s.arrived,
         s.departed,
         s.alive_at_end,
@@ -233,7 +240,7 @@ pub fn summary(out: &mut String, v: &VariantReport) {
         s.mean_length_s,
         s.departed_mean_length_s,
     );
-    let line = match &s.little {
+    let little = match &s.little {
         Some(l) => format!(
             "mean alive {:.1} vs {:.2}/s x {:.2}s = {:.1} over [{:.0}-{:.0}s]: off by {:.1}%, tolerance {:.1}%: {}",
             l.mean_concurrent,
@@ -249,5 +256,5 @@ pub fn summary(out: &mut String, v: &VariantReport) {
         None if !v.stages.is_empty() => "not checked: the stages keep changing the arrival rate".to_owned(),
         None => "not checked: the run is not longer than its ramp plus the sessions' p99 length".to_owned(),
     };
-    let _ = writeln!(out, "little    {line}");
+    Some((sessions, little))
 }

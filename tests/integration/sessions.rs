@@ -89,8 +89,10 @@ fn planned_arrivals(text: &str) -> u64 {
 #[test]
 fn sessions_arrive_as_planned_and_littles_law_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let report = read(&run(dir.path(), LITTLE, None));
+    let path = run(dir.path(), LITTLE, None);
+    let report = read(&path);
     let v = &report.variants[0];
+    sessions_are_drawn_and_told(&path);
     super::support::assert_accounted(v);
     let s = sessions(&report);
     assert_eq!(s.arrived, planned_arrivals(LITTLE), "every planned arrival");
@@ -118,6 +120,30 @@ fn sessions_arrive_as_planned_and_littles_law_holds() {
         "one first token per session"
     );
     timeline_counts_every_session(&report);
+}
+
+/// The timeline has a sessions panel, and the page says what the summary says.
+fn sessions_are_drawn_and_told(report: &Path) {
+    let svg = report.with_file_name("plots").join("timeline-widget.svg");
+    let svg = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
+    let texts: Vec<&str> = svg.lines().map(str::trim).collect();
+    for label in [
+        "sessions alive, per s",
+        "sessions alive",
+        "arrived/s",
+        "ended/s",
+    ] {
+        assert!(texts.contains(&label), "no `{label}` on the timeline");
+    }
+    let page = std::fs::read_to_string(report.with_file_name("index.html")).unwrap();
+    assert!(
+        page.contains("Sessions: arrived "),
+        "the page names the sessions"
+    );
+    assert!(
+        page.contains("law: mean alive "),
+        "the page gives Little's law"
+    );
 }
 
 fn timeline_counts_every_session(report: &Report) {
