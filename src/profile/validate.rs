@@ -57,6 +57,9 @@ pub fn validate(profile: &Profile) -> Problems {
         .map(|s| s.name.as_str())
         .collect();
     check_thresholds(&profile.thresholds, "thresholds", &stages, &mut problems);
+    if profile.sessions.is_none() {
+        check_no_session_gates(profile, &mut problems);
+    }
     if let Some(http) = profile.target.http() {
         check_http_target(http, profile, &mut problems);
     }
@@ -203,6 +206,24 @@ fn check_stages(load: &LoadSection, problems: &mut Problems) {
             "load.stage",
             "every stage's target is 0/s: nothing would be sent",
         );
+    }
+}
+
+/// `sessions.*` gates have nothing to judge in a fixed-pool run, so they would always fail.
+fn check_no_session_gates(profile: &Profile, problems: &mut Problems) {
+    let variants = profile
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("variant[{i}].thresholds"), &v.thresholds));
+    let all = std::iter::once(("thresholds".to_owned(), &profile.thresholds)).chain(variants);
+    for (key, thresholds) in all {
+        for name in thresholds.keys().filter(|n| n.starts_with("sessions.")) {
+            problems.push(
+                format!("{key}.\"{name}\""),
+                "applies to sessions with a life: the profile has no [sessions]",
+            );
+        }
     }
 }
 

@@ -30,6 +30,10 @@ length = { dist = "lognormal", p50 = "1s", p99 = "3s" }
 think = { dist = "uniform", min = "0.1s", max = "0.3s" }
 leave = "revoke"
 org_weights = "long-tail"
+[thresholds]
+"sessions.little_broken" = "== 0"
+"sessions.refused" = "== 0"
+"sessions.peak_concurrent" = "> 10"
 [[variant]]
 name = "widget"
 client = { token_scope = "session", trigger = "margin", margin = "30s", coalesce = "single-flight" }
@@ -102,6 +106,7 @@ fn sessions_arrive_as_planned_and_littles_law_holds() {
     let little = s.little.as_ref().expect("a steady window from 3 s to 15 s");
     assert_eq!((little.from_s, little.to_s), (3.0, 15.0));
     assert!(little.holds, "{little:?}");
+    assert_eq!(report.passed, Some(true), "{:?}", report.thresholds);
     assert!(
         little.tolerance < 0.25,
         "the bound says something: {little:?}"
@@ -260,6 +265,22 @@ fn sessions_mistakes_are_named_by_key_and_line() {
     named(&found, "sessions.length.value", 12, "more than 0s");
     named(&found, "sessions.think.min", 13, "at most max");
     named(&found, "sessions.org_weights", 15, "one per org");
+    let pool = SHARDED
+        .replace(
+            "[sessions]\n",
+            "rate = \"10/s\"\n[thresholds]\n\"sessions.peak_concurrent\" = \"< 5\"\n[x]\n",
+        )
+        .replace("[x]\narrival = \"uniform\"\narrival_rate = \"20/s\"\n", "")
+        .replace("length = { dist = \"fixed\", value = \"2.525s\" }\n", "")
+        .replace("think = { dist = \"fixed\", value = \"0.2s\" }\n", "")
+        .replace("org_weights = [5, 3, 1, 1, 1, 1]\n", "");
+    let found = problems(&pool);
+    named(
+        &found,
+        "thresholds.\"sessions.peak_concurrent\"",
+        11,
+        "has no [sessions]",
+    );
     let unknown = SHARDED.replace("\"fixed\", value = \"2.525s\"", "\"normal\", p50 = \"1s\"");
     let found = problems(&unknown);
     named(
