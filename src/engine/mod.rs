@@ -1,5 +1,6 @@
-//! The engine: releases scheduled requests at the planned rate, caps what is in flight, and runs each
-//! request through the client model's token handling. It measures through the recorder and nothing else.
+//! The engine: releases scheduled requests at the planned rate (or, with sessions with a life,
+//! admits sessions that pace their own calls), caps what is in flight, and runs each request through
+//! the client model's token handling. It measures through the recorder and nothing else.
 
 pub mod closed;
 pub mod expiry;

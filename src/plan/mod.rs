@@ -197,8 +197,8 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
             profile.top_orgs as usize,
         ),
         Some(section) => {
-            let plan = session_plan(section, profile, seed, &orgs, overrides.shard)?;
-            let top = heaviest(&plan, profile.top_orgs as usize);
+            let plan = sessions::plan(section, profile, seed, &orgs, overrides.shard)?;
+            let top = sessions::heaviest(&plan, profile.top_orgs as usize);
             load.sessions = Some(Arc::new(plan));
             top
         }
@@ -224,40 +224,6 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
             .map(std::path::Path::to_path_buf)
             .unwrap_or_default(),
     })
-}
-
-/// The sessions' plan; a shard owns whole orgs (with their partners), balanced by weight.
-fn session_plan(
-    section: &crate::profile::sessions::SessionsSection,
-    profile: &Profile,
-    seed: u64,
-    orgs: &[Org],
-    shard: Option<Shard>,
-) -> Result<SessionPlan, PlanError> {
-    let plan = SessionPlan::new(section, orgs.len(), profile.load.sessions, seed);
-    let Some(shard) = shard else {
-        return Ok(plan);
-    };
-    let primary: Vec<Option<usize>> = orgs.iter().map(|o| o.primary).collect();
-    // Weights as whole numbers for the assignment: parts per billion of the sessions.
-    let per_org: Vec<u64> = plan
-        .weights
-        .iter()
-        .map(|w| (w * 1e9).round() as u64)
-        .collect();
-    let owns = shard::assign(shard, &primary, &per_org).map_err(|e| PlanError::Shard(shard, e))?;
-    Ok(plan.owning(owns))
-}
-
-/// The `k` orgs with the most weight among those this process sends for.
-fn heaviest(plan: &SessionPlan, k: usize) -> Vec<usize> {
-    let w = &plan.weights;
-    let mut ranked: Vec<usize> = (0..w.len())
-        .filter(|&o| plan.owns[o] && w[o] > 0.0)
-        .collect();
-    ranked.sort_by(|&a, &b| w[b].total_cmp(&w[a]).then(a.cmp(&b)));
-    ranked.truncate(k);
-    ranked
 }
 
 /// The orgs and their clients. The last `load.partners` are partner orgs of org 0.

@@ -4,9 +4,11 @@
 //! own, so a shard that skips other orgs' sessions draws the very same sessions as the whole run.
 
 use super::schedule::Schedule;
+use super::{Org, PlanError, Shard};
 use crate::profile::sessions::{
     ArrivalProcess, DistSection, LeaveKind, OrgWeights, SessionsSection,
 };
+use crate::profile::Profile;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp1, StandardNormal};
@@ -192,6 +194,41 @@ impl SessionPlan {
             at: 0.0,
         }
     }
+}
+
+/// The sessions' plan; a shard owns whole orgs (with their partners), balanced by weight.
+pub(super) fn plan(
+    section: &SessionsSection,
+    profile: &Profile,
+    seed: u64,
+    orgs: &[Org],
+    shard: Option<Shard>,
+) -> Result<SessionPlan, PlanError> {
+    let plan = SessionPlan::new(section, orgs.len(), profile.load.sessions, seed);
+    let Some(shard) = shard else {
+        return Ok(plan);
+    };
+    let primary: Vec<Option<usize>> = orgs.iter().map(|o| o.primary).collect();
+    // Weights as whole numbers for the assignment: parts per billion of the sessions.
+    let per_org: Vec<u64> = plan
+        .weights
+        .iter()
+        .map(|w| (w * 1e9).round() as u64)
+        .collect();
+    let owns =
+        super::shard::assign(shard, &primary, &per_org).map_err(|e| PlanError::Shard(shard, e))?;
+    Ok(plan.owning(owns))
+}
+
+/// The `k` orgs with the most weight among those this process sends for.
+pub(super) fn heaviest(plan: &SessionPlan, k: usize) -> Vec<usize> {
+    let w = &plan.weights;
+    let mut ranked: Vec<usize> = (0..w.len())
+        .filter(|&o| plan.owns[o] && w[o] > 0.0)
+        .collect();
+    ranked.sort_by(|&a, &b| w[b].total_cmp(&w[a]).then(a.cmp(&b)));
+    ranked.truncate(k);
+    ranked
 }
 
 /// Arrival offsets from the start of the run, in order.

@@ -3,6 +3,7 @@
 //! drawn length ends, then leave. Without this section the load is the fixed pool of `[load] sessions`.
 
 use super::problems::Problems;
+use super::schema::Profile;
 use super::units::{Rate, Span};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -151,6 +152,57 @@ impl DistSection {
             }
         }
     }
+}
+
+/// The checks `[sessions]` brings: its own values, what it cannot be combined with, and gates on
+/// sessions in a profile without it.
+pub fn validate_in(profile: &Profile, problems: &mut Problems) {
+    match &profile.sessions {
+        Some(sessions) => check_sessions(profile, sessions, problems),
+        None => check_no_session_gates(profile, problems),
+    }
+}
+
+/// `sessions.*` gates have nothing to judge in a fixed-pool run, so they would always fail.
+fn check_no_session_gates(profile: &Profile, problems: &mut Problems) {
+    let variants = profile
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("variant[{i}].thresholds"), &v.thresholds));
+    let all = std::iter::once(("thresholds".to_owned(), &profile.thresholds)).chain(variants);
+    for (key, thresholds) in all {
+        for name in thresholds.keys().filter(|n| n.starts_with("sessions.")) {
+            problems.push(
+                format!("{key}.\"{name}\""),
+                "applies to sessions with a life: the profile has no [sessions]",
+            );
+        }
+    }
+}
+
+/// `[sessions]` replaces the fixed pool's request rate and closed model: think time paces the calls.
+fn check_sessions(profile: &Profile, sessions: &SessionsSection, problems: &mut Problems) {
+    let load = &profile.load;
+    let exclusive = [
+        ("load.rate", load.rate.is_some()),
+        ("load.connections", load.connections.is_some()),
+        ("load.org_start_spread", !load.org_start_spread.0.is_zero()),
+    ];
+    for (key, set) in exclusive {
+        if set {
+            problems.push(
+                key,
+                "cannot be combined with [sessions]: sessions arrive at sessions.arrival_rate and think between calls",
+            );
+        }
+    }
+    let context = Context {
+        orgs: load.orgs,
+        staged: !load.stages.is_empty(),
+        http_target: profile.target.http().is_some(),
+    };
+    sessions.validate(&context, problems);
 }
 
 /// What the rest of the profile says, as far as `[sessions]` needs it.

@@ -6,7 +6,6 @@ use super::schema::{
     Coalesce, LoadSection, PartnerCredentials, Profile, RefreshGrant, TokenScope, Trigger,
     VariantSection,
 };
-use super::sessions::{Context as SessionsContext, SessionsSection};
 use super::target::{Dialect, HttpTarget};
 use super::thresholds::{GateName, Thresholds};
 use std::collections::HashSet;
@@ -24,9 +23,7 @@ pub fn validate(profile: &Profile) -> Problems {
     }
     check_length(profile, &mut problems);
     check_load(&profile.load, profile.sessions.is_some(), &mut problems);
-    if let Some(sessions) = &profile.sessions {
-        check_sessions(profile, sessions, &mut problems);
-    }
+    super::sessions::validate_in(profile, &mut problems);
     if profile.top_orgs > 1000 {
         problems.push(
             "top_orgs",
@@ -57,9 +54,6 @@ pub fn validate(profile: &Profile) -> Problems {
         .map(|s| s.name.as_str())
         .collect();
     check_thresholds(&profile.thresholds, "thresholds", &stages, &mut problems);
-    if profile.sessions.is_none() {
-        check_no_session_gates(profile, &mut problems);
-    }
     if let Some(http) = profile.target.http() {
         check_http_target(http, profile, &mut problems);
     }
@@ -207,48 +201,6 @@ fn check_stages(load: &LoadSection, problems: &mut Problems) {
             "every stage's target is 0/s: nothing would be sent",
         );
     }
-}
-
-/// `sessions.*` gates have nothing to judge in a fixed-pool run, so they would always fail.
-fn check_no_session_gates(profile: &Profile, problems: &mut Problems) {
-    let variants = profile
-        .variants
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (format!("variant[{i}].thresholds"), &v.thresholds));
-    let all = std::iter::once(("thresholds".to_owned(), &profile.thresholds)).chain(variants);
-    for (key, thresholds) in all {
-        for name in thresholds.keys().filter(|n| n.starts_with("sessions.")) {
-            problems.push(
-                format!("{key}.\"{name}\""),
-                "applies to sessions with a life: the profile has no [sessions]",
-            );
-        }
-    }
-}
-
-/// `[sessions]` replaces the fixed pool's request rate and closed model: think time paces the calls.
-fn check_sessions(profile: &Profile, sessions: &SessionsSection, problems: &mut Problems) {
-    let load = &profile.load;
-    let exclusive = [
-        ("load.rate", load.rate.is_some()),
-        ("load.connections", load.connections.is_some()),
-        ("load.org_start_spread", !load.org_start_spread.0.is_zero()),
-    ];
-    for (key, set) in exclusive {
-        if set {
-            problems.push(
-                key,
-                "cannot be combined with [sessions]: sessions arrive at sessions.arrival_rate and think between calls",
-            );
-        }
-    }
-    let context = SessionsContext {
-        orgs: load.orgs,
-        staged: !load.stages.is_empty(),
-        http_target: profile.target.http().is_some(),
-    };
-    sessions.validate(&context, problems);
 }
 
 /// Names end up in folder names and report keys, so keep them to a safe alphabet.

@@ -281,7 +281,9 @@ fn sessions_mistakes_are_named_by_key_and_line() {
         11,
         "has no [sessions]",
     );
-    let unknown = SHARDED.replace("\"fixed\", value = \"2.525s\"", "\"normal\", p50 = \"1s\"");
+    let unknown = SHARDED
+        .replace("\"fixed\", value = \"2.525s\"", "\"normal\", p50 = \"1s\"")
+        .replace("[5, 3, 1, 1, 1, 1]", "\"zipf\"");
     let found = problems(&unknown);
     named(
         &found,
@@ -289,4 +291,5 @@ fn sessions_mistakes_are_named_by_key_and_line() {
         12,
         "unknown variant `normal`",
     );
+    named(&found, "sessions.org_weights", 14, "unknown variant `zipf`");
 }
