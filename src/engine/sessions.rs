@@ -48,8 +48,11 @@ impl Seats {
         let Some(free) = &self.free else {
             return Some(org);
         };
-        // As many slots as seats: a seat taken always finds one.
-        let slot = free.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+        // As many slots as seats, so a seat taken always finds one; were it not so, the seat goes back.
+        let Some(slot) = free.lock().unwrap_or_else(|p| p.into_inner()).pop() else {
+            self.active.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        };
         for herd in ctx.cache.slot(slot).reassign(org) {
             ctx.recorder.herd(herd);
         }
