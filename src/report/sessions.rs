@@ -258,3 +258,97 @@ pub fn lines(v: &VariantReport) -> Option<(String, String)> {
     };
     Some((sessions, little))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(t_s: f64, arrivals: u64, ends: u64) -> Bucket {
+        let json = serde_json::json!({
+            "t_s": t_s, "scheduled": 0, "dropped": 0,
+            "contacts": {}, "token": {}, "refresh": {},
+            "refreshes_in_flight_max": 0, "requests_in_flight_max": 0,
+            "session_arrivals": arrivals, "session_ends": ends,
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn report(window_arrivals: u64, window_alive_s: f64) -> SessionsReport {
+        SessionsReport {
+            arrival: "poisson".into(),
+            leave: "drop".into(),
+            max_alive: 100,
+            arrived: 200,
+            refused: 0,
+            departed: 150,
+            alive_at_end: 50,
+            peak_concurrent: 0,
+            mean_concurrent: 0.0,
+            mean_length_s: 0.0,
+            departed_mean_length_s: 0.0,
+            revoked: 0,
+            revoke_failed: 0,
+            little: None,
+            totals: SessionTotals {
+                alive_us: 400_000_000,
+                departed_alive_us: 300_000_000,
+                drawn_us: 400_000_000,
+                drawn_sq_s2: 800.0,
+                window_from_s: Some(10.0),
+                window_to_s: Some(20.0),
+                window_arrivals,
+                window_alive_us: (window_alive_s * 1e6) as u64,
+            },
+        }
+    }
+
+    #[test]
+    fn sessions_alive_follow_arrivals_and_ends() {
+        let mut buckets = vec![bucket(0.0, 5, 0), bucket(1.0, 3, 4), bucket(2.0, 0, 4)];
+        fill_active(&mut buckets);
+        let alive: Vec<u64> = buckets.iter().map(|b| b.active_sessions).collect();
+        assert_eq!(alive, [5, 4, 0]);
+    }
+
+    #[test]
+    fn littles_law_compares_the_window_with_rate_times_length() {
+        let mut series = TimeSeries {
+            bucket_s: 1.0,
+            buckets: vec![bucket(0.0, 7, 0), bucket(1.0, 0, 2)],
+        };
+        fill_active(&mut series.buckets);
+        // 100 arrivals in 10 s, mean drawn length 2 s: 20 alive expected; 19 measured.
+        let mut r = report(100, 190.0);
+        r.derive(20.0, &series);
+        assert_eq!(
+            (r.mean_length_s, r.mean_concurrent, r.peak_concurrent),
+            (2.0, 20.0, 7)
+        );
+        assert_eq!(r.departed_mean_length_s, 2.0);
+        let l = r.little.clone().unwrap();
+        assert_eq!((l.arrival_rate_per_s, l.expected_concurrent), (10.0, 20.0));
+        assert!((l.relative_error - 0.05).abs() < 1e-12);
+        // E[L^2] = 4 s^2: 3 * sqrt(4 / (10 * 10)) / 2 = 0.3.
+        assert!((l.tolerance - 0.3).abs() < 1e-12, "{}", l.tolerance);
+        assert!(l.holds);
+        let mut off = report(100, 120.0);
+        off.derive(20.0, &series);
+        assert!(!off.little.unwrap().holds, "40 % off is beyond the bound");
+    }
+
+    #[test]
+    fn shards_add_their_totals_and_derive_again() {
+        let series = TimeSeries {
+            bucket_s: 1.0,
+            buckets: vec![],
+        };
+        let (mut a, mut b) = (report(60, 110.0), report(40, 80.0));
+        a.derive(20.0, &series);
+        b.derive(20.0, &series);
+        let m = SessionsReport::merge([&a, &b].into_iter(), 20.0, &series).unwrap();
+        assert_eq!((m.arrived, m.departed, m.max_alive), (400, 300, 200));
+        assert_eq!(m.totals.window_alive_us, 190_000_000);
+        let l = m.little.unwrap();
+        assert_eq!((l.arrival_rate_per_s, l.mean_concurrent), (10.0, 19.0));
+    }
+}
