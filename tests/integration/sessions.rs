@@ -228,6 +228,49 @@ fn shards_of_a_sessions_run_merge_to_the_whole_runs_sessions() {
     assert_eq!(ends.iter().sum::<u64>(), 160, "{ends:?}");
 }
 
+// At most 10 alive: sessions of 2.025 s arriving every 50 ms fill the seats in 0.5 s; each departure
+// (25 ms off the arrival grid, so no race) frees a seat for the next arrival.
+const CAPPED: &str = r#"
+duration = "4s"
+[server]
+token_ttl = "3600s"
+per_token_rate = "0/s"
+[load]
+orgs = 2
+sessions = 10
+[sessions]
+arrival = "uniform"
+arrival_rate = "20/s"
+length = { dist = "fixed", value = "2.025s" }
+think = { dist = "fixed", value = "0.5s" }
+[[variant]]
+name = "widget"
+client = { token_scope = "session", trigger = "reactive", coalesce = "none" }
+"#;
+
+#[test]
+fn load_sessions_bounds_the_sessions_alive_and_their_slots_are_handed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = read(&run(dir.path(), CAPPED, None));
+    let v = &report.variants[0];
+    super::support::assert_accounted(v);
+    let s = sessions(&report);
+    // Admitted: 0.00-0.45 s and 2.05-2.50 s; the other 60 of the 80 arrivals found 10 alive.
+    assert_eq!(
+        (s.arrived, s.refused, s.departed, s.alive_at_end),
+        (20, 60, 10, 10)
+    );
+    assert_eq!(s.peak_concurrent, 10);
+    // Every session's first call gets it a token of its own, in a slot an earlier session left.
+    assert_eq!(v.endpoints.token.requests, 20);
+    assert_eq!(
+        (s.revoked, s.revoke_failed),
+        (0, 0),
+        "leave = \"drop\" by default"
+    );
+    assert_eq!(super::support::server_count(v, "revocations"), 0);
+}
+
 fn problems(text: &str) -> Vec<(Option<usize>, String, String)> {
     match parse(text, Path::new("t.toml")) {
         Err(ProfileError::Invalid { problems, .. }) => problems
