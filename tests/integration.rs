@@ -31,6 +31,7 @@ mod integration {
     mod search_targets;
     mod secret_hygiene;
     mod served;
+    mod sessions;
     mod shards;
     mod shipped_profiles;
     mod significance;

@@ -145,15 +145,25 @@ async fn check(plan: &Plan, target: &Running) -> Result<(Api, Vec<String>), AppE
     let api = super::remote::connect(&target.api, plan).await?;
     let load = &plan.load;
     let names: Vec<&str> = plan.variants.iter().map(|v| v.name.as_str()).collect();
+    let shape = match load.sessions {
+        Some(_) => format!(
+            "sessions arriving at {}/s, at most {} alive",
+            load.rate_per_second,
+            plan.session_org.len()
+        ),
+        None => format!(
+            "{} sessions; {}/s",
+            plan.session_org.len(),
+            load.rate_per_second
+        ),
+    };
     let mut lines = vec![
         format!(
-            "plan      {} variant{} ({}); {} orgs, {} sessions; {}/s for {:.0}s each",
+            "plan      {} variant{} ({}); {} orgs, {shape} for {:.0}s each",
             names.len(),
             if names.len() == 1 { "" } else { "s" },
             names.join(", "),
             plan.orgs.len(),
-            plan.session_org.len(),
-            load.rate_per_second,
             load.duration.as_secs_f64()
         ),
         format!("target    {}", target.label),

@@ -202,7 +202,7 @@ fn announce(plan: &Plan, model: &ClientModel, target: &str) {
         "running variant {}{shard}: {:.0}s at {}/s against {target}",
         model.name,
         plan.load.duration.as_secs_f64(),
-        plan.load.rate_per_second * plan.slice.share(),
+        plan.load.rate_per_second * plan.share(),
     );
 }
 
@@ -239,7 +239,7 @@ fn build_report(
         shard: plan.shard.map(|s| ShardInfo {
             index: s.index,
             count: s.count,
-            share: plan.slice.share(),
+            share: plan.share(),
             start_at: plan.start_at.map(rfc3339),
         }),
         merged_shards: None,

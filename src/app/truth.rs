@@ -75,8 +75,21 @@ pub fn check(variant: &VariantReport, server: BTreeMap<String, u64>) -> Truth {
         ),
         ("tokens issued", token_side(Outcome::Ok), "token.ok"),
     ];
+    // A leaving session's revocation is a call the server counts too.
+    let revocations = variant
+        .sessions
+        .as_ref()
+        .filter(|s| s.leave == "revoke")
+        .map(|s| {
+            (
+                "sessions revoked",
+                s.revoked + s.revoke_failed,
+                "revocations",
+            )
+        });
     let checks: Vec<TruthCheck> = pairs
         .into_iter()
+        .chain(revocations)
         .filter_map(|(what, client, key)| {
             let server = *server.get(key)?;
             Some(TruthCheck {

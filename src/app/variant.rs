@@ -42,15 +42,7 @@ pub async fn run(
     let late_by = not_before
         .and_then(|at| Duration::try_from(started_at - at).ok())
         .filter(|late| *late > Duration::from_secs(1));
-    let recorder = Arc::new(
-        Recorder::new(
-            plan.orgs.len(),
-            start,
-            load.duration + load.drain + Duration::from_secs(1),
-        )
-        .with_top_orgs(&plan.top_orgs)
-        .with_stages(load.stages.iter().map(|s| s.end).collect()),
-    );
+    let recorder = Arc::new(recorder(plan, start));
     let progress = Progress::start(&model.name, load.duration, recorder.clone(), show_progress);
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine = engine::run(engine_run(plan, &model, api), recorder.clone(), stop_rx);
@@ -78,12 +70,28 @@ pub async fn run(
     let mut report = build::variant(&model, load, &snapshot, ending == Ending::Stopped);
     report.started_at = crate::report::rfc3339(started_at);
     // A shard sends its share of the arrivals, so its rate is that share of the profile's.
-    report.rate_per_s = load.rate_per_second * plan.slice.share();
+    report.rate_per_s = load.rate_per_second * plan.share();
     VariantRun {
         report,
         hard_stop,
         aborted_by,
         late_by,
+    }
+}
+
+/// The recorder for one variant: sized for the run, with its top orgs, stages and sessions.
+fn recorder(plan: &Plan, start: Instant) -> Recorder {
+    let load = &plan.load;
+    let recorder = Recorder::new(
+        plan.orgs.len(),
+        start,
+        load.duration + load.drain + Duration::from_secs(1),
+    )
+    .with_top_orgs(&plan.top_orgs)
+    .with_stages(load.stages.iter().map(|s| s.end).collect());
+    match &load.sessions {
+        Some(_) => recorder.with_sessions(load.steady_window()),
+        None => recorder,
     }
 }
 

@@ -1,5 +1,6 @@
-//! The engine: releases scheduled requests at the planned rate, caps what is in flight, and runs each
-//! request through the client model's token handling. It measures through the recorder and nothing else.
+//! The engine: releases scheduled requests at the planned rate (or, with sessions with a life,
+//! admits sessions that pace their own calls), caps what is in flight, and runs each request through
+//! the client model's token handling. It measures through the recorder and nothing else.
 
 pub mod closed;
 pub mod expiry;
@@ -9,6 +10,7 @@ pub mod renew;
 mod runners;
 pub mod search;
 pub mod session;
+mod sessions;
 mod timer;
 pub mod tokens;
 
@@ -72,6 +74,19 @@ impl Ctx {
         }
     }
 
+    /// Who sends for a session of the fixed pool: its org, and its org's slot or its own.
+    pub fn who(&self, session: u32) -> Who {
+        let org = self.session_org[session as usize] as usize;
+        Who {
+            session,
+            org,
+            slot: match self.model.scope {
+                TokenScope::Org => org,
+                TokenScope::Session => session as usize,
+            },
+        }
+    }
+
     pub fn track_background(&self, task: tokio::task::AbortHandle) {
         let mut tasks = self.background.lock().unwrap_or_else(|p| p.into_inner());
         tasks.retain(|t| !t.is_finished());
@@ -88,6 +103,14 @@ impl Ctx {
             task.abort();
         }
     }
+}
+
+/// The session a request is for, its org, and the token slot it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Who {
+    pub session: u32,
+    pub org: usize,
+    pub slot: usize,
 }
 
 /// One variant's run.
@@ -135,9 +158,12 @@ pub async fn run(run: Run<'_>, recorder: Arc<Recorder>, stop: watch::Receiver<bo
         org_start: load.org_start.clone(),
         session_org: ctx.session_org.clone(),
     };
-    let ending = match load.connections {
-        None => paced_apart(ctx.clone(), load.clone(), arrivals, stop).await,
-        Some(workers) => closed::run(&ctx, load, arrivals, workers, stop).await,
+    // With per-session tokens the fixed pool's slots (one per `[load] sessions`) serve sessions with
+    // a life too: as many as may be alive at once, each handed to the next session that arrives.
+    let ending = match (&load.sessions, load.connections) {
+        (Some(plan), _) => sessions::run(&ctx, load, plan.clone(), stop).await,
+        (None, None) => paced_apart(ctx.clone(), load.clone(), arrivals, stop).await,
+        (None, Some(workers)) => closed::run(&ctx, load, arrivals, workers, stop).await,
     };
     ctx.abort_background();
     for slot in ctx.cache.slots() {

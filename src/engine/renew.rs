@@ -17,6 +17,7 @@ pub async fn renew(
     replacing: Option<Arc<Token>>,
 ) -> RoundResult {
     let slot = ctx.cache.slot(slot_index);
+    let epoch = slot.lock().epoch;
     let replacing = replacing.as_deref();
     let mut code = None;
     let ask = ask(ctx, slot, slot_index, session, replacing, &mut code);
@@ -31,7 +32,7 @@ pub async fn renew(
     }
     let started = Instant::now();
     let reply = {
-        let _in_flight = ctx.recorder.refresh_in_flight(slot.org, started);
+        let _in_flight = ctx.recorder.refresh_in_flight(slot.org(), started);
         ctx.api
             .token(credentials(ask.org, session), ask.grant)
             .await
@@ -54,7 +55,14 @@ pub async fn renew(
     match reply.value {
         Some(issued) if reply.outcome == Outcome::Ok => {
             let token = token(ctx, slot_index, issued, replacing, replaces + 1, started);
-            let closed = slot.lock().install(token.clone());
+            let closed = {
+                let mut state = slot.lock();
+                match state.epoch == epoch {
+                    true => state.install(token.clone()),
+                    // The session it was for has left and another holds the slot now.
+                    false => Vec::new(),
+                }
+            };
             for herd in closed {
                 ctx.recorder.herd(herd);
             }
@@ -87,7 +95,7 @@ fn ask<'a>(
     replacing: Option<&'a Token>,
     code: &'a mut Option<String>,
 ) -> Ask<'a> {
-    let own = &ctx.orgs[slot.org];
+    let own = &ctx.orgs[slot.org()];
     let held_refresh = replacing.and_then(|t| t.refresh.as_ref());
     match (ctx.model.refresh_grant, held_refresh) {
         (RefreshGrant::RefreshToken, Some(refresh_token)) => Ask {
@@ -178,7 +186,7 @@ fn token(
 /// After `invalid_grant` the refresh token is dead: forget it, so the next request starts over with
 /// a fresh grant.
 fn forget_dead_token(ctx: &Ctx, slot: &Slot, replaced: u64) {
-    ctx.recorder.invalid_grant(slot.org);
+    ctx.recorder.invalid_grant(slot.org());
     let mut state = slot.lock();
     if state.token.as_ref().map(|t| t.generation) == Some(replaced) {
         state.token = None;

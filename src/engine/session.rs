@@ -3,15 +3,14 @@
 
 use super::refresh::{token_for, Need};
 use super::tokens::Token;
-use super::Ctx;
+use super::{Ctx, Who};
 use crate::http::{CallVars, Reply};
-use crate::profile::schema::TokenScope;
 use crate::vocabulary::{Endpoint, Outcome, Phase};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub async fn request(ctx: &Arc<Ctx>, session: u32, intended: Instant) {
-    let mut request = Request::new(ctx, session, intended);
+pub async fn request(ctx: &Arc<Ctx>, who: Who, intended: Instant) {
+    let mut request = Request::new(ctx, who, intended);
     let outcome = loop {
         let token = match request.token().await {
             Ok(token) => token,
@@ -62,17 +61,13 @@ struct Attempt {
 }
 
 impl<'a> Request<'a> {
-    fn new(ctx: &'a Arc<Ctx>, session: u32, intended: Instant) -> Request<'a> {
+    fn new(ctx: &'a Arc<Ctx>, who: Who, intended: Instant) -> Request<'a> {
         let began = Instant::now();
-        let org = ctx.session_org[session as usize] as usize;
         Request {
             ctx,
-            session,
-            slot: match ctx.model.scope {
-                TokenScope::Org => org,
-                TokenScope::Session => session as usize,
-            },
-            org,
+            session: who.session,
+            slot: who.slot,
+            org: who.org,
             intended,
             began,
             lateness: began.saturating_duration_since(intended),

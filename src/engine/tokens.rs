@@ -5,7 +5,7 @@ use crate::secret::Secret;
 use crate::vocabulary::Outcome;
 use crate::vocabulary::Phase;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use tokio::sync::watch;
@@ -82,6 +82,9 @@ pub struct SlotState {
     pub api_retry_until: Option<Instant>,
     /// The token endpoint said `Retry-After`.
     pub token_retry_until: Option<Instant>,
+    /// Counts the sessions that held this slot (sessions with a life reuse slots): a renewal started
+    /// for an earlier holder does not install its token for the next.
+    pub epoch: u64,
     /// Refreshes counted against the generation they set out to replace, until that generation is
     /// old enough that no late caller can still add to it.
     herd: BTreeMap<u64, u64>,
@@ -112,11 +115,30 @@ impl SlotState {
 
 /// One cached token and the org it belongs to.
 pub struct Slot {
-    pub org: usize,
+    /// Fixed for org slots and the fixed pool's sessions; set anew when a session with a life takes it.
+    org: AtomicUsize,
     state: Mutex<SlotState>,
 }
 
 impl Slot {
+    pub fn org(&self) -> usize {
+        self.org.load(Ordering::Relaxed)
+    }
+
+    /// Hands the slot to a new session of `org`, empty, and returns the herd sizes its last holder
+    /// left open.
+    pub fn reassign(&self, org: usize) -> Vec<u64> {
+        let mut state = self.lock();
+        let herds = state.drain_herds();
+        let epoch = state.epoch + 1;
+        *state = SlotState {
+            epoch,
+            ..SlotState::default()
+        };
+        self.org.store(org, Ordering::Relaxed);
+        herds
+    }
+
     pub fn lock(&self) -> MutexGuard<'_, SlotState> {
         // The state stays consistent across a panic elsewhere: every update is a single assignment.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -134,7 +156,7 @@ impl TokenCache {
             slots: slot_orgs
                 .into_iter()
                 .map(|org| Slot {
-                    org,
+                    org: AtomicUsize::new(org),
                     state: Mutex::new(SlotState::default()),
                 })
                 .collect(),

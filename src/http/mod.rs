@@ -198,6 +198,21 @@ impl Api {
         &self.token.url
     }
 
+    /// RFC 7009 revocation of `token` (a refresh token when `is_refresh`) by `who`'s client: `ok` for
+    /// a 200 (which the server gives for unknown tokens too), else the failure.
+    pub async fn revoke(&self, who: Credentials<'_>, token: &Secret, is_refresh: bool) -> Outcome {
+        let Some(request) = token::revocation(&self.token, &who, token, is_refresh) else {
+            return Outcome::ClientError;
+        };
+        // Revoking twice is revoking once (RFC 7009 2.2 answers 200 for a token already revoked).
+        let call = Call::Token { repeatable: true };
+        match self.exchange(request, call).await.result {
+            Ok(response) if response.status == 200 => Outcome::Ok,
+            Ok(response) => outcome::classify_token_error(response.status, &response.body),
+            Err(outcome) => outcome,
+        }
+    }
+
     /// One token request (RFC 6749 4.1.3, 4.4, 6; or the web-deployments exchange and refresh).
     pub async fn token(&self, who: Credentials<'_>, grant: Grant<'_>) -> Reply<Issued> {
         let Some(request) = token::request(&self.token, &who, grant) else {

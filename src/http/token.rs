@@ -31,6 +31,8 @@ pub struct TokenEndpoint {
     pub redirect_uri: String,
     pub jwt_exchange_url: String,
     pub jwt_refresh_url: String,
+    /// The RFC 7009 revocation endpoint, where the target has one tokenstorm knows.
+    pub revoke_url: Option<String>,
 }
 
 impl TokenEndpoint {
@@ -47,6 +49,7 @@ impl TokenEndpoint {
             redirect_uri: "https://widget.invalid/callback".into(),
             jwt_exchange_url: format!("{base}{}", defaults.jwt_exchange),
             jwt_refresh_url: format!("{base}{}", defaults.jwt_refresh),
+            revoke_url: Some(format!("{base}/oauth/revoke")),
         }
     }
 }
@@ -96,6 +99,35 @@ fn form_post(
         }
     };
     post(&endpoint.url, authorization, FORM, form.finish().into())
+}
+
+/// RFC 7009 2.1: the token to revoke and its type hint, the client authenticated as for the token
+/// endpoint. `None` without a revocation endpoint.
+pub(super) fn revocation(
+    endpoint: &TokenEndpoint,
+    who: &Credentials<'_>,
+    token: &Secret,
+    is_refresh: bool,
+) -> Option<http::Request<Bytes>> {
+    let url = endpoint.revoke_url.as_deref()?;
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token.expose()).append_pair(
+        "token_type_hint",
+        if is_refresh {
+            "refresh_token"
+        } else {
+            "access_token"
+        },
+    );
+    let authorization = match endpoint.client_auth {
+        ClientAuth::Basic => Some(basic_auth(who.client_id, who.client_secret)?),
+        ClientAuth::Body => {
+            form.append_pair("client_id", who.client_id)
+                .append_pair("client_secret", who.client_secret.expose());
+            None
+        }
+    };
+    post(url, authorization, FORM, form.finish().into())
 }
 
 /// The web-deployments dialect: a JSON code exchange and a JSON refresh, no client credentials.

@@ -6,6 +6,7 @@ pub mod lens;
 pub mod outcomes;
 pub mod requests;
 pub mod series;
+pub mod sessions;
 pub mod tenants;
 
 use crate::vocabulary::Phase;
@@ -16,6 +17,7 @@ use lens::{ExpiryLens, LensSnapshot};
 use outcomes::Outcomes;
 use requests::RequestCounts;
 use series::{BucketSnapshot, TimeSeries};
+use sessions::{SessionMetrics, SessionsSnapshot};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -57,6 +59,8 @@ pub struct Recorder {
     tenants: tenants::Tenants,
     /// Where each of the profile's stages ends, from the start (empty without stages).
     stage_ends: Vec<Duration>,
+    /// Sessions with a life, when the run has them.
+    sessions: Option<SessionMetrics>,
 }
 
 /// A live view for the progress bar.
@@ -93,6 +97,8 @@ pub struct Snapshot {
     pub series_width: Duration,
     pub contention: ContentionSnapshot,
     pub tenants: tenants::TenantsSnapshot,
+    /// Sessions with a life; `None` for the fixed pool.
+    pub sessions: Option<SessionsSnapshot>,
 }
 
 impl Counters {
@@ -131,6 +137,45 @@ impl Recorder {
             contention: Contention::new(orgs),
             tenants: tenants::Tenants::new(orgs, &[]),
             stage_ends: Vec::new(),
+            sessions: None,
+        }
+    }
+
+    /// Counts sessions with a life; Little's law is checked over `window` (from the start).
+    pub fn with_sessions(mut self, window: Option<(Duration, Duration)>) -> Recorder {
+        self.sessions = Some(SessionMetrics::new(window));
+        self
+    }
+
+    /// A session arrived at its intended time `at`, to live for `drawn`.
+    pub fn session_arrived(&self, at: Instant, drawn: Duration) {
+        let offset = self.elapsed(at);
+        self.series.session_arrived(offset);
+        if let Some(s) = &self.sessions {
+            s.arrived(offset, drawn);
+        }
+    }
+
+    /// An arriving session found `[load] sessions` alive already.
+    pub fn session_refused(&self) {
+        if let Some(s) = &self.sessions {
+            s.refused();
+        }
+    }
+
+    /// A session that arrived at `arrived` left at `ended` (`departed`), or was cut by the run's end.
+    pub fn session_ended(&self, arrived: Instant, ended: Instant, departed: bool) {
+        let end = self.elapsed(ended);
+        self.series.session_ended(end);
+        if let Some(s) = &self.sessions {
+            s.ended(self.elapsed(arrived), end, departed);
+        }
+    }
+
+    /// A leaving session's revocation call, and whether the server took it.
+    pub fn session_revoked(&self, ok: bool) {
+        if let Some(s) = &self.sessions {
+            s.revoked(ok);
         }
     }
 
@@ -373,6 +418,7 @@ impl Recorder {
             series_width: self.series.width(),
             contention: self.contention.snapshot(),
             tenants: self.tenants.snapshot(),
+            sessions: self.sessions.as_ref().map(SessionMetrics::snapshot),
         }
     }
 }

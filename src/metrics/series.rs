@@ -14,6 +14,8 @@ struct Bucket {
     attempts: [[AtomicU64; Outcome::COUNT]; Endpoint::COUNT],
     refreshes_in_flight_max: AtomicU64,
     requests_in_flight_max: AtomicU64,
+    session_arrivals: AtomicU64,
+    session_ends: AtomicU64,
 }
 
 pub struct TimeSeries {
@@ -30,6 +32,9 @@ pub struct BucketSnapshot {
     pub attempts: [[u64; Outcome::COUNT]; Endpoint::COUNT],
     pub refreshes_in_flight_max: u64,
     pub requests_in_flight_max: u64,
+    /// Sessions with a life that arrived, and that ended (left, or were alive when the run ended).
+    pub session_arrivals: u64,
+    pub session_ends: u64,
 }
 
 impl TimeSeries {
@@ -71,6 +76,18 @@ impl TimeSeries {
             .fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn session_arrived(&self, elapsed: Duration) {
+        self.at(elapsed)
+            .session_arrivals
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn session_ended(&self, elapsed: Duration) {
+        self.at(elapsed)
+            .session_ends
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn in_flight(&self, elapsed: Duration, requests: u64, refreshes: u64) {
         let b = self.at(elapsed);
         b.requests_in_flight_max
@@ -93,6 +110,8 @@ impl TimeSeries {
                 attempts: std::array::from_fn(|e| std::array::from_fn(|o| load(&b.attempts[e][o]))),
                 refreshes_in_flight_max: load(&b.refreshes_in_flight_max),
                 requests_in_flight_max: load(&b.requests_in_flight_max),
+                session_arrivals: load(&b.session_arrivals),
+                session_ends: load(&b.session_ends),
             })
             .collect();
         let used = out

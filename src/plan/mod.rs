@@ -5,6 +5,7 @@ pub mod client;
 pub mod credentials;
 mod credentials_file;
 pub mod schedule;
+pub mod sessions;
 pub mod shard;
 
 use crate::profile::{Loaded, Profile};
@@ -14,6 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use schedule::{Schedule, Stage};
+use sessions::SessionPlan;
 pub use shard::{Shard, ShardSpec, Slice};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,8 +37,10 @@ pub struct Org {
 /// The load shape: open model, or closed with `connections` workers.
 #[derive(Debug, Clone)]
 pub struct Load {
-    /// 0 with `connections`: unpaced.
+    /// 0 with `connections`: unpaced. With `[sessions]`: session arrivals per second.
     pub rate_per_second: f64,
+    /// Sessions with a life, when the profile has `[sessions]`; the fixed pool otherwise.
+    pub sessions: Option<Arc<SessionPlan>>,
     /// Closed model with this many workers; `None` for the open model.
     pub connections: Option<u32>,
     /// The profile's `top_orgs`: how many orgs keep latency histograms of their own.
@@ -58,6 +62,19 @@ pub struct Load {
 }
 
 impl Load {
+    /// With `[sessions]` at a constant arrival rate: from the end of the ramp plus the sessions' p99
+    /// length to the end of the run, the window in which the sessions alive are those of a steady
+    /// rate, where Little's law holds. `None` under stages (the rate keeps changing) or when the run
+    /// is shorter than that.
+    pub fn steady_window(&self) -> Option<(Duration, Duration)> {
+        let sessions = self.sessions.as_ref()?;
+        if !self.stages.is_empty() {
+            return None;
+        }
+        let from = self.ramp_up + Duration::try_from_secs_f64(sessions.length.p99_s()).ok()?;
+        (from < self.duration).then_some((from, self.duration))
+    }
+
     /// The arrivals of the open model (and the paced closed one): the stages when there are any,
     /// else `rate` after `ramp_up`; a shorter `duration` (`--duration`) cuts either.
     pub fn schedule(&self) -> Schedule {
@@ -170,18 +187,27 @@ pub fn build(loaded: &Loaded, overrides: &Overrides) -> Result<Plan, PlanError> 
         Some(shard) => shard_slice(shard, &orgs, &session_org, &order)?,
     };
     let variants = chosen_variants(profile, &overrides.variants)?;
-    let top_orgs = busiest(
-        &session_org,
-        org_count,
-        &slice,
-        &order,
-        profile.top_orgs as usize,
-    );
+    let mut load = load(profile, seed, overrides.duration);
+    let top_orgs = match &profile.sessions {
+        None => busiest(
+            &session_org,
+            org_count,
+            &slice,
+            &order,
+            profile.top_orgs as usize,
+        ),
+        Some(section) => {
+            let plan = sessions::plan(section, profile, seed, &orgs, overrides.shard)?;
+            let top = sessions::heaviest(&plan, profile.top_orgs as usize);
+            load.sessions = Some(Arc::new(plan));
+            top
+        }
+    };
     Ok(Plan {
         profile_name: loaded.name.clone(),
         profile_hash: fnv1a_hex(loaded.text.as_bytes()),
         seed,
-        load: load(profile, seed, overrides.duration),
+        load,
         orgs,
         session_org,
         arrival_order: order.into(),
@@ -272,8 +298,14 @@ fn chosen_variants(profile: &Profile, wanted: &[String]) -> Result<Vec<ClientMod
 
 fn load(profile: &Profile, seed: u64, duration: Option<Duration>) -> Load {
     let load = &profile.load;
+    let arrival_rate = profile
+        .sessions
+        .as_ref()
+        .and_then(|s| s.arrival_rate)
+        .map(|r| r.per_second);
     Load {
-        rate_per_second: load.peak_rate(),
+        rate_per_second: arrival_rate.unwrap_or_else(|| load.peak_rate()),
+        sessions: None,
         connections: load.connections,
         top_orgs: profile.top_orgs,
         org_start: org_start(seed, load.orgs as usize, load.org_start_spread.0),
@@ -298,6 +330,17 @@ fn load(profile: &Profile, seed: u64, duration: Option<Duration>) -> Load {
             .http()
             .and_then(|h| h.http.total_timeout)
             .map(|t| t.0),
+    }
+}
+
+impl Plan {
+    /// Share of the whole run's load this process sends: its slice of the arrivals, or with
+    /// `[sessions]` its orgs' share of the sessions.
+    pub fn share(&self) -> f64 {
+        match &self.load.sessions {
+            Some(sessions) => sessions.share(),
+            None => self.slice.share(),
+        }
     }
 }
 

@@ -151,9 +151,19 @@ impl Schedule {
         }
     }
 
+    /// Arrivals expected over the whole run (the integral of the rate), not rounded.
+    pub fn expected_total(&self) -> f64 {
+        self.arrivals_before(self.duration)
+    }
+
     /// Intended offset from the start of arrival `n` (0-based): the inverse of `arrivals_before`.
     pub fn intended(&self, n: u64) -> Duration {
-        let n = n as f64;
+        self.time_at(n as f64)
+    }
+
+    /// The offset by which `n` arrivals are expected (`n` need not be whole): a Poisson process of
+    /// this rate is a unit-rate one whose arrival counts are read through this (time rescaling).
+    pub fn time_at(&self, n: f64) -> Duration {
         // The first segment whose arrivals reach past `n` (those without arrivals never do).
         let i = self
             .segments

@@ -8,6 +8,7 @@ pub mod schema;
 pub mod search;
 pub mod server;
 pub mod service;
+pub mod sessions;
 mod shape;
 mod suggest;
 pub mod target;

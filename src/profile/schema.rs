@@ -5,6 +5,7 @@ pub use super::client::{
     Coalesce, OnWaitTimeout, PartnerCredentials, RefreshGrant, TokenScope, Trigger,
 };
 use super::server::ServerSection;
+pub use super::sessions::SessionsSection;
 pub use super::target::TargetSection;
 use super::thresholds::Thresholds;
 use super::units::{Rate, Span};
@@ -28,6 +29,10 @@ pub struct Profile {
     #[serde(default)]
     pub server: ServerSection,
     pub load: LoadSection,
+    /// Sessions with a life (the open model of sessions): they arrive, call the API with think time
+    /// and leave. Without it, the load is the fixed pool of `[load] sessions` sharing `rate`.
+    #[serde(default)]
+    pub sessions: Option<SessionsSection>,
     /// Conditions every variant's results must meet; a failure gives exit code 1.
     #[serde(default)]
     pub thresholds: Thresholds,
@@ -55,6 +60,8 @@ fn default_top_orgs() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct LoadSection {
     pub orgs: u32,
+    /// The fixed pool: this many sessions, spread evenly over the orgs. With `[sessions]`: the most
+    /// sessions alive at once; arrivals beyond it are refused and counted.
     pub sessions: u32,
     /// Contacts requests per second over all sessions. Open model (the default): sent on schedule,
     /// whatever the target's response time. With `connections`: the paced rate of the workers, or
@@ -110,7 +117,8 @@ pub struct StageSection {
     /// The stage's name in the report, on the charts and in thresholds (`contacts.p99_ms[stage=peak]`).
     pub name: String,
     pub duration: Span,
-    /// API requests per second over all sessions at the end of the stage.
+    /// At the end of the stage: API requests per second over all sessions, or with `[sessions]`
+    /// session arrivals per second.
     pub target: Rate,
 }
 

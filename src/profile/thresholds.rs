@@ -61,6 +61,13 @@ pub enum Metric {
     /// Longest time after a refresh at which the refreshed token met a 401 before its believed expiry
     /// (0 when none did).
     UnauthorizedAfterRefreshMs,
+    /// Sessions with a life (`[sessions]`): admitted, refused at `[load] sessions` alive, the peak and
+    /// mean alive, and 1 when Little's law does not hold (0 when it does).
+    SessionsArrived,
+    SessionsRefused,
+    SessionsPeak,
+    SessionsMean,
+    LittleBroken,
     /// A contacts statistic over only the calls sent in one token phase (`contacts[expiring].p99_ms`).
     Phase {
         phase: crate::vocabulary::Phase,
@@ -75,7 +82,7 @@ pub enum Metric {
     },
 }
 
-const NAMED: [(&str, Metric); 18] = [
+const NAMED: [(&str, Metric); 23] = [
     ("requests.scheduled", Metric::Scheduled),
     ("requests.sent", Metric::Sent),
     ("requests.dropped", Metric::Dropped),
@@ -109,6 +116,11 @@ const NAMED: [(&str, Metric); 18] = [
         "contacts.unauthorized_after_refresh_ms",
         Metric::UnauthorizedAfterRefreshMs,
     ),
+    ("sessions.arrived", Metric::SessionsArrived),
+    ("sessions.refused", Metric::SessionsRefused),
+    ("sessions.peak_concurrent", Metric::SessionsPeak),
+    ("sessions.mean_concurrent", Metric::SessionsMean),
+    ("sessions.little_broken", Metric::LittleBroken),
 ];
 
 const PERCENTILES: [(&str, u16); 5] = [

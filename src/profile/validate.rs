@@ -22,7 +22,8 @@ pub fn validate(profile: &Profile) -> Problems {
         check_name(name, "name", &mut problems);
     }
     check_length(profile, &mut problems);
-    check_load(&profile.load, &mut problems);
+    check_load(&profile.load, profile.sessions.is_some(), &mut problems);
+    super::sessions::validate_in(profile, &mut problems);
     if profile.top_orgs > 1000 {
         problems.push(
             "top_orgs",
@@ -157,7 +158,7 @@ fn check_length(profile: &Profile, problems: &mut Problems) {
         if profile.duration.is_none() {
             problems.push("duration", "is required (or give [[load.stage]]s)");
         }
-        if load.rate.is_none() {
+        if load.rate.is_none() && profile.sessions.is_none() {
             problems.push("load.rate", "is required (or give [[load.stage]]s)");
         }
     } else {
@@ -241,11 +242,15 @@ fn check_name(name: &str, key: &str, problems: &mut Problems) {
     }
 }
 
-fn check_load(load: &LoadSection, problems: &mut Problems) {
+fn check_load(load: &LoadSection, with_sessions: bool, problems: &mut Problems) {
     if load.orgs == 0 {
         problems.push("load.orgs", "must be at least 1");
     }
-    if load.sessions < load.orgs {
+    // With [sessions] it bounds the sessions alive at once; an org may have none at a time.
+    if with_sessions && load.sessions == 0 {
+        problems.push("load.sessions", "must be at least 1");
+    }
+    if !with_sessions && load.sessions < load.orgs {
         problems.push(
             "load.sessions",
             format!(

@@ -41,6 +41,7 @@ pub fn variant(
         token_time_histogram: snap.latency.token_time.as_ref().map(encode),
     };
     let conservation = conservation(&requests, &endpoints.contacts);
+    let timeseries = timeseries(snap);
     VariantReport {
         name: model.name.clone(),
         // The caller knows the wall clock; the recorder only knows monotonic instants.
@@ -58,33 +59,46 @@ pub fn variant(
         tenants: tenants(&snap.tenants, &snap.latency.by_tenant, load.top_orgs),
         expiry_lens: lens(&snap.lens),
         expiry_lens_by_claim: claim_lens(&snap.claim_lens),
-        timeseries: TimeSeries {
-            bucket_s: snap.series_width.as_secs_f64(),
-            buckets: snap
-                .series
-                .iter()
-                .enumerate()
-                .map(|(i, b)| Bucket {
-                    t_s: b.start_s,
-                    scheduled: b.scheduled,
-                    dropped: b.dropped,
-                    contacts: Outcomes(b.attempts[Endpoint::Contacts.index()]),
-                    token: Outcomes(b.attempts[Endpoint::Token.index()]),
-                    refresh: Outcomes(b.attempts[Endpoint::Refresh.index()]),
-                    refreshes_in_flight_max: b.refreshes_in_flight_max,
-                    requests_in_flight_max: b.requests_in_flight_max,
-                    latency_histogram: snap
-                        .latency
-                        .per_bucket
-                        .get(i)
-                        .and_then(Option::as_ref)
-                        .map(encode),
-                })
-                .collect(),
-        },
+        sessions: snap
+            .sessions
+            .as_ref()
+            .and_then(|sessions| super::sessions::build(sessions, load, &timeseries)),
+        timeseries,
         conservation,
         truth: None,
     }
+}
+
+fn timeseries(snap: &Snapshot) -> TimeSeries {
+    let mut series = TimeSeries {
+        bucket_s: snap.series_width.as_secs_f64(),
+        buckets: snap
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Bucket {
+                t_s: b.start_s,
+                scheduled: b.scheduled,
+                dropped: b.dropped,
+                contacts: Outcomes(b.attempts[Endpoint::Contacts.index()]),
+                token: Outcomes(b.attempts[Endpoint::Token.index()]),
+                refresh: Outcomes(b.attempts[Endpoint::Refresh.index()]),
+                refreshes_in_flight_max: b.refreshes_in_flight_max,
+                requests_in_flight_max: b.requests_in_flight_max,
+                session_arrivals: b.session_arrivals,
+                session_ends: b.session_ends,
+                active_sessions: 0,
+                latency_histogram: snap
+                    .latency
+                    .per_bucket
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .map(encode),
+            })
+            .collect(),
+    };
+    super::sessions::fill_active(&mut series.buckets);
+    series
 }
 
 fn lens(l: &LensSnapshot) -> ExpiryLens {

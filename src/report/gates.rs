@@ -93,6 +93,14 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
         Metric::RefreshWaiterTimeouts => f.waiter_timeouts as f64,
         Metric::RetryAfterViolated => r.retry_after_violated as f64,
         Metric::UnauthorizedAfterRefreshMs => f.unauthorized_after_refresh_ms.unwrap_or(0.0),
+        Metric::SessionsArrived => v.sessions.as_ref()?.arrived as f64,
+        Metric::SessionsRefused => v.sessions.as_ref()?.refused as f64,
+        Metric::SessionsPeak => v.sessions.as_ref()?.peak_concurrent as f64,
+        Metric::SessionsMean => v.sessions.as_ref()?.mean_concurrent,
+        Metric::LittleBroken => match v.sessions.as_ref()?.little.as_ref()?.holds {
+            true => 0.0,
+            false => 1.0,
+        },
         Metric::TruthMismatch => {
             v.truth.as_ref()?.checks.iter().filter(|c| !c.equal).count() as f64
         }

@@ -116,12 +116,15 @@ fn client_line(v: &VariantReport) -> String {
     let c = &v.client;
     let margin = c.margin_s.map(|m| format!(" {m} s")).unwrap_or_default();
     format!(
-        "{} tokens, {}{margin}, coalesce {}; {:.1} s at {}/s{}{}",
+        "{} tokens, {}{margin}, coalesce {}; {:.1} s at {}{}{}",
         c.token_scope,
         c.trigger,
         c.coalesce,
         v.elapsed_s,
-        v.rate_per_s,
+        match v.sessions {
+            Some(_) => format!("{:.2} sessions arriving/s", v.rate_per_s),
+            None => format!("{}/s", v.rate_per_s),
+        },
         c.description
             .as_ref()
             .map(|d| format!(". {d}"))
@@ -192,6 +195,10 @@ fn notes(v: &VariantReport) -> Vec<String> {
     }
     if let Some(resends) = super::resends::StaleResends::of(v) {
         notes.push(resends.to_string());
+    }
+    if let Some((sessions, little)) = super::sessions::lines(v) {
+        notes.push(format!("Sessions: {sessions}."));
+        notes.push(format!("Little's law: {little}."));
     }
     if !v.conservation.ok {
         notes.push(

@@ -16,6 +16,7 @@ pub mod pages;
 pub mod plots;
 mod resends;
 pub mod search;
+pub mod sessions;
 pub mod significance;
 pub mod stats;
 pub mod summary;

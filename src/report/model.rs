@@ -3,6 +3,7 @@
 
 use super::histogram::Percentiles;
 use super::outcomes::Outcomes;
+pub use super::sessions::SessionsReport;
 use super::words::words;
 pub use crate::metrics::requests::RequestCounts;
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,10 @@ pub struct VariantReport {
     pub expiry_lens_by_claim: Option<ExpiryLens>,
     pub refresh: Refresh,
     pub timeseries: TimeSeries,
+    /// Sessions with a life (`[sessions]`): arrivals, departures, concurrency and Little's law;
+    /// absent for the fixed pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionsReport>,
     pub conservation: Conservation,
     /// The embedded target's own counts, when the target was embedded.
     pub truth: Option<Truth>,
@@ -352,6 +357,10 @@ pub struct TimeSeries {
     pub buckets: Vec<Bucket>,
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bucket {
@@ -363,6 +372,14 @@ pub struct Bucket {
     pub refresh: Outcomes,
     pub refreshes_in_flight_max: u64,
     pub requests_in_flight_max: u64,
+    /// Sessions with a life: arrivals in this bucket, ends (left, or alive when the run ended), and
+    /// sessions alive at its end. Absent (0) for the fixed pool.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub session_arrivals: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub session_ends: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub active_sessions: u64,
     /// Latency of the user-level requests that finished in this bucket: HdrHistogram V2, base64,
     /// microseconds, 2 significant figures (absent when none finished).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -84,6 +84,7 @@ fn variant(out: &mut String, v: &VariantReport) {
         let _ = writeln!(out, "early 401s  {early}");
     }
     stage_lines(out, v);
+    super::sessions::summary(out, v);
     orgs_line(out, v);
     client_line(out, v);
     trust_lines(out, v);
@@ -94,13 +95,16 @@ fn heading(out: &mut String, v: &VariantReport) {
     let margin = c.margin_s.map(|m| format!(" {m}s")).unwrap_or_default();
     let _ = writeln!(
         out,
-        "\n== {} ({} tokens, {}{margin}, coalesce {}) {:.1}s at {}/s{}",
+        "\n== {} ({} tokens, {}{margin}, coalesce {}) {:.1}s at {}{}",
         v.name,
         c.token_scope,
         c.trigger,
         c.coalesce,
         v.elapsed_s,
-        v.rate_per_s,
+        match v.sessions {
+            Some(_) => format!("{:.2} sessions arriving/s", v.rate_per_s),
+            None => format!("{}/s", v.rate_per_s),
+        },
         if v.stopped_early {
             ", STOPPED EARLY"
         } else {
@@ -377,6 +381,13 @@ pub fn machine(report: &Report, report_path: &std::path::Path) -> serde_json::Va
                     "per_generation_max": v.refresh.per_generation_max,
                     "max_in_flight_per_org": v.refresh.max_in_flight_per_org,
                 },
+                "sessions": v.sessions.as_ref().map(|s| serde_json::json!({
+                    "arrived": s.arrived,
+                    "departed": s.departed,
+                    "peak_concurrent": s.peak_concurrent,
+                    "mean_concurrent": s.mean_concurrent,
+                    "little_holds": s.little.as_ref().map(|l| l.holds),
+                })),
                 "conservation_ok": v.conservation.ok,
                 "truth_ok": v.truth.as_ref().map(|t| t.ok),
             })

@@ -17,6 +17,7 @@ fn committed_schema_matches_the_types() {
         "server",
         "target",
         "thresholds",
+        "sessions",
     ] {
         assert!(schema["properties"][key].is_object(), "{key}");
     }

@@ -98,3 +98,29 @@ fn one_shared_token_hits_the_per_token_limit_and_per_session_tokens_do_not() {
         "one token per session"
     );
 }
+
+#[test]
+fn the_sessions_profile_admits_the_same_sessions_for_both_models_and_revokes_on_leaving() {
+    let ran = run_shipped("profiles/sessions.toml", Duration::from_secs(12));
+    let [messenger, candidate] = ["messenger", "candidate"].map(|n| variant(&ran.report, n));
+    for v in [messenger, candidate] {
+        assert_accounted(v);
+        let s = v.sessions.as_ref().expect("a sessions block");
+        // Poisson(240) arrivals in 12 s at 20/s: within 4 sd (62).
+        assert!((s.arrived as f64 - 240.0).abs() <= 62.0, "{}", s.arrived);
+        assert_eq!(s.arrived, s.departed + s.alive_at_end);
+        assert_eq!((s.revoked, s.revoke_failed), (s.departed, 0));
+        assert!(v.truth.as_ref().unwrap().ok, "{:?}", v.truth);
+        assert_eq!(v.endpoints.token.requests, s.arrived, "a token per session");
+        assert!(s.little.is_none(), "12 s is shorter than the p99 length");
+    }
+    let (m, c) = (messenger.sessions.as_ref(), candidate.sessions.as_ref());
+    let key = |s: Option<&tokenstorm::report::model::SessionsReport>| {
+        s.map(|s| (s.arrived, s.departed, s.totals.drawn_us))
+    };
+    assert_eq!(
+        key(m),
+        key(c),
+        "the seed gives both models the same sessions"
+    );
+}

@@ -111,3 +111,11 @@ pub fn assert_accounted(v: &VariantReport) {
         truth.checks
     );
 }
+
+/// One of the embedded target's counters (0 when it has none by that name).
+pub fn server_count(v: &VariantReport, key: &str) -> u64 {
+    v.truth
+        .as_ref()
+        .and_then(|t| t.server.get(key).copied())
+        .unwrap_or(0)
+}

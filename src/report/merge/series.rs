@@ -32,19 +32,22 @@ pub fn merge(parts: &[Part<'_>], shifts: &[f64]) -> TimeSeries {
             into.refreshes_in_flight_max =
                 into.refreshes_in_flight_max.max(b.refreshes_in_flight_max);
             into.requests_in_flight_max = into.requests_in_flight_max.max(b.requests_in_flight_max);
+            into.session_arrivals += b.session_arrivals;
+            into.session_ends += b.session_ends;
             into.latency_histogram =
                 add_encoded(into.latency_histogram.take(), b.latency_histogram.as_ref());
         }
     }
     // Gaps (no shard saw anything in a second) stay in the series as empty buckets, as in a single run.
     let len = buckets.keys().next_back().map_or(0, |last| last + 1);
-    let buckets = (0..len)
+    let mut buckets: Vec<Bucket> = (0..len)
         .map(|at| {
             buckets
                 .remove(&at)
                 .unwrap_or_else(|| empty(at as f64 * width))
         })
         .collect();
+    crate::report::sessions::fill_active(&mut buckets);
     TimeSeries {
         bucket_s: width,
         buckets,
@@ -76,6 +79,9 @@ fn empty(t_s: f64) -> Bucket {
         refresh: Outcomes::default(),
         refreshes_in_flight_max: 0,
         requests_in_flight_max: 0,
+        session_arrivals: 0,
+        session_ends: 0,
+        active_sessions: 0,
         latency_histogram: None,
     }
 }

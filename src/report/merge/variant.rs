@@ -67,6 +67,11 @@ pub fn merge(name: &str, parts: &[Part<'_>]) -> Result<VariantReport, MergeError
         expiry_lens: lens(parts.iter().map(|(_, v)| &v.expiry_lens)),
         expiry_lens_by_claim: claim_lens(parts),
         refresh,
+        sessions: SessionsReport::merge(
+            parts.iter().filter_map(|(_, v)| v.sessions.as_ref()),
+            first.planned_duration_s,
+            &timeseries,
+        ),
         timeseries,
         truth: truth(parts),
     })

@@ -104,10 +104,33 @@ fn panels(side: &Side, index: usize) -> Result<Vec<Panel>, PlotError> {
             ],
         ),
     ];
+    let mut panels = panels;
+    if side.variant.sessions.is_some() {
+        panels.push(("sessions alive, per s", session_lines(series)));
+    }
     Ok(panels
         .into_iter()
         .map(|(y_desc, lines)| panel(y_desc, lines))
         .collect())
+}
+
+/// Sessions with a life: how many are alive, and how many arrive and end each second.
+fn session_lines(series: &TimeSeries) -> Vec<Line> {
+    let mut ends = line("ended/s", DROPPED, rate(series, |b| b.session_ends));
+    ends.dashed = true;
+    vec![
+        line(
+            "sessions alive",
+            IN_FLIGHT,
+            level(series, |b| b.active_sessions),
+        ),
+        line(
+            "arrived/s",
+            TOKEN_CALLS,
+            rate(series, |b| b.session_arrivals),
+        ),
+        ends,
+    ]
 }
 
 fn outcome_group(series: &TimeSeries, g: usize) -> Vec<(f64, f64)> {
@@ -228,9 +251,13 @@ pub fn chart(side: &Side, sides: &[Side]) -> Result<Chart, PlotError> {
         caption: format!(
             "Per {} s bucket from the variant's start: API calls that succeeded and those that did \
              not (by outcome), request latency p50 and p99, calls to the token endpoint and the most \
-             refreshes in flight, the most requests in flight and arrivals dropped. Every side shares \
-             each panel's scale.",
-            style::ms(width)
+             refreshes in flight, the most requests in flight and arrivals dropped{}. Every side \
+             shares each panel's scale.",
+            style::ms(width),
+            match side.variant.sessions {
+                Some(_) => "; sessions alive at each bucket's end, and sessions arrived and ended per second",
+                None => "",
+            }
         ),
         body: Body::Timeline(Timeline {
             x_max,

@@ -1,0 +1,275 @@
+//! Sessions with a life: a pacer admits sessions at their planned arrival times (beyond `[load]
+//! sessions` alive they are refused and counted); each then calls the API, thinks, calls again, until
+//! its drawn length ends, and leaves: its token dropped, or revoked (RFC 7009). Concurrency is not
+//! set anywhere: it follows from arrivals times length, which the report checks (Little's law).
+//!
+//! Within a session a call goes when the previous one ended plus the think time (a user waits for the
+//! answer); latency counts from that intended time. Across sessions the load is open: arrivals come on
+//! schedule whatever the target does, and a call finding `max_in_flight` calls running is dropped.
+
+use super::timer::Timer;
+use super::{drain, session, Ctx, Ending, Who};
+use crate::plan::sessions::{Drawn, SessionPlan};
+use crate::plan::Load;
+use crate::profile::schema::TokenScope;
+use crate::profile::sessions::LeaveKind;
+use crate::vocabulary::Outcome;
+use rand_chacha::ChaCha8Rng;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+/// Room for sessions alive at once, and with per-session tokens the slots they hold.
+struct Seats {
+    active: AtomicU32,
+    max: u32,
+    /// Free token slots; `None` when sessions use their org's token.
+    free: Option<Mutex<Vec<usize>>>,
+}
+
+impl Seats {
+    fn new(max: u32, scope: TokenScope) -> Seats {
+        Seats {
+            active: AtomicU32::new(0),
+            max,
+            free: (scope == TokenScope::Session)
+                .then(|| Mutex::new((0..max as usize).rev().collect())),
+        }
+    }
+
+    /// A seat for a session of `org`, and the token slot it uses; `None` when every seat is taken.
+    fn take(&self, ctx: &Ctx, org: usize) -> Option<usize> {
+        if self.active.fetch_add(1, Ordering::AcqRel) >= self.max {
+            self.active.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let Some(free) = &self.free else {
+            return Some(org);
+        };
+        // As many slots as seats, so a seat taken always finds one; were it not so, the seat goes back.
+        let Some(slot) = free.lock().unwrap_or_else(|p| p.into_inner()).pop() else {
+            self.active.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        };
+        for herd in ctx.cache.slot(slot).reassign(org) {
+            ctx.recorder.herd(herd);
+        }
+        Some(slot)
+    }
+
+    fn give_back(&self, slot: usize) {
+        if let Some(free) = &self.free {
+            free.lock().unwrap_or_else(|p| p.into_inner()).push(slot);
+        }
+        self.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Where the run is: sessions make the calls (and leave when) intended before its time is up, even
+/// when late; after that they make none; a stop ends them at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    Open,
+    TimeUp,
+    Stopped,
+}
+
+/// What the sessions of one run share.
+struct Shared {
+    ctx: Arc<Ctx>,
+    plan: Arc<SessionPlan>,
+    seats: Seats,
+    permits: Arc<Semaphore>,
+    closing: watch::Receiver<Closing>,
+    /// When the run's time is up.
+    end: Instant,
+}
+
+pub(crate) async fn run(
+    ctx: &Arc<Ctx>,
+    load: &Load,
+    plan: Arc<SessionPlan>,
+    mut stop: watch::Receiver<bool>,
+) -> Ending {
+    let start = ctx.recorder.start();
+    let (closing_tx, closing) = watch::channel(Closing::Open);
+    let shared = Arc::new(Shared {
+        ctx: ctx.clone(),
+        seats: Seats::new(plan.max_active, ctx.model.scope),
+        plan: plan.clone(),
+        permits: Arc::new(Semaphore::new(load.max_in_flight as usize)),
+        closing,
+        end: start + load.duration,
+    });
+    let mut tasks = JoinSet::new();
+    let mut ending = admit(&shared, load, &mut tasks, &mut stop).await;
+    if ending == Ending::Completed {
+        // The last arrival is in; the sessions alive go on until the run's time is up.
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => ending = Ending::Stopped,
+            _ = tokio::time::sleep_until((start + load.duration).into()) => {}
+        }
+    }
+    let _ = closing_tx.send(match ending {
+        Ending::Completed => Closing::TimeUp,
+        Ending::Stopped => Closing::Stopped,
+    });
+    drain(&mut tasks, load.drain, &mut stop).await;
+    // Aborted sessions still count their end (their guard records it when dropped).
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    ending
+}
+
+/// Admits each planned arrival this process owns at its intended time, until the last or a stop.
+async fn admit(
+    shared: &Arc<Shared>,
+    load: &Load,
+    tasks: &mut JoinSet<()>,
+    stop: &mut watch::Receiver<bool>,
+) -> Ending {
+    let (ctx, plan) = (&shared.ctx, &shared.plan);
+    let start = ctx.recorder.start();
+    let mut timer = Timer::new();
+    for (k, offset) in plan.arrivals(load.schedule()).enumerate() {
+        let drawn = plan.draw(k as u64);
+        if !plan.owned(drawn.org) {
+            continue;
+        }
+        let intended = start + offset;
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => return Ending::Stopped,
+            _ = timer.sleep_until(intended) => {}
+        }
+        while tasks.try_join_next().is_some() {}
+        let org = drawn.org as usize;
+        let Some(slot) = shared.seats.take(ctx, org) else {
+            ctx.recorder.session_refused();
+            continue;
+        };
+        ctx.recorder.session_arrived(intended, drawn.length);
+        let who = Who {
+            // Session numbers name sessions in templates and codes; past 2^32 they wrap.
+            session: k as u32,
+            org,
+            slot,
+        };
+        tasks.spawn(live(shared.clone(), who, intended, drawn));
+    }
+    Ending::Completed
+}
+
+/// Records a session's end and frees its seat when it is dropped, so a session aborted after the
+/// drain is still counted (as alive at the run's end).
+struct Alive {
+    shared: Arc<Shared>,
+    slot: usize,
+    arrived: Instant,
+    ended: bool,
+}
+
+impl Alive {
+    fn end(&mut self, departed: bool) {
+        if !self.ended {
+            self.ended = true;
+            let recorder = &self.shared.ctx.recorder;
+            recorder.session_ended(self.arrived, Instant::now(), departed);
+        }
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.end(false);
+        self.shared.seats.give_back(self.slot);
+    }
+}
+
+/// One session's life: calls separated by think time until its length ends, then it leaves.
+async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
+    let mut alive = Alive {
+        shared: shared.clone(),
+        slot: who.slot,
+        arrived,
+        ended: false,
+    };
+    let leave_at = arrived + drawn.length;
+    let mut closing = shared.closing.clone();
+    let mut rng: ChaCha8Rng = drawn.rng;
+    let mut next = arrived;
+    while next < leave_at {
+        if !wait_until(&shared, &mut closing, next).await {
+            return;
+        }
+        call(&shared, who, next).await;
+        next = Instant::now() + shared.plan.think.draw(&mut rng);
+    }
+    if !wait_until(&shared, &mut closing, leave_at).await {
+        return;
+    }
+    alive.end(true);
+    if shared.plan.leave == LeaveKind::Revoke {
+        revoke(&shared.ctx, who).await;
+    }
+}
+
+/// Sleeps until `at`; false when the session ends first: at a stop, or, for an `at` past the run's
+/// end, when its time is up (the session is then alive at the end, not departed).
+async fn wait_until(shared: &Shared, closing: &mut watch::Receiver<Closing>, at: Instant) -> bool {
+    let before_end = at < shared.end;
+    let ends = |c: &Closing| match before_end {
+        true => *c == Closing::Stopped,
+        false => *c != Closing::Open,
+    };
+    if ends(&closing.borrow()) {
+        return false;
+    }
+    tokio::select! {
+        biased;
+        _ = closing.wait_for(ends) => false,
+        _ = tokio::time::sleep_until(at.into()) => true,
+    }
+}
+
+/// One user-level request of the session, released at `intended` unless too much is in flight.
+async fn call(shared: &Shared, who: Who, intended: Instant) {
+    let recorder = &shared.ctx.recorder;
+    recorder.scheduled(intended);
+    match shared.permits.clone().try_acquire_owned() {
+        Ok(_permit) => {
+            recorder.sent(intended, Instant::now());
+            session::request(&shared.ctx, who, intended).await;
+        }
+        Err(_) => recorder.dropped(intended),
+    }
+}
+
+/// RFC 7009 on leaving: the session's refresh token (which takes its access tokens with it on the
+/// embedded target), else its access token. Org tokens are shared with the org's other sessions, so a
+/// session of an org-token model has nothing of its own to revoke.
+async fn revoke(ctx: &Ctx, who: Who) {
+    if ctx.model.scope != TokenScope::Session {
+        return;
+    }
+    let Some(token) = ctx.cache.slot(who.slot).lock().token.take() else {
+        return;
+    };
+    let org = &ctx.orgs[who.org];
+    let credentials = crate::http::Credentials {
+        org: &org.name,
+        session: who.session,
+        client_id: &org.client_id,
+        client_secret: &org.client_secret,
+        deployment_id: &org.deployment_id,
+    };
+    let (secret, is_refresh) = match &token.refresh {
+        Some(refresh) => (refresh, true),
+        None => (&token.access, false),
+    };
+    let outcome = ctx.api.revoke(credentials, secret, is_refresh).await;
+    ctx.recorder.session_revoked(outcome == Outcome::Ok);
+}
