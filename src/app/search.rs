@@ -232,11 +232,11 @@ impl Searcher<'_> {
         })
     }
 
-    /// The plan of a step at `load`, and the request rate it sends: the profile's plan at that rate,
-    /// or, growing orgs, the plan of a profile with that many orgs, each with the profile's per-org
+    /// The plan of a step at `load`, and the rate it sends: the profile's plan at that rate (of
+    /// requests, or of session arrivals with `[sessions]`), or, growing orgs, the plan of a profile with that many orgs, each with the profile's per-org
     /// share of sessions and rate (against a real target, its first [[target.orgs]]).
     fn plan_at(&self, load: f64) -> Result<(Plan, f64), AppError> {
-        if self.section.grow == GrowName::Rate {
+        if self.section.grow != GrowName::Orgs {
             return Ok((self.plan.clone(), load));
         }
         let base = &self.loaded.profile.load;

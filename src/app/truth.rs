@@ -79,7 +79,7 @@ pub fn check(variant: &VariantReport, server: BTreeMap<String, u64>) -> Truth {
     let revocations = variant
         .sessions
         .as_ref()
-        .filter(|s| s.leave == "revoke")
+        .filter(|s| s.leave == crate::profile::sessions::LeaveKind::Revoke)
         .map(|s| {
             (
                 "sessions revoked",

@@ -9,11 +9,12 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchSection {
-    /// What grows: `"rate"` (the open model's request rate) or `"orgs"` (tenants, each with the
-    /// profile's per-org share of sessions and rate).
+    /// What grows: `"rate"` (the open model's request rate), `"session-rate"` (session arrivals
+    /// per second, with `[sessions]`) or `"orgs"` (tenants, each with the profile's per-org share
+    /// of sessions and rate).
     #[serde(default)]
     pub grow: GrowName,
-    /// The first step's load: a rate (`"100/s"`) for `rate`, a count for `orgs`.
+    /// The first step's load: a rate (`"100/s"`) for `rate` and `session-rate`, a count for `orgs`.
     pub start: SearchLoad,
     /// The most the search may send. Required: against a real target every step must be one its
     /// owners agreed to.
@@ -43,6 +44,7 @@ pub struct SearchSection {
 pub enum GrowName {
     #[default]
     Rate,
+    SessionRate,
     Orgs,
 }
 
@@ -51,6 +53,7 @@ impl GrowName {
     pub fn unit(self) -> &'static str {
         match self {
             GrowName::Rate => "req/s",
+            GrowName::SessionRate => "sessions/s",
             GrowName::Orgs => "orgs",
         }
     }
@@ -124,8 +127,8 @@ impl SearchSection {
             ("search.ceiling", self.ceiling),
         ] {
             match (self.grow, load) {
-                (GrowName::Rate, SearchLoad::Count(_)) => {
-                    problems.push(key, "a rate, e.g. \"100/s\", when grow = \"rate\"")
+                (GrowName::Rate | GrowName::SessionRate, SearchLoad::Count(_)) => {
+                    problems.push(key, "a rate, e.g. \"100/s\", when a rate grows")
                 }
                 (GrowName::Orgs, SearchLoad::Rate(_)) => {
                     problems.push(key, "a number of orgs, e.g. 10, when grow = \"orgs\"")

@@ -97,8 +97,24 @@ fn check_search(profile: &Profile, problems: &mut Problems) {
             "a search grows the open model's arrival rate: leave out load.connections",
         );
     }
+    use crate::profile::search::GrowName;
+    match (search.grow, profile.sessions.is_some()) {
+        (GrowName::Rate, true) => problems.push(
+            "search.grow",
+            "with [sessions] the load is session arrivals: grow = \"session-rate\"",
+        ),
+        (GrowName::SessionRate, false) => problems.push(
+            "search.grow",
+            "\"session-rate\" grows the arrivals of [sessions], which this profile has not",
+        ),
+        (GrowName::Orgs, true) => problems.push(
+            "search.grow",
+            "growing orgs applies to the fixed pool for now; with [sessions] grow \"session-rate\"",
+        ),
+        _ => {}
+    }
     let orgs = f64::from(profile.load.orgs);
-    let grows_orgs = search.grow == crate::profile::search::GrowName::Orgs;
+    let grows_orgs = search.grow == GrowName::Orgs;
     if grows_orgs && profile.target.http().is_some() && search.ceiling.value() > orgs {
         problems.push(
             "search.ceiling",

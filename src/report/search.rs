@@ -56,6 +56,11 @@ pub struct SearchStep {
     pub invalid_grant_rate: f64,
     /// Most refreshes one token generation drew.
     pub herd_max: u64,
+    /// With `[sessions]`: the most and the mean sessions alive over the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_sessions: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_sessions: Option<f64>,
     pub sent: u64,
     pub dropped: u64,
 }
@@ -101,6 +106,8 @@ impl SearchStep {
             error_rate: share(calls - c.outcomes[Outcome::Ok], calls),
             invalid_grant_rate: share(invalid, tokens),
             herd_max: v.refresh.per_generation_max,
+            peak_sessions: v.sessions.as_ref().map(|s| s.peak_concurrent),
+            mean_sessions: v.sessions.as_ref().map(|s| s.mean_concurrent),
             sent: v.requests.sent,
             dropped: v.requests.dropped,
         }
@@ -153,7 +160,12 @@ impl SearchReport {
         };
         match (self.verdict, self.holds) {
             (SearchVerdict::Found, Some(holds)) => {
-                format!("holds {} {unit}; {}", load(holds), breaks())
+                format!(
+                    "holds {} {unit}{}; {}",
+                    load(holds),
+                    self.alive_at(holds),
+                    breaks()
+                )
             }
             (SearchVerdict::StartFails, _) => format!(
                 "fails already at the start, {} {unit}; {}",
@@ -169,6 +181,16 @@ impl SearchReport {
                 held.map_or_else(|| "none".to_owned(), |h| format!("{} {unit}", load(h)))
             ),
         }
+    }
+
+    /// ` (3,900 sessions alive)` at a load, when its step had sessions.
+    fn alive_at(&self, at: f64) -> String {
+        self.steps
+            .iter()
+            .rev()
+            .find(|s| s.load == at)
+            .and_then(|s| s.mean_sessions)
+            .map_or_else(String::new, |n| format!(" ({} sessions alive)", load(n)))
     }
 
     /// The verdict and a table of the steps, for the terminal.

@@ -17,9 +17,9 @@ pub const MIN_TOLERANCE: f64 = 0.05;
 #[serde(deny_unknown_fields)]
 pub struct SessionsReport {
     /// `poisson` or `uniform`.
-    pub arrival: String,
+    pub arrival: ArrivalProcess,
     /// `drop` or `revoke`.
-    pub leave: String,
+    pub leave: LeaveKind,
     /// `[load] sessions`: the most alive at once (per shard in a shard's report).
     pub max_alive: u64,
     /// Sessions admitted.
@@ -96,16 +96,8 @@ pub fn build(s: &SessionsSnapshot, load: &Load, series: &TimeSeries) -> Option<S
         window_alive_us: s.window_alive_us,
     };
     let mut report = SessionsReport {
-        arrival: match plan.arrival {
-            ArrivalProcess::Poisson => "poisson",
-            ArrivalProcess::Uniform => "uniform",
-        }
-        .to_owned(),
-        leave: match plan.leave {
-            LeaveKind::Drop => "drop",
-            LeaveKind::Revoke => "revoke",
-        }
-        .to_owned(),
+        arrival: plan.arrival,
+        leave: plan.leave,
         max_alive: u64::from(plan.max_active),
         arrived: s.arrived,
         refused: s.refused,
@@ -225,9 +217,9 @@ pub fn summary(out: &mut String, v: &VariantReport) {
 /// What the sessions did, and Little's law, in words (the summary and the HTML page say the same).
 pub fn lines(v: &VariantReport) -> Option<(String, String)> {
     let s = v.sessions.as_ref()?;
-    let revoked = match s.leave.as_str() {
-        "revoke" => format!("  revoked {} (failed {})", s.revoked, s.revoke_failed),
-        _ => String::new(),
+    let revoked = match s.leave {
+        LeaveKind::Revoke => format!("  revoked {} (failed {})", s.revoked, s.revoke_failed),
+        LeaveKind::Drop => String::new(),
     };
     let sessions = format!(
         "arrived {}  departed {}  alive at end {}  refused {}  peak {}  mean {:.1}  mean length {:.2}s (departed {:.2}s){revoked}",
@@ -275,8 +267,8 @@ mod tests {
 
     fn report(window_arrivals: u64, window_alive_s: f64) -> SessionsReport {
         SessionsReport {
-            arrival: "poisson".into(),
-            leave: "drop".into(),
+            arrival: ArrivalProcess::Poisson,
+            leave: LeaveKind::Drop,
             max_alive: 100,
             arrived: 200,
             refused: 0,

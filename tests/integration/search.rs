@@ -218,3 +218,57 @@ fn growing_orgs_finds_how_many_tenants_the_target_carries() {
     let orgs = report.variants[0].refresh.max_in_flight_by_org.len();
     assert_eq!(orgs as f64, holds);
 }
+
+/// Sessions of 1 s that call, think 20 ms and call again: once the 4 workers are saturated, each
+/// extra session alive is one more call waiting, so the 44 places (4 serving, 40 queued) fill at
+/// about 52 sessions alive, which 1 s sessions reach at about 52 arriving per second.
+const SESSIONS: &str = r#"
+seed = 3
+duration = "1s"
+[server]
+token_ttl = "3600s"
+per_token_rate = "0/s"
+[server.service.contacts]
+workers = 4
+service_time = "10ms"
+queue = 40
+[load]
+orgs = 2
+sessions = 2000
+drain = "3s"
+max_in_flight = 5000
+[sessions]
+arrival = "uniform"
+arrival_rate = "5/s"
+length = { dist = "fixed", value = "1s" }
+think = { dist = "fixed", value = "20ms" }
+[search]
+grow = "session-rate"
+start = "10/s"
+ceiling = "400/s"
+step = "2s"
+settle = "1s"
+[thresholds]
+"contacts.error_rate" = "< 0.01"
+[[variant]]
+name = "go"
+client = "go-oauth2"
+"#;
+
+#[test]
+fn growing_the_session_arrival_rate_finds_how_many_sessions_the_target_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, report) = search_bin(dir.path(), SESSIONS, "sessions", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let s = report.search.unwrap();
+    let holds = s.holds.unwrap();
+    // Stated bound: from half the computed knee (a busy machine only lowers it) to 15 % above.
+    assert!(
+        (26.0..=60.0).contains(&holds),
+        "holds {holds}/s: {:?}",
+        s.steps
+    );
+    assert!(s.steps.iter().all(|st| st.mean_sessions.is_some()));
+    assert!(stdout(&out).contains("sessions/s ("), "{}", stdout(&out));
+    assert!(stdout(&out).contains("sessions alive)"), "{}", stdout(&out));
+}
