@@ -108,7 +108,7 @@ fn spec(s: &SearchSection) -> SearchSpec {
         factor: s.factor,
         resolution: s.resolution,
         repeats: s.repeats,
-        whole: s.grow == GrowName::Orgs,
+        whole: matches!(s.grow, GrowName::Orgs | GrowName::Sessions),
     }
 }
 
@@ -233,24 +233,34 @@ impl Searcher<'_> {
     }
 
     /// The plan of a step at `load`, and the rate it sends: the profile's plan at that rate (of
-    /// requests, or of session arrivals with `[sessions]`), or, growing orgs, the plan of a profile with that many orgs, each with the profile's per-org
-    /// share of sessions and rate (against a real target, its first [[target.orgs]]).
+    /// requests, or of session arrivals with `[sessions]`); or the plan of a profile with that many
+    /// sessions (each at the profile's per-session rate) or orgs (each with its per-org share of
+    /// sessions and rate; against a real target, its first [[target.orgs]]).
     fn plan_at(&self, load: f64) -> Result<(Plan, f64), AppError> {
-        if self.section.grow != GrowName::Orgs {
-            return Ok((self.plan.clone(), load));
-        }
         let base = &self.loaded.profile.load;
-        let orgs = load.round().max(1.0) as u32;
-        let per_org = f64::from(orgs) / f64::from(base.orgs.max(1));
+        let n = load.round().max(1.0) as u32;
         let mut grown = self.loaded.clone();
         let shape = &mut grown.profile.load;
-        shape.orgs = orgs;
-        shape.sessions = ((f64::from(base.sessions) * per_org).ceil() as u32).max(orgs);
+        let share = match self.section.grow {
+            GrowName::Rate | GrowName::SessionRate => return Ok((self.plan.clone(), load)),
+            GrowName::Sessions => {
+                shape.sessions = n;
+                // Fewer sessions than orgs would leave orgs without any.
+                shape.orgs = base.orgs.min(n);
+                f64::from(n) / f64::from(base.sessions.max(1))
+            }
+            GrowName::Orgs => {
+                let share = f64::from(n) / f64::from(base.orgs.max(1));
+                shape.orgs = n;
+                shape.sessions = ((f64::from(base.sessions) * share).ceil() as u32).max(n);
+                share
+            }
+        };
         if let TargetSection::Http(http) = &mut grown.profile.target {
-            http.orgs.truncate(orgs as usize);
+            http.orgs.truncate(grown.profile.load.orgs as usize);
         }
         let plan = run::plan_with_credentials(&grown, &self.options.overrides)?;
-        Ok((plan, base.peak_rate() * per_org))
+        Ok((plan, base.peak_rate() * share))
     }
 }
 

@@ -10,11 +10,13 @@ use std::time::Duration;
 #[serde(deny_unknown_fields)]
 pub struct SearchSection {
     /// What grows: `"rate"` (the open model's request rate), `"session-rate"` (session arrivals
-    /// per second, with `[sessions]`) or `"orgs"` (tenants, each with the profile's per-org share
+    /// per second, with `[sessions]`), `"sessions"` (concurrent sessions of the fixed pool, each at
+    /// the profile's per-session rate) or `"orgs"` (tenants, each with the profile's per-org share
     /// of sessions and rate).
     #[serde(default)]
     pub grow: GrowName,
-    /// The first step's load: a rate (`"100/s"`) for `rate` and `session-rate`, a count for `orgs`.
+    /// The first step's load: a rate (`"100/s"`) for `rate` and `session-rate`, a count for
+    /// `sessions` and `orgs`.
     pub start: SearchLoad,
     /// The most the search may send. Required: against a real target every step must be one its
     /// owners agreed to.
@@ -45,6 +47,8 @@ pub enum GrowName {
     #[default]
     Rate,
     SessionRate,
+    /// Concurrent sessions of the fixed pool, each at the profile's per-session rate.
+    Sessions,
     Orgs,
 }
 
@@ -54,6 +58,7 @@ impl GrowName {
         match self {
             GrowName::Rate => "req/s",
             GrowName::SessionRate => "sessions/s",
+            GrowName::Sessions => "sessions",
             GrowName::Orgs => "orgs",
         }
     }
@@ -130,8 +135,8 @@ impl SearchSection {
                 (GrowName::Rate | GrowName::SessionRate, SearchLoad::Count(_)) => {
                     problems.push(key, "a rate, e.g. \"100/s\", when a rate grows")
                 }
-                (GrowName::Orgs, SearchLoad::Rate(_)) => {
-                    problems.push(key, "a number of orgs, e.g. 10, when grow = \"orgs\"")
+                (GrowName::Orgs | GrowName::Sessions, SearchLoad::Rate(_)) => {
+                    problems.push(key, "a count, e.g. 10, when orgs or sessions grow")
                 }
                 _ if load.value() <= 0.0 => problems.push(key, "must be above 0"),
                 _ => {}

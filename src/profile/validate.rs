@@ -107,9 +107,10 @@ fn check_search(profile: &Profile, problems: &mut Problems) {
             "search.grow",
             "\"session-rate\" grows the arrivals of [sessions], which this profile has not",
         ),
-        (GrowName::Orgs, true) => problems.push(
+        (GrowName::Orgs | GrowName::Sessions, true) => problems.push(
             "search.grow",
-            "growing orgs applies to the fixed pool for now; with [sessions] grow \"session-rate\"",
+            "growing orgs or sessions applies to the fixed pool: with [sessions] concurrency follows \
+             from arrivals, so grow \"session-rate\"",
         ),
         _ => {}
     }

@@ -272,3 +272,28 @@ fn growing_the_session_arrival_rate_finds_how_many_sessions_the_target_carries()
     assert!(stdout(&out).contains("sessions/s ("), "{}", stdout(&out));
     assert!(stdout(&out).contains("sessions alive)"), "{}", stdout(&out));
 }
+
+#[test]
+fn growing_concurrent_sessions_finds_how_many_the_target_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    // 20 sessions at 80/s: 4/s each, so 400/s is 100 sessions.
+    let text = profile_text("grow = \"sessions\"\nstart = 10\nceiling = 400").replace(
+        "orgs = 2\nsessions = 20\nrate = \"10/s\"",
+        "orgs = 2\nsessions = 20\nrate = \"80/s\"",
+    );
+    let (out, report) = search_bin(dir.path(), &text, "pool", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let s = report.search.unwrap();
+    let holds = s.holds.unwrap();
+    assert!(
+        (50.0..=105.0).contains(&holds),
+        "holds {holds} sessions: {:?}",
+        s.steps
+    );
+    assert!(s.steps.iter().all(|st| st.rate_per_s == 4.0 * st.load));
+    assert!(
+        stdout(&out).contains(&format!("holds {holds} sessions;")),
+        "{}",
+        stdout(&out)
+    );
+}
