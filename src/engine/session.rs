@@ -14,6 +14,9 @@ pub async fn request(ctx: &Arc<Ctx>, who: Who, intended: Instant) {
     let outcome = loop {
         let token = match request.token().await {
             Ok(token) => token,
+            // The token endpoint's 429: the model may ask again, once its `Retry-After` has passed
+            // (the renewal waits it out when the model honours it).
+            Err(Outcome::RateLimited) if request.may_retry_429() => continue,
             Err(outcome) => break outcome,
         };
         let attempt = request.call(&token).await;
@@ -165,6 +168,13 @@ impl<'a> Request<'a> {
         }
     }
 
+    /// Whether the model has a 429 retry left, using it up if so.
+    fn may_retry_429(&mut self) -> bool {
+        let left = self.tries_429 < self.ctx.model.retries_on_429;
+        self.tries_429 += u32::from(left);
+        left
+    }
+
     /// `None` to try again (a 401 the model retries with a new token, a 429 it retries after the
     /// server's wait); otherwise the request's outcome.
     fn retry_or_end(&mut self, token: Arc<Token>, a: &Attempt) -> Option<Outcome> {
@@ -182,10 +192,9 @@ impl<'a> Request<'a> {
                 if let Some(wait) = a.reply.retry_after {
                     self.ctx.cache.slot(self.slot).lock().api_retry_until = Some(a.ended + wait);
                 }
-                if self.tries_429 >= model.retries_on_429 {
+                if !self.may_retry_429() {
                     return Some(Outcome::RateLimited);
                 }
-                self.tries_429 += 1;
                 self.need = Need::Usable;
                 None
             }

@@ -124,3 +124,42 @@ fn the_sessions_profile_admits_the_same_sessions_for_both_models_and_revokes_on_
         "the seed gives both models the same sessions"
     );
 }
+
+#[test]
+fn the_morning_surge_saturates_the_token_service_and_only_the_model_that_waits_survives() {
+    // Full length: the surge, the peak and the settling after it are the point.
+    let ran = run_shipped("profiles/morning-surge.toml", Duration::from_secs(40));
+    let [waits, gives_up] = ["waits-out-429", "gives-up"].map(|n| variant(&ran.report, n));
+    for v in [waits, gives_up] {
+        assert!(v.truth.as_ref().unwrap().ok, "{:?}", v.truth);
+        // The token service is what saturates: its 429s, while the API answers everything.
+        assert!(
+            v.endpoints.token.outcomes[Outcome::RateLimited] > 500,
+            "{}",
+            v.name
+        );
+        let contacts = &v.endpoints.contacts;
+        assert_eq!(
+            contacts.outcomes[Outcome::Ok],
+            contacts.requests,
+            "{}",
+            v.name
+        );
+    }
+    let failed = |v: &tokenstorm::report::model::VariantReport| {
+        v.requests.no_token as f64 / v.requests.sent as f64
+    };
+    assert!(failed(waits) < 0.01, "waits it out: {}", failed(waits));
+    assert!(failed(gives_up) > 0.05, "gives up: {}", failed(gives_up));
+    let gate = |name: &str| {
+        ran.report
+            .thresholds
+            .iter()
+            .find(|t| t.variant == name)
+            .map(|t| t.passed)
+    };
+    assert_eq!(
+        (gate("waits-out-429"), gate("gives-up")),
+        (Some(true), Some(false))
+    );
+}
