@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Print one line to stderr as each variant starts (for logs, where there is no progress bar).
     pub announce: bool,
+    /// Live export while the run goes (docs/telemetry.md).
+    pub telemetry: super::telemetry::TelemetryOptions,
 }
 
 /// What a finished run produced.
@@ -47,7 +49,9 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
     let out = options.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!("{}-{}", plan.profile_name, compact(&started_at)))
     });
-    let ran = run_variants(&plan, &options, &signals).await?;
+    let (ran, export_notes) = exported(&plan, options.clone(), &signals).await?;
+    let mut ran = ran?;
+    ran.notes.extend(export_notes);
     let interrupted = signals.first();
     let unreachable = !ran.variants.is_empty() && ran.variants.iter().all(never_answered);
     let report = build_report(&plan, &loaded, started_at, ran, interrupted.is_some());
@@ -78,6 +82,23 @@ pub(super) fn plan_with_credentials(
     plan::credentials::attach(&mut plan, &profile_dir, &|var| std::env::var(var).ok())
         .map_err(plan::PlanError::from)?;
     Ok(plan)
+}
+
+/// The variants run with the live export around them; the export ends (final scrape and push)
+/// whether or not they succeeded, and says what it did in notes for the report.
+async fn exported(
+    plan: &Plan,
+    mut options: RunOptions,
+    signals: &Signals,
+) -> Result<(Result<Ran, AppError>, Vec<String>), AppError> {
+    let export = super::telemetry::Export::start(&options.telemetry).await?;
+    options.telemetry.hub = export.as_ref().map(super::telemetry::Export::handle);
+    let ran = run_variants(plan, &options, signals).await;
+    let notes = match export {
+        Some(export) => export.finish().await,
+        None => Vec::new(),
+    };
+    Ok((ran, notes))
 }
 
 /// What the variants that ran came to, for the report.
@@ -162,17 +183,12 @@ pub(super) async fn run_variant(
             eprintln!("waiting until {} (--start-at) to start", rfc3339(at));
         }
     }
-    let progress = options.progress;
-    let mut variant = variant::run(
-        plan,
-        model.clone(),
-        api,
-        &gates,
-        signals,
-        progress,
-        not_before,
-    )
-    .await;
+    let watch = variant::Watchers {
+        progress: options.progress,
+        live: options.telemetry.hub.as_ref().map(|h| &*h.0),
+    };
+    let mut variant =
+        variant::run(plan, model.clone(), api, &gates, signals, watch, not_before).await;
     if let Some(server) = target.truth() {
         variant.report.truth = Some(truth::check(&variant.report, truth::flatten(&server)));
     }

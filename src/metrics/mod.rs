@@ -6,6 +6,7 @@ pub mod lens;
 pub mod outcomes;
 pub mod requests;
 pub mod series;
+pub mod telemetry;
 pub mod tenants;
 
 use crate::vocabulary::Phase;
