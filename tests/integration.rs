@@ -19,6 +19,7 @@ mod integration {
     mod platform_support;
     mod plots;
     mod profile_errors;
+    mod prometheus;
     mod remote_dialects;
     mod remote_http;
     mod remote_profile;
