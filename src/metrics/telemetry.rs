@@ -47,7 +47,14 @@ impl Recorder {
     pub fn telemetry(&self, now: std::time::Instant) -> Telemetry {
         let c = &self.counters;
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        let (calls, calls_by_stage, latency, refresh_wait) = read_latencies(&self.latencies);
+        let (calls, mut calls_by_stage, latency, refresh_wait) = read_latencies(&self.latencies);
+        // Every stage from the start, so a run makes the same series whichever stage it is in.
+        if calls_by_stage.len() < self.stage_ends.len() {
+            calls_by_stage.resize(
+                self.stage_ends.len(),
+                [[0; Outcome::COUNT]; Endpoint::COUNT],
+            );
+        }
         Telemetry {
             elapsed: self.elapsed(now),
             calls,

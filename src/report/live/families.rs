@@ -283,3 +283,86 @@ fn buckets(bounds: &[f64], counts: &[u64], sum: f64, count: u64) -> Value {
         count,
     }
 }
+
+/// Series one variant makes in the OpenMetrics text (each histogram bucket, `_sum` and `_count`
+/// counted): the number docs/telemetry.md states. `stages` is 0 without `[[load.stage]]`.
+pub fn series_per_variant(stages: usize) -> usize {
+    let calls = Endpoint::COUNT * Outcome::COUNT;
+    let by_stage = if stages == 0 {
+        calls
+    } else {
+        calls * (stages + 1)
+    };
+    let latency = Endpoint::COUNT * (LATENCY_BOUNDS_S.len() + 3);
+    let phases = Phase::COUNT * Outcome::COUNT;
+    let finished = Outcome::COUNT;
+    let herd = HERD_BOUNDS.len() + 3;
+    let wait = LATENCY_BOUNDS_S.len() + 3;
+    // scheduled, sent, dropped, retries, waiter timeouts; two in-flight gauges.
+    by_stage + latency + phases + finished + herd + wait + 5 + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Recorder;
+    use std::time::{Duration, Instant};
+
+    fn text_series(stages: Vec<Duration>) -> usize {
+        let start = Instant::now();
+        let r = Recorder::new(2, start, Duration::from_secs(5)).with_stages(stages);
+        r.attempt(
+            Endpoint::Contacts,
+            Outcome::Ok,
+            start,
+            start + Duration::from_millis(3),
+        );
+        let labels = vec![("variant", "naive".to_owned())];
+        let text = super::super::openmetrics::text(families([(&labels, r.telemetry(start))]));
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        let series: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(
+            series.iter().all(|l| l.starts_with("tokenstorm_")),
+            "{text}"
+        );
+        assert!(
+            series.iter().all(|l| l.contains("variant=\"naive\"")),
+            "{text}"
+        );
+        series.len()
+    }
+
+    #[test]
+    fn a_variant_makes_the_series_the_docs_state() {
+        assert_eq!(text_series(Vec::new()), series_per_variant(0));
+        assert_eq!(series_per_variant(0), 184);
+        let two = vec![Duration::from_secs(1), Duration::from_secs(2)];
+        assert_eq!(text_series(two), series_per_variant(2));
+        assert_eq!(series_per_variant(2), 184 + 2 * 33);
+    }
+
+    #[test]
+    fn latency_falls_in_classic_buckets_of_seconds() {
+        let mut h = crate::metrics::latency::new_histogram();
+        for ms in [1, 3, 40, 700, 20_000] {
+            let _ = h.record(ms * 1000);
+        }
+        let Value::Histogram {
+            buckets,
+            sum,
+            count,
+        } = seconds_histogram(Some(&h))
+        else {
+            unreachable!("a histogram")
+        };
+        assert_eq!(count, 5);
+        // 3 significant figures: the sum is within 0.1 % of 20.744 s.
+        assert!((sum - 20.744).abs() < 0.021, "{sum}");
+        let at = |bound: f64| buckets.iter().find(|(b, _)| *b == bound).map(|(_, n)| *n);
+        assert_eq!(at(0.001), Some(1));
+        assert_eq!(at(0.005), Some(1));
+        assert_eq!(at(0.05), Some(1));
+        assert_eq!(at(1.0), Some(1));
+        assert_eq!(at(f64::INFINITY), Some(1), "20 s is past the last bound");
+    }
+}
