@@ -113,7 +113,7 @@ fn skeleton() -> Vec<Family> {
         family(
             "tokenstorm_request_retries",
             Counter,
-            "API calls retried after a 401",
+            "API calls sent again after a failed first call (a 401, a 429)",
         ),
         family(
             "tokenstorm_requests_in_flight",
