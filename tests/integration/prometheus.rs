@@ -158,11 +158,25 @@ impl Prometheus {
         }
     }
 
-    /// The `result` of an instant query.
+    /// The `result` of an instant query now.
     async fn query(&self, client: &reqwest::Client, promql: &str) -> Vec<Value> {
+        self.query_at(client, promql, None).await
+    }
+
+    /// The `result` of an instant query at `at` (Unix seconds), or now.
+    async fn query_at(
+        &self,
+        client: &reqwest::Client,
+        promql: &str,
+        at: Option<f64>,
+    ) -> Vec<Value> {
+        let mut params = vec![("query", promql.to_owned())];
+        if let Some(at) = at {
+            params.push(("time", format!("{at:.3}")));
+        }
         let answer: Value = client
             .get(format!("{}/api/v1/query", self.url))
-            .query(&[("query", promql)])
+            .query(&params)
             .send()
             .await
             .expect("query prometheus")
@@ -300,6 +314,56 @@ async fn storm_at_expiry(p: &Prometheus, c: &reqwest::Client, report: &Report) {
     );
 }
 
+/// Every PromQL expression of the shipped Grafana dashboard, run at the end of the run's load
+/// (all variants, a 10 s rate window), returns data; and the dashboard asks for its data source.
+async fn dashboard_queries_return_data(p: &Prometheus, c: &reqwest::Client, report: &Report) {
+    let text = std::fs::read_to_string("deploy/grafana/tokenstorm.json")
+        .expect("the dashboard is shipped");
+    let dashboard: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    let variables = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables");
+    assert!(variables
+        .iter()
+        .any(|v| v["type"] == "datasource" && v["name"] == "datasource"));
+    let at = started(report) + 5.0;
+    let mut asked = 0;
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        assert_eq!(
+            panel["datasource"]["uid"], "${datasource}",
+            "{}",
+            panel["title"]
+        );
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("a PromQL expression");
+            let promql = expr
+                .replace("$variant", ".*")
+                .replace("$__rate_interval", "10s");
+            let result = p.query_at(c, &promql, Some(at)).await;
+            assert!(
+                !result.is_empty(),
+                "{}: `{promql}` returned no data",
+                panel["title"]
+            );
+            asked += 1;
+        }
+    }
+    assert!(asked >= 10, "only {asked} expressions");
+}
+
+/// When the variant's pacing started, in Unix seconds.
+fn started(report: &Report) -> f64 {
+    let v = &report.variants[0];
+    let start = time::OffsetDateTime::parse(
+        &v.started_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("started_at is RFC 3339");
+    #[allow(clippy::cast_precision_loss)]
+    let s = start.unix_timestamp_nanos() as f64 / 1e9;
+    s
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -350,6 +414,7 @@ fn scraped_totals_equal_the_report_and_the_401s_rise_at_expiry() {
         );
         totals_match(&prometheus, &client, &report).await;
         storm_at_expiry(&prometheus, &client, &report).await;
+        dashboard_queries_return_data(&prometheus, &client, &report).await;
     });
 }
 
@@ -379,6 +444,7 @@ fn remote_written_totals_equal_the_report_and_the_401s_rise_at_expiry() {
         );
         totals_match(&prometheus, &client, &report).await;
         storm_at_expiry(&prometheus, &client, &report).await;
+        dashboard_queries_return_data(&prometheus, &client, &report).await;
     });
 }
 
