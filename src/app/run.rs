@@ -95,7 +95,11 @@ async fn exported(
     options.telemetry.hub = export.as_ref().map(super::telemetry::Export::handle);
     let ran = run_variants(plan, &options, signals).await;
     let notes = match export {
-        Some(export) => export.finish().await,
+        // A second signal cuts the final scrape and push short, as it cuts the drain.
+        Some(export) => tokio::select! {
+            notes = export.finish() => notes,
+            () = signals.count_reaches(2) => vec!["live export: ended by a second signal before the final numbers went out".to_owned()],
+        },
         None => Vec::new(),
     };
     Ok((ran, notes))
