@@ -101,3 +101,103 @@ fn a_receiver_that_never_answers_costs_at_most_the_flush_bound() {
         assert!(took < Duration::from_secs(25), "{took:?}");
     });
 }
+
+const BIN: &str = env!("CARGO_BIN_EXE_tokenstorm");
+
+/// A 2 s run of the binary pushing to a receiver that keeps each request's Authorization header.
+fn pushed_by_the_binary(envs: &[(&str, &str)]) -> (Vec<String>, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let profile = super::support::write_profile(
+        dir.path(),
+        "duration = \"2s\"\n[load]\norgs = 2\nsessions = 4\nrate = \"20/s\"\ndrain = \"1s\"\n\
+         [[variant]]\nname = \"a\"\nclient = \"naive\"\n",
+    );
+    let runtime = runtime();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/w",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let kept = kept.clone();
+            async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+                kept.lock().unwrap().push(auth.unwrap_or("").to_owned());
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    let out = dir.path().join("out");
+    let output = std::process::Command::new(BIN)
+        .args(["run", "-q"])
+        .arg(&profile)
+        .arg("--out")
+        .arg(&out)
+        .arg(format!("--out=prometheus-rw=http://{addr}/w"))
+        .env_remove("TOKENSTORM_PROMETHEUS_RW_BEARER_TOKEN")
+        .env_remove("TOKENSTORM_PROMETHEUS_RW_USERNAME")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("run the binary");
+    assert!(output.status.success(), "{output:?}");
+    let report = std::fs::read_to_string(out.join("report.json")).expect("report.json");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen = seen.lock().unwrap().clone();
+    (seen, printed, report)
+}
+
+/// Credentials come from the environment, reach the receiver, and are never printed or reported.
+#[test]
+fn remote_write_credentials_come_from_the_environment_and_are_never_shown() {
+    let (seen, printed, report) =
+        pushed_by_the_binary(&[("TOKENSTORM_PROMETHEUS_RW_BEARER_TOKEN", "tok-s3cr3t")]);
+    assert!(
+        !seen.is_empty() && seen.iter().all(|a| a == "Bearer tok-s3cr3t"),
+        "{seen:?}"
+    );
+    assert!(
+        printed.contains("prometheus remote write: 0 of "),
+        "{printed}"
+    );
+    for text in [&printed, &report] {
+        assert!(!text.contains("tok-s3cr3t"));
+    }
+    let (seen, printed, report) = pushed_by_the_binary(&[
+        ("TOKENSTORM_PROMETHEUS_RW_USERNAME", "loadgen"),
+        ("TOKENSTORM_PROMETHEUS_RW_PASSWORD", "pw-s3cr3t"),
+    ]);
+    // base64("loadgen:pw-s3cr3t")
+    let basic = "Basic bG9hZGdlbjpwdy1zM2NyM3Q=";
+    assert!(
+        !seen.is_empty() && seen.iter().all(|a| a == basic),
+        "{seen:?}"
+    );
+    for text in [&printed, &report] {
+        assert!(!text.contains("pw-s3cr3t"));
+    }
+}
+
+/// A `prometheus-rw=` that is not an http(s) URL is a usage error (exit 2) naming the syntax.
+#[test]
+fn a_bad_remote_write_url_is_a_usage_error() {
+    let output = std::process::Command::new(BIN)
+        .args([
+            "run",
+            "profiles/default.toml",
+            "--out",
+            "prometheus-rw=ftp://x",
+        ])
+        .output()
+        .expect("run the binary");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("prometheus-rw=http://"), "{stderr}");
+}
