@@ -49,8 +49,7 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
     let out = options.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!("{}-{}", plan.profile_name, compact(&started_at)))
     });
-    let (ran, export_notes) = exported(&plan, options.clone(), &signals).await?;
-    let mut ran = ran?;
+    let (mut ran, export_notes) = exported(&plan, options.clone(), &signals).await?;
     ran.notes.extend(export_notes);
     let interrupted = signals.first();
     let unreachable = !ran.variants.is_empty() && ran.variants.iter().all(never_answered);
@@ -84,16 +83,17 @@ pub(super) fn plan_with_credentials(
     Ok(plan)
 }
 
-/// The variants run with the live export around them; the export ends (final scrape and push)
-/// whether or not they succeeded, and says what it did in notes for the report.
+/// The variants run with the live export around them; after the last, the export ends (final
+/// scrape and push) and says what it did in notes for the report. A run that failed has no final
+/// numbers worth waiting for: its export ends with the process.
 async fn exported(
     plan: &Plan,
     mut options: RunOptions,
     signals: &Signals,
-) -> Result<(Result<Ran, AppError>, Vec<String>), AppError> {
+) -> Result<(Ran, Vec<String>), AppError> {
     let export = super::telemetry::Export::start(&options.telemetry).await?;
     options.telemetry.hub = export.as_ref().map(super::telemetry::Export::handle);
-    let ran = run_variants(plan, &options, signals).await;
+    let ran = run_variants(plan, &options, signals).await?;
     let notes = match export {
         // A second signal cuts the final scrape and push short, as it cuts the drain.
         Some(export) => tokio::select! {
