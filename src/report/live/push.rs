@@ -223,3 +223,30 @@ fn unix_ms() -> i64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(vars: &[(&str, &str)]) -> Auth {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Auth::from_env(&|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn credentials_come_from_the_environment_bearer_first() {
+        assert!(matches!(auth(&[]), Auth::None));
+        assert!(matches!(auth(&[(USERNAME_ENV, "")]), Auth::None));
+        let basic = auth(&[(USERNAME_ENV, "u"), (PASSWORD_ENV, "p")]);
+        assert!(
+            matches!(&basic, Auth::Basic { username, password } if username == "u" && password.expose() == "p")
+        );
+        // The password never shows in a debug print.
+        assert!(!format!("{basic:?}").contains("\"p\""), "{basic:?}");
+        let both = auth(&[(USERNAME_ENV, "u"), (BEARER_ENV, "t")]);
+        assert!(matches!(&both, Auth::Bearer(t) if t.expose() == "t"));
+    }
+}
