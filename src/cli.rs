@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use tokenstorm::app::compare::CompareOptions;
 use tokenstorm::app::output::Shown;
+use tokenstorm::app::telemetry::TelemetryOptions;
 use tokenstorm::app::{AppError, RunOptions};
 use tokenstorm::plan::{Overrides, ShardSpec};
 use tokenstorm::profile::units::Span;
@@ -124,9 +125,19 @@ pub struct RunArgs {
     /// Profile to run.
     #[arg(default_value = "profiles/default.toml")]
     pub profile: PathBuf,
-    /// Folder for the report [default: reports/<profile>-<UTC timestamp>/].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    /// Where results go, repeatable: a folder for the report [default: reports/<profile>-<UTC
+    /// timestamp>/], and/or `prometheus-rw=URL` to push live metrics by Prometheus remote write every
+    /// second (auth from TOKENSTORM_PROMETHEUS_RW_USERNAME/_PASSWORD or _BEARER_TOKEN; docs/telemetry.md).
+    #[arg(long, value_name = "DIR|prometheus-rw=URL", value_parser = parse_out)]
+    pub out: Vec<Out>,
+    /// Serve live metrics for Prometheus to scrape at http://ADDR/metrics while the run goes
+    /// (OpenMetrics text; docs/telemetry.md), e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// After the run, keep the metrics endpoint up until one scrape has read the final numbers,
+    /// at most this long.
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    pub metrics_linger: Span,
     /// Run each variant this long instead of the profile's `duration` ("30s", "2m" or seconds).
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<Span>,
@@ -164,12 +175,38 @@ pub struct RunArgs {
 impl RunArgs {
     /// `progress` and `announce` follow `--quiet`; the progress bar also needs a terminal.
     pub fn options(&self) -> Result<RunOptions, AppError> {
+        let mut dirs = self.out.iter().filter_map(|o| match o {
+            Out::Dir(d) => Some(d.clone()),
+            Out::PrometheusRw(_) => None,
+        });
+        let out = dirs.next();
+        if dirs.next().is_some() {
+            return Err(AppError::Usage(
+                "--out names more than one report folder".into(),
+            ));
+        }
+        let mut urls = self.out.iter().filter_map(|o| match o {
+            Out::PrometheusRw(url) => Some(url.clone()),
+            Out::Dir(_) => None,
+        });
+        let remote_write = urls.next();
+        if urls.next().is_some() {
+            return Err(AppError::Usage(
+                "--out names more than one prometheus-rw URL".into(),
+            ));
+        }
         Ok(RunOptions {
             profile: self.profile.clone(),
-            out: self.out.clone(),
+            out,
             overrides: self.overrides()?,
             progress: !self.quiet && std::io::stdout().is_terminal(),
             announce: !self.quiet,
+            telemetry: TelemetryOptions {
+                metrics_addr: self.metrics_addr,
+                linger: self.metrics_linger.0,
+                remote_write,
+                hub: None,
+            },
         })
     }
 
@@ -187,6 +224,27 @@ impl RunArgs {
             start_at: self.start_at,
             target_url: self.target_url.clone(),
         })
+    }
+}
+
+/// One `--out`: a report folder, or a live output.
+#[derive(Debug, Clone)]
+pub enum Out {
+    Dir(PathBuf),
+    PrometheusRw(String),
+}
+
+fn parse_out(s: &str) -> Result<Out, String> {
+    let Some(url) = s.strip_prefix("prometheus-rw=") else {
+        return Ok(Out::Dir(PathBuf::from(s)));
+    };
+    match url::Url::parse(url) {
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
+            Ok(Out::PrometheusRw(url.to_owned()))
+        }
+        _ => Err(format!(
+            "`{url}` is not an http(s) URL such as prometheus-rw=http://127.0.0.1:9090/api/v1/write"
+        )),
     }
 }
 
@@ -225,6 +283,7 @@ impl SearchArgs {
         RunOptions {
             profile: self.profile.clone(),
             out: self.out.clone(),
+            telemetry: TelemetryOptions::default(),
             overrides: Overrides {
                 seed: self.seed,
                 target_url: self.target_url.clone(),

@@ -19,6 +19,8 @@ mod integration {
     mod platform_support;
     mod plots;
     mod profile_errors;
+    mod prometheus;
+    mod prometheus_support;
     mod remote_dialects;
     mod remote_http;
     mod remote_profile;
@@ -50,6 +52,7 @@ mod integration {
     mod stages;
     mod stale_connections;
     mod support;
+    mod telemetry_export;
     mod tenants;
     mod thirdparty;
     mod windowed_gates;

@@ -14,6 +14,7 @@ pub mod search;
 pub mod serve;
 pub mod signals;
 pub mod target;
+pub mod telemetry;
 pub mod truth;
 pub mod variant;
 

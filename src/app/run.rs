@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Print one line to stderr as each variant starts (for logs, where there is no progress bar).
     pub announce: bool,
+    /// Live export while the run goes (docs/telemetry.md).
+    pub telemetry: super::telemetry::TelemetryOptions,
 }
 
 /// What a finished run produced.
@@ -47,7 +49,8 @@ pub async fn run(options: RunOptions, signals: Signals) -> Result<RunResult, App
     let out = options.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!("{}-{}", plan.profile_name, compact(&started_at)))
     });
-    let ran = run_variants(&plan, &options, &signals).await?;
+    let (mut ran, export_notes) = exported(&plan, options.clone(), &signals).await?;
+    ran.notes.extend(export_notes);
     let interrupted = signals.first();
     let unreachable = !ran.variants.is_empty() && ran.variants.iter().all(never_answered);
     let report = build_report(&plan, &loaded, started_at, ran, interrupted.is_some());
@@ -78,6 +81,28 @@ pub(super) fn plan_with_credentials(
     plan::credentials::attach(&mut plan, &profile_dir, &|var| std::env::var(var).ok())
         .map_err(plan::PlanError::from)?;
     Ok(plan)
+}
+
+/// The variants run with the live export around them; after the last, the export ends (final
+/// scrape and push) and says what it did in notes for the report. A run that failed has no final
+/// numbers worth waiting for: its export ends with the process.
+async fn exported(
+    plan: &Plan,
+    mut options: RunOptions,
+    signals: &Signals,
+) -> Result<(Ran, Vec<String>), AppError> {
+    let export = super::telemetry::Export::start(&options.telemetry).await?;
+    options.telemetry.hub = export.as_ref().map(super::telemetry::Export::handle);
+    let ran = run_variants(plan, &options, signals).await?;
+    let notes = match export {
+        // A second signal cuts the final scrape and push short, as it cuts the drain.
+        Some(export) => tokio::select! {
+            notes = export.finish() => notes,
+            () = signals.count_reaches(2) => vec!["live export: ended by a second signal before the final numbers went out".to_owned()],
+        },
+        None => Vec::new(),
+    };
+    Ok((ran, notes))
 }
 
 /// What the variants that ran came to, for the report.
@@ -162,17 +187,12 @@ pub(super) async fn run_variant(
             eprintln!("waiting until {} (--start-at) to start", rfc3339(at));
         }
     }
-    let progress = options.progress;
-    let mut variant = variant::run(
-        plan,
-        model.clone(),
-        api,
-        &gates,
-        signals,
-        progress,
-        not_before,
-    )
-    .await;
+    let watch = variant::Watchers {
+        progress: options.progress,
+        live: options.telemetry.hub.as_ref().map(|h| &*h.0),
+    };
+    let mut variant =
+        variant::run(plan, model.clone(), api, &gates, signals, watch, not_before).await;
     if let Some(server) = target.truth() {
         variant.report.truth = Some(truth::check(&variant.report, truth::flatten(&server)));
     }

@@ -8,6 +8,7 @@ use crate::metrics::Recorder;
 use crate::plan::{ClientModel, Plan};
 use crate::report::build;
 use crate::report::gates::{self, Gate};
+use crate::report::live::{self, Hub};
 use crate::report::model::VariantReport;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,13 +25,19 @@ pub struct VariantRun {
     pub late_by: Option<Duration>,
 }
 
+/// Who watches the run while it goes: the progress bar, and the live export's hub.
+pub struct Watchers<'a> {
+    pub progress: bool,
+    pub live: Option<&'a Hub>,
+}
+
 pub async fn run(
     plan: &Plan,
     model: ClientModel,
     api: Api,
     gates: &[Gate],
     signals: &Signals,
-    show_progress: bool,
+    watch: Watchers<'_>,
     not_before: Option<time::OffsetDateTime>,
 ) -> VariantRun {
     let load = &plan.load;
@@ -43,7 +50,11 @@ pub async fn run(
         .and_then(|at| Duration::try_from(started_at - at).ok())
         .filter(|late| *late > Duration::from_secs(1));
     let recorder = Arc::new(recorder(plan, start));
-    let progress = Progress::start(&model.name, load.duration, recorder.clone(), show_progress);
+    if let Some(hub) = watch.live {
+        let shard = plan.shard.map(|s| (s.index, s.count));
+        hub.add(live::variant_labels(&model.name, shard), recorder.clone());
+    }
+    let progress = Progress::start(&model.name, load.duration, recorder.clone(), watch.progress);
     let (stop_tx, stop_rx) = watch::channel(false);
     let engine = engine::run(engine_run(plan, &model, api), recorder.clone(), stop_rx);
     tokio::pin!(engine);

@@ -72,6 +72,11 @@ impl Contention {
         *herds.entry(size).or_default() += 1;
     }
 
+    /// The herd sizes alone (the live export reads them each second; the per-org rows are not needed).
+    pub fn herds(&self) -> BTreeMap<u64, u64> {
+        self.herds.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     pub fn snapshot(&self) -> ContentionSnapshot {
         ContentionSnapshot {
             max_in_flight_per_org: self

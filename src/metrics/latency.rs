@@ -25,7 +25,7 @@ pub fn micros(d: Duration) -> u64 {
 /// One shard's histograms. Only the owning threads lock it while recording; the snapshot locks each briefly.
 #[derive(Default)]
 pub struct Shard {
-    by_endpoint: [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT],
+    pub(super) by_endpoint: [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT],
     /// Contacts calls by their token's phase.
     by_phase: [[Option<Histogram<u64>>; Outcome::COUNT]; Phase::COUNT],
     /// Contacts calls by tenant slot: the busiest orgs one each, then one for all others.
@@ -33,7 +33,7 @@ pub struct Shard {
     /// User-level latency: from the intended send time to the final answer, refresh waits included.
     requests: Option<Histogram<u64>>,
     /// Time callers spent waiting for a refresh somebody else was making.
-    refresh_wait: Option<Histogram<u64>>,
+    pub(super) refresh_wait: Option<Histogram<u64>>,
     /// How late the pacer released each request after its intended time.
     lateness: Option<Histogram<u64>>,
     /// User-level latency from the actual send: what a tool with coordinated omission reports.
@@ -46,7 +46,7 @@ pub struct Shard {
     /// Buckets below this index were handed to [`Latencies::past`].
     handed_over: usize,
     /// Calls by the profile's stage they were sent in (none without stages).
-    by_stage: Vec<ByEndpoint>,
+    pub(super) by_stage: Vec<ByEndpoint>,
 }
 
 /// Histograms per endpoint and outcome.
@@ -265,6 +265,13 @@ impl Latencies {
 
     pub fn lateness(&self, late: Duration) {
         self.with_shard(|s| record(&mut s.lateness, late));
+    }
+
+    /// Reads each shard in turn, holding its lock only for `f` (the live export's bounded cost).
+    pub(super) fn each_shard(&self, mut f: impl FnMut(&Shard)) {
+        for shard in self.shards.iter() {
+            f(&shard.lock().unwrap_or_else(|p| p.into_inner()));
+        }
     }
 
     pub fn snapshot(&self) -> LatencySnapshot {

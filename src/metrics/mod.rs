@@ -7,6 +7,7 @@ pub mod outcomes;
 pub mod requests;
 pub mod series;
 pub mod sessions;
+pub mod telemetry;
 pub mod tenants;
 
 use crate::vocabulary::Phase;

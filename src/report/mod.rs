@@ -8,6 +8,7 @@ pub mod gates;
 pub mod histogram;
 pub mod html;
 pub mod junit;
+pub mod live;
 pub mod merge;
 pub mod model;
 /// Outcome counts live with the recorder, which counts them; the report reads them from there.

@@ -43,6 +43,7 @@ fn two_shards(dir: &Path) -> [PathBuf; 2] {
             },
             progress: false,
             announce: false,
+            telemetry: Default::default(),
         };
         let done = runtime
             .block_on(app::run(options, Signals::none()))

@@ -59,6 +59,7 @@ fn run(dir: &Path, text: &str, shard: Option<Shard>) -> PathBuf {
         },
         progress: false,
         announce: false,
+        telemetry: Default::default(),
     };
     runtime
         .block_on(app::run(options, Signals::none()))

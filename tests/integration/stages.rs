@@ -64,6 +64,7 @@ fn run(dir: &Path, shard: Option<Shard>) -> PathBuf {
         },
         progress: false,
         announce: false,
+        telemetry: Default::default(),
     };
     runtime
         .block_on(app::run(options, Signals::none()))

@@ -45,6 +45,7 @@ fn run_path(profile: PathBuf, overrides: Overrides, dir: tempfile::TempDir) -> R
         overrides,
         progress: false,
         announce: false,
+        telemetry: Default::default(),
     };
     let result = runtime
         .block_on(app::run(options, Signals::none()))

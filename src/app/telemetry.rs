@@ -1,0 +1,115 @@
+//! Live telemetry for `run`: the scrape endpoint (`--metrics-addr`) and remote write
+//! (`--out prometheus-rw=URL`) started before the first variant and ended after the last, so the
+//! final numbers are scraped or pushed before the process exits.
+
+use super::AppError;
+use crate::report::live::push::{Auth, PushConfig, Pusher};
+use crate::report::live::{scrape, Hub};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryOptions {
+    /// Serve `GET /metrics` here while the run goes.
+    pub metrics_addr: Option<SocketAddr>,
+    /// After the run, keep serving until one scrape has read the final numbers, at most this long.
+    pub linger: Duration,
+    /// Push by Prometheus remote write to this URL every second.
+    pub remote_write: Option<String>,
+    /// Set by [`Export::start`]: where each variant registers its recorder.
+    pub hub: Option<HubHandle>,
+}
+
+/// The hub, carried in the run's options.
+#[derive(Clone)]
+pub struct HubHandle(pub Arc<Hub>);
+
+impl fmt::Debug for HubHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HubHandle")
+    }
+}
+
+/// The running export; [`Export::finish`] ends it.
+pub struct Export {
+    hub: Arc<Hub>,
+    linger: Duration,
+    server: Option<(
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
+    pusher: Option<Pusher>,
+}
+
+impl Export {
+    /// Starts what `options` ask for (nothing when neither is set); a metrics address that cannot
+    /// be bound is a usage error, found before any load is sent.
+    pub async fn start(options: &TelemetryOptions) -> Result<Option<Export>, AppError> {
+        if options.metrics_addr.is_none() && options.remote_write.is_none() {
+            return Ok(None);
+        }
+        let hub = Hub::new();
+        let mut server = None;
+        if let Some(addr) = options.metrics_addr {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| AppError::Usage(format!("--metrics-addr {addr}: {e}")))?;
+            let (stop, stopped) = oneshot::channel();
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            server = Some((
+                stop,
+                tokio::spawn(scrape::serve(listener, hub.clone(), shutdown)),
+            ));
+        }
+        let pusher = options.remote_write.clone().map(|url| {
+            let auth = Auth::from_env(&|var| std::env::var(var).ok());
+            Pusher::start(hub.clone(), PushConfig::new(url, auth))
+        });
+        Ok(Some(Export {
+            hub,
+            linger: options.linger,
+            server,
+            pusher,
+        }))
+    }
+
+    pub fn handle(&self) -> HubHandle {
+        HubHandle(self.hub.clone())
+    }
+
+    /// Ends the export after the last variant: the final scrape (bounded by the linger) and the
+    /// final push (bounded by the flush); returns the report's notes on what the export did.
+    pub async fn finish(self) -> Vec<String> {
+        self.hub.finish();
+        let mut notes = Vec::new();
+        if let Some((stop, task)) = self.server {
+            let scraped = tokio::time::timeout(self.linger, self.hub.final_scrape()).await;
+            if scraped.is_err() {
+                notes.push(format!(
+                    "metrics endpoint: no scrape read the final numbers within {:.0}s (--metrics-linger)",
+                    self.linger.as_secs_f64()
+                ));
+            }
+            let _ = stop.send(());
+            let _ = task.await;
+        }
+        if let Some(pusher) = self.pusher {
+            let stats = pusher.finish().await;
+            let why = stats
+                .last_failure
+                .map(|w| format!(" (last failure: {w})"))
+                .unwrap_or_default();
+            notes.push(format!(
+                "prometheus remote write: {} of {} export batches lost{why}",
+                stats.lost, stats.batches
+            ));
+        }
+        notes
+    }
+}

@@ -1,0 +1,368 @@
+//! The one mapping from the recorder's live reading to metric families: names, help, labels and
+//! classic buckets. The OpenMetrics text and the remote-write encoder both write these, so a scrape
+//! and a push always say the same thing.
+
+use crate::metrics::telemetry::{Calls, Telemetry};
+use crate::vocabulary::{Endpoint, Outcome, Phase};
+use hdrhistogram::Histogram;
+
+/// Latency bucket bounds in seconds: token and API calls answer in a millisecond from a local
+/// target, tens to hundreds of milliseconds from a real one, and seconds when a token service
+/// queues a refresh storm; the last bounds catch client timeouts.
+pub const LATENCY_BOUNDS_S: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Refreshes one token generation drew: 1 is a coalescing client, tens to hundreds a herd.
+pub const HERD_BOUNDS: [f64; 11] = [
+    1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Counter(u64),
+    Gauge(f64),
+    /// `(upper bound, count in this bucket alone)` pairs, the last one +Inf; written cumulative.
+    Histogram {
+        buckets: Vec<(f64, u64)>,
+        sum: f64,
+        count: u64,
+    },
+}
+
+pub type Labels = Vec<(&'static str, String)>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: Labels,
+    pub value: Value,
+}
+
+/// One metric: `name` is the base name; counters get `_total` when written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    pub series: Vec<Series>,
+}
+
+/// The families of every source (a variant's recorder with its labels), in a fixed order.
+pub fn families<'a>(sources: impl IntoIterator<Item = (&'a Labels, Telemetry)>) -> Vec<Family> {
+    let mut out = skeleton();
+    for (labels, t) in sources {
+        add(&mut out, labels, &t);
+    }
+    out
+}
+
+fn family(name: &'static str, kind: Kind, help: &'static str) -> Family {
+    Family {
+        name,
+        help,
+        kind,
+        series: Vec::new(),
+    }
+}
+
+fn skeleton() -> Vec<Family> {
+    use Kind::{Counter, Gauge, Histogram};
+    vec![
+        family(
+            "tokenstorm_http_requests",
+            Counter,
+            "HTTP exchanges by endpoint and outcome (report.json endpoints.*.outcomes)",
+        ),
+        family(
+            "tokenstorm_http_request_duration_seconds",
+            Histogram,
+            "Exchange latency per endpoint, from the intended send time for first API calls",
+        ),
+        family(
+            "tokenstorm_contacts_calls",
+            Counter,
+            "Contacts calls by their token's phase and outcome (report.json variants[].phases)",
+        ),
+        family(
+            "tokenstorm_requests_scheduled",
+            Counter,
+            "User-level requests the schedule released",
+        ),
+        family(
+            "tokenstorm_requests_sent",
+            Counter,
+            "User-level requests that started",
+        ),
+        family(
+            "tokenstorm_requests_dropped",
+            Counter,
+            "User-level requests not started because too many were in flight",
+        ),
+        family(
+            "tokenstorm_requests_finished",
+            Counter,
+            "User-level requests by final outcome",
+        ),
+        family(
+            "tokenstorm_request_retries",
+            Counter,
+            "API calls sent again after a failed first call (a 401, a 429)",
+        ),
+        family(
+            "tokenstorm_requests_in_flight",
+            Gauge,
+            "User-level requests started and not finished",
+        ),
+        family(
+            "tokenstorm_refreshes_in_flight",
+            Gauge,
+            "Token refreshes in flight, all orgs",
+        ),
+        family(
+            "tokenstorm_refresh_herd_size",
+            Histogram,
+            "Refreshes each ended token generation drew",
+        ),
+        family(
+            "tokenstorm_refresh_wait_seconds",
+            Histogram,
+            "Time callers waited on a refresh someone else was making",
+        ),
+        family(
+            "tokenstorm_refresh_waiter_timeouts",
+            Counter,
+            "Callers that gave up waiting on someone else's refresh",
+        ),
+    ]
+}
+
+fn with(labels: &Labels, more: &[(&'static str, &str)]) -> Labels {
+    let mut l = labels.clone();
+    l.extend(more.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    l
+}
+
+fn push(out: &mut [Family], name: &str, labels: Labels, value: Value) {
+    if let Some(f) = out.iter_mut().find(|f| f.name == name) {
+        f.series.push(Series { labels, value });
+    }
+}
+
+fn add(out: &mut [Family], labels: &Labels, t: &Telemetry) {
+    calls(out, labels, t);
+    for e in Endpoint::ALL {
+        let value = seconds_histogram(t.latency[e.index()].as_ref());
+        let l = with(labels, &[("endpoint", e.name())]);
+        push(out, "tokenstorm_http_request_duration_seconds", l, value);
+    }
+    for p in Phase::ALL {
+        for o in Outcome::ALL {
+            let l = with(labels, &[("phase", p.name()), ("outcome", o.name())]);
+            let n = t.by_phase[p.index()][o.index()];
+            push(out, "tokenstorm_contacts_calls", l, Value::Counter(n));
+        }
+    }
+    for o in Outcome::ALL {
+        let l = with(labels, &[("outcome", o.name())]);
+        let n = t.requests[o.index()];
+        push(out, "tokenstorm_requests_finished", l, Value::Counter(n));
+    }
+    let counters = [
+        ("tokenstorm_requests_scheduled", t.scheduled),
+        ("tokenstorm_requests_sent", t.sent),
+        ("tokenstorm_requests_dropped", t.dropped),
+        ("tokenstorm_request_retries", t.retries),
+        ("tokenstorm_refresh_waiter_timeouts", t.waiter_timeouts),
+    ];
+    for (name, n) in counters {
+        push(out, name, labels.clone(), Value::Counter(n));
+    }
+    #[allow(clippy::cast_precision_loss)] // gauges of in-flight work stay far below 2^53
+    let gauges = [
+        ("tokenstorm_requests_in_flight", t.in_flight as f64),
+        (
+            "tokenstorm_refreshes_in_flight",
+            t.refreshes_in_flight as f64,
+        ),
+    ];
+    for (name, v) in gauges {
+        push(out, name, labels.clone(), Value::Gauge(v));
+    }
+    push(
+        out,
+        "tokenstorm_refresh_herd_size",
+        labels.clone(),
+        herd_histogram(t),
+    );
+    let wait = seconds_histogram(t.refresh_wait.as_ref());
+    push(out, "tokenstorm_refresh_wait_seconds", labels.clone(), wait);
+}
+
+/// Exchanges by endpoint and outcome; with stages, by the stage they were sent in, and what the
+/// drain sent after the last stage under `stage="drain"`.
+fn calls(out: &mut [Family], labels: &Labels, t: &Telemetry) {
+    let name = "tokenstorm_http_requests";
+    if t.calls_by_stage.is_empty() {
+        calls_of(out, name, labels, &t.calls);
+        return;
+    }
+    let mut drain = t.calls;
+    for (i, stage) in t.calls_by_stage.iter().enumerate() {
+        calls_of(
+            out,
+            name,
+            &with(labels, &[("stage", &(i + 1).to_string())]),
+            stage,
+        );
+        for (d, s) in drain.iter_mut().zip(stage) {
+            for (d, s) in d.iter_mut().zip(s) {
+                *d = d.saturating_sub(*s);
+            }
+        }
+    }
+    calls_of(out, name, &with(labels, &[("stage", "drain")]), &drain);
+}
+
+fn calls_of(out: &mut [Family], name: &str, labels: &Labels, calls: &Calls) {
+    for e in Endpoint::ALL {
+        for o in Outcome::ALL {
+            let l = with(labels, &[("endpoint", e.name()), ("outcome", o.name())]);
+            push(out, name, l, Value::Counter(calls[e.index()][o.index()]));
+        }
+    }
+}
+
+/// A microsecond HdrHistogram in classic buckets of seconds. Bucket edges are exact to the
+/// histogram's precision (3 significant figures), and so is the sum.
+#[allow(clippy::cast_precision_loss)] // microsecond counts and sums stay far below 2^53
+fn seconds_histogram(h: Option<&Histogram<u64>>) -> Value {
+    let mut counts = [0u64; LATENCY_BOUNDS_S.len()];
+    let (mut sum, mut count) = (0.0, 0);
+    if let Some(h) = h {
+        for v in h.iter_recorded() {
+            let s = h.median_equivalent(v.value_iterated_to()) as f64 / 1e6;
+            let n = v.count_at_value();
+            sum += s * n as f64;
+            count += n;
+            if let Some(i) = LATENCY_BOUNDS_S.iter().position(|b| s <= *b) {
+                counts[i] += n;
+            }
+        }
+    }
+    buckets(&LATENCY_BOUNDS_S, &counts, sum, count)
+}
+
+#[allow(clippy::cast_precision_loss)] // herd sizes and counts stay far below 2^53
+fn herd_histogram(t: &Telemetry) -> Value {
+    let mut counts = [0u64; HERD_BOUNDS.len()];
+    let (mut sum, mut count) = (0.0, 0);
+    for (size, generations) in &t.herds {
+        sum += (*size * *generations) as f64;
+        count += generations;
+        if let Some(i) = HERD_BOUNDS.iter().position(|b| *size as f64 <= *b) {
+            counts[i] += generations;
+        }
+    }
+    buckets(&HERD_BOUNDS, &counts, sum, count)
+}
+
+fn buckets(bounds: &[f64], counts: &[u64], sum: f64, count: u64) -> Value {
+    let mut buckets: Vec<(f64, u64)> = bounds.iter().copied().zip(counts.iter().copied()).collect();
+    let below: u64 = counts.iter().sum();
+    buckets.push((f64::INFINITY, count - below));
+    Value::Histogram {
+        buckets,
+        sum,
+        count,
+    }
+}
+
+/// Series one variant makes in the OpenMetrics text (each histogram bucket, `_sum` and `_count`
+/// counted): the number docs/telemetry.md states. `stages` is 0 without `[[load.stage]]`.
+pub fn series_per_variant(stages: usize) -> usize {
+    let calls = Endpoint::COUNT * Outcome::COUNT;
+    let by_stage = if stages == 0 {
+        calls
+    } else {
+        calls * (stages + 1)
+    };
+    let latency = Endpoint::COUNT * (LATENCY_BOUNDS_S.len() + 3);
+    let phases = Phase::COUNT * Outcome::COUNT;
+    let finished = Outcome::COUNT;
+    let herd = HERD_BOUNDS.len() + 3;
+    let wait = LATENCY_BOUNDS_S.len() + 3;
+    // scheduled, sent, dropped, retries, waiter timeouts; two in-flight gauges.
+    by_stage + latency + phases + finished + herd + wait + 5 + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Recorder;
+    use std::time::{Duration, Instant};
+
+    fn text_series(stages: Vec<Duration>) -> usize {
+        let start = Instant::now();
+        let r = Recorder::new(2, start, Duration::from_secs(5)).with_stages(stages);
+        r.attempt(
+            Endpoint::Contacts,
+            Outcome::Ok,
+            start,
+            start + Duration::from_millis(3),
+        );
+        let labels = vec![("variant", "naive".to_owned())];
+        let text = super::super::openmetrics::text(families([(&labels, r.telemetry(start))]));
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        let series: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(
+            series.iter().all(|l| l.starts_with("tokenstorm_")),
+            "{text}"
+        );
+        assert!(
+            series.iter().all(|l| l.contains("variant=\"naive\"")),
+            "{text}"
+        );
+        series.len()
+    }
+
+    #[test]
+    fn a_variant_makes_the_series_the_docs_state() {
+        assert_eq!(text_series(Vec::new()), series_per_variant(0));
+        assert_eq!(series_per_variant(0), 184);
+        let two = vec![Duration::from_secs(1), Duration::from_secs(2)];
+        assert_eq!(text_series(two), series_per_variant(2));
+        assert_eq!(series_per_variant(2), 184 + 2 * 33);
+    }
+
+    #[test]
+    fn latency_falls_in_classic_buckets_of_seconds() {
+        let mut h = crate::metrics::latency::new_histogram();
+        for ms in [1, 3, 40, 700, 20_000] {
+            let _ = h.record(ms * 1000);
+        }
+        let Value::Histogram {
+            buckets,
+            sum,
+            count,
+        } = seconds_histogram(Some(&h))
+        else {
+            unreachable!("a histogram")
+        };
+        assert_eq!(count, 5);
+        // 3 significant figures: the sum is within 0.1 % of 20.744 s.
+        assert!((sum - 20.744).abs() < 0.021, "{sum}");
+        let at = |bound: f64| buckets.iter().find(|(b, _)| *b == bound).map(|(_, n)| *n);
+        assert_eq!(at(0.001), Some(1));
+        assert_eq!(at(0.005), Some(1));
+        assert_eq!(at(0.05), Some(1));
+        assert_eq!(at(1.0), Some(1));
+        assert_eq!(at(f64::INFINITY), Some(1), "20 s is past the last bound");
+    }
+}
