@@ -5,6 +5,8 @@
 # requests) and the target's CPU per request (what the tool's requests cost the server), and the
 # ratios tokenstorm/oha. tokenstorm runs its full token lifecycle with recording on.
 # Usage: benches/peers.sh [SECONDS, default 10] [CONNECTIONS, default 50] [ROUNDS, default 3]
+# PEERS_EXPORT=1: tokenstorm also serves its live metrics (--metrics-addr) and a scraper reads them
+# every second, as Prometheus would: the cost of live export.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}" connections="${2:-50}" rounds="${3:-3}"
@@ -27,6 +29,17 @@ profile.write(text.replace('duration = "10s"', f'duration = "{seconds}s"'))
 profile.close()
 
 results = {"oha": [], "wrk": [], "tokenstorm": []}
+export = os.environ.get("PEERS_EXPORT") == "1"
+METRICS = "127.0.0.1:9464"
+
+
+def scrape_every_second(stop):
+    import urllib.request
+    while not stop.wait(1.0):
+        try:
+            urllib.request.urlopen(f"http://{METRICS}/metrics", timeout=1).read()
+        except OSError:
+            pass
 with served(profile.name) as base:
     # The path and query the widget's contacts call sends (the profile's default API call): every tool
     # asks for the same thing, so the target's cost per request compares like with like.
@@ -48,15 +61,22 @@ with served(profile.name) as base:
                 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
                 ok, secs = n - (int(bad.group(1)) if bad else 0), seconds
             else:
-                cmd, out_dir = tokenstorm_run(profile.name, base)
+                extra = ("--metrics-addr", METRICS, "--metrics-linger", "1s") if export else ()
+                cmd, out_dir = tokenstorm_run(profile.name, base, extra)
+                import threading
+                stop = threading.Event()
+                scraper = threading.Thread(target=scrape_every_second, args=(stop,), daemon=True)
+                if export:
+                    scraper.start()
                 out, wall, cpu = measured(cmd)
+                stop.set()
                 v = report(out_dir)
                 n, ok, secs = calls(v), v["endpoints"]["contacts"]["outcomes"]["ok"], v["elapsed_s"]
             target = (server_cpu(base) - target_before) / n * 1e6
             results[tool].append((n / secs, cpu / n * 1e6, ok / n, target))
             print(f"round {r + 1} {tool:<10} {n / secs:>10.0f} req/s  {cpu / n * 1e6:6.2f} us CPU/request  target {target:6.2f} us/request  ok {100 * ok / n:.1f} %", flush=True)
 
-print(f"\n{seconds} s x {rounds} rounds, {connections} connections, target pinned to core {SERVER_CORE}, clients to core {CLIENT_CORE}")
+print(f"\n{seconds} s x {rounds} rounds, {connections} connections, target pinned to core {SERVER_CORE}, clients to core {CLIENT_CORE}" + (", tokenstorm scraped every second" if export else ""))
 print(f"{'tool':<11} {'median req/s':>13} {'median us CPU/request':>22} {'target us CPU/request':>22}")
 med = {}
 for tool, rs in results.items():
