@@ -213,7 +213,7 @@ async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
     }
     alive.end(true);
     if shared.plan.leave == LeaveKind::Revoke {
-        revoke(&shared.ctx, who).await;
+        Box::pin(revoke(&shared.ctx, who)).await;
     }
 }
 
@@ -242,7 +242,9 @@ async fn call(shared: &Shared, who: Who, intended: Instant) {
     match shared.permits.clone().try_acquire_owned() {
         Ok(_permit) => {
             recorder.sent(intended, Instant::now());
-            session::request(&shared.ctx, who, intended).await;
+            // Boxed: a request's future (token work, the HTTP exchange) is kilobytes, and inline it
+            // would set the size of every session's task, also the many thinking or waiting to leave.
+            Box::pin(session::request(&shared.ctx, who, intended)).await;
         }
         Err(_) => recorder.dropped(intended),
     }
