@@ -9,7 +9,7 @@ use crate::profile::thresholds::Thresholds;
 use crate::profile::Loaded;
 use crate::report::gates::{self, Gate};
 use crate::report::model::{
-    ProfileInfo, Report, ShardInfo, ThresholdResult, VariantReport, FORMAT_VERSION,
+    ProfileInfo, Report, ServerSettings, ShardInfo, ThresholdResult, VariantReport, FORMAT_VERSION,
 };
 use crate::report::{self, rfc3339};
 use crate::vocabulary::Outcome;
@@ -233,22 +233,12 @@ fn build_report(
     ran: Ran,
     interrupted: bool,
 ) -> Report {
-    // Only the embedded target reports truth, and only its settings are known to this tool.
-    let server = ran
-        .variants
-        .iter()
-        .any(|v| v.truth.is_some())
-        .then(|| report::build::server_settings(&plan.profile.server));
+    let server = server_of(plan, &ran.variants);
     Report {
         format_version: FORMAT_VERSION,
         tool: "tokenstorm".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        profile: ProfileInfo {
-            name: plan.profile_name.clone(),
-            path: loaded.path.display().to_string(),
-            hash: plan.profile_hash.clone(),
-            seed: plan.seed,
-        },
+        profile: profile_info(plan, loaded),
         started_at,
         target: ran.target_label,
         interrupted,
@@ -267,6 +257,25 @@ fn build_report(
         server,
         search: None,
     }
+}
+
+/// Which profile a report ran: its name, where it was read, its hash and seed.
+pub(super) fn profile_info(plan: &Plan, loaded: &Loaded) -> ProfileInfo {
+    ProfileInfo {
+        name: plan.profile_name.clone(),
+        path: loaded.path.display().to_string(),
+        hash: plan.profile_hash.clone(),
+        seed: plan.seed,
+    }
+}
+
+/// The embedded target's settings, when these variants ran against it: only it reports truth, and
+/// only its settings are known to this tool.
+pub(super) fn server_of(plan: &Plan, variants: &[VariantReport]) -> Option<ServerSettings> {
+    variants
+        .iter()
+        .any(|v| v.truth.is_some())
+        .then(|| report::build::server_settings(&plan.profile.server))
 }
 
 pub(super) fn thresholds_of(plan: &Plan, variant: &str) -> Thresholds {

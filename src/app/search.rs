@@ -12,10 +12,10 @@ use crate::plan::{ClientModel, Load, Plan};
 use crate::profile::search::{GrowName, SearchSection};
 use crate::profile::target::TargetSection;
 use crate::profile::Loaded;
+use crate::report;
 use crate::report::gates::{self, Gate};
 use crate::report::model::{Report, ThresholdResult, VariantReport, FORMAT_VERSION};
 use crate::report::search::{SearchReport, SearchStep, JUDGED};
-use crate::report::{self, model::ProfileInfo};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -307,20 +307,12 @@ fn build(plan: &Plan, loaded: &Loaded, found: Found, runs: Vec<StepRun>) -> Repo
         .find(|r| Some(r.step.load) == shown_load && r.step.kind != StepKind::Repeat);
     let (variants, thresholds) =
         shown.map_or((Vec::new(), Vec::new()), |r| (vec![r.variant], r.results));
-    let server = variants
-        .iter()
-        .any(|v| v.truth.is_some())
-        .then(|| report::build::server_settings(&plan.profile.server));
+    let server = run::server_of(plan, &variants);
     Report {
         format_version: FORMAT_VERSION,
         tool: "tokenstorm".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        profile: ProfileInfo {
-            name: plan.profile_name.clone(),
-            path: loaded.path.display().to_string(),
-            hash: plan.profile_hash.clone(),
-            seed: plan.seed,
-        },
+        profile: run::profile_info(plan, loaded),
         started_at: String::new(),
         target,
         interrupted: verdict == Verdict::Interrupted,

@@ -90,15 +90,25 @@ fn form_post(
     if let Some(resource) = &endpoint.resource {
         form.append_pair("resource", resource);
     }
-    let authorization = match endpoint.client_auth {
+    let authorization = authenticate(endpoint, who, &mut form)?;
+    post(&endpoint.url, authorization, FORM, form.finish().into())
+}
+
+/// The client's authentication as the endpoint takes it (RFC 6749 2.3.1): an `Authorization` header,
+/// or its id and secret added to `form`. `None` when the Basic credentials cannot be encoded.
+fn authenticate(
+    endpoint: &TokenEndpoint,
+    who: &Credentials<'_>,
+    form: &mut url::form_urlencoded::Serializer<'_, String>,
+) -> Option<Option<http::HeaderValue>> {
+    Some(match endpoint.client_auth {
         ClientAuth::Basic => Some(basic_auth(who.client_id, who.client_secret)?),
         ClientAuth::Body => {
             form.append_pair("client_id", who.client_id)
                 .append_pair("client_secret", who.client_secret.expose());
             None
         }
-    };
-    post(&endpoint.url, authorization, FORM, form.finish().into())
+    })
 }
 
 /// RFC 7009 2.1: the token to revoke and its type hint, the client authenticated as for the token
@@ -119,14 +129,7 @@ pub(super) fn revocation(
             "access_token"
         },
     );
-    let authorization = match endpoint.client_auth {
-        ClientAuth::Basic => Some(basic_auth(who.client_id, who.client_secret)?),
-        ClientAuth::Body => {
-            form.append_pair("client_id", who.client_id)
-                .append_pair("client_secret", who.client_secret.expose());
-            None
-        }
-    };
+    let authorization = authenticate(endpoint, who, &mut form)?;
     post(url, authorization, FORM, form.finish().into())
 }
 
