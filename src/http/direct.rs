@@ -217,3 +217,62 @@ fn send_outcome(e: &hyper::Error) -> Outcome {
     }
     Outcome::ConnectError
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that answers each connection's first request and closes it, unanswered, when the
+    /// client writes a second: every reuse meets a connection closing under it.
+    async fn answer_once() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    if matches!(socket.read(&mut buf).await, Ok(n) if n > 0) {
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+                        let _ = socket.write_all(reply).await;
+                        let _ = socket.read(&mut buf).await;
+                    }
+                });
+            }
+        });
+        base
+    }
+
+    fn direct() -> Direct {
+        let t = Transport::local(Duration::from_secs(5));
+        let tls = super::super::tls::client_config(&t).unwrap();
+        Direct::new(&t, tls, None)
+    }
+
+    fn get(base: &str) -> Request {
+        http::Request::get(format!("{base}/x"))
+            .body(Bytes::new())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_repeatable_request_on_a_connection_closed_under_it_goes_out_again() {
+        let (base, client) = (answer_once().await, direct());
+        let first = client.send(get(&base), false, true).await;
+        assert!(first.result.is_ok() && !first.resent, "a new connection");
+        let second = client.send(get(&base), false, true).await;
+        assert_eq!(second.result.map(|r| r.status).ok(), Some(200));
+        assert!(second.resent);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_may_not_go_twice_stays_a_connect_error() {
+        let (base, client) = (answer_once().await, direct());
+        assert!(client.send(get(&base), false, false).await.result.is_ok());
+        let second = client.send(get(&base), false, false).await;
+        assert!(matches!(second.result, Err(Outcome::ConnectError)));
+        assert!(!second.resent);
+        // The lost connection is gone: the next request opens a new one and is answered.
+        assert!(client.send(get(&base), false, false).await.result.is_ok());
+    }
+}
