@@ -124,15 +124,18 @@ fn unpaced_closed_model_runs_as_fast_as_its_workers() {
     assert_eq!(v.requests.dropped, 0);
     assert!(v.requests.sent > 100, "{}", v.requests.sent);
     // Unpaced, a request is due when its worker is free, so nothing separates the latency from the
-    // intended time and from the actual send: a schedule leaking into this mode would part them.
+    // intended time and from the actual send but the two clock reads a few instructions apart: a
+    // schedule leaking into this mode would part every percentile. The maximum is one request's,
+    // and one preemption of a worker thread between those reads on a busy machine moves it by some
+    // milliseconds (8 ms seen in CI): bounded at 100 ms, far below a leaked schedule's seconds.
     let (from_intended, from_send) = (&v.requests.latency_ms, &v.requests.service_time_ms);
-    for (a, b) in [
-        (from_intended.p50, from_send.p50),
-        (from_intended.p99, from_send.p99),
-        (from_intended.max, from_send.max),
+    for (a, b, slack) in [
+        (from_intended.p50, from_send.p50, 1.0),
+        (from_intended.p99, from_send.p99, 1.0),
+        (from_intended.max, from_send.max, 100.0),
     ] {
         assert!(
-            (a - b).abs() <= 1.0 + a * 0.01,
+            (a - b).abs() <= slack + a * 0.01,
             "unpaced latency {from_intended:?} must equal service time {from_send:?}"
         );
     }
