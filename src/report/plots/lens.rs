@@ -164,13 +164,22 @@ where
     let height = root.dim_in_pixel().1;
     let (top, bottom) = root.split_vertically(height * 58 / 100);
     let x = l.first as f64..l.last as f64;
+    draw_failed(l, &top, x.clone())?;
+    draw_ok(l, &bottom, x)
+}
 
-    let mut failed = ChartBuilder::on(&top)
+/// The top panel: calls not ok, stacked by outcome group, and where refreshes started.
+fn draw_failed<DB>(l: &Lens, top: &DrawingArea<DB, Shift>, x: std::ops::Range<f64>) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let mut failed = ChartBuilder::on(top)
         .margin(10)
         .margin_bottom(0)
         .x_label_area_size(10)
         .y_label_area_size(64)
-        .build_cartesian_2d(x.clone(), 0f64..l.failed_max)?;
+        .build_cartesian_2d(x, 0f64..l.failed_max)?;
     style::mesh(&mut failed.configure_mesh(), 13)
         .y_desc("API + refresh calls not ok")
         .x_labels(0)
@@ -208,9 +217,16 @@ where
         )))?;
     }
     marker_lines(&mut failed, &l.markers, l.failed_max, true)?;
-    legend(&mut failed, SeriesLabelPosition::UpperLeft)?;
+    legend(&mut failed, SeriesLabelPosition::UpperLeft)
+}
 
-    let mut ok = ChartBuilder::on(&bottom)
+/// The bottom panel: calls that succeeded, on the same time axis.
+fn draw_ok<DB>(l: &Lens, bottom: &DrawingArea<DB, Shift>, x: std::ops::Range<f64>) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let mut ok = ChartBuilder::on(bottom)
         .margin(10)
         .margin_top(4)
         .x_label_area_size(44)
