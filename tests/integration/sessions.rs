@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tokenstorm::app::{self, RunOptions, Signals};
 use tokenstorm::plan::{self, Overrides, Shard};
 use tokenstorm::profile::{parse, ProfileError};
 use tokenstorm::report::model::{Report, SessionsReport};
@@ -46,29 +45,15 @@ fn run(dir: &Path, text: &str, shard: Option<Shard>) -> PathBuf {
     std::fs::create_dir_all(&folder).unwrap();
     let profile = folder.join("profile.toml");
     std::fs::write(&profile, text).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let options = RunOptions {
-        profile,
-        out: Some(dir.join(label)),
-        overrides: Overrides {
-            shard,
-            ..Default::default()
-        },
-        progress: false,
-        announce: false,
-        telemetry: Default::default(),
+    let overrides = Overrides {
+        shard,
+        ..Default::default()
     };
-    runtime
-        .block_on(app::run(options, Signals::none()))
-        .unwrap_or_else(|e| panic!("run failed: {e}"))
-        .report_path
+    super::support::run_into(profile, dir.join(label), overrides).report_path
 }
 
 fn read(path: &Path) -> Report {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    super::support::read_report(path)
 }
 
 fn sessions(report: &Report) -> &SessionsReport {

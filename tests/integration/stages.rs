@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use tokenstorm::app::{self, RunOptions, Signals};
 use tokenstorm::plan::{Overrides, Shard};
 use tokenstorm::profile::{parse, ProfileError};
 use tokenstorm::report::model::{Report, VariantReport};
@@ -50,30 +49,16 @@ const PER_STAGE: [(&str, u64); 4] = [("warm", 100), ("hold", 200), ("spike", 0),
 
 fn run(dir: &Path, shard: Option<Shard>) -> PathBuf {
     let profile = super::support::write_profile(dir, PROFILE);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let label = shard.map_or("whole".to_owned(), |s| format!("shard-{}", s.index));
-    let options = RunOptions {
-        profile,
-        out: Some(dir.join(label)),
-        overrides: Overrides {
-            shard,
-            ..Default::default()
-        },
-        progress: false,
-        announce: false,
-        telemetry: Default::default(),
+    let overrides = Overrides {
+        shard,
+        ..Default::default()
     };
-    runtime
-        .block_on(app::run(options, Signals::none()))
-        .unwrap_or_else(|e| panic!("run failed: {e}"))
-        .report_path
+    super::support::run_into(profile, dir.join(label), overrides).report_path
 }
 
 fn read(path: &Path) -> Report {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    super::support::read_report(path)
 }
 
 fn stage_calls(v: &VariantReport) -> Vec<(String, u64)> {

@@ -35,26 +35,40 @@ pub fn run_shipped(path: &str, duration: std::time::Duration) -> Ran {
 }
 
 fn run_path(profile: PathBuf, overrides: Overrides, dir: tempfile::TempDir) -> Ran {
+    let result = run_into(profile, dir.path().join("out"), overrides);
+    Ran {
+        report: result.report,
+        report_path: result.report_path,
+        _dir: dir,
+    }
+}
+
+/// Runs `profile` through the library on a fresh runtime, writing to `out`.
+pub fn run_into(
+    profile: PathBuf,
+    out: PathBuf,
+    overrides: Overrides,
+) -> tokenstorm::app::RunResult {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
     let options = RunOptions {
         profile,
-        out: Some(dir.path().join("out")),
+        out: Some(out),
         overrides,
         progress: false,
         announce: false,
         telemetry: Default::default(),
     };
-    let result = runtime
+    runtime
         .block_on(app::run(options, Signals::none()))
-        .unwrap_or_else(|e| panic!("run failed: {e}"));
-    Ran {
-        report: result.report,
-        report_path: result.report_path,
-        _dir: dir,
-    }
+        .unwrap_or_else(|e| panic!("run failed: {e}"))
+}
+
+/// The report `path` holds.
+pub fn read_report(path: &Path) -> Report {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 pub fn variant<'a>(report: &'a Report, name: &str) -> &'a VariantReport {
