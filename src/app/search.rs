@@ -210,7 +210,7 @@ impl Searcher<'_> {
         if self.options.announce {
             eprintln!(
                 "search step ({}): {} {}, {:.0}s settling + {:.0}s judged",
-                kind_name(kind),
+                kind.name(),
                 crate::report::search::load(load),
                 section.grow.unit(),
                 section.settle.0.as_secs_f64(),
@@ -261,14 +261,6 @@ impl Searcher<'_> {
         }
         let plan = run::plan_with_credentials(&grown, &self.options.overrides)?;
         Ok((plan, base.peak_rate() * share))
-    }
-}
-
-fn kind_name(kind: StepKind) -> &'static str {
-    match kind {
-        StepKind::Grow => "grow",
-        StepKind::Bisect => "bisect",
-        StepKind::Repeat => "repeat",
     }
 }
 

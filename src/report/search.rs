@@ -214,11 +214,7 @@ impl SearchReport {
         for s in &self.steps {
             let ms = |v: f64| super::histogram::format_ms(v, "");
             let pct = |v: f64| format!("{:.2}%", 100.0 * v);
-            let kind = match s.kind {
-                StepKind::Grow => "grow",
-                StepKind::Bisect => "bisect",
-                StepKind::Repeat => "repeat",
-            };
+            let kind = s.kind.name();
             let _ = writeln!(
                 out,
                 "{:>10} {:<7} {:<6} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>6} {:>8}",

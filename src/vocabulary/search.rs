@@ -12,6 +12,17 @@ pub enum StepKind {
     Repeat,
 }
 
+impl StepKind {
+    /// The name report.json, the summary and the page use.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::Grow => "grow",
+            StepKind::Bisect => "bisect",
+            StepKind::Repeat => "repeat",
+        }
+    }
+}
+
 /// Where the search ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,7 +2,7 @@
 
 use crate::report::histogram::format_ms;
 use crate::report::search::{load, SearchReport};
-use crate::vocabulary::{SearchVerdict, StepKind};
+use crate::vocabulary::SearchVerdict;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -38,12 +38,7 @@ pub fn section(s: &SearchReport) -> Section {
             class: if st.held { "better" } else { "worse" },
             cells: vec![
                 load(st.load),
-                match st.kind {
-                    StepKind::Grow => "grow",
-                    StepKind::Bisect => "bisect",
-                    StepKind::Repeat => "repeat",
-                }
-                .to_owned(),
+                st.kind.name().to_owned(),
                 if st.held { "holds" } else { "fails" }.to_owned(),
                 format_ms(st.contacts_p50_ms, " "),
                 format_ms(st.contacts_p99_ms, " "),
