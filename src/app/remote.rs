@@ -39,6 +39,7 @@ pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError>
             insecure_skip_verify: http.tls.insecure_skip_verify,
             proxy_from_env: http.http.proxy_from_env,
         },
+        socket_base: None,
     })
 }
 
@@ -107,6 +108,13 @@ pub async fn connect(config: &ApiConfig, plan: &Plan) -> Result<Api, AppError> {
     let mut config = config.clone();
     config.transport.max_api_connections = plan.load.max_connections.map(|n| n as usize);
     let mut api = Api::new(&config)?;
+    if let Some(messaging) = &plan.load.messaging {
+        let url = match &config.socket_base {
+            Some(base) if messaging.url.starts_with('/') => format!("{base}{}", messaging.url),
+            _ => messaging.url.clone(),
+        };
+        api = api.with_socket(url, messaging.origin.clone(), &config.transport)?;
+    }
     if let Some(http) = plan.profile.target.http().filter(|h| h.discovery) {
         let url = format!(
             "{}{}",

@@ -93,15 +93,16 @@ pub async fn run(
 /// The recorder for one variant: sized for the run, with its top orgs, stages and sessions.
 fn recorder(plan: &Plan, start: Instant) -> Recorder {
     let load = &plan.load;
-    let recorder = Recorder::new(
-        plan.orgs.len(),
-        start,
-        load.duration + load.drain + Duration::from_secs(1),
-    )
-    .with_top_orgs(&plan.top_orgs)
-    .with_stages(load.stages.iter().map(|s| s.end).collect());
-    match &load.sessions {
+    let expected = load.duration + load.drain + Duration::from_secs(1);
+    let recorder = Recorder::new(plan.orgs.len(), start, expected)
+        .with_top_orgs(&plan.top_orgs)
+        .with_stages(load.stages.iter().map(|s| s.end).collect());
+    let recorder = match &load.sessions {
         Some(_) => recorder.with_sessions(load.steady_window()),
+        None => recorder,
+    };
+    match &load.messaging {
+        Some(_) => recorder.with_messaging(expected),
         None => recorder,
     }
 }

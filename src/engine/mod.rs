@@ -5,6 +5,8 @@
 pub mod closed;
 pub mod expiry;
 
+mod messaging;
+pub mod reconnect;
 pub mod refresh;
 pub mod renew;
 mod runners;

@@ -7,8 +7,10 @@
 //! answer); latency counts from that intended time. Across sessions the load is open: arrivals come on
 //! schedule whatever the target does, and a call finding `max_in_flight` calls running is dropped.
 
+use super::messaging::{Left, Widget};
 use super::timer::Timer;
 use super::{drain, session, Ctx, Ending, Who};
+use crate::plan::messaging::MessagingPlan;
 use crate::plan::sessions::{Drawn, SessionPlan};
 use crate::plan::Load;
 use crate::profile::schema::TokenScope;
@@ -70,7 +72,7 @@ impl Seats {
 /// Where the run is: sessions make the calls (and leave when) intended before its time is up, even
 /// when late; after that they make none; a stop ends them at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Closing {
+pub(super) enum Closing {
     Open,
     TimeUp,
     Stopped,
@@ -85,6 +87,8 @@ struct Shared {
     closing: watch::Receiver<Closing>,
     /// When the run's time is up.
     end: Instant,
+    /// With `[messaging]`: each session is a widget on a WebSocket.
+    messaging: Option<Arc<MessagingPlan>>,
 }
 
 pub(crate) async fn run(
@@ -102,6 +106,7 @@ pub(crate) async fn run(
         permits: Arc::new(Semaphore::new(load.max_in_flight as usize)),
         closing,
         end: start + load.duration,
+        messaging: load.messaging.clone(),
     });
     let mut tasks = JoinSet::new();
     let mut ending = admit(&shared, load, &mut tasks, &mut stop).await;
@@ -163,6 +168,28 @@ async fn admit(
     Ending::Completed
 }
 
+impl Shared {
+    /// The messaging widget `who` is, when the run's sessions are messaging ones.
+    fn widget(&self, who: Who, rng: ChaCha8Rng) -> Option<Widget<'_>> {
+        let (Some(plan), Some(target), Some(metrics)) = (
+            self.messaging.as_deref(),
+            self.ctx.api.socket(),
+            self.ctx.recorder.messaging(),
+        ) else {
+            return None;
+        };
+        Some(Widget {
+            ctx: &self.ctx,
+            plan,
+            target,
+            metrics,
+            think: &self.plan.think,
+            deployment: &self.ctx.orgs[who.org].deployment_id,
+            rng,
+        })
+    }
+}
+
 /// Records a session's end and frees its seat when it is dropped, so a session aborted after the
 /// drain is still counted (as alive at the run's end).
 struct Alive {
@@ -198,17 +225,26 @@ async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
         ended: false,
     };
     let leave_at = arrived + drawn.length;
-    let mut closing = shared.closing.clone();
+    let mut ends = Ends {
+        closing: shared.closing.clone(),
+        end: shared.end,
+    };
     let mut rng: ChaCha8Rng = drawn.rng;
+    if let Some(widget) = shared.widget(who, rng.clone()) {
+        if widget.chat(arrived, leave_at, &mut ends).await == Left::Departed {
+            alive.end(true);
+        }
+        return;
+    }
     let mut next = arrived;
     while next < leave_at {
-        if !wait_until(&shared, &mut closing, next).await {
+        if !ends.wait_until(next).await {
             return;
         }
         call(&shared, who, next).await;
         next = Instant::now() + shared.plan.think.draw(&mut rng);
     }
-    if !wait_until(&shared, &mut closing, leave_at).await {
+    if !ends.wait_until(leave_at).await {
         return;
     }
     alive.end(true);
@@ -217,21 +253,38 @@ async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
     }
 }
 
-/// Sleeps until `at`; false when the session ends first: at a stop, or, for an `at` past the run's
-/// end, when its time is up (the session is then alive at the end, not departed).
-async fn wait_until(shared: &Shared, closing: &mut watch::Receiver<Closing>, at: Instant) -> bool {
-    let before_end = at < shared.end;
-    let ends = |c: &Closing| match before_end {
-        true => *c == Closing::Stopped,
-        false => *c != Closing::Open,
-    };
-    if ends(&closing.borrow()) {
-        return false;
+/// When a session must end before its time: at a stop, or, for a time past the run's end, when its
+/// time is up (the session is then alive at the end, not departed).
+pub(super) struct Ends {
+    closing: watch::Receiver<Closing>,
+    end: Instant,
+}
+
+impl Ends {
+    /// Whether a session waiting for `at` is to end now instead.
+    pub(super) fn over(&self, at: Instant) -> bool {
+        let state = *self.closing.borrow();
+        Self::ends(at < self.end, state)
     }
-    tokio::select! {
-        biased;
-        _ = closing.wait_for(ends) => false,
-        _ = tokio::time::sleep_until(at.into()) => true,
+
+    fn ends(before_end: bool, state: Closing) -> bool {
+        match before_end {
+            true => state == Closing::Stopped,
+            false => state != Closing::Open,
+        }
+    }
+
+    /// Sleeps until `at`; false when the session ends first.
+    pub(super) async fn wait_until(&mut self, at: Instant) -> bool {
+        let before_end = at < self.end;
+        if self.over(at) {
+            return false;
+        }
+        tokio::select! {
+            biased;
+            _ = self.closing.wait_for(|c| Self::ends(before_end, *c)) => false,
+            _ = tokio::time::sleep_until(at.into()) => true,
+        }
     }
 }
 

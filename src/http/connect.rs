@@ -104,7 +104,7 @@ impl Connector {
     }
 
     /// TCP, then TLS when the scheme says so; and whether HTTP/2 is to be spoken on it.
-    async fn open(&self, origin: &Origin) -> Result<(Stream, bool), Outcome> {
+    pub(super) async fn open(&self, origin: &Origin) -> Result<(Stream, bool), Outcome> {
         let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
             .await
             .map_err(|_| Outcome::ConnectError)?;

@@ -6,11 +6,13 @@ mod connect;
 mod direct;
 mod discovery;
 mod exchange;
+pub mod frames;
 mod h1;
 pub mod jwt;
 pub mod outcome;
 mod pool;
 mod proxied;
+pub mod socket;
 mod tls;
 pub mod token;
 
@@ -48,6 +50,9 @@ pub struct ApiConfig {
     pub token: TokenEndpoint,
     pub call: ApiCall,
     pub transport: Transport,
+    /// `ws://HOST:PORT` of the embedded target (or a `tokenstorm serve`), where a messaging path goes;
+    /// `None` for a real target, whose socket URL the profile gives whole.
+    pub socket_base: Option<String>,
 }
 
 impl ApiConfig {
@@ -57,6 +62,7 @@ impl ApiConfig {
             token: TokenEndpoint::at(base),
             call: ApiCall::contacts_search(base),
             transport: Transport::local(request_timeout),
+            socket_base: Some(base.replacen("http://", "ws://", 1)),
         }
     }
 }
@@ -142,6 +148,8 @@ pub struct Api {
     /// The API call's URL parsed once, when its template has no variables (the usual case): parsing
     /// a URL per request is a measurable share of the client's CPU per call.
     fixed_uri: Option<http::Uri>,
+    /// The web-messaging socket, for runs whose sessions are messaging widgets.
+    socket: Option<socket::SocketTarget>,
 }
 
 fn parse_url(url: &str) -> Result<url::Url, HttpError> {
@@ -190,7 +198,24 @@ impl Api {
             token: config.token.clone(),
             call: config.call.clone(),
             fixed_uri,
+            socket: None,
         })
+    }
+
+    /// Messaging sessions open their sockets to `url` (`{deployment_id}` in it) with `origin`,
+    /// trusting and timing out as the target's HTTP calls do.
+    pub fn with_socket(
+        mut self,
+        url: String,
+        origin: Option<String>,
+        transport: &Transport,
+    ) -> Result<Api, HttpError> {
+        self.socket = Some(socket::SocketTarget::new(url, origin, transport)?);
+        Ok(self)
+    }
+
+    pub fn socket(&self) -> Option<&socket::SocketTarget> {
+        self.socket.as_ref()
     }
 
     /// The token endpoint in use (after discovery, the discovered one).

@@ -3,6 +3,7 @@
 pub mod contention;
 pub mod latency;
 pub mod lens;
+pub mod messaging;
 pub mod outcomes;
 pub mod requests;
 pub mod series;
@@ -62,6 +63,8 @@ pub struct Recorder {
     stage_ends: Vec<Duration>,
     /// Sessions with a life, when the run has them.
     sessions: Option<SessionMetrics>,
+    /// Messaging widgets' sockets, when the sessions are messaging ones.
+    messaging: Option<messaging::MessagingMetrics>,
 }
 
 /// A live view for the progress bar.
@@ -100,6 +103,8 @@ pub struct Snapshot {
     pub tenants: tenants::TenantsSnapshot,
     /// Sessions with a life; `None` for the fixed pool.
     pub sessions: Option<SessionsSnapshot>,
+    /// Messaging sockets; `None` unless the sessions are messaging widgets.
+    pub messaging: Option<messaging::MessagingSnapshot>,
 }
 
 impl Counters {
@@ -139,7 +144,22 @@ impl Recorder {
             tenants: tenants::Tenants::new(orgs, &[]),
             stage_ends: Vec::new(),
             sessions: None,
+            messaging: None,
         }
+    }
+
+    /// Counts messaging sockets, in buckets as wide as the time series', over `expected`.
+    pub fn with_messaging(mut self, expected: Duration) -> Recorder {
+        self.messaging = Some(messaging::MessagingMetrics::new(
+            self.series.width(),
+            expected,
+        ));
+        self
+    }
+
+    /// Where messaging sessions count; `None` unless the run has them.
+    pub fn messaging(&self) -> Option<&messaging::MessagingMetrics> {
+        self.messaging.as_ref()
     }
 
     /// Counts sessions with a life; Little's law is checked over `window` (from the start).
@@ -420,6 +440,10 @@ impl Recorder {
             contention: self.contention.snapshot(),
             tenants: self.tenants.snapshot(),
             sessions: self.sessions.as_ref().map(SessionMetrics::snapshot),
+            messaging: self
+                .messaging
+                .as_ref()
+                .map(messaging::MessagingMetrics::snapshot),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Resolves a variant's client settings (presets applied, validated) into the typed model the engine runs.
 
 use crate::profile::client::ClientSettings;
+pub use crate::profile::messaging::ReconnectSettings;
 use crate::profile::schema::{
     Coalesce, OnWaitTimeout, PartnerCredentials, RefreshGrant, TokenScope, Trigger,
 };
@@ -57,6 +58,8 @@ pub struct ClientModel {
     pub partner_credentials: PartnerCredentials,
     /// Client clock minus server clock, in ms: positive means the client's clock is ahead.
     pub clock_skew_ms: i64,
+    /// How a messaging widget reconnects a lost socket.
+    pub reconnect: ReconnectSettings,
 }
 
 /// The platform SDK waits up to 10 s for another caller's refresh (docs/clients.md).
@@ -107,5 +110,6 @@ pub fn resolve(name: &str, c: &ClientSettings) -> ClientModel {
         }),
         partner_credentials: c.partner_credentials.unwrap_or(PartnerCredentials::Own),
         clock_skew_ms: c.clock_skew.map_or(0, |s| s.millis()),
+        reconnect: c.reconnect.unwrap_or(ReconnectSettings::ANDROID),
     }
 }

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod credentials;
 mod credentials_file;
+pub mod messaging;
 pub mod schedule;
 pub mod sessions;
 pub mod shard;
@@ -41,6 +42,8 @@ pub struct Load {
     pub rate_per_second: f64,
     /// Sessions with a life, when the profile has `[sessions]`; the fixed pool otherwise.
     pub sessions: Option<Arc<SessionPlan>>,
+    /// Sessions are messaging widgets on a WebSocket, when the profile has `[messaging]`.
+    pub messaging: Option<Arc<messaging::MessagingPlan>>,
     /// Closed model with this many workers; `None` for the open model.
     pub connections: Option<u32>,
     /// The profile's `top_orgs`: how many orgs keep latency histograms of their own.
@@ -306,6 +309,10 @@ fn load(profile: &Profile, seed: u64, duration: Option<Duration>) -> Load {
     Load {
         rate_per_second: arrival_rate.unwrap_or_else(|| load.peak_rate()),
         sessions: None,
+        messaging: profile
+            .messaging
+            .as_ref()
+            .map(|m| Arc::new(messaging::MessagingPlan::new(m))),
         connections: load.connections,
         top_orgs: profile.top_orgs,
         org_start: org_start(seed, load.orgs as usize, load.org_start_spread.0),

@@ -45,6 +45,9 @@ pub struct ClientSettings {
     pub partner_credentials: Option<PartnerCredentials>,
     /// The client's clock relative to the server's: `"-3s"` is behind, `"+2s"` ahead.
     pub clock_skew: Option<SignedSpan>,
+    /// How a messaging widget reconnects a lost socket ([messaging]): `"fixed"` (default),
+    /// `"immediate"`, `"full-jitter"` or a policy table.
+    pub reconnect: Option<super::messaging::ReconnectSettings>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
@@ -134,7 +137,8 @@ impl ClientSettings {
             honor_retry_after,
             refresh_grant,
             partner_credentials,
-            clock_skew
+            clock_skew,
+            reconnect
         )
     }
 }
@@ -147,7 +151,7 @@ impl ClientSettings {
 pub enum ClientRef {
     /// A preset name, e.g. "genesys-messenger" (`tokenstorm clients` lists them).
     Preset(String),
-    Settings(ClientSettings),
+    Settings(Box<ClientSettings>),
 }
 
 /// `client = "name"` is shorthand for `client = { preset = "name" }`.

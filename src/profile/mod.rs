@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod locate;
+pub mod messaging;
 pub mod presets;
 pub mod problems;
 pub mod schema;

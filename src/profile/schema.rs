@@ -33,6 +33,9 @@ pub struct Profile {
     /// and leave. Without it, the load is the fixed pool of `[load] sessions` sharing `rate`.
     #[serde(default)]
     pub sessions: Option<SessionsSection>,
+    /// Each session is a web-messaging widget on a WebSocket (needs `[sessions]`).
+    #[serde(default)]
+    pub messaging: Option<super::messaging::MessagingSection>,
     /// Conditions every variant's results must meet; a failure gives exit code 1.
     #[serde(default)]
     pub thresholds: Thresholds,

@@ -169,6 +169,16 @@ pub fn validate_in(profile: &Profile, problems: &mut Problems) {
 
 /// `sessions.*` gates have nothing to judge in a fixed-pool run, so they would always fail.
 fn check_no_session_gates(profile: &Profile, problems: &mut Problems) {
+    refuse_gates(
+        profile,
+        "sessions.",
+        "applies to sessions with a life: the profile has no [sessions]",
+        problems,
+    );
+}
+
+/// Every threshold, the profile's and its variants', whose name starts with `prefix` is a problem.
+pub fn refuse_gates(profile: &Profile, prefix: &str, why: &str, problems: &mut Problems) {
     let variants = profile
         .variants
         .iter()
@@ -176,11 +186,8 @@ fn check_no_session_gates(profile: &Profile, problems: &mut Problems) {
         .map(|(i, v)| (format!("variant[{i}].thresholds"), &v.thresholds));
     let all = std::iter::once(("thresholds".to_owned(), &profile.thresholds)).chain(variants);
     for (key, thresholds) in all {
-        for name in thresholds.keys().filter(|n| n.starts_with("sessions.")) {
-            problems.push(
-                format!("{key}.\"{name}\""),
-                "applies to sessions with a life: the profile has no [sessions]",
-            );
+        for name in thresholds.keys().filter(|n| n.starts_with(prefix)) {
+            problems.push(format!("{key}.\"{name}\""), why);
         }
     }
 }

@@ -68,6 +68,8 @@ pub enum Metric {
     SessionsPeak,
     SessionsMean,
     LittleBroken,
+    /// The messaging widgets' sockets (`[messaging]`).
+    Messaging(super::messaging::MessagingStat),
     /// A contacts statistic over only the calls sent in one token phase (`contacts[expiring].p99_ms`).
     Phase {
         phase: crate::vocabulary::Phase,
@@ -143,7 +145,12 @@ fn metric_help() -> String {
          stat>.max_<N>s for the worst N-second window; <token|refresh|contacts>.<stat>[stage=<name>] for the calls \
          sent in one [[load.stage]]; or one of: {}",
         outcomes.join(", "),
-        NAMED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+        NAMED
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(super::messaging::MESSAGING_METRICS.iter().map(|(n, _)| *n))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -153,6 +160,10 @@ impl FromStr for Metric {
     fn from_str(s: &str) -> Result<Metric, String> {
         if let Some((_, m)) = NAMED.iter().find(|(n, _)| *n == s) {
             return Ok(*m);
+        }
+        let messaging = super::messaging::MESSAGING_METRICS.iter();
+        if let Some((_, stat)) = messaging.clone().find(|(n, _)| *n == s) {
+            return Ok(Metric::Messaging(*stat));
         }
         let unknown = || format!("unknown metric `{s}`: {}", metric_help());
         if let Some((inner, window)) = s.rsplit_once(".max_").filter(|_| s.split('.').count() == 3)

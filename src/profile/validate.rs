@@ -24,6 +24,19 @@ pub fn validate(profile: &Profile) -> Problems {
     check_length(profile, &mut problems);
     check_load(&profile.load, profile.sessions.is_some(), &mut problems);
     super::sessions::validate_in(profile, &mut problems);
+    match &profile.messaging {
+        Some(messaging) => messaging.validate(
+            profile.sessions.is_some(),
+            profile.target.http().is_some(),
+            &mut problems,
+        ),
+        None => super::sessions::refuse_gates(
+            profile,
+            "messaging.",
+            "applies to messaging widgets: the profile has no [messaging]",
+            &mut problems,
+        ),
+    }
     if profile.top_orgs > 1000 {
         problems.push(
             "top_orgs",

@@ -63,6 +63,10 @@ pub fn variant(
             .sessions
             .as_ref()
             .and_then(|sessions| super::sessions::build(sessions, load, &timeseries)),
+        messaging: snap
+            .messaging
+            .as_ref()
+            .map(|m| super::messaging::build(m, model.reconnect, timeseries.bucket_s, &timeseries)),
         timeseries,
         conservation,
         truth: None,

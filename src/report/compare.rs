@@ -29,6 +29,17 @@ pub const KEY_METRICS: [&str; 16] = [
     "requests.dropped_rate",
 ];
 
+/// The rows of two runs of messaging widgets, after the key metrics; lower is better here too.
+pub const MESSAGING_METRICS: [&str; 7] = [
+    "messaging.message_p99_ms",
+    "messaging.configure_p99_ms",
+    "messaging.recovery_s",
+    "messaging.reconnect_peak_per_s",
+    "messaging.gave_up",
+    "messaging.unanswered",
+    "messaging.refused",
+];
+
 /// How much worse the candidate may be: `+10%` of the base, or `+0.5` in the metric's own unit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -154,8 +165,11 @@ pub fn compare(
     confidence: f64,
 ) -> Comparison {
     let significance = significance::tests(base, candidate, confidence);
+    let messaging = base.messaging.is_some() && candidate.messaging.is_some();
+    let extra: &[&str] = if messaging { &MESSAGING_METRICS } else { &[] };
     let rows = KEY_METRICS
         .iter()
+        .chain(extra)
         .map(|m| {
             let (b, c) = (value(base, m), value(candidate, m));
             let delta = b.zip(c).map(|(b, c)| c - b);

@@ -101,6 +101,7 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
             true => 0.0,
             false => 1.0,
         },
+        Metric::Messaging(stat) => return super::messaging::value(v.messaging.as_ref()?, stat),
         Metric::TruthMismatch => {
             v.truth.as_ref()?.checks.iter().filter(|c| !c.equal).count() as f64
         }

@@ -196,6 +196,9 @@ fn notes(v: &VariantReport) -> Vec<String> {
     if let Some(resends) = super::resends::StaleResends::of(v) {
         notes.push(resends.to_string());
     }
+    for (label, line) in super::messaging::words::lines(v) {
+        notes.push(format!("Messaging {label}: {line}."));
+    }
     if let Some((sessions, little)) = super::sessions::lines(v) {
         notes.push(format!("Sessions: {sessions}."));
         notes.push(format!("Little's law: {little}."));

@@ -13,6 +13,7 @@ pub mod merge;
 pub mod model;
 /// Outcome counts live with the recorder, which counts them; the report reads them from there.
 pub use crate::metrics::outcomes;
+pub mod messaging;
 pub mod pages;
 pub mod plots;
 mod resends;

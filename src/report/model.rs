@@ -132,6 +132,9 @@ pub struct VariantReport {
     /// absent for the fixed pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sessions: Option<SessionsReport>,
+    /// Messaging widgets' sockets (`[messaging]`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging: Option<super::messaging::MessagingReport>,
     pub conservation: Conservation,
     /// The embedded target's own counts, when the target was embedded.
     pub truth: Option<Truth>,

@@ -75,6 +75,7 @@ pub fn tests(
     for (scope, outcome) in rates {
         out.push(rate(base, candidate, scope, outcome, confidence));
     }
+    messaging(&mut out, base, candidate, confidence);
     out
 }
 
@@ -95,10 +96,47 @@ fn latency(
     c: &EndpointReport,
     confidence: f64,
 ) {
-    let (Some(bb), Some(cb)) = (all_calls(b), all_calls(c)) else {
+    if let (Some(bb), Some(cb)) = (all_calls(b), all_calls(c)) {
+        distributions(out, name, &bb, &cb, confidence);
+    }
+}
+
+/// The messaging widgets' latencies (message round trip, configure, time away after a loss), when
+/// both sides have them.
+fn messaging(
+    out: &mut Vec<Significance>,
+    base: &VariantReport,
+    candidate: &VariantReport,
+    confidence: f64,
+) {
+    let (Some(b), Some(c)) = (&base.messaging, &candidate.messaging) else {
         return;
     };
-    let diffs = stats::percentile_diffs(&bb, &cb, &[0.5, 0.99], confidence, BOOTSTRAP_SEED);
+    let timings = [
+        ("messaging.message", &b.message_ms, &c.message_ms),
+        ("messaging.configure", &b.configure_ms, &c.configure_ms),
+        ("messaging.reconnect", &b.reconnect_ms, &c.reconnect_ms),
+    ];
+    for (name, b, c) in timings {
+        let buckets = |t: &super::messaging::Timing| {
+            let h = decode(&t.histogram).ok()?;
+            (!h.is_empty()).then(|| stats::buckets(&h))
+        };
+        if let (Some(bb), Some(cb)) = (buckets(b), buckets(c)) {
+            distributions(out, name, &bb, &cb, confidence);
+        }
+    }
+}
+
+/// Percentile differences (bootstrap) and the rank test of two latency distributions.
+fn distributions(
+    out: &mut Vec<Significance>,
+    name: &str,
+    bb: &Buckets,
+    cb: &Buckets,
+    confidence: f64,
+) {
+    let diffs = stats::percentile_diffs(bb, cb, &[0.5, 0.99], confidence, BOOTSTRAP_SEED);
     for (label, d) in ["p50_ms", "p99_ms"]
         .into_iter()
         .zip(diffs.into_iter().flatten())
@@ -121,7 +159,7 @@ fn latency(
             verdict,
         });
     }
-    if let Some(t) = stats::mann_whitney(&bb, &cb) {
+    if let Some(t) = stats::mann_whitney(bb, cb) {
         let verdict = match (t.differs(confidence), t.a > 0.5) {
             (false, _) => Verdict::NoChange,
             (true, true) => Verdict::Regressed,

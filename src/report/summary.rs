@@ -85,6 +85,7 @@ fn variant(out: &mut String, v: &VariantReport) {
     }
     stage_lines(out, v);
     super::sessions::summary(out, v);
+    super::messaging::words::summary(out, v);
     orgs_line(out, v);
     client_line(out, v);
     trust_lines(out, v);

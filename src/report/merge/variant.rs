@@ -5,6 +5,7 @@
 use super::MergeError;
 use crate::report::build::conservation;
 use crate::report::histogram::{decode, encode, Percentiles};
+use crate::report::messaging::MessagingReport;
 use crate::report::model::*;
 use crate::report::outcomes::Outcomes;
 use hdrhistogram::Histogram;
@@ -72,8 +73,29 @@ pub fn merge(name: &str, parts: &[Part<'_>]) -> Result<VariantReport, MergeError
             first.planned_duration_s,
             &timeseries,
         ),
+        messaging: messaging(name, parts, &shifts, &timeseries)?,
         timeseries,
         truth: truth(parts),
+    })
+}
+
+/// The shards' messaging blocks on one clock: each shifted by its start, in whole buckets.
+fn messaging(
+    name: &str,
+    parts: &[Part<'_>],
+    shifts: &[f64],
+    series: &TimeSeries,
+) -> Result<Option<MessagingReport>, MergeError> {
+    let blocks = parts.iter().zip(shifts).filter_map(|((_, v), shift)| {
+        let block = v.messaging.as_ref()?;
+        let width = block.bucket_s.max(f64::MIN_POSITIVE);
+        Some((block, (shift / width).round() as usize))
+    });
+    MessagingReport::merge(blocks, series).map_err(|reason| MergeError::Histogram {
+        path: parts[0].0.to_path_buf(),
+        variant: name.to_owned(),
+        field: "messaging".into(),
+        reason,
     })
 }
 

@@ -5,6 +5,7 @@ mod contention;
 mod knee;
 mod latency;
 mod lens;
+mod storm;
 pub mod style;
 mod timeline;
 
@@ -51,6 +52,7 @@ enum Body {
     Timeline(timeline::Timeline),
     Herds(contention::Herds),
     Knee(knee::Knee),
+    Storm(storm::Storm),
 }
 
 /// A chart, with the data it draws already taken from the report.
@@ -84,6 +86,7 @@ pub fn charts(sides: &[Side], server: Option<&ServerSettings>) -> Result<Vec<Cha
         out.extend(latency::spectrum(endpoint, sides)?);
         out.extend(latency::distribution(endpoint, sides)?);
     }
+    out.extend(storm::chart(sides));
     out.push(contention::herds(sides));
     out.extend(latency::waits(sides)?);
     Ok(out)
@@ -100,6 +103,7 @@ impl Chart {
             Body::Timeline(t) if t.panels() == 1 => (960, 380),
             Body::Timeline(t) => (960, 60 + 188 * t.panels() as u32),
             Body::Lens(_) | Body::Knee(_) => (960, 520),
+            Body::Storm(_) => (960, 560),
             _ => (960, 440),
         }
     }
@@ -117,6 +121,7 @@ impl Chart {
             Body::Timeline(t) => timeline::draw(t, &self.title, root),
             Body::Herds(h) => contention::draw(h, &self.title, root),
             Body::Knee(k) => knee::draw(k, &self.title, root),
+            Body::Storm(s) => storm::draw(s, &self.title, root),
         }
     }
 

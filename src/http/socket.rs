@@ -1,0 +1,184 @@
+//! The web-messaging WebSocket: opened over the same TCP and TLS code as the API calls (one rustls
+//! configuration per target), framed by tokio-tungstenite, and read into frames the session acts on.
+//! Everything a server can send wrong (a refused upgrade, a frame that is not JSON, one too large, a
+//! close in the middle) comes back as a value to count, never a panic.
+
+use super::connect::{Connector, Origin, Stream};
+use super::frames::{self, BadFrame, Frame};
+use crate::profile::target::HttpVersion;
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+use tokio_tungstenite::WebSocketStream;
+
+/// The largest server frame a widget reads: the platform's messages are a few KiB; a server that
+/// sends megabytes is counted and cut off, not buffered.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// Where and how a widget opens its socket.
+#[derive(Clone)]
+pub struct SocketTarget {
+    /// `ws://` or `wss://` URL with `{deployment_id}` still in it.
+    url_template: String,
+    origin: Option<String>,
+    connector: Connector,
+}
+
+/// Why a socket did not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The server answered the upgrade with this HTTP status (403 origin, 429 capacity, 503 outage).
+    #[error("upgrade refused with HTTP {0}")]
+    Refused(u16),
+    #[error("timed out connecting")]
+    Timeout,
+    #[error("could not connect")]
+    Connect,
+    #[error("the WebSocket handshake failed")]
+    Handshake,
+}
+
+/// What reading the socket gave.
+#[derive(Debug)]
+pub enum Received {
+    Frame(Frame),
+    Bad(BadFrame),
+    /// The socket is gone: a close frame (`Some(code)`), or the connection ended or broke (`None`).
+    Closed(Option<u16>),
+}
+
+impl SocketTarget {
+    /// Sockets to `url_template` trusting, identifying and timing out as `transport` says, as the
+    /// target's HTTP calls do.
+    pub fn new(
+        url_template: String,
+        origin: Option<String>,
+        transport: &super::Transport,
+    ) -> Result<SocketTarget, super::HttpError> {
+        let tls = super::tls::client_config(transport)?;
+        // The upgrade is an HTTP/1.1 request: ALPN must not offer h2.
+        let connector = Connector::new(tls, HttpVersion::Http1, transport.connect_timeout);
+        Ok(SocketTarget {
+            url_template,
+            origin,
+            connector,
+        })
+    }
+
+    pub fn url(&self, deployment_id: &str) -> String {
+        let id = percent_encoding::utf8_percent_encode(
+            deployment_id,
+            percent_encoding::NON_ALPHANUMERIC,
+        );
+        self.url_template
+            .replace("{deployment_id}", &id.to_string())
+    }
+
+    /// A socket to `deployment_id`'s endpoint, upgraded; `connect_timeout` bounds TCP, TLS and the
+    /// upgrade together.
+    pub async fn open(&self, deployment_id: &str) -> Result<Socket, OpenError> {
+        let url = self.url(deployment_id);
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|_| OpenError::Connect)?;
+        if let Some(origin) = &self.origin {
+            let value = http::HeaderValue::from_str(origin).map_err(|_| OpenError::Connect)?;
+            request.headers_mut().insert(http::header::ORIGIN, value);
+        }
+        let origin = socket_origin(request.uri()).ok_or(OpenError::Connect)?;
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME_BYTES))
+            .max_frame_size(Some(MAX_FRAME_BYTES));
+        let open = async {
+            let (stream, _) = self
+                .connector
+                .open(&origin)
+                .await
+                .map_err(|_| OpenError::Connect)?;
+            tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+                .await
+                .map_err(|e| match e {
+                    tungstenite::Error::Http(response) => {
+                        OpenError::Refused(response.status().as_u16())
+                    }
+                    _ => OpenError::Handshake,
+                })
+        };
+        let (ws, _) = tokio::time::timeout(self.connector.connect_timeout, open)
+            .await
+            .map_err(|_| OpenError::Timeout)??;
+        Ok(Socket { ws })
+    }
+}
+
+/// The TCP/TLS origin of a `ws://` or `wss://` URI.
+fn socket_origin(uri: &http::Uri) -> Option<Origin> {
+    let https = match uri.scheme_str()? {
+        "wss" => true,
+        "ws" => false,
+        _ => return None,
+    };
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+    Some(Origin {
+        https,
+        host: host.to_owned(),
+        port: uri
+            .port_u16()
+            .unwrap_or(super::connect::default_port(https)),
+    })
+}
+
+/// An open, upgraded socket.
+pub struct Socket {
+    ws: WebSocketStream<Stream>,
+}
+
+impl Socket {
+    /// Sends one text frame; false when the socket is gone.
+    pub async fn send(&mut self, text: String) -> bool {
+        self.ws.send(Message::text(text)).await.is_ok()
+    }
+
+    /// A WebSocket ping (the SDKs' keep-alive); false when the socket is gone.
+    pub async fn ping(&mut self) -> bool {
+        self.ws
+            .send(Message::Ping(Default::default()))
+            .await
+            .is_ok()
+    }
+
+    /// The next thing the server sent. Pings are answered by tungstenite as it reads; pongs are
+    /// skipped (a ping's answer has nothing to act on).
+    pub async fn receive(&mut self) -> Received {
+        loop {
+            let message = match self.ws.next().await {
+                None => return Received::Closed(None),
+                Some(Ok(message)) => message,
+                Some(Err(tungstenite::Error::Capacity(_))) => {
+                    return Received::Bad(BadFrame::TooLarge)
+                }
+                Some(Err(_)) => return Received::Closed(None),
+            };
+            return match message {
+                Message::Text(text) => match frames::parse(text.as_str()) {
+                    Ok(frame) => Received::Frame(frame),
+                    Err(bad) => Received::Bad(bad),
+                },
+                Message::Binary(_) => Received::Bad(BadFrame::Binary),
+                Message::Close(frame) => Received::Closed(frame.map(|f| u16::from(f.code))),
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            };
+        }
+    }
+
+    /// Closes with a normal close frame, waiting at most `within` for the server's.
+    pub async fn close(mut self, within: Duration) {
+        let _ = tokio::time::timeout(within, async {
+            let _ = self.ws.close(None).await;
+            while let Some(Ok(_)) = self.ws.next().await {}
+        })
+        .await;
+    }
+}

@@ -1,0 +1,245 @@
+//! Messaging widgets' sockets, counted: connects and refusals, configures, losses and reconnects,
+//! messages and their round trips (matched by tracingId), socket-level errors, bad frames; and per
+//! time bucket the connect attempts and the sockets configured and lost, from which the report finds
+//! an outage's reconnect wave and the time to recover (the series add across shards, so the merged
+//! report finds the same).
+
+use super::latency::{micros, new_histogram};
+use hdrhistogram::Histogram;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// What a messaging session counts. Each is one event; the report names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    ConnectAttempt,
+    /// A connect attempt after the session's socket was lost.
+    Reconnect,
+    Connected,
+    /// The upgrade answered 403: the page's `Origin` is not on the deployment's list.
+    RefusedOrigin,
+    /// 429 at the upgrade: the deployment has all the sockets it takes.
+    RefusedCapacity,
+    /// 503 at the upgrade: the service is refusing sockets (an outage).
+    RefusedUnavailable,
+    RefusedOther,
+    /// TCP, TLS or the handshake failed, or timed out.
+    ConnectFailed,
+    ConfiguredNew,
+    ConfiguredResumed,
+    /// A configure answered with an error (401, 403, 400) or not at all.
+    ConfigureFailed,
+    /// The socket ended without the widget closing it.
+    Lost,
+    /// The server said the session's duration ran out.
+    SessionExpired,
+    /// A session that used up its reconnect attempts and ended without a socket.
+    GaveUp,
+    /// The widget left: `closeSession` sent.
+    Closed,
+    MessageSent,
+    MessageAnswered,
+    /// No answer within the reply timeout, or the socket was lost first.
+    MessageUnanswered,
+    EchoSent,
+    EchoAnswered,
+    JwtFetched,
+    /// An authenticated session refreshed its JWT over REST after the socket's 401.
+    Reauthenticated,
+    Unauthorized,
+    Forbidden,
+    RateLimited,
+    BadRequest,
+    /// 4011 (text too long) or 4013 (custom attributes too large).
+    TooLarge,
+    OtherError,
+    BadFrameNotJson,
+    BadFrameUnknownClass,
+    BadFrameBody,
+    BadFrameBinary,
+    BadFrameTooLarge,
+}
+
+pub const EVENTS: usize = Event::BadFrameTooLarge as usize + 1;
+
+#[derive(Default)]
+struct Bucket {
+    connect_attempts: AtomicU64,
+    configured: AtomicU64,
+    unconfigured: AtomicU64,
+    lost: AtomicU64,
+}
+
+/// One bucket of the socket series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketBucket {
+    pub connect_attempts: u64,
+    /// Sockets that became configured, and configured sockets that ended (lost, closed, expired).
+    pub configured: u64,
+    pub unconfigured: u64,
+    /// Of those that ended, the ones lost without the widget closing them.
+    pub lost: u64,
+}
+
+pub struct MessagingMetrics {
+    events: [AtomicU64; EVENTS],
+    connect: Mutex<Histogram<u64>>,
+    configure: Mutex<Histogram<u64>>,
+    message: Mutex<Histogram<u64>>,
+    reconnect: Mutex<Histogram<u64>>,
+    width: Duration,
+    buckets: Box<[Bucket]>,
+}
+
+/// The counts and histograms as plain data.
+#[derive(Debug, Clone)]
+pub struct MessagingSnapshot {
+    pub events: [u64; EVENTS],
+    /// TCP, TLS and the upgrade.
+    pub connect: Histogram<u64>,
+    /// From sending configure to the `SessionResponse`.
+    pub configure: Histogram<u64>,
+    /// From a message's intended send time to its answer.
+    pub message: Histogram<u64>,
+    /// From a socket's loss to the session configured again on a new one.
+    pub reconnect: Histogram<u64>,
+    pub series: Vec<SocketBucket>,
+}
+
+impl MessagingSnapshot {
+    pub fn count(&self, event: Event) -> u64 {
+        self.events[event as usize]
+    }
+}
+
+impl MessagingMetrics {
+    /// Buckets as wide as the run's time series (`width`), enough for `expected`.
+    pub fn new(width: Duration, expected: Duration) -> MessagingMetrics {
+        let count = expected.as_nanos() / width.as_nanos().max(1) + 2;
+        MessagingMetrics {
+            events: std::array::from_fn(|_| AtomicU64::new(0)),
+            connect: Mutex::new(new_histogram()),
+            configure: Mutex::new(new_histogram()),
+            message: Mutex::new(new_histogram()),
+            reconnect: Mutex::new(new_histogram()),
+            width,
+            buckets: (0..count).map(|_| Bucket::default()).collect(),
+        }
+    }
+
+    pub fn count(&self, event: Event) {
+        self.events[event as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn bucket(&self, at: Duration) -> &Bucket {
+        let i = (at.as_nanos() / self.width.as_nanos().max(1)) as usize;
+        &self.buckets[i.min(self.buckets.len() - 1)]
+    }
+
+    /// A connect attempt at `at` from the start; `again`: after the session lost its socket.
+    pub fn connect_attempt(&self, at: Duration, again: bool) {
+        self.count(Event::ConnectAttempt);
+        if again {
+            self.count(Event::Reconnect);
+        }
+        self.bucket(at)
+            .connect_attempts
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connected(&self, took: Duration) {
+        self.count(Event::Connected);
+        record(&self.connect, took);
+    }
+
+    /// A socket configured at `at`, `took` after its configure went out.
+    pub fn configured(&self, at: Duration, took: Duration, new_session: bool) {
+        self.count(match new_session {
+            true => Event::ConfiguredNew,
+            false => Event::ConfiguredResumed,
+        });
+        record(&self.configure, took);
+        self.bucket(at).configured.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A configured socket ended at `at`; `lost`: without the widget closing it.
+    pub fn unconfigured(&self, at: Duration, lost: bool) {
+        let bucket = self.bucket(at);
+        bucket.unconfigured.fetch_add(1, Ordering::Relaxed);
+        if lost {
+            bucket.lost.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A session configured again `took` after its socket was lost.
+    pub fn reconnected(&self, took: Duration) {
+        record(&self.reconnect, took);
+    }
+
+    pub fn answered(&self, round_trip: Duration) {
+        self.count(Event::MessageAnswered);
+        record(&self.message, round_trip);
+    }
+
+    pub fn snapshot(&self) -> MessagingSnapshot {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let copy = |h: &Mutex<Histogram<u64>>| h.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut series: Vec<SocketBucket> = self
+            .buckets
+            .iter()
+            .map(|b| SocketBucket {
+                connect_attempts: load(&b.connect_attempts),
+                configured: load(&b.configured),
+                unconfigured: load(&b.unconfigured),
+                lost: load(&b.lost),
+            })
+            .collect();
+        let used = series
+            .iter()
+            .rposition(|b| *b != SocketBucket::default())
+            .map_or(0, |i| i + 1);
+        series.truncate(used);
+        MessagingSnapshot {
+            events: std::array::from_fn(|i| load(&self.events[i])),
+            connect: copy(&self.connect),
+            configure: copy(&self.configure),
+            message: copy(&self.message),
+            reconnect: copy(&self.reconnect),
+            series,
+        }
+    }
+}
+
+fn record(histogram: &Mutex<Histogram<u64>>, d: Duration) {
+    // Auto-resizing histograms accept any u64, so recording cannot fail.
+    let _ = histogram
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .record(micros(d));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_series_keeps_each_bucket_and_drops_the_empty_tail() {
+        let s = Duration::from_secs;
+        let m = MessagingMetrics::new(s(1), s(10));
+        m.connect_attempt(s(0), false);
+        m.configured(Duration::from_millis(300), Duration::from_millis(5), true);
+        m.unconfigured(Duration::from_millis(2_500), true);
+        m.connect_attempt(Duration::from_millis(2_600), true);
+        let snap = m.snapshot();
+        assert_eq!(snap.series.len(), 3);
+        assert_eq!(snap.series[0].configured, 1);
+        assert_eq!(
+            (snap.series[2].lost, snap.series[2].connect_attempts),
+            (1, 1)
+        );
+        assert_eq!(snap.count(Event::Reconnect), 1);
+        assert_eq!(snap.count(Event::ConnectAttempt), 2);
+        assert_eq!(snap.configure.len(), 1);
+    }
+}
