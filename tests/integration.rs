@@ -42,6 +42,9 @@ mod integration {
     mod simulator_contacts;
     mod simulator_faults;
     mod simulator_limits;
+    mod simulator_messaging;
+    mod simulator_messaging_limits;
+    mod simulator_messaging_support;
     mod simulator_oauth;
     mod simulator_restart;
     mod simulator_revocation;

@@ -36,6 +36,8 @@ pub struct Config {
     pub contacts_service: Option<Service>,
     /// Moves the server's clock forward on request (tests: a window passes exactly, not by sleeping).
     pub clock: ClockControl,
+    /// The web-messaging WebSocket endpoint (`GET /v1?deploymentId=`).
+    pub messaging: Messaging,
 }
 
 impl Config {
@@ -60,6 +62,7 @@ impl Config {
             token_service: None,
             contacts_service: None,
             clock: ClockControl::default(),
+            messaging: Messaging::default(),
         }
     }
 }
@@ -69,16 +72,30 @@ impl Config {
 /// or a token's lifetime pass exactly, on any machine, instead of sleeping past it and hoping the
 /// calls before the sleep were quick enough.
 #[derive(Debug, Clone, Default)]
-pub struct ClockControl(Arc<AtomicU64>);
+pub struct ClockControl(Arc<Advanced>);
+
+#[derive(Debug, Default)]
+struct Advanced {
+    nanos: AtomicU64,
+    /// Wakes what sleeps until a moment on the server's clock (a session's expiry, a socket
+    /// fault), so a jump reaches it at once rather than when its real-time sleep ends.
+    moved: tokio::sync::Notify,
+}
 
 impl ClockControl {
     pub fn advance(&self, by: Duration) {
         let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.0.fetch_add(nanos, Ordering::Relaxed);
+        self.0.nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.0.moved.notify_waiters();
     }
 
     pub(crate) fn advanced(&self) -> Duration {
-        Duration::from_nanos(self.0.load(Ordering::Relaxed))
+        Duration::from_nanos(self.0.nanos.load(Ordering::Relaxed))
+    }
+
+    /// Resolves at the next [`advance`](ClockControl::advance) after it is first polled or enabled.
+    pub(crate) fn moved(&self) -> tokio::sync::futures::Notified<'_> {
+        self.0.moved.notified()
     }
 }
 
@@ -245,4 +262,49 @@ pub enum Latency {
         p50: Duration,
         p99: Duration,
     },
+}
+
+/// The web-messaging socket endpoint: session life, who may connect, how much, and its faults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Messaging {
+    /// A session lives this long from its first configure (the platform's default: 72 h).
+    pub session_duration: Duration,
+    /// `Origin` values a socket may come from; empty means any.
+    pub allowed_origins: Vec<String>,
+    /// Open sockets per deployment at most; beyond it an upgrade gets 429.
+    pub max_sockets_per_deployment: Option<usize>,
+    /// Messages (`onMessage` and `echo`) per second per deployment, a token bucket holding one
+    /// second's worth (at least one); beyond it a frame gets 4029.
+    pub messages_per_second: Option<f64>,
+    /// The `retryAfter` of a 4029 and the `Retry-After` of a capacity 429.
+    pub retry_after: Duration,
+    /// A message text longer than this many bytes gets 4011.
+    pub max_text_bytes: usize,
+    pub faults: MessagingFaults,
+}
+
+impl Default for Messaging {
+    fn default() -> Self {
+        Messaging {
+            session_duration: Duration::from_secs(72 * 3600),
+            allowed_origins: Vec::new(),
+            max_sockets_per_deployment: None,
+            messages_per_second: None,
+            retry_after: Duration::from_secs(3),
+            max_text_bytes: 4096,
+            faults: MessagingFaults::default(),
+        }
+    }
+}
+
+/// Faults of the socket endpoint. Times count from the server's start, as `disabled_at` does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessagingFaults {
+    /// At each of these times every open socket is dropped (TCP closed, no close frame).
+    pub drop_all_at: Vec<Duration>,
+    /// After each drop, upgrades are answered 503 for this long.
+    pub refuse_for: Duration,
+    /// Added before each answer to a client frame, drawn from the seed and the frame's arrival
+    /// number; answers may overtake each other.
+    pub reply_latency: Latency,
 }

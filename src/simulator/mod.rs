@@ -12,6 +12,7 @@ mod errors;
 mod faults;
 mod jwt;
 mod limits;
+mod messaging;
 mod oauth;
 mod revocation;
 mod server;
@@ -24,11 +25,14 @@ mod webdeploy;
 
 pub use config::{
     Capacity, ClientConfig, ClockControl, ClockOffset, Config, ErrorStyle, ExpiryPrecision, Faults,
-    Latency, OrgConfig, RefreshPolicy, Refusal, Service, SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY,
+    Latency, Messaging, MessagingFaults, OrgConfig, RefreshPolicy, Refusal, Service,
+    SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY,
 };
+pub use messaging::SOCKET_PATH;
 pub use server::Server;
 pub use truth::{
-    ContactsCounts, IssuedCounts, TokenEndpointCounts, Truth, TruthCounts, TruthSnapshot,
+    ContactsCounts, IssuedCounts, MessagingCounts, TokenEndpointCounts, Truth, TruthCounts,
+    TruthSnapshot,
 };
 
 use axum::middleware::from_fn_with_state;
@@ -51,8 +55,13 @@ pub const TOKEN_PATH: &str = "/oauth/token";
 /// The server as an axum router (serve it, or drive it with `tower::ServiceExt::oneshot`), and the handle on
 /// its ground truth. The server's clock starts now: `disabled_at` and friends count from this call.
 pub fn router(config: Config) -> (Router, Truth) {
+    let (router, state) = build(config);
+    (router, state.truth.clone())
+}
+
+/// The router and the state behind it (the server stops its sockets through it).
+pub(crate) fn build(config: Config) -> (Router, Shared) {
     let state: Shared = Arc::new(ServerState::new(&config));
-    let truth = state.truth.clone();
     let token_routes = Router::new()
         .route(TOKEN_PATH, post(oauth::token))
         .route(
@@ -85,14 +94,15 @@ pub fn router(config: Config) -> (Router, Truth) {
             delete(webdeploy::revoke),
         )
         .route(REVOKE_PATH, post(revocation::revoke))
-        .route(INTROSPECT_PATH, post(revocation::introspect));
+        .route(INTROSPECT_PATH, post(revocation::introspect))
+        .route(messaging::SOCKET_PATH, get(messaging::upgrade));
     let router = Router::new()
         .merge(token_routes)
         .merge(contacts_routes)
         .merge(other_routes)
         .layer(correlation::CorrelateLayer(state.clone()))
-        .with_state(state);
-    (router, truth)
+        .with_state(state.clone());
+    (router, state)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Running the router on a socket: start on an address (port 0 picks a free one), read truth, stop.
 
 use super::config::Config;
+use super::state::Shared;
 use super::truth::{Truth, TruthSnapshot};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -33,6 +34,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 pub struct Server {
     addr: SocketAddr,
     truth: Truth,
+    state: Shared,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -42,7 +44,8 @@ impl Server {
     pub async fn start(config: Config, addr: SocketAddr) -> std::io::Result<Server> {
         let listener = listen(addr)?;
         let addr = listener.local_addr()?;
-        let (router, truth) = super::router(config);
+        let (router, state) = super::build(config);
+        let truth = state.truth.clone();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let serve = axum::serve(listener, router).with_graceful_shutdown(async {
             // A dropped sender also means stop.
@@ -52,6 +55,7 @@ impl Server {
         Ok(Server {
             addr,
             truth,
+            state,
             shutdown: Some(shutdown),
             task: Some(task),
         })
@@ -70,8 +74,11 @@ impl Server {
         self.truth.clone()
     }
 
-    /// Stops accepting, lets requests in flight finish for up to a few seconds, then cuts them off.
+    /// Closes the sockets (1001), stops accepting, lets requests in flight finish for up to a few
+    /// seconds, then cuts them off.
     pub async fn stop(mut self) {
+        // Upgraded sockets are not the HTTP server's connections any more: they are told apart.
+        self.state.messaging.stop();
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
@@ -85,6 +92,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        self.state.messaging.stop();
         if let Some(task) = self.task.take() {
             task.abort();
         }

@@ -61,6 +61,26 @@ impl<K: Hash + Eq, V: Clone> Shards<K, V> {
         shard.map.insert(key, value);
     }
 
+    /// Runs `f` on the entry (or on its absence) under the shard's lock; a value `f` returns replaces
+    /// the entry, inserted as [`Shards::insert`] does. A check-then-create is atomic this way.
+    pub(crate) fn upsert<R>(
+        &self,
+        key: K,
+        keep: impl Fn(&V) -> bool,
+        f: impl FnOnce(Option<&mut V>) -> (R, Option<V>),
+    ) -> R {
+        let mut shard = self.shard(&key);
+        let (result, value) = f(shard.map.get_mut(&key));
+        if let Some(value) = value {
+            if shard.map.len() >= (2 * shard.kept).max(SWEEP_FLOOR) {
+                shard.map.retain(|_, v| keep(v));
+                shard.kept = shard.map.len();
+            }
+            shard.map.insert(key, value);
+        }
+        result
+    }
+
     /// Runs `f` on the entry under the shard's lock, so a read-modify-write is atomic.
     pub(crate) fn update<Q, R>(&self, key: &Q, f: impl FnOnce(Option<&mut V>) -> R) -> R
     where

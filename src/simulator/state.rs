@@ -4,6 +4,7 @@ use super::config::{ClockControl, Config, ErrorStyle, ExpiryPrecision, RefreshPo
 use super::faults::{FamilyCounters, FaultPlan};
 use super::jwt::Verifier;
 use super::limits::Limits;
+use super::messaging::Hub;
 use super::service::{Station, StationCounters};
 use super::shards::Shards;
 use super::tokens::{AccessRecord, RefreshRecord};
@@ -29,6 +30,7 @@ pub(crate) struct ServerState {
     pub refresh: Shards<String, RefreshRecord>,
     pub truth: Truth,
     pub limits: Limits,
+    pub messaging: Hub,
     pub token_faults: FaultPlan,
     pub contacts_faults: FaultPlan,
     pub token_station: Option<Station>,
@@ -81,6 +83,25 @@ impl Clock {
         self.started.elapsed() + self.control.advanced()
     }
 
+    /// Sleeps until `at_ns` on this clock: real time passing, or a test moving the clock past it.
+    pub async fn sleep_until_ns(&self, at_ns: i64) {
+        loop {
+            let moved = self.control.moved();
+            tokio::pin!(moved);
+            // Enabled before the clock is read, so an advance between the read and the wait is seen.
+            moved.as_mut().enable();
+            let now = self.now_ns();
+            if now >= at_ns {
+                return;
+            }
+            let left = Duration::from_nanos(u64::try_from(at_ns - now).unwrap_or(u64::MAX));
+            tokio::select! {
+                () = tokio::time::sleep(left) => {}
+                () = &mut moved => {}
+            }
+        }
+    }
+
     /// `at_ns` moved back to the last whole second of the wall clock: where a whole-second `exp`, or a
     /// validator that compares whole seconds, puts it.
     pub fn whole_second(&self, at_ns: i64) -> i64 {
@@ -129,6 +150,7 @@ impl ServerState {
             client_index.entry(c.id.clone()).or_insert(i);
         }
         let org_names: Vec<String> = config.orgs.iter().map(|o| o.name.clone()).collect();
+        let deployments = clients.len();
         ServerState {
             clients,
             client_index,
@@ -145,6 +167,7 @@ impl ServerState {
             access: Shards::new(),
             refresh: Shards::new(),
             limits: Limits::new(config),
+            messaging: Hub::new(&config.messaging, deployments, config.seed),
             token_faults: FaultPlan::new(
                 config.token_faults,
                 config.seed,

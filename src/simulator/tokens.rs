@@ -77,6 +77,8 @@ pub(crate) struct RefreshRecord {
 pub(crate) struct IssuedAccess {
     pub token: String,
     pub expires_in: u64,
+    /// The `exp` claim (Unix seconds).
+    pub exp: u64,
     pub scope: Arc<str>,
 }
 
@@ -135,9 +137,10 @@ impl ServerState {
             ExpiryPrecision::Second => self.clock.whole_second(now.saturating_add(nanos(ttl))),
             ExpiryPrecision::Exact => now.saturating_add(nanos(ttl)),
         };
+        let exp = self.clock.unix_secs(expires_ns);
         let claims = Claims {
             iat: self.clock.unix_secs(now),
-            exp: self.clock.unix_secs(expires_ns),
+            exp,
             sub: c.id.clone(),
             org: self.org_names[c.org].clone(),
             scope: scope.to_string(),
@@ -162,6 +165,7 @@ impl ServerState {
         Ok(IssuedAccess {
             token,
             expires_in: ttl.as_secs(),
+            exp,
             scope,
         })
     }
@@ -217,6 +221,11 @@ impl ServerState {
         check
             .map(|()| record)
             .map_err(|why| (why, Some(client.org)))
+    }
+
+    /// A token validated earlier, checked again now (a socket's JWT on each later frame); counts as a use.
+    pub fn still_live(&self, record: &AccessRecord) -> Result<(), Reject> {
+        self.check_live(record, self.clock.now_ns(), true)
     }
 
     /// Everything but the signature: revocation, client state, expiry and idle time.

@@ -38,9 +38,28 @@ pub(crate) enum Count {
     ContactsRefused,
     Revocations,
     Introspections,
+    SocketsOpened,
+    SocketsRefusedOrigin,
+    SocketsRefusedCapacity,
+    SocketsRefusedOutage,
+    SocketsDropped,
+    SessionsNew,
+    SessionsResumed,
+    SessionsClosed,
+    SessionsExpired,
+    JwtsIssued,
+    MessagesAnswered,
+    EchoesAnswered,
+    SocketUnauthorized,
+    SocketForbidden,
+    SocketRateLimited,
+    SocketBadRequest,
+    SocketTooLarge,
+    /// A gauge: raised when a socket opens, lowered when it ends.
+    SocketsOpen,
 }
 
-const COUNTERS: usize = Count::Introspections as usize + 1;
+const COUNTERS: usize = Count::SocketsOpen as usize + 1;
 
 /// Cheap-to-clone handle on the server's ground-truth counters.
 #[derive(Debug, Clone)]
@@ -69,6 +88,15 @@ impl Truth {
             if let Some(slot) = slots.get((org + 1) * COUNTERS + counter as usize) {
                 slot.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+
+    /// Lowers a gauge ([`Count::SocketsOpen`]) in the total and the org, as [`Truth::add`] raised it.
+    pub(crate) fn sub(&self, org: Option<usize>, counter: Count) {
+        let slots = &self.0.slots;
+        slots[counter as usize].fetch_sub(1, Ordering::Relaxed);
+        if let Some(slot) = org.and_then(|org| slots.get((org + 1) * COUNTERS + counter as usize)) {
+            slot.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -115,6 +143,42 @@ pub struct TruthCounts {
     pub contacts: ContactsCounts,
     pub revocations: u64,
     pub introspections: u64,
+    /// The web-messaging socket endpoint (docs/messaging.md).
+    #[serde(default)]
+    pub messaging: MessagingCounts,
+}
+
+/// What the web-messaging socket endpoint did. Counters count frames and closes as they are sent;
+/// `sockets_open` is a gauge (open now).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct MessagingCounts {
+    /// Upgrades accepted (an unknown deployment's too: it is told so on the socket).
+    pub sockets_opened: u64,
+    /// Upgrades refused: 403 (`Origin` not allowed), 429 (capacity), 503 (outage fault).
+    pub sockets_refused_origin: u64,
+    pub sockets_refused_capacity: u64,
+    pub sockets_refused_outage: u64,
+    /// Sockets closed without a close frame by the drop-all fault.
+    pub sockets_dropped: u64,
+    /// Configure answers with `newSession: true`, and with `newSession: false`.
+    pub sessions_new: u64,
+    pub sessions_resumed: u64,
+    /// Sessions ended by `closeSession`, and by their duration running out (announced on a socket).
+    pub sessions_closed: u64,
+    pub sessions_expired: u64,
+    /// `JwtResponse`s sent.
+    pub jwts_issued: u64,
+    /// `StructuredMessage` answers to `onMessage`, and to `echo`.
+    pub messages_answered: u64,
+    pub echoes_answered: u64,
+    /// Error answers: 401, 403, 4029, 400, and 4011 + 4013 (+ 1009 closes of frames over 64 KiB).
+    pub socket_unauthorized: u64,
+    pub socket_forbidden: u64,
+    pub socket_rate_limited: u64,
+    pub socket_bad_request: u64,
+    pub socket_too_large: u64,
+    /// Sockets open at the moment of the snapshot.
+    pub sockets_open: u64,
 }
 
 /// Tokens issued, by how they were obtained.
@@ -203,6 +267,32 @@ impl TruthCounts {
             },
             revocations: get(Count::Revocations),
             introspections: get(Count::Introspections),
+            messaging: MessagingCounts::read(&get),
+        }
+    }
+}
+
+impl MessagingCounts {
+    fn read(get: &impl Fn(Count) -> u64) -> MessagingCounts {
+        MessagingCounts {
+            sockets_opened: get(Count::SocketsOpened),
+            sockets_refused_origin: get(Count::SocketsRefusedOrigin),
+            sockets_refused_capacity: get(Count::SocketsRefusedCapacity),
+            sockets_refused_outage: get(Count::SocketsRefusedOutage),
+            sockets_dropped: get(Count::SocketsDropped),
+            sessions_new: get(Count::SessionsNew),
+            sessions_resumed: get(Count::SessionsResumed),
+            sessions_closed: get(Count::SessionsClosed),
+            sessions_expired: get(Count::SessionsExpired),
+            jwts_issued: get(Count::JwtsIssued),
+            messages_answered: get(Count::MessagesAnswered),
+            echoes_answered: get(Count::EchoesAnswered),
+            socket_unauthorized: get(Count::SocketUnauthorized),
+            socket_forbidden: get(Count::SocketForbidden),
+            socket_rate_limited: get(Count::SocketRateLimited),
+            socket_bad_request: get(Count::SocketBadRequest),
+            socket_too_large: get(Count::SocketTooLarge),
+            sockets_open: get(Count::SocketsOpen),
         }
     }
 }
@@ -222,5 +312,16 @@ mod tests {
         assert_eq!(snap.total.token.ok, 1);
         assert_eq!(snap.per_org["a"], TruthCounts::default());
         assert_eq!(snap.per_org["b"].contacts.unauthorized, 1);
+    }
+
+    #[test]
+    fn the_open_sockets_gauge_goes_up_and_down_in_total_and_org() {
+        let truth = Truth::new(vec!["a".into()]);
+        truth.add(Some(0), Count::SocketsOpen);
+        truth.add(None, Count::SocketsOpen);
+        truth.sub(Some(0), Count::SocketsOpen);
+        let snap = truth.snapshot();
+        assert_eq!(snap.total.messaging.sockets_open, 1);
+        assert_eq!(snap.per_org["a"].messaging.sockets_open, 0);
     }
 }

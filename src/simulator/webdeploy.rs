@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// The messenger JWT lives 15 minutes, or less when the client's token lifetime is shorter.
-const JWT_MAX_TTL: Duration = Duration::from_secs(900);
+pub(crate) const JWT_MAX_TTL: Duration = Duration::from_secs(900);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
