@@ -99,10 +99,75 @@ pub fn check(variant: &VariantReport, server: BTreeMap<String, u64>) -> Truth {
                 equal: client == server,
             })
         })
+        .chain(messaging_checks(variant, &server))
         .collect();
     Truth {
         ok: checks.iter().all(|c| c.equal),
         server,
         checks,
     }
+}
+
+/// The widgets' sockets against the socket endpoint's own counts. Every answer the server sent is
+/// read before a widget lets its socket go (late ones are counted as such), so these are exact.
+fn messaging_checks(variant: &VariantReport, server: &BTreeMap<String, u64>) -> Vec<TruthCheck> {
+    let Some(m) = &variant.messaging else {
+        return Vec::new();
+    };
+    let c = &m.counts;
+    let at = |key: &str| server.get(&format!("messaging.{key}")).copied();
+    let sum = |a: &str, b: &str| Some(at(a)? + at(b)?);
+    let pairs = [
+        ("sockets opened", c.connected, at("sockets_opened")),
+        (
+            "sockets refused for their origin",
+            c.refused_origin,
+            at("sockets_refused_origin"),
+        ),
+        (
+            "sockets refused at capacity",
+            c.refused_capacity,
+            at("sockets_refused_capacity"),
+        ),
+        (
+            "sockets refused in an outage",
+            c.refused_unavailable,
+            at("sockets_refused_outage"),
+        ),
+        (
+            "sessions configured new",
+            c.configured_new,
+            at("sessions_new"),
+        ),
+        (
+            "sessions resumed",
+            c.configured_resumed,
+            at("sessions_resumed"),
+        ),
+        (
+            "sessions expired",
+            c.sessions_expired,
+            at("sessions_expired"),
+        ),
+        (
+            "messages and echoes answered",
+            c.messages_answered + c.echoes_answered + c.late_answers,
+            sum("messages_answered", "echoes_answered"),
+        ),
+        ("JWTs", c.jwts_fetched + c.late_jwts, at("jwts_issued")),
+        ("socket 401s", c.unauthorized, at("socket_unauthorized")),
+        ("socket 4029s", c.rate_limited, at("socket_rate_limited")),
+    ];
+    pairs
+        .into_iter()
+        .filter_map(|(what, client, server)| {
+            let server = server?;
+            Some(TruthCheck {
+                what: what.to_owned(),
+                client,
+                server,
+                equal: client == server,
+            })
+        })
+        .collect()
 }

@@ -147,7 +147,10 @@ impl Widget<'_> {
                     return None;
                 }
             }
-            match self.open(chat, again, leave_at, ends).await {
+            if ends.over(leave_at) {
+                return None;
+            }
+            match self.open(chat, again).await {
                 Opened::Ready(socket) => return Some(*socket),
                 Opened::Retry => {}
                 Opened::Over => return None,
@@ -157,27 +160,17 @@ impl Widget<'_> {
         }
     }
 
-    /// One attempt: the socket, then the configure and its answer.
-    async fn open(
-        &mut self,
-        chat: &mut Chat,
-        again: bool,
-        leave_at: Instant,
-        ends: &mut Ends,
-    ) -> Opened {
+    /// One attempt: the socket, then the configure and its answer. Not cut short by the run's end
+    /// (the connect and reply timeouts bound it), so that what the server answered is counted.
+    async fn open(&mut self, chat: &mut Chat, again: bool) -> Opened {
         let began = Instant::now();
         self.metrics.connect_attempt(self.elapsed(began), again);
-        let opening = self.target.open(self.deployment);
-        let mut socket = tokio::select! {
-            biased;
-            _ = ends.wait_until(leave_at) => return Opened::Over,
-            opened = opening => match opened {
-                Ok(socket) => socket,
-                Err(e) => {
-                    self.metrics.count(refusal(e));
-                    return Opened::Retry;
-                }
-            },
+        let mut socket = match self.target.open(self.deployment).await {
+            Ok(socket) => socket,
+            Err(e) => {
+                self.metrics.count(refusal(e));
+                return Opened::Retry;
+            }
         };
         self.metrics.connected(began.elapsed());
         let id = chat.id();
@@ -194,7 +187,6 @@ impl Widget<'_> {
         loop {
             let received = tokio::select! {
                 biased;
-                _ = ends.wait_until(leave_at) => return Opened::Over,
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     self.metrics.count(Event::ConfigureFailed);
                     return Opened::Retry;
@@ -248,7 +240,11 @@ impl Widget<'_> {
             let received = tokio::select! {
                 biased;
                 left = ends.wait_until(leave_at) => {
-                    return if left { Ending::Leave } else { Ending::Cut };
+                    if left {
+                        return Ending::Leave;
+                    }
+                    self.settle(socket, chat).await;
+                    return Ending::Cut;
                 }
                 received = socket.receive() => Some(received),
                 _ = tokio::time::sleep_until(wake.into()) => None,
@@ -282,6 +278,15 @@ impl Widget<'_> {
             .and_then(|id| chat.pending.iter().position(|p| p.id == id));
         let Some(index) = asked else {
             return match frame.reply {
+                // The answer to a request given up on (its reply timeout passed, or the run ended).
+                Reply::Structured if frame.tracing_id.is_some() => {
+                    self.metrics.count(Event::LateAnswer);
+                    None
+                }
+                Reply::Jwt { .. } => {
+                    self.metrics.count(Event::LateJwt);
+                    None
+                }
                 Reply::SessionExpired => {
                     self.metrics.count(Event::SessionExpired);
                     Some(Ending::Expired)
@@ -301,8 +306,10 @@ impl Widget<'_> {
     /// The answer to pending request `index`.
     fn answer(&mut self, chat: &mut Chat, index: usize, reply: Reply, now: Instant) {
         let kind = chat.pending[index].kind;
-        if let (Reply::RateLimited { retry_after }, Asked::Message) = (&reply, kind) {
+        if let Reply::RateLimited { .. } = reply {
             self.metrics.count(Event::RateLimited);
+        }
+        if let (Reply::RateLimited { retry_after }, Asked::Message) = (&reply, kind) {
             let pending = &mut chat.pending[index];
             if pending.resends < MAX_RESENDS {
                 pending.resend_at = Some(now + *retry_after);
@@ -433,6 +440,34 @@ impl Widget<'_> {
             },
         }
         .to_json()
+    }
+
+    /// The run ended with this widget still chatting: it sends nothing more, but reads the answers
+    /// to what it asked (for at most the reply timeout), so that what the server sent is counted.
+    async fn settle(&mut self, socket: &mut Socket, chat: &mut Chat) {
+        let until = Instant::now() + self.plan.reply_timeout;
+        loop {
+            // What waits for a resend after a 4029 will not get one now.
+            let (resend, waiting): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut chat.pending)
+                .into_iter()
+                .partition(|p| p.resend_at.is_some());
+            chat.pending = waiting;
+            for pending in resend {
+                self.unanswered(chat, pending.kind, until);
+            }
+            if chat.pending.is_empty() {
+                return;
+            }
+            let received = tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => break,
+                received = socket.receive() => received,
+            };
+            if self.handle(received, chat).is_some() {
+                break;
+            }
+        }
+        let now = Instant::now();
+        self.abandon(chat, now);
     }
 
     /// The socket was lost: what was waiting for an answer will get none; a `getJwt` goes again.

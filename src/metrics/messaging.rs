@@ -42,6 +42,10 @@ pub enum Event {
     MessageAnswered,
     /// No answer within the reply timeout, or the socket was lost first.
     MessageUnanswered,
+    /// An answer to a message or an echo that came after the widget gave up on it.
+    LateAnswer,
+    /// The same for a `getJwt`.
+    LateJwt,
     EchoSent,
     EchoAnswered,
     JwtFetched,

@@ -67,6 +67,9 @@ counts! {
     messages_sent = MessageSent,
     messages_answered = MessageAnswered,
     messages_unanswered = MessageUnanswered,
+    /// Answers to messages and echoes that came after the widget gave up on them, and to `getJwt`.
+    late_answers = LateAnswer,
+    late_jwts = LateJwt,
     echoes_sent = EchoSent,
     echoes_answered = EchoAnswered,
     jwts_fetched = JwtFetched,
