@@ -2,6 +2,7 @@
 #![cfg(feature = "simulator")]
 
 use crate::plan::Org;
+use crate::profile::messaging_server::MessagingServerSection;
 use crate::profile::server::{
     EndpointFaults, ErrorStyleName, ExpiryPrecisionName, OrgOverride, RefreshPolicyName,
     ServerSection,
@@ -10,7 +11,7 @@ use crate::profile::service::{RefuseName, StationSection};
 use crate::profile::units::Rate;
 use crate::simulator::{
     Capacity, ClientConfig, ClockOffset, Config, ErrorStyle, ExpiryPrecision, Faults, Latency,
-    OrgConfig, RefreshPolicy, Refusal, Service,
+    Messaging, MessagingFaults, OrgConfig, RefreshPolicy, Refusal, Service,
 };
 
 /// The target's configuration for these orgs. Client `k > 0` of an org (with `clients_per_org > 1`) gets
@@ -58,7 +59,31 @@ pub fn target_config(section: &ServerSection, orgs: &[Org], seed: u64) -> Config
     config.contacts_faults = faults(&section.faults.contacts);
     config.token_service = section.service.token.as_ref().map(station);
     config.contacts_service = section.service.contacts.as_ref().map(station);
+    config.messaging = messaging(&section.messaging);
     config
+}
+
+fn messaging(m: &MessagingServerSection) -> Messaging {
+    let reply_latency = match (m.faults.reply_latency_p50, m.faults.reply_latency_p99) {
+        (Some(p50), Some(p99)) => Latency::LogNormal {
+            p50: p50.0,
+            p99: p99.0,
+        },
+        _ => Latency::None,
+    };
+    Messaging {
+        session_duration: m.session_duration.0,
+        allowed_origins: m.allowed_origins.clone(),
+        max_sockets_per_deployment: m.max_sockets_per_deployment,
+        messages_per_second: m.messages_per_second.map(|r| r.per_second),
+        retry_after: m.retry_after.0,
+        max_text_bytes: m.max_text_bytes,
+        faults: MessagingFaults {
+            drop_all_at: m.faults.drop_all_at.iter().map(|s| s.0).collect(),
+            refuse_for: m.faults.refuse_for.0,
+            reply_latency,
+        },
+    }
 }
 
 fn station(s: &StationSection) -> Service {
@@ -135,5 +160,49 @@ fn faults(f: &EndpointFaults) -> Faults {
         stall_rate: f.stall_rate,
         stall: f.stall.0,
         pause: f.pause_every.map(|every| (every.0, f.pause_for.0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_messaging_section_maps_key_for_key() {
+        let section: MessagingServerSection = toml::from_str(
+            r#"
+            session_duration = "10m"
+            allowed_origins = ["https://shop.example"]
+            max_sockets_per_deployment = 5
+            messages_per_second = "120/min"
+            [faults]
+            drop_all_at = ["20s"]
+            refuse_for = "4s"
+            reply_latency_p50 = "10ms"
+            reply_latency_p99 = "90ms"
+            "#,
+        )
+        .unwrap();
+        let m = messaging(&section);
+        assert_eq!(m.session_duration, Duration::from_secs(600));
+        assert_eq!(m.allowed_origins, ["https://shop.example"]);
+        assert_eq!(
+            (m.max_sockets_per_deployment, m.messages_per_second),
+            (Some(5), Some(2.0))
+        );
+        assert_eq!(
+            (m.retry_after, m.max_text_bytes),
+            (Duration::from_secs(3), 4096)
+        );
+        assert_eq!(m.faults.drop_all_at, [Duration::from_secs(20)]);
+        assert_eq!(m.faults.refuse_for, Duration::from_secs(4));
+        let p50 = Duration::from_millis(10);
+        let p99 = Duration::from_millis(90);
+        assert_eq!(m.faults.reply_latency, Latency::LogNormal { p50, p99 });
+        assert_eq!(
+            messaging(&MessagingServerSection::default()),
+            Messaging::default()
+        );
     }
 }

@@ -171,3 +171,37 @@ fn messaging_checks(variant: &VariantReport, server: &BTreeMap<String, u64>) -> 
         })
         .collect()
 }
+
+#[cfg(all(test, feature = "simulator"))]
+mod tests {
+    use super::*;
+    use crate::simulator::{MessagingCounts, TruthCounts, TruthSnapshot};
+
+    /// The socket endpoint's counters land in report.json's truth as the REST ones do, named by
+    /// their typed fields (`messaging.sockets_opened`).
+    #[test]
+    fn the_messaging_truth_flattens_beside_the_rest() {
+        let snapshot = TruthSnapshot {
+            total: TruthCounts {
+                messaging: MessagingCounts {
+                    sockets_opened: 4,
+                    sessions_resumed: 2,
+                    socket_rate_limited: 1,
+                    ..MessagingCounts::default()
+                },
+                ..TruthCounts::default()
+            },
+            per_org: Default::default(),
+        };
+        let flat = flatten(&serde_json::to_value(snapshot).unwrap());
+        assert_eq!(flat["messaging.sockets_opened"], 4);
+        assert_eq!(flat["messaging.sessions_resumed"], 2);
+        assert_eq!(flat["messaging.socket_rate_limited"], 1);
+        assert_eq!(flat["messaging.sockets_open"], 0);
+        assert_eq!(flat["contacts.unauthorized"], 0);
+        assert_eq!(
+            flat.keys().filter(|k| k.starts_with("messaging.")).count(),
+            18
+        );
+    }
+}

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod locate;
 pub mod messaging;
+pub mod messaging_server;
 pub mod presets;
 pub mod problems;
 pub mod schema;

@@ -1,5 +1,6 @@
 //! The `[server]` section: how the embedded target behaves (used by `run` on an embedded target and by `serve`).
 
+use super::messaging_server::MessagingServerSection;
 use super::problems::Problems;
 use super::service::ServiceSection;
 use super::units::{Rate, SignedSpan, Span};
@@ -43,6 +44,8 @@ pub struct ServerSection {
     pub service: ServiceSection,
     /// Per-org (or per-client) overrides.
     pub orgs: Vec<OrgOverride>,
+    /// The web-messaging socket endpoint (docs/messaging.md).
+    pub messaging: MessagingServerSection,
 }
 
 impl Default for ServerSection {
@@ -66,6 +69,7 @@ impl Default for ServerSection {
             faults: FaultsSection::default(),
             service: ServiceSection::default(),
             orgs: Vec::new(),
+            messaging: MessagingServerSection::default(),
         }
     }
 }
@@ -179,6 +183,7 @@ impl ServerSection {
             .contacts
             .validate("server.faults.contacts", problems);
         self.service.validate(problems);
+        self.messaging.validate(problems);
         for (i, o) in self.orgs.iter().enumerate() {
             let key = |field: &str| format!("server.orgs[{i}].{field}");
             if let Some(ttl) = o.token_ttl {

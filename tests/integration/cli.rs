@@ -290,3 +290,34 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn serve_answers_the_messaging_socket_on_the_same_port() {
+    use futures_util::{SinkExt, StreamExt};
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{SERVED}[server.messaging]\nsession_duration = \"10m\"\n");
+    let profile = super::support::write_profile(dir.path(), &text);
+    let (mut child, base) = start_serve(&profile);
+    let url = format!(
+        "{}/v1?deploymentId=org-0000-client",
+        base.replacen("http://", "ws://", 1)
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = rt.block_on(async {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let configure = r#"{"action":"configureSession","deploymentId":"org-0000-client","token":"s","tracingId":"t"}"#;
+        ws.send(configure.into()).await.unwrap();
+        let frame = ws.next().await.unwrap().unwrap();
+        serde_json::from_str::<serde_json::Value>(frame.to_text().unwrap()).unwrap()
+    });
+    assert_eq!(answer["class"], "SessionResponse", "{answer}");
+    assert_eq!(
+        answer["body"]["durationSeconds"], 600,
+        "the profile's section"
+    );
+    signal(&child, "-INT");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

@@ -362,3 +362,33 @@ fn range_checks_wait_until_every_key_reads() {
     assert_eq!(p.len(), 1, "{p:#?}");
     assert_eq!(p[0].key, "load.orgs");
 }
+
+#[test]
+fn messaging_server_keys_name_their_key_and_line() {
+    let with_messaging = |table: &str| format!("{GOOD}[server.messaging]\n{table}");
+    // GOOD has 12 lines; `[server.messaging]` is line 13. A list's entries are placed at its key.
+    assert_one(
+        &with_messaging("max_text_bytes = 0"),
+        "server.messaging.max_text_bytes",
+        14,
+        "from 1 to 65536",
+    );
+    assert_one(
+        &with_messaging("allowed_origins = [\"https://a.example\",\n  \"nope\"]"),
+        "server.messaging.allowed_origins[1]",
+        14,
+        "not an origin",
+    );
+    assert_one(
+        &with_messaging("[server.messaging.faults]\ndrop_all_at = [\"20s\", \"10s\"]"),
+        "server.messaging.faults.drop_all_at[1]",
+        15,
+        "later than",
+    );
+    assert_one(
+        &with_messaging("sesion_duration = \"1h\""),
+        "server.messaging.sesion_duration",
+        14,
+        "unknown field",
+    );
+}
