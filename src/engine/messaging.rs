@@ -120,7 +120,11 @@ impl Widget<'_> {
                     self.close(socket, &mut chat).await;
                     return Left::Departed;
                 }
-                Ending::Cut => return Left::Cut,
+                Ending::Cut => {
+                    // The run ended (or was stopped): the socket gets a close frame, not a reset.
+                    socket.close(Duration::from_millis(500)).await;
+                    return Left::Cut;
+                }
             }
         }
     }

@@ -182,3 +182,130 @@ impl Socket {
         .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Transport;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    async fn target(listener: &TcpListener) -> SocketTarget {
+        let url = format!(
+            "ws://{}/v1?deploymentId={{deployment_id}}",
+            listener.local_addr().unwrap()
+        );
+        SocketTarget::new(url, None, &Transport::local(Duration::from_secs(5))).unwrap()
+    }
+
+    /// A server that upgrades one socket and sends `frames` after reading the widget's first frame.
+    async fn broken_server(listener: TcpListener, frames: Vec<Message>) {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _configure = ws.next().await;
+        for frame in frames {
+            if ws.send(frame).await.is_err() {
+                return;
+            }
+        }
+        // Hold the socket open until the widget goes.
+        while let Some(Ok(_)) = ws.next().await {}
+    }
+
+    #[tokio::test]
+    async fn frames_a_widget_cannot_read_are_named_and_the_socket_goes_on_until_one_is_too_large() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = target(&listener).await;
+        let huge = "x".repeat(20 << 20);
+        let frames = vec![
+            Message::text("not json at all"),
+            Message::text(r#"{"type":"message","class":"Mystery","code":200,"body":{}}"#),
+            Message::text(r#"{"type":"response","class":"SessionResponse","code":200,"body":{}}"#),
+            Message::binary(vec![1, 2, 3]),
+            Message::text(
+                r#"{"type":"response","class":"StructuredMessage","code":200,"body":{},"tracingId":"9"}"#,
+            ),
+            Message::text(huge),
+        ];
+        let server = tokio::spawn(broken_server(listener, frames));
+        let mut socket = target.open("d-1").await.unwrap();
+        assert!(socket.send("{}".into()).await);
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            seen.push(match socket.receive().await {
+                Received::Bad(bad) => format!("bad {bad:?}"),
+                Received::Frame(frame) => format!("frame {:?}", frame.reply),
+                Received::Closed(code) => format!("closed {code:?}"),
+            });
+        }
+        assert_eq!(
+            seen,
+            [
+                "bad NotJson",
+                "bad UnknownClass",
+                "bad BadBody",
+                "bad Binary",
+                "frame Structured",
+                "bad TooLarge"
+            ]
+        );
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_close_in_the_middle_of_configure_is_a_closed_socket() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = target(&listener).await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            let _configure = ws.next().await;
+            let _ = ws.close(None).await;
+        });
+        let mut socket = target.open("d-1").await.unwrap();
+        assert!(
+            socket
+                .send("{\"action\":\"configureSession\"}".into())
+                .await
+        );
+        assert!(matches!(socket.receive().await, Received::Closed(_)));
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_upgrade_names_its_status_and_a_dead_port_cannot_connect() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = target(&listener).await;
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 2048];
+            let _ = tcp.read(&mut buf).await;
+            let answer =
+                b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+            tcp.write_all(answer).await.unwrap();
+        });
+        assert_eq!(
+            target.open("d-1").await.err(),
+            Some(OpenError::Refused(403))
+        );
+        server.await.unwrap();
+        let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dead = self::target(&closed).await;
+        drop(closed);
+        assert_eq!(dead.open("d-1").await.err(), Some(OpenError::Connect));
+    }
+
+    #[test]
+    fn deployment_ids_are_escaped_into_the_url() {
+        let transport = Transport::local(Duration::from_secs(1));
+        let target = SocketTarget::new(
+            "ws://h/v1?deploymentId={deployment_id}".into(),
+            None,
+            &transport,
+        );
+        assert_eq!(
+            target.unwrap().url("a b&c"),
+            "ws://h/v1?deploymentId=a%20b%26c"
+        );
+    }
+}

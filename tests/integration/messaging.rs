@@ -1,0 +1,176 @@
+//! Messaging widgets on the embedded target's WebSocket: the client's counts equal the target's
+//! truth, every session that leaves closes its session, a dropped socket comes back by the model's
+//! reconnect policy (resuming its session), a refused `Origin` is counted and given up on. Runs are
+//! seeded and short; assertions are on counts, and on delays a policy guarantees by construction
+//! (a fixed 2 s delay cannot bring a widget back sooner than 2 s), never on how fast the machine is.
+
+use tokenstorm::report::messaging::MessagingReport;
+use tokenstorm::report::model::VariantReport;
+
+fn messaging(v: &VariantReport) -> &MessagingReport {
+    v.messaging.as_ref().expect("a messaging block")
+}
+
+fn truth(v: &VariantReport, key: &str) -> u64 {
+    let truth = v.truth.as_ref().expect("embedded target truth");
+    truth.server[&format!("messaging.{key}")]
+}
+
+const CHAT: &str = r#"
+seed = 5
+duration = "8s"
+[load]
+orgs = 3
+sessions = 400
+[sessions]
+arrival = "uniform"
+arrival_rate = "25/s"
+length = { dist = "fixed", value = "3s" }
+think = { dist = "uniform", min = "300ms", max = "900ms" }
+[messaging]
+echo_interval = "1s"
+jwt = true
+attributes_bytes = 300
+[[variant]]
+name = "widget"
+client = "genesys-messenger"
+"#;
+
+#[test]
+fn a_chat_run_equals_the_targets_truth_and_every_leaving_widget_closes_its_session() {
+    let ran = super::support::run_profile(CHAT);
+    let v = &ran.report.variants[0];
+    let truth_report = v.truth.as_ref().unwrap();
+    assert!(truth_report.ok, "{:?}", truth_report.checks);
+    let m = messaging(v);
+    let c = &m.counts;
+    let sessions = v.sessions.as_ref().unwrap();
+    // 25/s for 8 s, uniform: exactly 200 arrivals, each one socket configured as a new session.
+    assert_eq!(sessions.arrived, 200);
+    assert_eq!((c.connect_attempts, c.connected), (200, 200));
+    assert_eq!((c.configured_new, c.configured_resumed), (200, 0));
+    assert_eq!(c.closed, sessions.departed);
+    assert_eq!(truth(v, "sessions_closed"), sessions.departed);
+    assert_eq!(
+        truth(v, "sockets_open"),
+        0,
+        "every socket closed by the end"
+    );
+    assert!(c.messages_sent > 200, "{c:?}");
+    assert_eq!(
+        c.messages_sent, c.messages_answered,
+        "nothing is lost without faults"
+    );
+    assert_eq!(c.echoes_sent, c.echoes_answered);
+    assert_eq!(
+        c.jwts_fetched, 200,
+        "a JWT per widget: it outlives the session"
+    );
+    assert_eq!((c.lost, c.bad_frames(), c.refused()), (0, 0, 0));
+    assert_eq!(m.message_ms.ms.count, c.messages_answered);
+    assert!(m.storm.is_none());
+}
+
+/// 20 widgets a second for 4 s, all alive until the end; at 4.5 s (server time) every socket is
+/// dropped. One model waits a fixed 2 s, the other draws below 1 s first (full jitter).
+fn storm_profile(reconnect: &str) -> String {
+    format!(
+        r#"
+seed = 8
+duration = "9s"
+[server.messaging.faults]
+drop_all_at = ["4.5s"]
+[load]
+orgs = 2
+sessions = 400
+[[load.stage]]
+name = "arrive"
+duration = "4s"
+target = "20/s"
+[[load.stage]]
+name = "after"
+duration = "5s"
+target = "20/s"
+[sessions]
+arrival = "uniform"
+length = {{ dist = "fixed", value = "1m" }}
+think = {{ dist = "uniform", min = "500ms", max = "2s" }}
+[messaging]
+echo_interval = "0s"
+[[variant]]
+name = "widget"
+client = {{ preset = "genesys-messenger", reconnect = {reconnect} }}
+"#
+    )
+}
+
+fn assert_every_dropped_widget_resumed(v: &VariantReport) {
+    let c = &messaging(v).counts;
+    assert!(v.truth.as_ref().unwrap().ok, "{:?}", v.truth);
+    assert!(c.lost > 0);
+    assert_eq!(c.lost, truth(v, "sockets_dropped"));
+    assert_eq!(
+        c.configured_resumed, c.lost,
+        "each came back to its own session"
+    );
+    assert_eq!(c.gave_up, 0);
+}
+
+#[test]
+fn a_fixed_delay_brings_every_dropped_widget_back_at_once_and_jitter_sooner_and_spread() {
+    let fixed = super::support::run_profile(&storm_profile(
+        r#"{ policy = "fixed", delay = "2s", attempts = 5 }"#,
+    ));
+    let fixed = &fixed.report.variants[0];
+    assert_every_dropped_widget_resumed(fixed);
+    let m = messaging(fixed);
+    let storm = m.storm.expect("a storm");
+    // No widget can be back sooner than its 2 s delay; all of them retry in the same second.
+    assert!(m.reconnect_ms.ms.count == m.counts.lost);
+    assert!(m.reconnect_ms.ms.p50 >= 2_000.0, "{:?}", m.reconnect_ms.ms);
+    assert_eq!(storm.peak_at_s, storm.drop_at_s + 2.0, "{storm:?}");
+    assert!(storm.peak_connect_attempts_per_s >= m.counts.lost as f64);
+    assert!(storm.recovery_s.is_some());
+
+    let jitter = super::support::run_profile(&storm_profile(
+        r#"{ policy = "exponential", base = "1s", max = "4s", attempts = 10 }"#,
+    ));
+    let jitter = &jitter.report.variants[0];
+    assert_every_dropped_widget_resumed(jitter);
+    let j = messaging(jitter);
+    // First retries are uniform below 1 s: half of the widgets are back in under a second.
+    assert!(j.reconnect_ms.ms.p50 < 1_000.0, "{:?}", j.reconnect_ms.ms);
+    assert!(j.reconnect_ms.ms.p50 < m.reconnect_ms.ms.p50);
+}
+
+#[test]
+fn a_refused_origin_is_counted_at_each_attempt_and_the_widget_gives_up() {
+    let text = r#"
+seed = 2
+duration = "3s"
+[server.messaging]
+allowed_origins = ["https://shop.example"]
+[load]
+orgs = 1
+sessions = 50
+[sessions]
+arrival = "uniform"
+arrival_rate = "10/s"
+length = { dist = "fixed", value = "30s" }
+think = { dist = "fixed", value = "1s" }
+[messaging]
+origin = "https://elsewhere.example"
+[[variant]]
+name = "widget"
+client = { preset = "genesys-messenger", reconnect = { policy = "immediate", attempts = 2 } }
+"#;
+    let ran = super::support::run_profile(text);
+    let v = &ran.report.variants[0];
+    let c = &messaging(v).counts;
+    // 30 widgets, each refused at its first attempt and its 2 retries.
+    assert_eq!(v.sessions.as_ref().unwrap().arrived, 30);
+    assert_eq!(c.refused_origin, 90);
+    assert_eq!(truth(v, "sockets_refused_origin"), 90);
+    assert_eq!((c.gave_up, c.connected, c.configured_new), (30, 0, 0));
+    assert!(v.truth.as_ref().unwrap().ok);
+}
