@@ -317,29 +317,28 @@ async fn a_session_expires_on_the_servers_clock() {
 
 #[tokio::test]
 async fn an_unknown_deployment_is_told_on_the_socket() {
-    let t = Target::start(config(1, Duration::from_secs(60))).await;
-    let mut ws = connect(&t, "nobody").await;
-    send(&mut ws, guest("nobody", "u", "who")).await;
-    assert_eq!(
-        error_of(&recv(&mut ws).await, "who"),
-        (400, "Deployment not found".into())
-    );
-    assert_eq!(ended(&mut ws).await, Some(1000));
+    let mut cfg = config(2, Duration::from_secs(60));
+    cfg.orgs[1].clients[0].disabled_at = Some(Duration::ZERO);
+    let t = Target::start(cfg).await;
+    for deployment in ["nobody", "client1"] {
+        let mut ws = connect(&t, deployment).await;
+        send(&mut ws, guest(deployment, "u", "who")).await;
+        let answer = error_of(&recv(&mut ws).await, "who");
+        assert_eq!(answer, (400, "Deployment not found".into()), "{deployment}");
+        assert_eq!(ended(&mut ws).await, Some(1000));
+    }
     // A configure naming another deployment than the socket's URL is not found either.
     let mut ws = connect(&t, "client0").await;
     send(&mut ws, guest("client9", "u", "other")).await;
-    assert_eq!(
-        error_of(&recv(&mut ws).await, "other").1,
-        "Deployment not found"
-    );
+    let answer = error_of(&recv(&mut ws).await, "other");
+    assert_eq!(answer.1, "Deployment not found");
     assert_eq!(ended(&mut ws).await, Some(1000));
     let truth = t.server.truth();
-    assert_eq!(truth.total.messaging.socket_bad_request, 2);
-    assert_eq!(truth.total.messaging.sockets_opened, 2);
-    assert_eq!(
-        truth.per_org["org0"].messaging.sockets_opened, 1,
-        "the unknown one has no org"
-    );
+    assert_eq!(truth.total.messaging.socket_bad_request, 3);
+    assert_eq!(truth.total.messaging.sockets_opened, 3);
+    let opened = |org: &str| truth.per_org[org].messaging.sockets_opened;
+    // The unknown deployment has no org; the disabled one has.
+    assert_eq!((opened("org0"), opened("org1")), (1, 1));
 }
 
 #[tokio::test]

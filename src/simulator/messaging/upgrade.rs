@@ -29,11 +29,10 @@ pub(crate) async fn upgrade(
 ) -> Response {
     let now = state.clock.now_ns();
     let hub = &state.messaging;
-    let deployment = state
-        .client_by_id(&query.deployment_id)
-        .filter(|(_, c)| !c.disabled(now))
-        .map(|(i, _)| i);
-    let org = deployment.map(|d| state.clients[d].org);
+    let client = state.client_by_id(&query.deployment_id);
+    // A disabled deployment's sockets still count for its org; it is told on the socket as unknown.
+    let org = client.map(|(_, c)| c.org);
+    let deployment = client.filter(|(_, c)| !c.disabled(now)).map(|(i, _)| i);
     if let Some(left) = hub.outages.refusing(now) {
         state.truth.add(org, Count::SocketsRefusedOutage);
         return refusal(StatusCode::SERVICE_UNAVAILABLE, left);
