@@ -315,6 +315,49 @@ async fn a_session_expires_on_the_servers_clock() {
     assert_eq!((m.sessions_expired, m.sessions_new), (1, 2));
 }
 
+/// Two sockets of one session: both are told when it expires, and it counts once.
+#[tokio::test]
+async fn an_expiring_session_tells_every_socket_and_counts_once() {
+    let mut cfg = config(1, Duration::from_secs(60));
+    let clock = ClockControl::default();
+    cfg.clock = clock.clone();
+    let t = Target::start(cfg).await;
+    let (mut a, mut b) = (connect(&t, "client0").await, connect(&t, "client0").await);
+    assert!(configure(&mut a, "client0", "two").await);
+    assert!(!configure(&mut b, "client0", "two").await);
+    clock.advance(Duration::from_secs(72 * 3600));
+    for ws in [&mut a, &mut b] {
+        assert_eq!(recv(ws).await["class"], "SessionExpiredEvent");
+        assert_eq!(ended(ws).await, Some(1000));
+    }
+    assert_eq!(t.server.truth().total.messaging.sessions_expired, 1);
+}
+
+/// `closeAllConnections: false`: the session is over, and its other socket is no longer configured.
+#[tokio::test]
+async fn closing_one_connection_leaves_the_others_unconfigured() {
+    let t = Target::start(config(1, Duration::from_secs(60))).await;
+    let (mut a, mut b) = (connect(&t, "client0").await, connect(&t, "client0").await);
+    configure(&mut a, "client0", "one").await;
+    configure(&mut b, "client0", "one").await;
+    send(
+        &mut a,
+        json!({"action": "closeSession", "token": "one", "tracingId": "c"}),
+    )
+    .await;
+    assert_eq!(recv(&mut a).await["class"], "ConnectionClosedEvent");
+    assert_eq!(ended(&mut a).await, Some(1000));
+    send(&mut b, on_message("one", "after", "hi")).await;
+    let answer = error_of(&recv(&mut b).await, "after");
+    assert_eq!(answer, (400, "Session not configured".into()));
+    assert!(configure(&mut b, "client0", "one").await, "a new session");
+    let m = t.server.truth().total.messaging;
+    assert_eq!(
+        (m.sessions_closed, m.sessions_new, m.sockets_open),
+        (1, 2, 1)
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_deployment_is_told_on_the_socket() {
     let mut cfg = config(2, Duration::from_secs(60));
