@@ -164,6 +164,12 @@ mod tests {
             Request::post(format!("{WEBDEPLOY_PATH}/refresh"))
                 .header("content-type", "application/json")
                 .body(Body::from("[]")),
+            // The socket route without an upgrade, or with a query that does not parse.
+            Request::get(format!("{SOCKET_PATH}?deploymentId=c")).body(Body::empty()),
+            Request::get(format!("{SOCKET_PATH}?deploymentId=%zz&deploymentId=x"))
+                .header("connection", "upgrade")
+                .header("upgrade", "websocket")
+                .body(Body::empty()),
         ];
         for request in requests {
             let response = app.clone().oneshot(request.unwrap()).await.unwrap();

@@ -315,31 +315,73 @@ async fn a_session_expires_on_the_servers_clock() {
     assert_eq!((m.sessions_expired, m.sessions_new), (1, 2));
 }
 
+/// Two sockets of one session: both are told when it expires, and it counts once.
+#[tokio::test]
+async fn an_expiring_session_tells_every_socket_and_counts_once() {
+    let mut cfg = config(1, Duration::from_secs(60));
+    let clock = ClockControl::default();
+    cfg.clock = clock.clone();
+    let t = Target::start(cfg).await;
+    let (mut a, mut b) = (connect(&t, "client0").await, connect(&t, "client0").await);
+    assert!(configure(&mut a, "client0", "two").await);
+    assert!(!configure(&mut b, "client0", "two").await);
+    clock.advance(Duration::from_secs(72 * 3600));
+    for ws in [&mut a, &mut b] {
+        assert_eq!(recv(ws).await["class"], "SessionExpiredEvent");
+        assert_eq!(ended(ws).await, Some(1000));
+    }
+    assert_eq!(t.server.truth().total.messaging.sessions_expired, 1);
+}
+
+/// `closeAllConnections: false`: the session is over, and its other socket is no longer configured.
+#[tokio::test]
+async fn closing_one_connection_leaves_the_others_unconfigured() {
+    let t = Target::start(config(1, Duration::from_secs(60))).await;
+    let (mut a, mut b) = (connect(&t, "client0").await, connect(&t, "client0").await);
+    configure(&mut a, "client0", "one").await;
+    configure(&mut b, "client0", "one").await;
+    send(
+        &mut a,
+        json!({"action": "closeSession", "token": "one", "tracingId": "c"}),
+    )
+    .await;
+    assert_eq!(recv(&mut a).await["class"], "ConnectionClosedEvent");
+    assert_eq!(ended(&mut a).await, Some(1000));
+    send(&mut b, on_message("one", "after", "hi")).await;
+    let answer = error_of(&recv(&mut b).await, "after");
+    assert_eq!(answer, (400, "Session not configured".into()));
+    assert!(configure(&mut b, "client0", "one").await, "a new session");
+    let m = t.server.truth().total.messaging;
+    assert_eq!(
+        (m.sessions_closed, m.sessions_new, m.sockets_open),
+        (1, 2, 1)
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_deployment_is_told_on_the_socket() {
-    let t = Target::start(config(1, Duration::from_secs(60))).await;
-    let mut ws = connect(&t, "nobody").await;
-    send(&mut ws, guest("nobody", "u", "who")).await;
-    assert_eq!(
-        error_of(&recv(&mut ws).await, "who"),
-        (400, "Deployment not found".into())
-    );
-    assert_eq!(ended(&mut ws).await, Some(1000));
+    let mut cfg = config(2, Duration::from_secs(60));
+    cfg.orgs[1].clients[0].disabled_at = Some(Duration::ZERO);
+    let t = Target::start(cfg).await;
+    for deployment in ["nobody", "client1"] {
+        let mut ws = connect(&t, deployment).await;
+        send(&mut ws, guest(deployment, "u", "who")).await;
+        let answer = error_of(&recv(&mut ws).await, "who");
+        assert_eq!(answer, (400, "Deployment not found".into()), "{deployment}");
+        assert_eq!(ended(&mut ws).await, Some(1000));
+    }
     // A configure naming another deployment than the socket's URL is not found either.
     let mut ws = connect(&t, "client0").await;
     send(&mut ws, guest("client9", "u", "other")).await;
-    assert_eq!(
-        error_of(&recv(&mut ws).await, "other").1,
-        "Deployment not found"
-    );
+    let answer = error_of(&recv(&mut ws).await, "other");
+    assert_eq!(answer.1, "Deployment not found");
     assert_eq!(ended(&mut ws).await, Some(1000));
     let truth = t.server.truth();
-    assert_eq!(truth.total.messaging.socket_bad_request, 2);
-    assert_eq!(truth.total.messaging.sockets_opened, 2);
-    assert_eq!(
-        truth.per_org["org0"].messaging.sockets_opened, 1,
-        "the unknown one has no org"
-    );
+    assert_eq!(truth.total.messaging.socket_bad_request, 3);
+    assert_eq!(truth.total.messaging.sockets_opened, 3);
+    let opened = |org: &str| truth.per_org[org].messaging.sockets_opened;
+    // The unknown deployment has no org; the disabled one has.
+    assert_eq!((opened("org0"), opened("org1")), (1, 1));
 }
 
 #[tokio::test]

@@ -104,11 +104,7 @@ pub(super) fn frame(state: &Shared, conn: &mut Conn, text: &str) -> Answer {
     let Ok(frame) = serde_json::from_str::<ClientFrame>(text) else {
         let loose = serde_json::from_str::<Loose>(text).ok();
         let tracing_id = loose.and_then(|l| l.tracing_id);
-        let mut answer = invalid(org);
-        if let Some(t) = tracing_id.as_deref() {
-            answer = error(400, "Invalid frame", Some(t), org);
-        }
-        return answer;
+        return error(400, "Invalid frame", tracing_id.as_deref(), org);
     };
     let tracing_id = frame.tracing_id().map(str::to_owned);
     let tracing = tracing_id.as_deref();

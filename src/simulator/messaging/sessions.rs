@@ -4,6 +4,10 @@ use super::super::shards::Shards;
 use std::sync::Arc;
 use tokio::sync::watch;
 
+/// An expired session is kept this long before a sweep may drop it, so the sockets still on it
+/// announce its expiry (and count it) from its entry.
+const KEEP_AFTER_EXPIRY_NS: i64 = 60_000_000_000;
+
 /// Where a session's life stands; every socket configured on it watches this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Life {
@@ -50,7 +54,10 @@ impl Sessions {
     /// Resumes the session when it is known, open and not expired; otherwise starts a new one.
     pub fn configure(&self, deployment: usize, token: &str, now_ns: i64) -> Configured {
         let duration = self.duration_ns;
-        let keep = move |e: &Entry| e.live_at(now_ns);
+        let keep = move |e: &Entry| {
+            *e.life.borrow() == Life::Open
+                && now_ns < e.expires_ns.saturating_add(KEEP_AFTER_EXPIRY_NS)
+        };
         self.map
             .upsert((deployment, token.to_owned()), keep, |entry| match entry {
                 Some(e) if e.live_at(now_ns) => (

@@ -12,6 +12,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::time::Duration;
 
+/// A socket's read buffer: a few typical frames; a longer one is read in several reads.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SocketQuery {
@@ -29,11 +32,10 @@ pub(crate) async fn upgrade(
 ) -> Response {
     let now = state.clock.now_ns();
     let hub = &state.messaging;
-    let deployment = state
-        .client_by_id(&query.deployment_id)
-        .filter(|(_, c)| !c.disabled(now))
-        .map(|(i, _)| i);
-    let org = deployment.map(|d| state.clients[d].org);
+    let client = state.client_by_id(&query.deployment_id);
+    // A disabled deployment's sockets still count for its org; it is told on the socket as unknown.
+    let org = client.map(|(_, c)| c.org);
+    let deployment = client.filter(|(_, c)| !c.disabled(now)).map(|(i, _)| i);
     if let Some(left) = hub.outages.refusing(now) {
         state.truth.add(org, Count::SocketsRefusedOutage);
         return refusal(StatusCode::SERVICE_UNAVAILABLE, left);
@@ -56,7 +58,10 @@ pub(crate) async fn upgrade(
         drop_at_ns: hub.outages.next_drop(now),
         _slot: slot,
     };
-    ws.max_message_size(MAX_FRAME_BYTES)
+    // tungstenite reserves a 128 KiB read buffer per socket by default; widget frames are small,
+    // and 100,000 idle sockets should not hold 12 GiB of address space for them.
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |ws| socket::run(ws, state, opened))
 }
