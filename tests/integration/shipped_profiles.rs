@@ -163,3 +163,65 @@ fn the_morning_surge_saturates_the_token_service_and_only_the_model_that_waits_s
         (Some(true), Some(false))
     );
 }
+
+#[test]
+fn a_reconnect_storm_comes_back_in_lockstep_waves_with_a_fixed_delay_and_spread_with_jitter() {
+    // Full length: the arrivals, the drop at 15.5 s, the 8 s refusal and the climb back.
+    let ran = run_shipped("profiles/reconnect-storm.toml", Duration::from_secs(40));
+    let [fixed, jitter] = ["android-fixed-5s", "full-jitter"].map(|n| variant(&ran.report, n));
+    for v in [fixed, jitter] {
+        assert!(v.truth.as_ref().unwrap().ok, "{:?}", v.truth);
+        let c = &v.messaging.as_ref().unwrap().counts;
+        assert!(c.lost > 1_000, "{}: {c:?}", v.name);
+        assert_eq!(c.lost, server(v, "messaging.sockets_dropped"), "{}", v.name);
+        assert_eq!(
+            c.configured_resumed, c.lost,
+            "{}: every widget is back",
+            v.name
+        );
+        assert_eq!(c.gave_up, 0);
+    }
+    let (f, j) = (
+        fixed.messaging.as_ref().unwrap(),
+        jitter.messaging.as_ref().unwrap(),
+    );
+    let (fs, js) = (f.storm.unwrap(), j.storm.unwrap());
+    // Fixed 5 s: the attempt at +5 s meets the 8 s refusal, the one at +10 s gets in, so nobody is
+    // back sooner than 10 s; and between the drop and the first wave nobody even tries (a widget
+    // notices its loss within a second or two, and then waits 5 s).
+    assert!(f.reconnect_ms.ms.p50 >= 10_000.0, "{:?}", f.reconnect_ms.ms);
+    let drop = fs.drop_at_s as usize;
+    let attempts = |m: &tokenstorm::report::messaging::MessagingReport, at: usize| {
+        m.series.get(at).map_or(0, |r| r.connect_attempts)
+    };
+    assert_eq!(
+        attempts(f, drop + 2) + attempts(f, drop + 3),
+        0,
+        "{:?}",
+        f.series
+    );
+    assert!(fs.peak_at_s >= fs.drop_at_s + 5.0, "{fs:?}");
+    // Jitter: retries go out in every second after the drop, never all in one.
+    assert!(
+        (drop + 1..drop + 5).all(|at| attempts(j, at) > 0),
+        "{:?}",
+        j.series
+    );
+    assert!(
+        js.peak_connect_attempts_per_s < j.counts.lost as f64,
+        "{js:?}"
+    );
+    let compared =
+        tokenstorm::report::compare::compare(fixed, jitter, "fixed", "jitter", &[], 0.95);
+    let spread = compared
+        .significance
+        .iter()
+        .find(|t| t.metric == "messaging.reconnect.p99_ms")
+        .expect("a test of the time away");
+    // The jittered widgets' slowest come back after the fixed ones' second wave: significant.
+    assert_eq!(
+        spread.verdict,
+        tokenstorm::report::significance::Verdict::Regressed,
+        "{spread:?}"
+    );
+}
