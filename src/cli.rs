@@ -127,8 +127,10 @@ pub struct RunArgs {
     pub profile: PathBuf,
     /// Where results go, repeatable: a folder for the report [default: reports/<profile>-<UTC
     /// timestamp>/], and/or `prometheus-rw=URL` to push live metrics by Prometheus remote write every
-    /// second (auth from TOKENSTORM_PROMETHEUS_RW_USERNAME/_PASSWORD or _BEARER_TOKEN; docs/telemetry.md).
-    #[arg(long, value_name = "DIR|prometheus-rw=URL", value_parser = parse_out)]
+    /// second (auth from TOKENSTORM_PROMETHEUS_RW_USERNAME/_PASSWORD or _BEARER_TOKEN), and/or
+    /// `otlp=URL` to push them as OTLP/HTTP metrics (e.g. http://collector:4318/v1/metrics; headers
+    /// from TOKENSTORM_OTLP_HEADERS); docs/telemetry.md.
+    #[arg(long, value_name = "DIR|prometheus-rw=URL|otlp=URL", value_parser = parse_out)]
     pub out: Vec<Out>,
     /// Serve live metrics for Prometheus to scrape at http://ADDR/metrics while the run goes
     /// (OpenMetrics text; docs/telemetry.md), e.g. 127.0.0.1:9464.
@@ -175,26 +177,18 @@ pub struct RunArgs {
 impl RunArgs {
     /// `progress` and `announce` follow `--quiet`; the progress bar also needs a terminal.
     pub fn options(&self) -> Result<RunOptions, AppError> {
-        let mut dirs = self.out.iter().filter_map(|o| match o {
+        let out = self.one_out("report folder", |o| match o {
             Out::Dir(d) => Some(d.clone()),
-            Out::PrometheusRw(_) => None,
-        });
-        let out = dirs.next();
-        if dirs.next().is_some() {
-            return Err(AppError::Usage(
-                "--out names more than one report folder".into(),
-            ));
-        }
-        let mut urls = self.out.iter().filter_map(|o| match o {
+            _ => None,
+        })?;
+        let remote_write = self.one_out("prometheus-rw URL", |o| match o {
             Out::PrometheusRw(url) => Some(url.clone()),
-            Out::Dir(_) => None,
-        });
-        let remote_write = urls.next();
-        if urls.next().is_some() {
-            return Err(AppError::Usage(
-                "--out names more than one prometheus-rw URL".into(),
-            ));
-        }
+            _ => None,
+        })?;
+        let otlp = self.one_out("otlp URL", |o| match o {
+            Out::Otlp(url) => Some(url.clone()),
+            _ => None,
+        })?;
         Ok(RunOptions {
             profile: self.profile.clone(),
             out,
@@ -205,9 +199,24 @@ impl RunArgs {
                 metrics_addr: self.metrics_addr,
                 linger: self.metrics_linger.0,
                 remote_write,
+                otlp,
                 hub: None,
             },
         })
+    }
+
+    /// The one `--out` of a kind, if any; two of the same kind are a usage error.
+    fn one_out<T>(
+        &self,
+        what: &str,
+        pick: impl Fn(&Out) -> Option<T>,
+    ) -> Result<Option<T>, AppError> {
+        let mut found = self.out.iter().filter_map(pick);
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(AppError::Usage(format!("--out names more than one {what}")));
+        }
+        Ok(first)
     }
 
     pub fn overrides(&self) -> Result<Overrides, AppError> {
@@ -232,19 +241,25 @@ impl RunArgs {
 pub enum Out {
     Dir(PathBuf),
     PrometheusRw(String),
+    Otlp(String),
 }
 
 fn parse_out(s: &str) -> Result<Out, String> {
-    let Some(url) = s.strip_prefix("prometheus-rw=") else {
-        return Ok(Out::Dir(PathBuf::from(s)));
-    };
+    let (url, out, example): (&str, fn(String) -> Out, &str) =
+        if let Some(url) = s.strip_prefix("prometheus-rw=") {
+            (
+                url,
+                Out::PrometheusRw,
+                "prometheus-rw=http://127.0.0.1:9090/api/v1/write",
+            )
+        } else if let Some(url) = s.strip_prefix("otlp=") {
+            (url, Out::Otlp, "otlp=http://127.0.0.1:4318/v1/metrics")
+        } else {
+            return Ok(Out::Dir(PathBuf::from(s)));
+        };
     match url::Url::parse(url) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
-            Ok(Out::PrometheusRw(url.to_owned()))
-        }
-        _ => Err(format!(
-            "`{url}` is not an http(s) URL such as prometheus-rw=http://127.0.0.1:9090/api/v1/write"
-        )),
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(out(url.to_owned())),
+        _ => Err(format!("`{url}` is not an http(s) URL such as {example}")),
     }
 }
 

@@ -16,6 +16,7 @@ mod integration {
     mod layers;
     mod manifests;
     mod merge;
+    mod otlp;
     mod platform_support;
     mod plots;
     mod profile_errors;

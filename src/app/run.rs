@@ -91,7 +91,7 @@ async fn exported(
     mut options: RunOptions,
     signals: &Signals,
 ) -> Result<(Ran, Vec<String>), AppError> {
-    let export = super::telemetry::Export::start(&options.telemetry).await?;
+    let export = super::telemetry::Export::start(&options.telemetry, &plan.profile_name).await?;
     options.telemetry.hub = export.as_ref().map(super::telemetry::Export::handle);
     let ran = run_variants(plan, &options, signals).await?;
     let notes = match export {

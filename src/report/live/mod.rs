@@ -4,6 +4,7 @@
 
 pub mod families;
 pub mod openmetrics;
+pub mod otlp;
 pub mod push;
 pub mod remote_write;
 pub mod scrape;
