@@ -177,46 +177,15 @@ pub struct RunArgs {
 impl RunArgs {
     /// `progress` and `announce` follow `--quiet`; the progress bar also needs a terminal.
     pub fn options(&self) -> Result<RunOptions, AppError> {
-        let out = self.one_out("report folder", |o| match o {
-            Out::Dir(d) => Some(d.clone()),
-            _ => None,
-        })?;
-        let remote_write = self.one_out("prometheus-rw URL", |o| match o {
-            Out::PrometheusRw(url) => Some(url.clone()),
-            _ => None,
-        })?;
-        let otlp = self.one_out("otlp URL", |o| match o {
-            Out::Otlp(url) => Some(url.clone()),
-            _ => None,
-        })?;
+        let (out, telemetry) = outputs(&self.out, self.metrics_addr, self.metrics_linger)?;
         Ok(RunOptions {
             profile: self.profile.clone(),
             out,
             overrides: self.overrides()?,
             progress: !self.quiet && std::io::stdout().is_terminal(),
             announce: !self.quiet,
-            telemetry: TelemetryOptions {
-                metrics_addr: self.metrics_addr,
-                linger: self.metrics_linger.0,
-                remote_write,
-                otlp,
-                hub: None,
-            },
+            telemetry,
         })
-    }
-
-    /// The one `--out` of a kind, if any; two of the same kind are a usage error.
-    fn one_out<T>(
-        &self,
-        what: &str,
-        pick: impl Fn(&Out) -> Option<T>,
-    ) -> Result<Option<T>, AppError> {
-        let mut found = self.out.iter().filter_map(pick);
-        let first = found.next();
-        if found.next().is_some() {
-            return Err(AppError::Usage(format!("--out names more than one {what}")));
-        }
-        Ok(first)
     }
 
     pub fn overrides(&self) -> Result<Overrides, AppError> {
@@ -234,6 +203,46 @@ impl RunArgs {
             target_url: self.target_url.clone(),
         })
     }
+}
+
+/// The report folder and the live export that `--out`s and `--metrics-addr` ask for; two `--out`s
+/// of the same kind are a usage error.
+fn outputs(
+    outs: &[Out],
+    metrics_addr: Option<SocketAddr>,
+    linger: Span,
+) -> Result<(Option<PathBuf>, TelemetryOptions), AppError> {
+    let dir = one_out(outs, "report folder", |o| match o {
+        Out::Dir(d) => Some(d.clone()),
+        _ => None,
+    })?;
+    let telemetry = TelemetryOptions {
+        metrics_addr,
+        linger: linger.0,
+        remote_write: one_out(outs, "prometheus-rw URL", |o| match o {
+            Out::PrometheusRw(url) => Some(url.clone()),
+            _ => None,
+        })?,
+        otlp: one_out(outs, "otlp URL", |o| match o {
+            Out::Otlp(url) => Some(url.clone()),
+            _ => None,
+        })?,
+        hub: None,
+    };
+    Ok((dir, telemetry))
+}
+
+fn one_out<T>(
+    outs: &[Out],
+    what: &str,
+    pick: impl Fn(&Out) -> Option<T>,
+) -> Result<Option<T>, AppError> {
+    let mut found = outs.iter().filter_map(pick);
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(AppError::Usage(format!("--out names more than one {what}")));
+    }
+    Ok(first)
 }
 
 /// One `--out`: a report folder, or a live output.
@@ -273,9 +282,18 @@ pub struct SearchArgs {
     /// Profile with a [search] section.
     #[arg(default_value = "profiles/capacity.toml")]
     pub profile: PathBuf,
-    /// Folder for the report [default: reports/<profile>-search-<UTC timestamp>/].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    /// Where results go, repeatable: a folder for the report [default:
+    /// reports/<profile>-search-<UTC timestamp>/], and/or `prometheus-rw=URL`, `otlp=URL` to export
+    /// each step live, labelled `search_step` (as for `run`; docs/telemetry.md).
+    #[arg(long, value_name = "DIR|prometheus-rw=URL|otlp=URL", value_parser = parse_out)]
+    pub out: Vec<Out>,
+    /// Serve live metrics at http://ADDR/metrics while the search goes (as for `run`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// After the search, keep the metrics endpoint up until one scrape has read the final numbers,
+    /// at most this long.
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    pub metrics_linger: Span,
     /// Seed for every random choice, instead of the profile's `seed`: same seed, same steps.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -294,11 +312,12 @@ pub struct SearchArgs {
 }
 
 impl SearchArgs {
-    pub fn options(&self) -> RunOptions {
-        RunOptions {
+    pub fn options(&self) -> Result<RunOptions, AppError> {
+        let (out, telemetry) = outputs(&self.out, self.metrics_addr, self.metrics_linger)?;
+        Ok(RunOptions {
             profile: self.profile.clone(),
-            out: self.out.clone(),
-            telemetry: TelemetryOptions::default(),
+            out,
+            telemetry,
             overrides: Overrides {
                 seed: self.seed,
                 target_url: self.target_url.clone(),
@@ -306,7 +325,7 @@ impl SearchArgs {
             },
             progress: !self.quiet && std::io::stdout().is_terminal(),
             announce: !self.quiet,
-        }
+        })
     }
 }
 

@@ -31,6 +31,7 @@ mod integration {
     mod report_command;
     mod schema;
     mod search;
+    mod search_export;
     mod search_targets;
     mod secret_hygiene;
     mod served;

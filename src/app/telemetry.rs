@@ -3,6 +3,7 @@
 //! ended after the last, so the final numbers are scraped or pushed before the process exits.
 
 use super::AppError;
+use crate::report::live::families::Labels;
 use crate::report::live::otlp::RunResource;
 use crate::report::live::push::{unix_nanos, Auth, Format, PushConfig, Pusher};
 use crate::report::live::{scrape, Hub};
@@ -27,9 +28,25 @@ pub struct TelemetryOptions {
     pub hub: Option<HubHandle>,
 }
 
-/// The hub, carried in the run's options.
+/// The hub, carried in the run's options, with the labels every recorder registered through it
+/// gets besides its variant and shard (a search step's `search_step`).
 #[derive(Clone)]
-pub struct HubHandle(pub Arc<Hub>);
+pub struct HubHandle {
+    pub hub: Arc<Hub>,
+    pub labels: Labels,
+}
+
+impl HubHandle {
+    /// The same hub, its recorders also labelled `key=value`.
+    pub fn labelled(&self, key: &'static str, value: String) -> HubHandle {
+        let mut labels = self.labels.clone();
+        labels.push((key, value));
+        HubHandle {
+            hub: self.hub.clone(),
+            labels,
+        }
+    }
+}
 
 impl fmt::Debug for HubHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -96,7 +113,10 @@ impl Export {
     }
 
     pub fn handle(&self) -> HubHandle {
-        HubHandle(self.hub.clone())
+        HubHandle {
+            hub: self.hub.clone(),
+            labels: Vec::new(),
+        }
     }
 
     /// Ends the export after the last variant: the final scrape (bounded by the linger) and the
