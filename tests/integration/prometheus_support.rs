@@ -173,8 +173,13 @@ pub(super) fn runtime() -> tokio::runtime::Runtime {
 }
 
 pub(super) async fn run(dir: &Path, telemetry: TelemetryOptions) -> Report {
+    run_profile(dir, PROFILE, telemetry).await
+}
+
+/// A run of the profile `text` with `telemetry`, its report written under `dir/out`.
+pub(super) async fn run_profile(dir: &Path, text: &str, telemetry: TelemetryOptions) -> Report {
     let options = RunOptions {
-        profile: write_profile(dir, PROFILE),
+        profile: write_profile(dir, text),
         out: Some(dir.join("out")),
         overrides: Default::default(),
         progress: false,

@@ -141,6 +141,36 @@ fn skeleton() -> Vec<Family> {
             "Callers that gave up waiting on someone else's refresh",
         ),
     ]
+    .into_iter()
+    .chain(session_families())
+    .collect()
+}
+
+/// Sessions with a life: series only in runs with `[sessions]`.
+fn session_families() -> [Family; 4] {
+    use Kind::{Counter, Gauge};
+    [
+        family(
+            "tokenstorm_sessions_active",
+            Gauge,
+            "Sessions alive now ([sessions] runs only)",
+        ),
+        family(
+            "tokenstorm_sessions_arrived",
+            Counter,
+            "Sessions admitted (report.json sessions.arrived)",
+        ),
+        family(
+            "tokenstorm_sessions_departed",
+            Counter,
+            "Sessions that left at the end of their length (report.json sessions.departed)",
+        ),
+        family(
+            "tokenstorm_sessions_refused",
+            Counter,
+            "Arrivals refused because [load] sessions were alive (report.json sessions.refused)",
+        ),
+    ]
 }
 
 fn with(labels: &Labels, more: &[(&'static str, &str)]) -> Labels {
@@ -203,6 +233,26 @@ fn add(out: &mut [Family], labels: &Labels, t: &Telemetry) {
     );
     let wait = seconds_histogram(t.refresh_wait.as_ref());
     push(out, "tokenstorm_refresh_wait_seconds", labels.clone(), wait);
+    sessions(out, labels, t);
+}
+
+/// Sessions with a life, when the run has them: alive now, and arrivals, departures and refusals.
+/// A session the run's end cut is neither departed nor alive after it.
+fn sessions(out: &mut [Family], labels: &Labels, t: &Telemetry) {
+    let Some(s) = &t.sessions else {
+        return;
+    };
+    let alive = s.arrived.saturating_sub(s.departed + s.cut);
+    #[allow(clippy::cast_precision_loss)] // sessions alive stay far below 2^53
+    let alive = Value::Gauge(alive as f64);
+    push(out, "tokenstorm_sessions_active", labels.clone(), alive);
+    for (name, n) in [
+        ("tokenstorm_sessions_arrived", s.arrived),
+        ("tokenstorm_sessions_departed", s.departed),
+        ("tokenstorm_sessions_refused", s.refused),
+    ] {
+        push(out, name, labels.clone(), Value::Counter(n));
+    }
 }
 
 /// Exchanges by endpoint and outcome; with stages, by the stage they were sent in, and what the
@@ -285,8 +335,9 @@ fn buckets(bounds: &[f64], counts: &[u64], sum: f64, count: u64) -> Value {
 }
 
 /// Series one variant makes in the OpenMetrics text (each histogram bucket, `_sum` and `_count`
-/// counted): the number docs/telemetry.md states. `stages` is 0 without `[[load.stage]]`.
-pub fn series_per_variant(stages: usize) -> usize {
+/// counted): the number docs/telemetry.md states. `stages` is 0 without `[[load.stage]]`;
+/// `sessions` when the run has `[sessions]`.
+pub fn series_per_variant(stages: usize, sessions: bool) -> usize {
     let calls = Endpoint::COUNT * Outcome::COUNT;
     let by_stage = if stages == 0 {
         calls
@@ -299,7 +350,9 @@ pub fn series_per_variant(stages: usize) -> usize {
     let herd = HERD_BOUNDS.len() + 3;
     let wait = LATENCY_BOUNDS_S.len() + 3;
     // scheduled, sent, dropped, retries, waiter timeouts; two in-flight gauges.
-    by_stage + latency + phases + finished + herd + wait + 5 + 2
+    let common = by_stage + latency + phases + finished + herd + wait + 5 + 2;
+    // Sessions alive; arrived, departed and refused.
+    common + if sessions { 4 } else { 0 }
 }
 
 #[cfg(test)]
@@ -308,9 +361,12 @@ mod tests {
     use crate::metrics::Recorder;
     use std::time::{Duration, Instant};
 
-    fn text_series(stages: Vec<Duration>) -> usize {
+    fn text_series(stages: Vec<Duration>, sessions: bool) -> usize {
         let start = Instant::now();
-        let r = Recorder::new(2, start, Duration::from_secs(5)).with_stages(stages);
+        let mut r = Recorder::new(2, start, Duration::from_secs(5)).with_stages(stages);
+        if sessions {
+            r = r.with_sessions(None);
+        }
         r.attempt(
             Endpoint::Contacts,
             Outcome::Ok,
@@ -334,11 +390,42 @@ mod tests {
 
     #[test]
     fn a_variant_makes_the_series_the_docs_state() {
-        assert_eq!(text_series(Vec::new()), series_per_variant(0));
-        assert_eq!(series_per_variant(0), 184);
+        assert_eq!(text_series(Vec::new(), false), series_per_variant(0, false));
+        assert_eq!(series_per_variant(0, false), 184);
         let two = vec![Duration::from_secs(1), Duration::from_secs(2)];
-        assert_eq!(text_series(two), series_per_variant(2));
-        assert_eq!(series_per_variant(2), 184 + 2 * 33);
+        assert_eq!(text_series(two, false), series_per_variant(2, false));
+        assert_eq!(series_per_variant(2, false), 184 + 2 * 33);
+        assert_eq!(text_series(Vec::new(), true), series_per_variant(0, true));
+        assert_eq!(series_per_variant(0, true), 188);
+    }
+
+    #[test]
+    fn sessions_alive_are_those_arrived_less_departed_and_cut() {
+        let start = Instant::now();
+        let r = Recorder::new(2, start, Duration::from_secs(5)).with_sessions(None);
+        let s = Duration::from_secs(1);
+        for _ in 0..3 {
+            r.session_arrived(start, s);
+        }
+        r.session_refused();
+        r.session_ended(start, start + s, true);
+        let labels = vec![("variant", "a".to_owned())];
+        let fams = families([(&labels, r.telemetry(start))]);
+        let value = |name: &str| {
+            let f = fams.iter().find(|f| f.name == name).expect(name);
+            f.series[0].value.clone()
+        };
+        assert_eq!(value("tokenstorm_sessions_active"), Value::Gauge(2.0));
+        assert_eq!(value("tokenstorm_sessions_arrived"), Value::Counter(3));
+        assert_eq!(value("tokenstorm_sessions_departed"), Value::Counter(1));
+        assert_eq!(value("tokenstorm_sessions_refused"), Value::Counter(1));
+        r.session_ended(start, start + s, false);
+        let fams = families([(&labels, r.telemetry(start))]);
+        let f = fams.iter().find(|f| f.name == "tokenstorm_sessions_active");
+        assert_eq!(
+            f.map(|f| f.series[0].value.clone()),
+            Some(Value::Gauge(1.0))
+        );
     }
 
     #[test]
