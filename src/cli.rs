@@ -11,6 +11,7 @@ use tokenstorm::app::{AppError, RunOptions};
 use tokenstorm::plan::{Overrides, ShardSpec};
 use tokenstorm::profile::units::Span;
 use tokenstorm::report::compare::Limit;
+use tokenstorm::report::live::push::NATIVE_HISTOGRAMS_ENV;
 
 const EXIT_CODES: &str = "Exit codes:
   0    the run finished (and every threshold passed)
@@ -227,9 +228,21 @@ fn outputs(
             Out::Otlp(url) => Some(url.clone()),
             _ => None,
         })?,
+        native_histograms: native_histograms(std::env::var(NATIVE_HISTOGRAMS_ENV).ok())?,
         hub: None,
     };
     Ok((dir, telemetry))
+}
+
+/// `TOKENSTORM_PROMETHEUS_RW_NATIVE_HISTOGRAMS`: `true`/`1` or `false`/`0` (unset is false).
+fn native_histograms(value: Option<String>) -> Result<bool, AppError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(AppError::Usage(format!(
+            "{NATIVE_HISTOGRAMS_ENV}=`{other}`: expected true or false"
+        ))),
+    }
 }
 
 fn one_out<T>(

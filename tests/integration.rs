@@ -21,6 +21,7 @@ mod integration {
     mod plots;
     mod profile_errors;
     mod prometheus;
+    mod prometheus_native;
     mod prometheus_support;
     mod remote_dialects;
     mod remote_http;

@@ -22,6 +22,8 @@ pub struct TelemetryOptions {
     pub linger: Duration,
     /// Push by Prometheus remote write to this URL every second.
     pub remote_write: Option<String>,
+    /// Remote write also sends the latency histograms as native histograms.
+    pub native_histograms: bool,
     /// Push OTLP/HTTP metrics (protobuf) to this URL every second.
     pub otlp: Option<String>,
     /// Set by [`Export::start`]: where each variant registers its recorder.
@@ -93,7 +95,13 @@ impl Export {
         let env = |var: &str| std::env::var(var).ok();
         let mut pushers = Vec::new();
         if let Some(url) = options.remote_write.clone() {
-            let config = PushConfig::new(url, Auth::from_env(&env), Format::RemoteWrite);
+            let config = PushConfig::new(
+                url,
+                Auth::from_env(&env),
+                Format::RemoteWrite {
+                    native_histograms: options.native_histograms,
+                },
+            );
             pushers.push((config.format.name(), Pusher::start(hub.clone(), config)));
         }
         if let Some(url) = options.otlp.clone() {

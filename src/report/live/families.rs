@@ -30,11 +30,33 @@ pub enum Value {
     Counter(u64),
     Gauge(f64),
     /// `(upper bound, count in this bucket alone)` pairs, the last one +Inf; written cumulative.
+    /// `native` is the same observations in exponential buckets, for receivers that take native
+    /// histograms (latency and wait histograms only).
     Histogram {
         buckets: Vec<(f64, u64)>,
         sum: f64,
         count: u64,
+        native: Option<Native>,
     },
+}
+
+/// Prometheus' native histogram resolution: bucket `i` holds `(2^((i-1)/2^SCHEMA), 2^(i/2^SCHEMA)]`
+/// seconds, so each bound is 2^(1/8) (9 %) above the last, finer than the classic buckets and
+/// coarser than the recorder's 3 significant figures.
+pub const NATIVE_SCHEMA: i32 = 3;
+
+/// Observations in exponential buckets of [`NATIVE_SCHEMA`]: `(index, count)` ascending, only the
+/// buckets that hold any, and the observations of exactly zero apart.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Native {
+    pub zero_count: u64,
+    pub buckets: Vec<(i32, u64)>,
+}
+
+/// The native bucket of a positive value: the `i` with `2^((i-1)/2^schema) < v <= 2^(i/2^schema)`.
+#[allow(clippy::cast_possible_truncation)] // log2 of a latency in seconds is far inside i32
+pub fn native_index(v: f64) -> i32 {
+    (v.log2() * f64::from(1 << NATIVE_SCHEMA)).ceil() as i32
 }
 
 pub type Labels = Vec<(&'static str, String)>;
@@ -295,6 +317,8 @@ fn calls_of(out: &mut [Family], name: &str, labels: &Labels, calls: &Calls) {
 fn seconds_histogram(h: Option<&Histogram<u64>>) -> Value {
     let mut counts = [0u64; LATENCY_BOUNDS_S.len()];
     let (mut sum, mut count) = (0.0, 0);
+    let mut native = Native::default();
+    let mut by_index = std::collections::BTreeMap::new();
     if let Some(h) = h {
         for v in h.iter_recorded() {
             let s = h.median_equivalent(v.value_iterated_to()) as f64 / 1e6;
@@ -304,9 +328,19 @@ fn seconds_histogram(h: Option<&Histogram<u64>>) -> Value {
             if let Some(i) = LATENCY_BOUNDS_S.iter().position(|b| s <= *b) {
                 counts[i] += n;
             }
+            if s > 0.0 {
+                *by_index.entry(native_index(s)).or_insert(0) += n;
+            } else {
+                native.zero_count += n;
+            }
         }
     }
-    buckets(&LATENCY_BOUNDS_S, &counts, sum, count)
+    native.buckets = by_index.into_iter().collect();
+    let mut value = buckets(&LATENCY_BOUNDS_S, &counts, sum, count);
+    if let Value::Histogram { native: slot, .. } = &mut value {
+        *slot = Some(native);
+    }
+    value
 }
 
 #[allow(clippy::cast_precision_loss)] // herd sizes and counts stay far below 2^53
@@ -331,6 +365,7 @@ fn buckets(bounds: &[f64], counts: &[u64], sum: f64, count: u64) -> Value {
         buckets,
         sum,
         count,
+        native: None,
     }
 }
 
@@ -438,10 +473,17 @@ mod tests {
             buckets,
             sum,
             count,
+            native,
         } = seconds_histogram(Some(&h))
         else {
             unreachable!("a histogram")
         };
+        // 1 ms is 2^-9.97: index ceil(-9.97 * 8) = -79; 20 s is 2^4.32: index 35.
+        let native = native.expect("latency has native buckets");
+        assert_eq!(native.zero_count, 0);
+        assert_eq!(native.buckets.len(), 5);
+        assert_eq!(native.buckets.first(), Some(&(-79, 1)));
+        assert_eq!(native.buckets.last(), Some(&(35, 1)));
         assert_eq!(count, 5);
         // 3 significant figures: the sum is within 0.1 % of 20.744 s.
         assert!((sum - 20.744).abs() < 0.021, "{sum}");

@@ -169,6 +169,7 @@ fn histogram_point(labels: &Labels, v: &Value, start: u64, now: u64) -> Option<H
         buckets,
         sum,
         count,
+        ..
     } = v
     else {
         return None;
@@ -216,6 +217,7 @@ mod tests {
                         buckets: vec![(0.1, 2), (1.0, 3), (f64::INFINITY, 1)],
                         sum: 2.5,
                         count: 6,
+                        native: None,
                     },
                 }],
             },

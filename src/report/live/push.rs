@@ -16,6 +16,9 @@ use tokio::sync::{mpsc, watch};
 pub const USERNAME_ENV: &str = "TOKENSTORM_PROMETHEUS_RW_USERNAME";
 pub const PASSWORD_ENV: &str = "TOKENSTORM_PROMETHEUS_RW_PASSWORD";
 pub const BEARER_ENV: &str = "TOKENSTORM_PROMETHEUS_RW_BEARER_TOKEN";
+/// `true` (or `1`): also send native histograms, for receivers that take them (k6's
+/// `K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM`).
+pub const NATIVE_HISTOGRAMS_ENV: &str = "TOKENSTORM_PROMETHEUS_RW_NATIVE_HISTOGRAMS";
 /// OTLP's headers, `key=value,key2=value2` as `OTEL_EXPORTER_OTLP_HEADERS` takes them.
 pub const OTLP_HEADERS_ENV: &str = "TOKENSTORM_OTLP_HEADERS";
 
@@ -71,8 +74,9 @@ impl Auth {
 /// What a push sends: the body's encoding and the headers that say it.
 #[derive(Debug, Clone)]
 pub enum Format {
-    /// Prometheus remote write 1.0, snappy-compressed.
-    RemoteWrite,
+    /// Prometheus remote write 1.0, snappy-compressed; `native_histograms` also sends the latency
+    /// histograms as native histograms.
+    RemoteWrite { native_histograms: bool },
     /// OTLP/HTTP metrics, binary protobuf.
     Otlp(RunResource),
 }
@@ -81,7 +85,7 @@ impl Format {
     /// The report's name for this export.
     pub fn name(&self) -> &'static str {
         match self {
-            Format::RemoteWrite => "prometheus remote write",
+            Format::RemoteWrite { .. } => "prometheus remote write",
             Format::Otlp(_) => "otlp",
         }
     }
@@ -212,7 +216,9 @@ async fn read_each_interval(
         };
         let families = hub.families();
         let body = match &format {
-            Format::RemoteWrite => remote_write::body(&families, unix_ms()),
+            Format::RemoteWrite { native_histograms } => {
+                remote_write::body(&families, unix_ms(), *native_histograms)
+            }
             Format::Otlp(run) => otlp::body(&families, run, unix_nanos()),
         };
         counts.batches.fetch_add(1, Ordering::Relaxed);
@@ -247,7 +253,7 @@ async fn send_all(mut queue: mpsc::Receiver<Vec<u8>>, config: PushConfig, counts
 async fn send(client: &reqwest::Client, config: &PushConfig, body: Vec<u8>) -> Result<(), String> {
     let mut request = client.post(&config.url).body(body);
     request = match config.format {
-        Format::RemoteWrite => request
+        Format::RemoteWrite { .. } => request
             .header(reqwest::header::CONTENT_TYPE, remote_write::CONTENT_TYPE)
             .header(reqwest::header::CONTENT_ENCODING, "snappy")
             .header(remote_write::VERSION_HEADER, remote_write::VERSION),
