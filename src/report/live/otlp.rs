@@ -290,4 +290,30 @@ mod tests {
             1
         );
     }
+
+    #[test]
+    fn a_variant_makes_the_points_the_docs_state() {
+        use crate::metrics::Recorder;
+        use std::time::{Duration, Instant};
+        let start = Instant::now();
+        let r = Recorder::new(2, start, Duration::from_secs(5));
+        let labels = vec![("variant", "naive".to_owned())];
+        let families = crate::report::live::families::families([(&labels, r.telemetry(start))]);
+        let run = RunResource {
+            run: "x".into(),
+            start_unix_nano: 0,
+        };
+        let request = request(&families, &run, 1);
+        let points: usize = request.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .map(|m| match &m.data {
+                Some(metric::Data::Sum(s)) => s.data_points.len(),
+                Some(metric::Data::Gauge(g)) => g.data_points.len(),
+                Some(metric::Data::Histogram(h)) => h.data_points.len(),
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(points, 111);
+    }
 }
