@@ -1,4 +1,4 @@
-//! Live telemetry for `run`: the scrape endpoint (`--metrics-addr`), remote write
+//! Live telemetry for `run` and `search`: the scrape endpoint (`--metrics-addr`), remote write
 //! (`--out prometheus-rw=URL`) and OTLP (`--out otlp=URL`) started before the first variant and
 //! ended after the last, so the final numbers are scraped or pushed before the process exits.
 
