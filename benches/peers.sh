@@ -7,6 +7,8 @@
 # Usage: benches/peers.sh [SECONDS, default 10] [CONNECTIONS, default 50] [ROUNDS, default 3]
 # PEERS_EXPORT=1: tokenstorm also serves its live metrics (--metrics-addr) and a scraper reads them
 # every second, as Prometheus would: the cost of live export.
+# PEERS_EXPORT=otlp: tokenstorm pushes OTLP/HTTP metrics every second (--out otlp=URL) to a sink on
+# 127.0.0.1 that reads each request and answers 200, as a collector would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}" connections="${2:-50}" rounds="${3:-3}"
@@ -30,7 +32,31 @@ profile.close()
 
 results = {"oha": [], "wrk": [], "tokenstorm": []}
 export = os.environ.get("PEERS_EXPORT") == "1"
+otlp = os.environ.get("PEERS_EXPORT") == "otlp"
 METRICS = "127.0.0.1:9464"
+
+
+def otlp_sink():
+    """An OTLP/HTTP receiver that reads each request whole and answers 200; returns its URL."""
+    import http.server
+    import threading
+
+    class Sink(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/v1/metrics"
+
+
+OTLP_URL = otlp_sink() if otlp else None
 
 
 def scrape_every_second(stop):
@@ -62,6 +88,7 @@ with served(profile.name) as base:
                 ok, secs = n - (int(bad.group(1)) if bad else 0), seconds
             else:
                 extra = ("--metrics-addr", METRICS, "--metrics-linger", "1s") if export else ()
+                extra += ("--out", f"otlp={OTLP_URL}") if otlp else ()
                 cmd, out_dir = tokenstorm_run(profile.name, base, extra)
                 import threading
                 stop = threading.Event()
@@ -76,7 +103,7 @@ with served(profile.name) as base:
             results[tool].append((n / secs, cpu / n * 1e6, ok / n, target))
             print(f"round {r + 1} {tool:<10} {n / secs:>10.0f} req/s  {cpu / n * 1e6:6.2f} us CPU/request  target {target:6.2f} us/request  ok {100 * ok / n:.1f} %", flush=True)
 
-print(f"\n{seconds} s x {rounds} rounds, {connections} connections, target pinned to core {SERVER_CORE}, clients to core {CLIENT_CORE}" + (", tokenstorm scraped every second" if export else ""))
+print(f"\n{seconds} s x {rounds} rounds, {connections} connections, target pinned to core {SERVER_CORE}, clients to core {CLIENT_CORE}" + (", tokenstorm scraped every second" if export else "") + (", tokenstorm pushing OTLP every second" if otlp else ""))
 print(f"{'tool':<11} {'median req/s':>13} {'median us CPU/request':>22} {'target us CPU/request':>22}")
 med = {}
 for tool, rs in results.items():

@@ -11,6 +11,7 @@ use tokenstorm::app::{AppError, RunOptions};
 use tokenstorm::plan::{Overrides, ShardSpec};
 use tokenstorm::profile::units::Span;
 use tokenstorm::report::compare::Limit;
+use tokenstorm::report::live::push::NATIVE_HISTOGRAMS_ENV;
 
 const EXIT_CODES: &str = "Exit codes:
   0    the run finished (and every threshold passed)
@@ -127,8 +128,10 @@ pub struct RunArgs {
     pub profile: PathBuf,
     /// Where results go, repeatable: a folder for the report [default: reports/<profile>-<UTC
     /// timestamp>/], and/or `prometheus-rw=URL` to push live metrics by Prometheus remote write every
-    /// second (auth from TOKENSTORM_PROMETHEUS_RW_USERNAME/_PASSWORD or _BEARER_TOKEN; docs/telemetry.md).
-    #[arg(long, value_name = "DIR|prometheus-rw=URL", value_parser = parse_out)]
+    /// second (auth from TOKENSTORM_PROMETHEUS_RW_USERNAME/_PASSWORD or _BEARER_TOKEN), and/or
+    /// `otlp=URL` to push them as OTLP/HTTP metrics (e.g. http://collector:4318/v1/metrics; headers
+    /// from TOKENSTORM_OTLP_HEADERS); docs/telemetry.md.
+    #[arg(long, value_name = "DIR|prometheus-rw=URL|otlp=URL", value_parser = parse_out)]
     pub out: Vec<Out>,
     /// Serve live metrics for Prometheus to scrape at http://ADDR/metrics while the run goes
     /// (OpenMetrics text; docs/telemetry.md), e.g. 127.0.0.1:9464.
@@ -175,38 +178,14 @@ pub struct RunArgs {
 impl RunArgs {
     /// `progress` and `announce` follow `--quiet`; the progress bar also needs a terminal.
     pub fn options(&self) -> Result<RunOptions, AppError> {
-        let mut dirs = self.out.iter().filter_map(|o| match o {
-            Out::Dir(d) => Some(d.clone()),
-            Out::PrometheusRw(_) => None,
-        });
-        let out = dirs.next();
-        if dirs.next().is_some() {
-            return Err(AppError::Usage(
-                "--out names more than one report folder".into(),
-            ));
-        }
-        let mut urls = self.out.iter().filter_map(|o| match o {
-            Out::PrometheusRw(url) => Some(url.clone()),
-            Out::Dir(_) => None,
-        });
-        let remote_write = urls.next();
-        if urls.next().is_some() {
-            return Err(AppError::Usage(
-                "--out names more than one prometheus-rw URL".into(),
-            ));
-        }
+        let (out, telemetry) = outputs(&self.out, self.metrics_addr, self.metrics_linger)?;
         Ok(RunOptions {
             profile: self.profile.clone(),
             out,
             overrides: self.overrides()?,
             progress: !self.quiet && std::io::stdout().is_terminal(),
             announce: !self.quiet,
-            telemetry: TelemetryOptions {
-                metrics_addr: self.metrics_addr,
-                linger: self.metrics_linger.0,
-                remote_write,
-                hub: None,
-            },
+            telemetry,
         })
     }
 
@@ -227,24 +206,82 @@ impl RunArgs {
     }
 }
 
+/// The report folder and the live export that `--out`s and `--metrics-addr` ask for; two `--out`s
+/// of the same kind are a usage error.
+fn outputs(
+    outs: &[Out],
+    metrics_addr: Option<SocketAddr>,
+    linger: Span,
+) -> Result<(Option<PathBuf>, TelemetryOptions), AppError> {
+    let dir = one_out(outs, "report folder", |o| match o {
+        Out::Dir(d) => Some(d.clone()),
+        _ => None,
+    })?;
+    let telemetry = TelemetryOptions {
+        metrics_addr,
+        linger: linger.0,
+        remote_write: one_out(outs, "prometheus-rw URL", |o| match o {
+            Out::PrometheusRw(url) => Some(url.clone()),
+            _ => None,
+        })?,
+        otlp: one_out(outs, "otlp URL", |o| match o {
+            Out::Otlp(url) => Some(url.clone()),
+            _ => None,
+        })?,
+        native_histograms: native_histograms(std::env::var(NATIVE_HISTOGRAMS_ENV).ok())?,
+        hub: None,
+    };
+    Ok((dir, telemetry))
+}
+
+/// `TOKENSTORM_PROMETHEUS_RW_NATIVE_HISTOGRAMS`: `true`/`1` or `false`/`0` (unset is false).
+fn native_histograms(value: Option<String>) -> Result<bool, AppError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("" | "0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(AppError::Usage(format!(
+            "{NATIVE_HISTOGRAMS_ENV}=`{other}`: expected true or false"
+        ))),
+    }
+}
+
+fn one_out<T>(
+    outs: &[Out],
+    what: &str,
+    pick: impl Fn(&Out) -> Option<T>,
+) -> Result<Option<T>, AppError> {
+    let mut found = outs.iter().filter_map(pick);
+    let first = found.next();
+    if found.next().is_some() {
+        return Err(AppError::Usage(format!("--out names more than one {what}")));
+    }
+    Ok(first)
+}
+
 /// One `--out`: a report folder, or a live output.
 #[derive(Debug, Clone)]
 pub enum Out {
     Dir(PathBuf),
     PrometheusRw(String),
+    Otlp(String),
 }
 
 fn parse_out(s: &str) -> Result<Out, String> {
-    let Some(url) = s.strip_prefix("prometheus-rw=") else {
-        return Ok(Out::Dir(PathBuf::from(s)));
-    };
+    let (url, out, example): (&str, fn(String) -> Out, &str) =
+        if let Some(url) = s.strip_prefix("prometheus-rw=") {
+            (
+                url,
+                Out::PrometheusRw,
+                "prometheus-rw=http://127.0.0.1:9090/api/v1/write",
+            )
+        } else if let Some(url) = s.strip_prefix("otlp=") {
+            (url, Out::Otlp, "otlp=http://127.0.0.1:4318/v1/metrics")
+        } else {
+            return Ok(Out::Dir(PathBuf::from(s)));
+        };
     match url::Url::parse(url) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => {
-            Ok(Out::PrometheusRw(url.to_owned()))
-        }
-        _ => Err(format!(
-            "`{url}` is not an http(s) URL such as prometheus-rw=http://127.0.0.1:9090/api/v1/write"
-        )),
+        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => Ok(out(url.to_owned())),
+        _ => Err(format!("`{url}` is not an http(s) URL such as {example}")),
     }
 }
 
@@ -258,9 +295,18 @@ pub struct SearchArgs {
     /// Profile with a [search] section.
     #[arg(default_value = "profiles/capacity.toml")]
     pub profile: PathBuf,
-    /// Folder for the report [default: reports/<profile>-search-<UTC timestamp>/].
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
+    /// Where results go, repeatable: a folder for the report [default:
+    /// reports/<profile>-search-<UTC timestamp>/], and/or `prometheus-rw=URL`, `otlp=URL` to export
+    /// each step live, labelled `search_step` (as for `run`; docs/telemetry.md).
+    #[arg(long, value_name = "DIR|prometheus-rw=URL|otlp=URL", value_parser = parse_out)]
+    pub out: Vec<Out>,
+    /// Serve live metrics at http://ADDR/metrics while the search goes (as for `run`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// After the search, keep the metrics endpoint up until one scrape has read the final numbers,
+    /// at most this long.
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    pub metrics_linger: Span,
     /// Seed for every random choice, instead of the profile's `seed`: same seed, same steps.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
@@ -279,11 +325,12 @@ pub struct SearchArgs {
 }
 
 impl SearchArgs {
-    pub fn options(&self) -> RunOptions {
-        RunOptions {
+    pub fn options(&self) -> Result<RunOptions, AppError> {
+        let (out, telemetry) = outputs(&self.out, self.metrics_addr, self.metrics_linger)?;
+        Ok(RunOptions {
             profile: self.profile.clone(),
-            out: self.out.clone(),
-            telemetry: TelemetryOptions::default(),
+            out,
+            telemetry,
             overrides: Overrides {
                 seed: self.seed,
                 target_url: self.target_url.clone(),
@@ -291,7 +338,7 @@ impl SearchArgs {
             },
             progress: !self.quiet && std::io::stdout().is_terminal(),
             announce: !self.quiet,
-        }
+        })
     }
 }
 

@@ -36,7 +36,7 @@ async fn command(command: Command) -> Result<Output, AppError> {
             output::finished(&result, &args.shown())
         }
         Command::Search(args) => {
-            let result = app::search::search(args.options(), Signals::listen()).await?;
+            let result = app::search::search(args.options()?, Signals::listen()).await?;
             output::searched(&result, &args.shown())
         }
         Command::Serve(args) => {

@@ -17,10 +17,12 @@ mod integration {
     mod manifests;
     mod merge;
     mod messaging;
+    mod otlp;
     mod platform_support;
     mod plots;
     mod profile_errors;
     mod prometheus;
+    mod prometheus_native;
     mod prometheus_support;
     mod remote_dialects;
     mod remote_http;
@@ -31,6 +33,7 @@ mod integration {
     mod report_command;
     mod schema;
     mod search;
+    mod search_export;
     mod search_targets;
     mod secret_hygiene;
     mod served;

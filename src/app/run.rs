@@ -91,18 +91,25 @@ async fn exported(
     mut options: RunOptions,
     signals: &Signals,
 ) -> Result<(Ran, Vec<String>), AppError> {
-    let export = super::telemetry::Export::start(&options.telemetry).await?;
+    let export = super::telemetry::Export::start(&options.telemetry, &plan.profile_name).await?;
     options.telemetry.hub = export.as_ref().map(super::telemetry::Export::handle);
     let ran = run_variants(plan, &options, signals).await?;
     let notes = match export {
-        // A second signal cuts the final scrape and push short, as it cuts the drain.
-        Some(export) => tokio::select! {
-            notes = export.finish() => notes,
-            () = signals.count_reaches(2) => vec!["live export: ended by a second signal before the final numbers went out".to_owned()],
-        },
+        Some(export) => finish_export(export, signals).await,
         None => Vec::new(),
     };
     Ok((ran, notes))
+}
+
+/// Ends the export (final scrape and push); a second signal cuts that short, as it cuts the drain.
+pub(super) async fn finish_export(
+    export: super::telemetry::Export,
+    signals: &Signals,
+) -> Vec<String> {
+    tokio::select! {
+        notes = export.finish() => notes,
+        () = signals.count_reaches(2) => vec!["live export: ended by a second signal before the final numbers went out".to_owned()],
+    }
 }
 
 /// What the variants that ran came to, for the report.
@@ -189,7 +196,7 @@ pub(super) async fn run_variant(
     }
     let watch = variant::Watchers {
         progress: options.progress,
-        live: options.telemetry.hub.as_ref().map(|h| &*h.0),
+        live: options.telemetry.hub.as_ref(),
     };
     let mut variant =
         variant::run(plan, model.clone(), api, &gates, signals, watch, not_before).await;

@@ -50,6 +50,9 @@ pub async fn search(options: RunOptions, signals: Signals) -> Result<SearchResul
         ))
     })?;
     let model = searched_variant(&plan, &section)?;
+    let export = super::telemetry::Export::start(&options.telemetry, &plan.profile_name).await?;
+    let mut options = options;
+    options.telemetry.hub = export.as_ref().map(super::telemetry::Export::handle);
     let searcher = Searcher {
         gates: judged_gates(&plan, &model.name)?,
         plan: &plan,
@@ -61,19 +64,11 @@ pub async fn search(options: RunOptions, signals: Signals) -> Result<SearchResul
     };
     let started_at = run::utc_now();
     let mut search = Search::new(spec(&section));
-    let mut runs: Vec<StepRun> = Vec::new();
-    while let Some((load, kind)) = search.next() {
-        if signals.first().is_some() {
-            break;
-        }
-        let ran = searcher.step(load, kind).await?;
-        if signals.first().is_some() {
-            // A step cut short proves nothing either way.
-            break;
-        }
-        search.record(load, kind, ran.step.held);
-        runs.push(ran);
-    }
+    let runs = searcher.all_steps(&mut search).await?;
+    let export_notes = match export {
+        Some(export) => super::run::finish_export(export, &signals).await,
+        None => Vec::new(),
+    };
     let interrupted = signals.first();
     let (held, failed) = search.bracket();
     let found = Found {
@@ -85,6 +80,7 @@ pub async fn search(options: RunOptions, signals: Signals) -> Result<SearchResul
     };
     let mut report = build(&plan, &loaded, found, runs);
     report.started_at = started_at;
+    report.notes = export_notes;
     let out = options.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!(
             "{}-search-{}",
@@ -203,7 +199,28 @@ struct Searcher<'a> {
 }
 
 impl Searcher<'_> {
-    async fn step(&self, load: f64, kind: StepKind) -> Result<StepRun, AppError> {
+    /// Every step the search asks for, until it is done or a signal came.
+    async fn all_steps(&self, search: &mut Search) -> Result<Vec<StepRun>, AppError> {
+        let mut runs: Vec<StepRun> = Vec::new();
+        // Counted from 1 in the order the steps ran: the live export's `search_step` label.
+        let mut number = 0;
+        while let Some((load, kind)) = search.next() {
+            if self.signals.first().is_some() {
+                break;
+            }
+            number += 1;
+            let ran = self.step(load, kind, number).await?;
+            if self.signals.first().is_some() {
+                // A step cut short proves nothing either way.
+                break;
+            }
+            search.record(load, kind, ran.step.held);
+            runs.push(ran);
+        }
+        Ok(runs)
+    }
+
+    async fn step(&self, load: f64, kind: StepKind, number: u32) -> Result<StepRun, AppError> {
         let (mut step_plan, rate) = self.plan_at(load)?;
         let section = self.section;
         step_plan.load = step_load(&step_plan.load, rate, section.settle.0, section.step.0);
@@ -217,10 +234,14 @@ impl Searcher<'_> {
                 section.step.0.as_secs_f64()
             );
         }
-        let quiet = RunOptions {
+        let mut quiet = RunOptions {
             announce: false,
             ..self.options.clone()
         };
+        quiet.telemetry.hub = quiet
+            .telemetry
+            .hub
+            .map(|h| h.labelled("search_step", number.to_string()));
         let done = run::run_variant(&step_plan, 0, self.model, &quiet, self.signals).await?;
         let results = gates::evaluate(&done.variant.report, &self.gates);
         let failed: Vec<ThresholdResult> = results.iter().filter(|r| !r.passed).cloned().collect();

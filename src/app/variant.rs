@@ -2,13 +2,14 @@
 
 use super::progress::Progress;
 use super::signals::Signals;
+use super::telemetry::HubHandle;
 use crate::engine::{self, Ending};
 use crate::http::Api;
 use crate::metrics::Recorder;
 use crate::plan::{ClientModel, Plan};
 use crate::report::build;
 use crate::report::gates::{self, Gate};
-use crate::report::live::{self, Hub};
+use crate::report::live;
 use crate::report::model::VariantReport;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,7 +29,7 @@ pub struct VariantRun {
 /// Who watches the run while it goes: the progress bar, and the live export's hub.
 pub struct Watchers<'a> {
     pub progress: bool,
-    pub live: Option<&'a Hub>,
+    pub live: Option<&'a HubHandle>,
 }
 
 pub async fn run(
@@ -50,9 +51,11 @@ pub async fn run(
         .and_then(|at| Duration::try_from(started_at - at).ok())
         .filter(|late| *late > Duration::from_secs(1));
     let recorder = Arc::new(recorder(plan, start));
-    if let Some(hub) = watch.live {
+    if let Some(live) = watch.live {
         let shard = plan.shard.map(|s| (s.index, s.count));
-        hub.add(live::variant_labels(&model.name, shard), recorder.clone());
+        let mut labels = live::variant_labels(&model.name, shard);
+        labels.extend(live.labels.iter().cloned());
+        live.hub.add(labels, recorder.clone());
     }
     let progress = Progress::start(&model.name, load.duration, recorder.clone(), watch.progress);
     let (stop_tx, stop_rx) = watch::channel(false);

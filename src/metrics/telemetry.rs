@@ -39,6 +39,9 @@ pub struct Telemetry {
     pub refresh_wait: Option<Histogram<u64>>,
     /// Herd size -> how many token generations drew that many refreshes.
     pub herds: BTreeMap<u64, u64>,
+    /// Sessions with a life (`[sessions]`): the same counts as report.json's `sessions` block;
+    /// `None` for the fixed pool.
+    pub sessions: Option<super::sessions::SessionsSnapshot>,
 }
 
 impl Recorder {
@@ -71,6 +74,10 @@ impl Recorder {
             latency,
             refresh_wait,
             herds: self.contention.herds(),
+            sessions: self
+                .sessions
+                .as_ref()
+                .map(super::sessions::SessionMetrics::snapshot),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! TOKENSTORM_REQUIRE_PROMETHEUS is set (CI sets it): then they fail.
 
 use super::prometheus_support::{
-    free_port, number, prometheus_or_skip, run, runtime, Prometheus, DEADLINE,
+    free_port, number, prometheus_or_skip, run, run_profile, runtime, Prometheus, DEADLINE,
 };
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -162,7 +162,14 @@ async fn storm_at_expiry(p: &Prometheus, c: &reqwest::Client, report: &Report) {
 
 /// Every PromQL expression of the shipped Grafana dashboard, run at the end of the run's load
 /// (all variants, a 10 s rate window), returns data; and the dashboard asks for its data source.
-async fn dashboard_queries_return_data(p: &Prometheus, c: &reqwest::Client, report: &Report) {
+/// The sessions panel's expressions (`sessions`) need a run with `[sessions]`, the others the 401
+/// storm's run: between the tests, every expression is run.
+async fn dashboard_queries_return_data(
+    p: &Prometheus,
+    c: &reqwest::Client,
+    report: &Report,
+    sessions: bool,
+) {
     let text = std::fs::read_to_string("deploy/grafana/tokenstorm.json")
         .expect("the dashboard is shipped");
     let dashboard: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
@@ -182,6 +189,9 @@ async fn dashboard_queries_return_data(p: &Prometheus, c: &reqwest::Client, repo
         );
         for target in panel["targets"].as_array().expect("targets") {
             let expr = target["expr"].as_str().expect("a PromQL expression");
+            if expr.contains("tokenstorm_sessions_") != sessions {
+                continue;
+            }
             let promql = expr
                 .replace("$variant", ".*")
                 .replace("$__rate_interval", "10s");
@@ -194,7 +204,8 @@ async fn dashboard_queries_return_data(p: &Prometheus, c: &reqwest::Client, repo
             asked += 1;
         }
     }
-    assert!(asked >= 10, "only {asked} expressions");
+    let least = if sessions { 4 } else { 10 };
+    assert!(asked >= least, "only {asked} expressions");
 }
 
 /// When the variant's pacing started, in Unix seconds.
@@ -238,7 +249,7 @@ fn scraped_totals_equal_the_report_and_the_401s_rise_at_expiry() {
         );
         totals_match(&prometheus, &client, &report).await;
         storm_at_expiry(&prometheus, &client, &report).await;
-        dashboard_queries_return_data(&prometheus, &client, &report).await;
+        dashboard_queries_return_data(&prometheus, &client, &report, false).await;
     });
 }
 
@@ -268,6 +279,90 @@ fn remote_written_totals_equal_the_report_and_the_401s_rise_at_expiry() {
         );
         totals_match(&prometheus, &client, &report).await;
         storm_at_expiry(&prometheus, &client, &report).await;
-        dashboard_queries_return_data(&prometheus, &client, &report).await;
+        dashboard_queries_return_data(&prometheus, &client, &report, false).await;
     });
+}
+
+/// Sessions with a life for 5 s: 20 arrivals a second, each alive 1 to 2 s, so about 20 to 40 are
+/// alive once the first have begun to leave, and those alive at the end are cut.
+const SESSIONS: &str = r#"
+name = "sessions-telemetry"
+seed = 11
+duration = "5s"
+[server]
+token_ttl = "3600s"
+per_token_rate = "0/s"
+[load]
+orgs = 4
+sessions = 200
+drain = "1s"
+[sessions]
+arrival = "uniform"
+arrival_rate = "20/s"
+length = { dist = "uniform", min = "1s", max = "2s" }
+think = { dist = "uniform", min = "0.1s", max = "0.3s" }
+[[variant]]
+name = "widget"
+client = "naive"
+"#;
+
+/// Remote write of a `[sessions]` run: arrivals, departures and refusals equal the report's
+/// sessions block, the sessions-alive gauge rose and ends at zero, and the dashboard's sessions
+/// panel returns data.
+#[test]
+fn sessions_alive_arriving_and_leaving_equal_the_report() {
+    let Some(binary) = prometheus_or_skip() else {
+        return;
+    };
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let prometheus = Prometheus::start(&binary, dir.path(), None);
+        let client = reqwest::Client::new();
+        prometheus.ready(&client).await;
+        let telemetry = TelemetryOptions {
+            remote_write: Some(format!("{}/api/v1/write", prometheus.url)),
+            ..Default::default()
+        };
+        let report = run_profile(dir.path(), SESSIONS, telemetry).await;
+        let s = report.variants[0]
+            .sessions
+            .as_ref()
+            .expect("a sessions block");
+        assert!(s.arrived >= 90 && s.departed > 0, "{s:?}");
+        for (metric, n) in [
+            ("tokenstorm_sessions_arrived_total", s.arrived),
+            ("tokenstorm_sessions_departed_total", s.departed),
+            ("tokenstorm_sessions_refused_total", s.refused),
+            ("tokenstorm_sessions_active", 0),
+        ] {
+            let want = format!("{n}");
+            let q = format!("sum({metric})");
+            let got = eventually(&prometheus, &client, &q, &want).await;
+            assert_eq!(got, want, "{metric} against report.json");
+        }
+        let peak = prometheus
+            .query(
+                &client,
+                "max_over_time(sum(tokenstorm_sessions_active)[5m:1s])",
+            )
+            .await;
+        assert!(number(&peak[0]["value"][1]) >= 10.0, "{peak:?}");
+        dashboard_queries_return_data(&prometheus, &client, &report, true).await;
+    });
+}
+
+/// The instant query's single value once it reads `want`, or the last one read by the deadline.
+async fn eventually(p: &Prometheus, c: &reqwest::Client, q: &str, want: &str) -> String {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let got = p.query(c, q).await;
+        let value = got
+            .first()
+            .map(|r| r["value"][1].as_str().unwrap_or("").to_owned());
+        let value = value.unwrap_or_default();
+        if value == want || Instant::now() >= until {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }

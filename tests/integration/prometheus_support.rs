@@ -55,6 +55,16 @@ impl Drop for Prometheus {
 impl Prometheus {
     /// Started with the remote-write receiver on, scraping `scrape` every second when given.
     pub(super) fn start(binary: &Path, dir: &Path, scrape: Option<SocketAddr>) -> Prometheus {
+        Prometheus::start_with(binary, dir, scrape, &[])
+    }
+
+    /// [`Prometheus::start`] with more flags (a feature flag).
+    pub(super) fn start_with(
+        binary: &Path,
+        dir: &Path,
+        scrape: Option<SocketAddr>,
+        flags: &[&str],
+    ) -> Prometheus {
         let mut config =
             String::from("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n");
         if let Some(addr) = scrape {
@@ -74,6 +84,7 @@ impl Prometheus {
             ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--web.enable-remote-write-receiver")
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -173,8 +184,13 @@ pub(super) fn runtime() -> tokio::runtime::Runtime {
 }
 
 pub(super) async fn run(dir: &Path, telemetry: TelemetryOptions) -> Report {
+    run_profile(dir, PROFILE, telemetry).await
+}
+
+/// A run of the profile `text` with `telemetry`, its report written under `dir/out`.
+pub(super) async fn run_profile(dir: &Path, text: &str, telemetry: TelemetryOptions) -> Report {
     let options = RunOptions {
-        profile: write_profile(dir, PROFILE),
+        profile: write_profile(dir, text),
         out: Some(dir.join("out")),
         overrides: Default::default(),
         progress: false,

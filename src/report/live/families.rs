@@ -1,22 +1,12 @@
 //! The one mapping from the recorder's live reading to metric families: names, help, labels and
-//! classic buckets. The OpenMetrics text and the remote-write encoder both write these, so a scrape
-//! and a push always say the same thing.
+//! classic buckets (counted in buckets.rs). The OpenMetrics text, the remote-write and OTLP encoders
+//! all write these, so a scrape and a push always say the same thing.
 
 use crate::metrics::telemetry::{Calls, Telemetry};
 use crate::vocabulary::{Endpoint, Outcome, Phase};
-use hdrhistogram::Histogram;
 
-/// Latency bucket bounds in seconds: token and API calls answer in a millisecond from a local
-/// target, tens to hundreds of milliseconds from a real one, and seconds when a token service
-/// queues a refresh storm; the last bounds catch client timeouts.
-pub const LATENCY_BOUNDS_S: [f64; 13] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
-/// Refreshes one token generation drew: 1 is a coalescing client, tens to hundreds a herd.
-pub const HERD_BOUNDS: [f64; 11] = [
-    1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0,
-];
+use super::buckets::{herd_histogram, seconds_histogram};
+pub use super::buckets::{Counted, Native, HERD_BOUNDS, LATENCY_BOUNDS_S, NATIVE_SCHEMA};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -30,11 +20,25 @@ pub enum Value {
     Counter(u64),
     Gauge(f64),
     /// `(upper bound, count in this bucket alone)` pairs, the last one +Inf; written cumulative.
+    /// `native` is the same observations in exponential buckets, for receivers that take native
+    /// histograms (latency and wait histograms only).
     Histogram {
         buckets: Vec<(f64, u64)>,
         sum: f64,
         count: u64,
+        native: Option<Native>,
     },
+}
+
+impl From<Counted> for Value {
+    fn from(c: Counted) -> Value {
+        Value::Histogram {
+            buckets: c.buckets,
+            sum: c.sum,
+            count: c.count,
+            native: c.native,
+        }
+    }
 }
 
 pub type Labels = Vec<(&'static str, String)>;
@@ -141,6 +145,36 @@ fn skeleton() -> Vec<Family> {
             "Callers that gave up waiting on someone else's refresh",
         ),
     ]
+    .into_iter()
+    .chain(session_families())
+    .collect()
+}
+
+/// Sessions with a life: series only in runs with `[sessions]`.
+fn session_families() -> [Family; 4] {
+    use Kind::{Counter, Gauge};
+    [
+        family(
+            "tokenstorm_sessions_active",
+            Gauge,
+            "Sessions alive now ([sessions] runs only)",
+        ),
+        family(
+            "tokenstorm_sessions_arrived",
+            Counter,
+            "Sessions admitted (report.json sessions.arrived)",
+        ),
+        family(
+            "tokenstorm_sessions_departed",
+            Counter,
+            "Sessions that left at the end of their length (report.json sessions.departed)",
+        ),
+        family(
+            "tokenstorm_sessions_refused",
+            Counter,
+            "Arrivals refused because [load] sessions were alive (report.json sessions.refused)",
+        ),
+    ]
 }
 
 fn with(labels: &Labels, more: &[(&'static str, &str)]) -> Labels {
@@ -158,7 +192,7 @@ fn push(out: &mut [Family], name: &str, labels: Labels, value: Value) {
 fn add(out: &mut [Family], labels: &Labels, t: &Telemetry) {
     calls(out, labels, t);
     for e in Endpoint::ALL {
-        let value = seconds_histogram(t.latency[e.index()].as_ref());
+        let value = seconds_histogram(t.latency[e.index()].as_ref()).into();
         let l = with(labels, &[("endpoint", e.name())]);
         push(out, "tokenstorm_http_request_duration_seconds", l, value);
     }
@@ -199,10 +233,30 @@ fn add(out: &mut [Family], labels: &Labels, t: &Telemetry) {
         out,
         "tokenstorm_refresh_herd_size",
         labels.clone(),
-        herd_histogram(t),
+        herd_histogram(t).into(),
     );
-    let wait = seconds_histogram(t.refresh_wait.as_ref());
+    let wait = seconds_histogram(t.refresh_wait.as_ref()).into();
     push(out, "tokenstorm_refresh_wait_seconds", labels.clone(), wait);
+    sessions(out, labels, t);
+}
+
+/// Sessions with a life, when the run has them: alive now, and arrivals, departures and refusals.
+/// A session the run's end cut is neither departed nor alive after it.
+fn sessions(out: &mut [Family], labels: &Labels, t: &Telemetry) {
+    let Some(s) = &t.sessions else {
+        return;
+    };
+    let alive = s.arrived.saturating_sub(s.departed + s.cut);
+    #[allow(clippy::cast_precision_loss)] // sessions alive stay far below 2^53
+    let alive = Value::Gauge(alive as f64);
+    push(out, "tokenstorm_sessions_active", labels.clone(), alive);
+    for (name, n) in [
+        ("tokenstorm_sessions_arrived", s.arrived),
+        ("tokenstorm_sessions_departed", s.departed),
+        ("tokenstorm_sessions_refused", s.refused),
+    ] {
+        push(out, name, labels.clone(), Value::Counter(n));
+    }
 }
 
 /// Exchanges by endpoint and outcome; with stages, by the stage they were sent in, and what the
@@ -239,54 +293,10 @@ fn calls_of(out: &mut [Family], name: &str, labels: &Labels, calls: &Calls) {
     }
 }
 
-/// A microsecond HdrHistogram in classic buckets of seconds. Bucket edges are exact to the
-/// histogram's precision (3 significant figures), and so is the sum.
-#[allow(clippy::cast_precision_loss)] // microsecond counts and sums stay far below 2^53
-fn seconds_histogram(h: Option<&Histogram<u64>>) -> Value {
-    let mut counts = [0u64; LATENCY_BOUNDS_S.len()];
-    let (mut sum, mut count) = (0.0, 0);
-    if let Some(h) = h {
-        for v in h.iter_recorded() {
-            let s = h.median_equivalent(v.value_iterated_to()) as f64 / 1e6;
-            let n = v.count_at_value();
-            sum += s * n as f64;
-            count += n;
-            if let Some(i) = LATENCY_BOUNDS_S.iter().position(|b| s <= *b) {
-                counts[i] += n;
-            }
-        }
-    }
-    buckets(&LATENCY_BOUNDS_S, &counts, sum, count)
-}
-
-#[allow(clippy::cast_precision_loss)] // herd sizes and counts stay far below 2^53
-fn herd_histogram(t: &Telemetry) -> Value {
-    let mut counts = [0u64; HERD_BOUNDS.len()];
-    let (mut sum, mut count) = (0.0, 0);
-    for (size, generations) in &t.herds {
-        sum += (*size * *generations) as f64;
-        count += generations;
-        if let Some(i) = HERD_BOUNDS.iter().position(|b| *size as f64 <= *b) {
-            counts[i] += generations;
-        }
-    }
-    buckets(&HERD_BOUNDS, &counts, sum, count)
-}
-
-fn buckets(bounds: &[f64], counts: &[u64], sum: f64, count: u64) -> Value {
-    let mut buckets: Vec<(f64, u64)> = bounds.iter().copied().zip(counts.iter().copied()).collect();
-    let below: u64 = counts.iter().sum();
-    buckets.push((f64::INFINITY, count - below));
-    Value::Histogram {
-        buckets,
-        sum,
-        count,
-    }
-}
-
 /// Series one variant makes in the OpenMetrics text (each histogram bucket, `_sum` and `_count`
-/// counted): the number docs/telemetry.md states. `stages` is 0 without `[[load.stage]]`.
-pub fn series_per_variant(stages: usize) -> usize {
+/// counted): the number docs/telemetry.md states. `stages` is 0 without `[[load.stage]]`;
+/// `sessions` when the run has `[sessions]`.
+pub fn series_per_variant(stages: usize, sessions: bool) -> usize {
     let calls = Endpoint::COUNT * Outcome::COUNT;
     let by_stage = if stages == 0 {
         calls
@@ -299,7 +309,9 @@ pub fn series_per_variant(stages: usize) -> usize {
     let herd = HERD_BOUNDS.len() + 3;
     let wait = LATENCY_BOUNDS_S.len() + 3;
     // scheduled, sent, dropped, retries, waiter timeouts; two in-flight gauges.
-    by_stage + latency + phases + finished + herd + wait + 5 + 2
+    let common = by_stage + latency + phases + finished + herd + wait + 5 + 2;
+    // Sessions alive; arrived, departed and refused.
+    common + if sessions { 4 } else { 0 }
 }
 
 #[cfg(test)]
@@ -308,9 +320,12 @@ mod tests {
     use crate::metrics::Recorder;
     use std::time::{Duration, Instant};
 
-    fn text_series(stages: Vec<Duration>) -> usize {
+    fn text_series(stages: Vec<Duration>, sessions: bool) -> usize {
         let start = Instant::now();
-        let r = Recorder::new(2, start, Duration::from_secs(5)).with_stages(stages);
+        let mut r = Recorder::new(2, start, Duration::from_secs(5)).with_stages(stages);
+        if sessions {
+            r = r.with_sessions(None);
+        }
         r.attempt(
             Endpoint::Contacts,
             Outcome::Ok,
@@ -334,35 +349,41 @@ mod tests {
 
     #[test]
     fn a_variant_makes_the_series_the_docs_state() {
-        assert_eq!(text_series(Vec::new()), series_per_variant(0));
-        assert_eq!(series_per_variant(0), 184);
+        assert_eq!(text_series(Vec::new(), false), series_per_variant(0, false));
+        assert_eq!(series_per_variant(0, false), 184);
         let two = vec![Duration::from_secs(1), Duration::from_secs(2)];
-        assert_eq!(text_series(two), series_per_variant(2));
-        assert_eq!(series_per_variant(2), 184 + 2 * 33);
+        assert_eq!(text_series(two, false), series_per_variant(2, false));
+        assert_eq!(series_per_variant(2, false), 184 + 2 * 33);
+        assert_eq!(text_series(Vec::new(), true), series_per_variant(0, true));
+        assert_eq!(series_per_variant(0, true), 188);
     }
 
     #[test]
-    fn latency_falls_in_classic_buckets_of_seconds() {
-        let mut h = crate::metrics::latency::new_histogram();
-        for ms in [1, 3, 40, 700, 20_000] {
-            let _ = h.record(ms * 1000);
+    fn sessions_alive_are_those_arrived_less_departed_and_cut() {
+        let start = Instant::now();
+        let r = Recorder::new(2, start, Duration::from_secs(5)).with_sessions(None);
+        let s = Duration::from_secs(1);
+        for _ in 0..3 {
+            r.session_arrived(start, s);
         }
-        let Value::Histogram {
-            buckets,
-            sum,
-            count,
-        } = seconds_histogram(Some(&h))
-        else {
-            unreachable!("a histogram")
+        r.session_refused();
+        r.session_ended(start, start + s, true);
+        let labels = vec![("variant", "a".to_owned())];
+        let fams = families([(&labels, r.telemetry(start))]);
+        let value = |name: &str| {
+            let f = fams.iter().find(|f| f.name == name).expect(name);
+            f.series[0].value.clone()
         };
-        assert_eq!(count, 5);
-        // 3 significant figures: the sum is within 0.1 % of 20.744 s.
-        assert!((sum - 20.744).abs() < 0.021, "{sum}");
-        let at = |bound: f64| buckets.iter().find(|(b, _)| *b == bound).map(|(_, n)| *n);
-        assert_eq!(at(0.001), Some(1));
-        assert_eq!(at(0.005), Some(1));
-        assert_eq!(at(0.05), Some(1));
-        assert_eq!(at(1.0), Some(1));
-        assert_eq!(at(f64::INFINITY), Some(1), "20 s is past the last bound");
+        assert_eq!(value("tokenstorm_sessions_active"), Value::Gauge(2.0));
+        assert_eq!(value("tokenstorm_sessions_arrived"), Value::Counter(3));
+        assert_eq!(value("tokenstorm_sessions_departed"), Value::Counter(1));
+        assert_eq!(value("tokenstorm_sessions_refused"), Value::Counter(1));
+        r.session_ended(start, start + s, false);
+        let fams = families([(&labels, r.telemetry(start))]);
+        let f = fams.iter().find(|f| f.name == "tokenstorm_sessions_active");
+        assert_eq!(
+            f.map(|f| f.series[0].value.clone()),
+            Some(Value::Gauge(1.0))
+        );
     }
 }

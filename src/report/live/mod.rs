@@ -1,9 +1,11 @@
 //! Live export: while a run goes, the recorders' numbers as Prometheus metrics, served for scraping
-//! (OpenMetrics text) and pushed by remote write. report.json stays the source of truth for gates;
-//! these are the same counters, read while they grow.
+//! (OpenMetrics text) and pushed by remote write or OTLP/HTTP. report.json stays the source of truth
+//! for gates; these are the same counters, read while they grow.
 
+pub mod buckets;
 pub mod families;
 pub mod openmetrics;
+pub mod otlp;
 pub mod push;
 pub mod remote_write;
 pub mod scrape;

@@ -32,6 +32,7 @@ impl prometheus_client::collector::Collector for Reading {
                         buckets,
                         sum,
                         count,
+                        ..
                     } => metric.encode_histogram::<NoLabelSet>(*sum, *count, buckets, None)?,
                 }
             }

@@ -1,7 +1,9 @@
-//! Remote write every second, off the run's back: readings go into a bounded queue that a sender
-//! drains with a timeout per request. A full queue, a slow or failing receiver only lose batches
-//! (counted); they never hold up the engine or the end of the run beyond the flush bound.
+//! Pushing every second (Prometheus remote write, OTLP/HTTP), off the run's back: readings go into
+//! a bounded queue that a sender drains with a timeout per request. A full queue, a slow or failing
+//! receiver only lose batches (counted); they never hold up the engine or the end of the run beyond
+//! the flush bound.
 
+use super::otlp::{self, RunResource};
 use super::remote_write;
 use super::Hub;
 use crate::secret::Secret;
@@ -14,12 +16,22 @@ use tokio::sync::{mpsc, watch};
 pub const USERNAME_ENV: &str = "TOKENSTORM_PROMETHEUS_RW_USERNAME";
 pub const PASSWORD_ENV: &str = "TOKENSTORM_PROMETHEUS_RW_PASSWORD";
 pub const BEARER_ENV: &str = "TOKENSTORM_PROMETHEUS_RW_BEARER_TOKEN";
+/// `true` (or `1`): also send native histograms, for receivers that take them (k6's
+/// `K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM`).
+pub const NATIVE_HISTOGRAMS_ENV: &str = "TOKENSTORM_PROMETHEUS_RW_NATIVE_HISTOGRAMS";
+/// OTLP's headers, `key=value,key2=value2` as `OTEL_EXPORTER_OTLP_HEADERS` takes them.
+pub const OTLP_HEADERS_ENV: &str = "TOKENSTORM_OTLP_HEADERS";
 
 #[derive(Debug, Clone)]
 pub enum Auth {
     None,
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
     Bearer(Secret),
+    /// Headers sent as given (OTLP: an `Authorization`, a tenant or API-key header).
+    Headers(Vec<(String, Secret)>),
 }
 
 impl Auth {
@@ -36,12 +48,54 @@ impl Auth {
             None => Auth::None,
         }
     }
+
+    /// OTLP's headers from the environment. As the OpenTelemetry SDKs read
+    /// `OTEL_EXPORTER_OTLP_HEADERS`: comma-separated `key=value` pairs, values percent-decoded,
+    /// surrounding spaces trimmed; an entry without `=` is skipped.
+    pub fn otlp_from_env(var: &dyn Fn(&str) -> Option<String>) -> Auth {
+        let raw = var(OTLP_HEADERS_ENV).unwrap_or_default();
+        let headers: Vec<(String, Secret)> = raw
+            .split(',')
+            .filter_map(|pair| {
+                let (k, v) = pair.split_once('=')?;
+                let k = k.trim();
+                let v = percent_encoding::percent_decode_str(v.trim()).decode_utf8_lossy();
+                (!k.is_empty()).then(|| (k.to_owned(), Secret::new(v.into_owned())))
+            })
+            .collect();
+        if headers.is_empty() {
+            Auth::None
+        } else {
+            Auth::Headers(headers)
+        }
+    }
+}
+
+/// What a push sends: the body's encoding and the headers that say it.
+#[derive(Debug, Clone)]
+pub enum Format {
+    /// Prometheus remote write 1.0, snappy-compressed; `native_histograms` also sends the latency
+    /// histograms as native histograms.
+    RemoteWrite { native_histograms: bool },
+    /// OTLP/HTTP metrics, binary protobuf.
+    Otlp(RunResource),
+}
+
+impl Format {
+    /// The report's name for this export.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::RemoteWrite { .. } => "prometheus remote write",
+            Format::Otlp(_) => "otlp",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct PushConfig {
     pub url: String,
     pub auth: Auth,
+    pub format: Format,
     pub interval: Duration,
     /// Per request; a receiver slower than this loses the batch.
     pub timeout: Duration,
@@ -52,10 +106,11 @@ pub struct PushConfig {
 }
 
 impl PushConfig {
-    pub fn new(url: String, auth: Auth) -> PushConfig {
+    pub fn new(url: String, auth: Auth, format: Format) -> PushConfig {
         PushConfig {
             url,
             auth,
+            format,
             interval: Duration::from_secs(1),
             timeout: Duration::from_secs(5),
             queue: 16,
@@ -104,7 +159,7 @@ impl Pusher {
         let (stop, stopped) = watch::channel(false);
         let reader = tokio::spawn(read_each_interval(
             hub,
-            config.interval,
+            (config.interval, config.format.clone()),
             tx,
             stopped,
             counts.clone(),
@@ -147,7 +202,7 @@ impl Pusher {
 /// Takes a reading each interval, and a last one when told to stop; a full queue loses it.
 async fn read_each_interval(
     hub: Arc<Hub>,
-    interval: Duration,
+    (interval, format): (Duration, Format),
     queue: mpsc::Sender<Vec<u8>>,
     mut stop: watch::Receiver<bool>,
     counts: Arc<Counts>,
@@ -159,7 +214,13 @@ async fn read_each_interval(
             _ = tick.tick() => false,
             _ = stop.wait_for(|s| *s) => true,
         };
-        let body = remote_write::body(&hub.families(), unix_ms());
+        let families = hub.families();
+        let body = match &format {
+            Format::RemoteWrite { native_histograms } => {
+                remote_write::body(&families, unix_ms(), *native_histograms)
+            }
+            Format::Otlp(run) => otlp::body(&families, run, unix_nanos()),
+        };
         counts.batches.fetch_add(1, Ordering::Relaxed);
         if queue.try_send(body).is_err() {
             counts.failed("export queue full".into());
@@ -190,16 +251,21 @@ async fn send_all(mut queue: mpsc::Receiver<Vec<u8>>, config: PushConfig, counts
 }
 
 async fn send(client: &reqwest::Client, config: &PushConfig, body: Vec<u8>) -> Result<(), String> {
-    let mut request = client
-        .post(&config.url)
-        .header(reqwest::header::CONTENT_TYPE, remote_write::CONTENT_TYPE)
-        .header(reqwest::header::CONTENT_ENCODING, "snappy")
-        .header(remote_write::VERSION_HEADER, remote_write::VERSION)
-        .body(body);
+    let mut request = client.post(&config.url).body(body);
+    request = match config.format {
+        Format::RemoteWrite { .. } => request
+            .header(reqwest::header::CONTENT_TYPE, remote_write::CONTENT_TYPE)
+            .header(reqwest::header::CONTENT_ENCODING, "snappy")
+            .header(remote_write::VERSION_HEADER, remote_write::VERSION),
+        Format::Otlp(_) => request.header(reqwest::header::CONTENT_TYPE, otlp::CONTENT_TYPE),
+    };
     request = match &config.auth {
         Auth::None => request,
         Auth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
         Auth::Bearer(token) => request.bearer_auth(token.expose()),
+        Auth::Headers(headers) => headers
+            .iter()
+            .fold(request, |r, (k, v)| r.header(k.as_str(), v.expose())),
     };
     // Only the kind of failure is kept: reqwest's messages carry the URL, which may hold credentials.
     let response = request.send().await.map_err(|e| {
@@ -222,6 +288,12 @@ async fn send(client: &reqwest::Client, config: &PushConfig, body: Vec<u8>) -> R
 fn unix_ms() -> i64 {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     now.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Now in Unix nanoseconds, as OTLP's points carry time.
+pub fn unix_nanos() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -248,5 +320,26 @@ mod tests {
         assert!(!format!("{basic:?}").contains("\"p\""), "{basic:?}");
         let both = auth(&[(USERNAME_ENV, "u"), (BEARER_ENV, "t")]);
         assert!(matches!(&both, Auth::Bearer(t) if t.expose() == "t"));
+    }
+
+    #[test]
+    fn otlp_headers_are_parsed_as_the_opentelemetry_sdks_do() {
+        let otlp = |raw: &str| {
+            let raw = raw.to_owned();
+            Auth::otlp_from_env(&move |name| (name == OTLP_HEADERS_ENV).then(|| raw.clone()))
+        };
+        assert!(matches!(otlp(""), Auth::None));
+        assert!(matches!(otlp("nokey"), Auth::None));
+        let Auth::Headers(h) = otlp(" Authorization = Basic%20dTpw ,x-scope-orgid=t1,broken")
+        else {
+            panic!("headers");
+        };
+        let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+        assert_eq!(
+            h,
+            [("Authorization", "Basic dTpw"), ("x-scope-orgid", "t1")]
+        );
+        let shown = format!("{:?}", otlp("api-key=k3y-s3cr3t"));
+        assert!(!shown.contains("k3y-s3cr3t"), "{shown}");
     }
 }

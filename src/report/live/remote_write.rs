@@ -1,8 +1,9 @@
 //! The families as a Prometheus remote-write 1.0 request: a `prometheus.WriteRequest` protobuf
 //! (prost), snappy block-compressed, with the series names and labels a scrape of the same
-//! reading would store (`_total`, `_bucket{le}`, `_sum`, `_count`).
+//! reading would store (`_total`, `_bucket{le}`, `_sum`, `_count`); and, when asked, each latency
+//! histogram also as a native histogram under its base name.
 
-use super::families::{Family, Value};
+use super::families::{Family, Native, Value, NATIVE_SCHEMA};
 
 pub const CONTENT_TYPE: &str = "application/x-protobuf";
 pub const VERSION_HEADER: &str = "X-Prometheus-Remote-Write-Version";
@@ -21,6 +22,43 @@ pub struct TimeSeries {
     pub labels: Vec<Label>,
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
+    #[prost(message, repeated, tag = "4")]
+    pub histograms: Vec<Histogram>,
+}
+
+/// prompb's native `Histogram` with integer counts. `count` and `zero_count` are oneofs in the
+/// .proto; an optional field of the same tag is the same on the wire.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Histogram {
+    #[prost(uint64, optional, tag = "1")]
+    pub count_int: Option<u64>,
+    #[prost(double, tag = "3")]
+    pub sum: f64,
+    #[prost(sint32, tag = "4")]
+    pub schema: i32,
+    #[prost(double, tag = "5")]
+    pub zero_threshold: f64,
+    #[prost(uint64, optional, tag = "6")]
+    pub zero_count_int: Option<u64>,
+    #[prost(message, repeated, tag = "11")]
+    pub positive_spans: Vec<BucketSpan>,
+    /// The first bucket's count, then each bucket's difference from the one before.
+    #[prost(sint64, repeated, tag = "12")]
+    pub positive_deltas: Vec<i64>,
+    /// 0 unknown, 1 yes, 2 no, 3 gauge: a cumulative export that restarts only with a new run.
+    #[prost(int32, tag = "14")]
+    pub reset_hint: i32,
+    #[prost(int64, tag = "15")]
+    pub timestamp: i64,
+}
+
+/// A run of consecutive buckets: `offset` from the end of the previous span (from 0 for the first).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BucketSpan {
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    #[prost(uint32, tag = "2")]
+    pub length: u32,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -39,11 +77,14 @@ pub struct Sample {
     pub timestamp: i64,
 }
 
-/// The request body for one reading taken at `timestamp_ms` (Unix milliseconds).
-pub fn body(families: &[Family], timestamp_ms: i64) -> Vec<u8> {
-    let request = WriteRequest {
-        timeseries: series(families, timestamp_ms),
-    };
+/// The request body for one reading taken at `timestamp_ms` (Unix milliseconds); with `native`,
+/// the latency histograms are also sent as native histograms.
+pub fn body(families: &[Family], timestamp_ms: i64, native: bool) -> Vec<u8> {
+    let mut timeseries = series(families, timestamp_ms);
+    if native {
+        timeseries.extend(natives(families, timestamp_ms));
+    }
+    let request = WriteRequest { timeseries };
     let raw = prost::Message::encode_to_vec(&request);
     // Compressing a byte slice in memory fails only past snap's maximum input (4 GiB).
     snap::raw::Encoder::new()
@@ -79,6 +120,7 @@ fn series(families: &[Family], at: i64) -> Vec<TimeSeries> {
                         value,
                         timestamp: at,
                     }],
+                    histograms: Vec::new(),
                 }
             };
             match &s.value {
@@ -88,6 +130,7 @@ fn series(families: &[Family], at: i64) -> Vec<TimeSeries> {
                     buckets,
                     sum,
                     count,
+                    ..
                 } => {
                     let mut running = 0;
                     for (bound, n) in buckets {
@@ -108,6 +151,73 @@ fn series(families: &[Family], at: i64) -> Vec<TimeSeries> {
     out
 }
 
+/// The series of every histogram that has native buckets, under the family's base name.
+fn natives(families: &[Family], at: i64) -> Vec<TimeSeries> {
+    let mut out = Vec::new();
+    for f in families {
+        for s in &f.series {
+            let Value::Histogram {
+                sum,
+                count,
+                native: Some(native),
+                ..
+            } = &s.value
+            else {
+                continue;
+            };
+            let mut labels = vec![Label {
+                name: "__name__".into(),
+                value: f.name.into(),
+            }];
+            labels.extend(s.labels.iter().map(|(k, v)| Label {
+                name: (*k).into(),
+                value: v.clone(),
+            }));
+            labels.sort_by(|a, b| a.name.cmp(&b.name));
+            out.push(TimeSeries {
+                labels,
+                samples: Vec::new(),
+                histograms: vec![native_histogram(native, *sum, *count, at)],
+            });
+        }
+    }
+    out
+}
+
+fn native_histogram(native: &Native, sum: f64, count: u64, at: i64) -> Histogram {
+    let mut spans: Vec<BucketSpan> = Vec::new();
+    let mut deltas = Vec::with_capacity(native.buckets.len());
+    let (mut next, mut previous) = (None::<i32>, 0i64);
+    for (index, n) in &native.buckets {
+        match next {
+            Some(expected) if expected == *index => {
+                if let Some(last) = spans.last_mut() {
+                    last.length += 1;
+                }
+            }
+            _ => spans.push(BucketSpan {
+                offset: next.map_or(*index, |end| index - end),
+                length: 1,
+            }),
+        }
+        next = Some(index + 1);
+        let n = i64::try_from(*n).unwrap_or(i64::MAX);
+        deltas.push(n - previous);
+        previous = n;
+    }
+    Histogram {
+        count_int: Some(count),
+        sum,
+        schema: NATIVE_SCHEMA,
+        zero_threshold: 0.0,
+        zero_count_int: Some(native.zero_count),
+        positive_spans: spans,
+        positive_deltas: deltas,
+        reset_hint: 2,
+        timestamp: at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,10 +235,11 @@ mod tests {
                     buckets: vec![(0.1, 2), (1.0, 3), (f64::INFINITY, 1)],
                     sum: 2.5,
                     count: 6,
+                    native: None,
                 },
             }],
         }];
-        let body = body(&families, 1_000);
+        let body = body(&families, 1_000, true);
         let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
         let request: WriteRequest = prost::Message::decode(raw.as_slice()).unwrap();
         let values: Vec<(String, f64)> = request
@@ -156,5 +267,34 @@ mod tests {
             .timeseries
             .iter()
             .all(|t| t.samples[0].timestamp == 1_000));
+        assert_eq!(
+            request.timeseries.len(),
+            5,
+            "no native buckets, no native series"
+        );
+    }
+
+    #[test]
+    fn native_buckets_become_spans_and_deltas() {
+        let native = Native {
+            zero_count: 1,
+            buckets: vec![(-3, 2), (-2, 5), (4, 1), (5, 1), (6, 4)],
+        };
+        let h = native_histogram(&native, 9.0, 14, 7);
+        let spans: Vec<(i32, u32)> = h
+            .positive_spans
+            .iter()
+            .map(|s| (s.offset, s.length))
+            .collect();
+        // From index -3, two buckets; then 4 is 5 past the end (-1) of the first span.
+        assert_eq!(spans, [(-3, 2), (5, 3)]);
+        assert_eq!(h.positive_deltas, [2, 3, -4, 0, 3]);
+        assert_eq!(
+            (h.count_int, h.zero_count_int, h.schema),
+            (Some(14), Some(1), 3)
+        );
+        let bytes = prost::Message::encode_to_vec(&h);
+        let back: Histogram = prost::Message::decode(bytes.as_slice()).unwrap();
+        assert_eq!(back, h);
     }
 }
