@@ -88,6 +88,8 @@ pub struct SocketBucket {
 
 pub struct MessagingMetrics {
     events: [AtomicU64; EVENTS],
+    /// Sockets configured now (a gauge for the live export).
+    open: AtomicU64,
     connect: Mutex<Histogram<u64>>,
     configure: Mutex<Histogram<u64>>,
     message: Mutex<Histogram<u64>>,
@@ -111,6 +113,19 @@ pub struct MessagingSnapshot {
     pub series: Vec<SocketBucket>,
 }
 
+/// A live reading: every count, and the sockets configured now.
+#[derive(Debug, Clone, Copy)]
+pub struct MessagingLive {
+    pub events: [u64; EVENTS],
+    pub open: u64,
+}
+
+impl MessagingLive {
+    pub fn count(&self, event: Event) -> u64 {
+        self.events[event as usize]
+    }
+}
+
 impl MessagingSnapshot {
     pub fn count(&self, event: Event) -> u64 {
         self.events[event as usize]
@@ -123,6 +138,7 @@ impl MessagingMetrics {
         let count = expected.as_nanos() / width.as_nanos().max(1) + 2;
         MessagingMetrics {
             events: std::array::from_fn(|_| AtomicU64::new(0)),
+            open: AtomicU64::new(0),
             connect: Mutex::new(new_histogram()),
             configure: Mutex::new(new_histogram()),
             message: Mutex::new(new_histogram()),
@@ -164,12 +180,14 @@ impl MessagingMetrics {
             false => Event::ConfiguredResumed,
         });
         record(&self.configure, took);
+        self.open.fetch_add(1, Ordering::Relaxed);
         self.bucket(at).configured.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A configured socket ended at `at`; `lost`: without the widget closing it.
     pub fn unconfigured(&self, at: Duration, lost: bool) {
         let bucket = self.bucket(at);
+        self.open.fetch_sub(1, Ordering::Relaxed);
         bucket.unconfigured.fetch_add(1, Ordering::Relaxed);
         if lost {
             bucket.lost.fetch_add(1, Ordering::Relaxed);
@@ -184,6 +202,14 @@ impl MessagingMetrics {
     pub fn answered(&self, round_trip: Duration) {
         self.count(Event::MessageAnswered);
         record(&self.message, round_trip);
+    }
+
+    /// The counts and the sockets configured now, without the histograms: the live export's reading.
+    pub fn live(&self) -> MessagingLive {
+        MessagingLive {
+            events: std::array::from_fn(|i| self.events[i].load(Ordering::Relaxed)),
+            open: self.open.load(Ordering::Relaxed),
+        }
     }
 
     pub fn snapshot(&self) -> MessagingSnapshot {

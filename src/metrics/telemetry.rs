@@ -42,6 +42,8 @@ pub struct Telemetry {
     /// Sessions with a life (`[sessions]`): the same counts as report.json's `sessions` block;
     /// `None` for the fixed pool.
     pub sessions: Option<super::sessions::SessionsSnapshot>,
+    /// Messaging widgets' sockets (`[messaging]`): the counts of report.json's `messaging` block.
+    pub messaging: Option<super::messaging::MessagingLive>,
 }
 
 impl Recorder {
@@ -78,6 +80,9 @@ impl Recorder {
                 .sessions
                 .as_ref()
                 .map(super::sessions::SessionMetrics::snapshot),
+            messaging: self
+                .messaging()
+                .map(super::messaging::MessagingMetrics::live),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! classic buckets (counted in buckets.rs). The OpenMetrics text, the remote-write and OTLP encoders
 //! all write these, so a scrape and a push always say the same thing.
 
+use crate::metrics::messaging::Event;
 use crate::metrics::telemetry::{Calls, Telemetry};
 use crate::vocabulary::{Endpoint, Outcome, Phase};
 
@@ -147,6 +148,7 @@ fn skeleton() -> Vec<Family> {
     ]
     .into_iter()
     .chain(session_families())
+    .chain(messaging_families())
     .collect()
 }
 
@@ -175,6 +177,84 @@ fn session_families() -> [Family; 4] {
             "Arrivals refused because [load] sessions were alive (report.json sessions.refused)",
         ),
     ]
+}
+
+/// Messaging widgets' sockets: series only in runs with `[messaging]`.
+const MESSAGING_COUNTERS: [(&str, Event, &str); 9] = [
+    (
+        "tokenstorm_messaging_connect_attempts",
+        Event::ConnectAttempt,
+        "Attempts to open a socket (report.json messaging.counts.connect_attempts)",
+    ),
+    (
+        "tokenstorm_messaging_reconnects",
+        Event::Reconnect,
+        "Of them, attempts after the socket was lost (messaging.counts.reconnects)",
+    ),
+    (
+        "tokenstorm_messaging_refused_unavailable",
+        Event::RefusedUnavailable,
+        "Upgrades answered 503 (messaging.counts.refused_unavailable)",
+    ),
+    (
+        "tokenstorm_messaging_sockets_lost",
+        Event::Lost,
+        "Sockets that ended without the widget closing them (messaging.counts.lost)",
+    ),
+    (
+        "tokenstorm_messaging_configured_resumed",
+        Event::ConfiguredResumed,
+        "Configures that resumed the session (messaging.counts.configured_resumed)",
+    ),
+    (
+        "tokenstorm_messaging_messages_sent",
+        Event::MessageSent,
+        "Messages sent (messaging.counts.messages_sent)",
+    ),
+    (
+        "tokenstorm_messaging_messages_answered",
+        Event::MessageAnswered,
+        "Messages answered (messaging.counts.messages_answered)",
+    ),
+    (
+        "tokenstorm_messaging_messages_unanswered",
+        Event::MessageUnanswered,
+        "Messages given up on (messaging.counts.messages_unanswered)",
+    ),
+    (
+        "tokenstorm_messaging_rate_limited",
+        Event::RateLimited,
+        "4029 answers (messaging.counts.rate_limited)",
+    ),
+];
+
+fn messaging_families() -> impl Iterator<Item = Family> {
+    let open = family(
+        "tokenstorm_messaging_sockets_open",
+        Kind::Gauge,
+        "Widgets' sockets configured now ([messaging] runs only)",
+    );
+    let counters = MESSAGING_COUNTERS
+        .iter()
+        .map(|(name, _, help)| family(name, Kind::Counter, help));
+    std::iter::once(open).chain(counters)
+}
+
+fn messaging(out: &mut [Family], labels: &Labels, t: &Telemetry) {
+    let Some(m) = &t.messaging else {
+        return;
+    };
+    #[allow(clippy::cast_precision_loss)] // sockets open stay far below 2^53
+    let open = Value::Gauge(m.open as f64);
+    push(
+        out,
+        "tokenstorm_messaging_sockets_open",
+        labels.clone(),
+        open,
+    );
+    for (name, event, _) in MESSAGING_COUNTERS {
+        push(out, name, labels.clone(), Value::Counter(m.count(event)));
+    }
 }
 
 fn with(labels: &Labels, more: &[(&'static str, &str)]) -> Labels {
@@ -238,6 +318,7 @@ fn add(out: &mut [Family], labels: &Labels, t: &Telemetry) {
     let wait = seconds_histogram(t.refresh_wait.as_ref()).into();
     push(out, "tokenstorm_refresh_wait_seconds", labels.clone(), wait);
     sessions(out, labels, t);
+    messaging(out, labels, t);
 }
 
 /// Sessions with a life, when the run has them: alive now, and arrivals, departures and refusals.
@@ -295,8 +376,8 @@ fn calls_of(out: &mut [Family], name: &str, labels: &Labels, calls: &Calls) {
 
 /// Series one variant makes in the OpenMetrics text (each histogram bucket, `_sum` and `_count`
 /// counted): the number docs/telemetry.md states. `stages` is 0 without `[[load.stage]]`;
-/// `sessions` when the run has `[sessions]`.
-pub fn series_per_variant(stages: usize, sessions: bool) -> usize {
+/// `sessions` when the run has `[sessions]`, `messaging` when it has `[messaging]` too.
+pub fn series_per_variant(stages: usize, sessions: bool, messaging: bool) -> usize {
     let calls = Endpoint::COUNT * Outcome::COUNT;
     let by_stage = if stages == 0 {
         calls
@@ -310,8 +391,14 @@ pub fn series_per_variant(stages: usize, sessions: bool) -> usize {
     let wait = LATENCY_BOUNDS_S.len() + 3;
     // scheduled, sent, dropped, retries, waiter timeouts; two in-flight gauges.
     let common = by_stage + latency + phases + finished + herd + wait + 5 + 2;
-    // Sessions alive; arrived, departed and refused.
-    common + if sessions { 4 } else { 0 }
+    // Sessions alive; arrived, departed and refused; the sockets open and their counters.
+    let sessions = if sessions { 4 } else { 0 };
+    let messaging = if messaging {
+        1 + MESSAGING_COUNTERS.len()
+    } else {
+        0
+    };
+    common + sessions + messaging
 }
 
 #[cfg(test)]
@@ -321,10 +408,17 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn text_series(stages: Vec<Duration>, sessions: bool) -> usize {
+        text_series_of(stages, sessions, false)
+    }
+
+    fn text_series_of(stages: Vec<Duration>, sessions: bool, messaging: bool) -> usize {
         let start = Instant::now();
         let mut r = Recorder::new(2, start, Duration::from_secs(5)).with_stages(stages);
         if sessions {
             r = r.with_sessions(None);
+        }
+        if messaging {
+            r = r.with_messaging(Duration::from_secs(5));
         }
         r.attempt(
             Endpoint::Contacts,
@@ -349,13 +443,22 @@ mod tests {
 
     #[test]
     fn a_variant_makes_the_series_the_docs_state() {
-        assert_eq!(text_series(Vec::new(), false), series_per_variant(0, false));
-        assert_eq!(series_per_variant(0, false), 184);
+        assert_eq!(
+            text_series(Vec::new(), false),
+            series_per_variant(0, false, false)
+        );
+        assert_eq!(series_per_variant(0, false, false), 184);
         let two = vec![Duration::from_secs(1), Duration::from_secs(2)];
-        assert_eq!(text_series(two, false), series_per_variant(2, false));
-        assert_eq!(series_per_variant(2, false), 184 + 2 * 33);
-        assert_eq!(text_series(Vec::new(), true), series_per_variant(0, true));
-        assert_eq!(series_per_variant(0, true), 188);
+        assert_eq!(text_series(two, false), series_per_variant(2, false, false));
+        assert_eq!(series_per_variant(2, false, false), 184 + 2 * 33);
+        assert_eq!(
+            text_series(Vec::new(), true),
+            series_per_variant(0, true, false)
+        );
+        assert_eq!(series_per_variant(0, true, false), 188);
+        let chat = text_series_of(Vec::new(), true, true);
+        assert_eq!(chat, series_per_variant(0, true, true));
+        assert_eq!(chat, 198);
     }
 
     #[test]
@@ -385,5 +488,47 @@ mod tests {
             f.map(|f| f.series[0].value.clone()),
             Some(Value::Gauge(1.0))
         );
+    }
+
+    #[test]
+    fn messaging_sockets_open_follow_configures_and_ends_and_counters_follow_events() {
+        let start = Instant::now();
+        let r =
+            Recorder::new(2, start, Duration::from_secs(5)).with_messaging(Duration::from_secs(5));
+        let m = r.messaging().unwrap();
+        let ms = Duration::from_millis(1);
+        for _ in 0..3 {
+            m.connect_attempt(ms, false);
+            m.configured(ms, ms, true);
+        }
+        m.unconfigured(ms, true);
+        m.count(Event::Lost);
+        m.connect_attempt(ms, true);
+        let labels = vec![("variant", "a".to_owned())];
+        let fams = families([(&labels, r.telemetry(start))]);
+        let value = |name: &str| {
+            let f = fams.iter().find(|f| f.name == name).expect(name);
+            f.series[0].value.clone()
+        };
+        assert_eq!(
+            value("tokenstorm_messaging_sockets_open"),
+            Value::Gauge(2.0)
+        );
+        assert_eq!(
+            value("tokenstorm_messaging_connect_attempts"),
+            Value::Counter(4)
+        );
+        assert_eq!(value("tokenstorm_messaging_reconnects"), Value::Counter(1));
+        assert_eq!(
+            value("tokenstorm_messaging_sockets_lost"),
+            Value::Counter(1)
+        );
+        // A run without [messaging] makes none of these series.
+        let plain = Recorder::new(2, start, Duration::from_secs(5));
+        let fams = families([(&labels, plain.telemetry(start))]);
+        let f = fams
+            .iter()
+            .find(|f| f.name == "tokenstorm_messaging_sockets_open");
+        assert!(f.is_some_and(|f| f.series.is_empty()));
     }
 }
