@@ -107,6 +107,16 @@ pub async fn connect(config: &ApiConfig, plan: &Plan) -> Result<Api, AppError> {
     // The connection bound is the load's, whichever target the calls go to.
     let mut config = config.clone();
     config.transport.max_api_connections = plan.load.max_connections.map(|n| n as usize);
+    // An authenticated widget logs in with the web-deployments code exchange; the embedded target
+    // speaks both dialects, a real one the profile's.
+    let authenticated = plan
+        .load
+        .messaging
+        .as_ref()
+        .is_some_and(|m| m.auth == crate::profile::messaging::MessagingAuth::Authenticated);
+    if authenticated && config.socket_base.is_some() {
+        config.token.dialect = crate::profile::target::Dialect::WebDeployments;
+    }
     let mut api = Api::new(&config)?;
     if let Some(messaging) = &plan.load.messaging {
         let url = match &config.socket_base {

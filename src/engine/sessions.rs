@@ -180,6 +180,7 @@ impl Shared {
         };
         Some(Widget {
             ctx: &self.ctx,
+            who,
             plan,
             target,
             metrics,

@@ -51,6 +51,8 @@ pub enum Event {
     JwtFetched,
     /// An authenticated session refreshed its JWT over REST after the socket's 401.
     Reauthenticated,
+    /// An authenticated session could not get a JWT over REST (the token endpoint failed).
+    NoJwt,
     Unauthorized,
     Forbidden,
     RateLimited,
@@ -173,15 +175,18 @@ impl MessagingMetrics {
         record(&self.connect, took);
     }
 
-    /// A socket configured at `at`, `took` after its configure went out.
-    pub fn configured(&self, at: Duration, took: Duration, new_session: bool) {
+    /// A socket configured at `at`, `took` after its configure went out; `fresh`: a socket just
+    /// opened (not one configured again after a 401, which stays the one open socket it was).
+    pub fn configured(&self, at: Duration, took: Duration, new_session: bool, fresh: bool) {
         self.count(match new_session {
             true => Event::ConfiguredNew,
             false => Event::ConfiguredResumed,
         });
         record(&self.configure, took);
-        self.open.fetch_add(1, Ordering::Relaxed);
-        self.bucket(at).configured.fetch_add(1, Ordering::Relaxed);
+        if fresh {
+            self.open.fetch_add(1, Ordering::Relaxed);
+            self.bucket(at).configured.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// A configured socket ended at `at`; `lost`: without the widget closing it.
@@ -258,7 +263,12 @@ mod tests {
         let s = Duration::from_secs;
         let m = MessagingMetrics::new(s(1), s(10));
         m.connect_attempt(s(0), false);
-        m.configured(Duration::from_millis(300), Duration::from_millis(5), true);
+        m.configured(
+            Duration::from_millis(300),
+            Duration::from_millis(5),
+            true,
+            true,
+        );
         m.unconfigured(Duration::from_millis(2_500), true);
         m.connect_attempt(Duration::from_millis(2_600), true);
         let snap = m.snapshot();

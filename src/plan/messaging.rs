@@ -1,12 +1,13 @@
 //! `[messaging]` made runnable: the message every widget sends (built once), and the socket's
 //! timings. The socket's URL and TLS come from the target (the app builds them).
 
-use crate::profile::messaging::MessagingSection;
+use crate::profile::messaging::{MessagingAuth, MessagingSection};
 use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct MessagingPlan {
+    pub auth: MessagingAuth,
     /// The socket's URL, absolute (`ws://`, `wss://`) or a path on the embedded target, with
     /// `{deployment_id}` in it.
     pub url: String,
@@ -25,6 +26,7 @@ pub struct MessagingPlan {
 impl MessagingPlan {
     pub fn new(section: &MessagingSection) -> MessagingPlan {
         MessagingPlan {
+            auth: section.auth,
             url: section.url.clone(),
             origin: section.origin.clone(),
             text: "m".repeat(section.text_bytes as usize).into(),

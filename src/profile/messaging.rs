@@ -15,6 +15,11 @@ pub const MAX_ATTRIBUTES_BYTES: u32 = 2_048;
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessagingSection {
+    /// `guest`: the widget makes up its session token; `authenticated`: it configures with the JWT of
+    /// the REST code exchange (the web-deployments dialect; per-session tokens), and on a 401 from
+    /// the socket refreshes it over REST and configures again, up to 3 times.
+    #[serde(default)]
+    pub auth: MessagingAuth,
     /// The socket's URL: `ws://` or `wss://` on a real target (e.g.
     /// `"wss://webmessaging.example.com/v1?deploymentId={deployment_id}"`), or a path on the embedded
     /// one; `{deployment_id}` becomes the org's deployment.
@@ -41,6 +46,16 @@ pub struct MessagingSection {
     /// How long a message, configure or echo waits for its answer before it counts as unanswered.
     #[serde(default = "default_reply_timeout")]
     pub reply_timeout: Span,
+}
+
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum MessagingAuth {
+    #[default]
+    Guest,
+    Authenticated,
 }
 
 fn default_path() -> String {

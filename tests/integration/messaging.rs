@@ -174,3 +174,57 @@ client = { preset = "genesys-messenger", reconnect = { policy = "immediate", att
     assert_eq!((c.gave_up, c.connected, c.configured_new), (30, 0, 0));
     assert!(v.truth.as_ref().unwrap().ok);
 }
+
+/// Authenticated widgets log in with the REST code exchange; their JWTs live 2 s, the sessions 5 s,
+/// so each meets the socket's 401 and refreshes over REST, configures again on the same socket and
+/// sends the refused message again.
+const AUTHENTICATED: &str = r#"
+seed = 6
+duration = "8s"
+[server]
+token_ttl = "2s"
+[load]
+orgs = 2
+sessions = 200
+[sessions]
+arrival = "uniform"
+arrival_rate = "10/s"
+length = { dist = "fixed", value = "5s" }
+think = { dist = "uniform", min = "300ms", max = "600ms" }
+[messaging]
+auth = "authenticated"
+echo_interval = "0s"
+[[variant]]
+name = "widget"
+client = { token_scope = "session", trigger = "reactive" }
+"#;
+
+#[test]
+fn an_authenticated_widget_refreshes_its_jwt_over_rest_on_the_sockets_401_and_resends() {
+    let ran = super::support::run_profile(AUTHENTICATED);
+    let v = &ran.report.variants[0];
+    assert!(v.truth.as_ref().unwrap().ok, "{:?}", v.truth);
+    let c = &messaging(v).counts;
+    let arrived = v.sessions.as_ref().unwrap().arrived;
+    assert_eq!(arrived, 80);
+    // One code exchange per widget, one REST refresh per 401 the socket sent.
+    assert_eq!(v.endpoints.token.outcomes.total(), arrived);
+    assert!(c.reauthenticated > 0, "{c:?}");
+    assert_eq!(v.endpoints.refresh.outcomes.total(), c.reauthenticated);
+    assert_eq!(c.unauthorized, truth(v, "socket_unauthorized"));
+    // A 401 answering `closeSession` as the widget leaves asks for no new JWT.
+    assert!(c.reauthenticated <= c.unauthorized);
+    assert_eq!(
+        c.configured_resumed, c.reauthenticated,
+        "each 401 resumed the session"
+    );
+    assert_eq!(
+        (c.configured_new, c.connected, c.lost),
+        (arrived, arrived, 0)
+    );
+    assert_eq!(
+        c.messages_unanswered, 0,
+        "a refused message goes again after the new JWT"
+    );
+    assert_eq!(c.no_jwt, 0);
+}

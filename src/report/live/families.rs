@@ -499,7 +499,7 @@ mod tests {
         let ms = Duration::from_millis(1);
         for _ in 0..3 {
             m.connect_attempt(ms, false);
-            m.configured(ms, ms, true);
+            m.configured(ms, ms, true, true);
         }
         m.unconfigured(ms, true);
         m.count(Event::Lost);

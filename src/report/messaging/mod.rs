@@ -73,6 +73,10 @@ counts! {
     echoes_sent = EchoSent,
     echoes_answered = EchoAnswered,
     jwts_fetched = JwtFetched,
+    /// Authenticated sessions: JWTs refreshed over REST after a 401 on the socket, and REST
+    /// failures that left a session without one.
+    reauthenticated = Reauthenticated,
+    no_jwt = NoJwt,
     /// Error answers on the socket by code: 401, 403, 400, 4011/4013, and the rest.
     unauthorized = Unauthorized,
     forbidden = Forbidden,

@@ -1,233 +1,15 @@
-//! A messaging widget's life on its WebSocket: open and configure the session, send a message after
-//! each think time (answers matched by tracingId, as the service may answer out of order), ping and
-//! echo to keep the socket healthy, reconnect by the client model's policy when the socket is lost
-//! (resuming the same session), and `closeSession` when the user leaves.
-//!
-//! A message's round trip counts from its intended send time, so time spent reconnecting or waiting
-//! out a 4029 is in it, as a user waiting for the answer sees it.
+//! The conversation on a configured socket: answers matched by tracingId, messages after think
+//! time, resends after a 4029 or a 401, pings and echoes, and what a widget does when the run ends
+//! or the user leaves.
 
-use super::reconnect;
-use super::sessions::Ends;
-use super::Ctx;
-use crate::http::frames::{Action, BadFrame, Frame, Outgoing, Reply};
-use crate::http::socket::{OpenError, Received, Socket, SocketTarget};
-use crate::metrics::messaging::{Event, MessagingMetrics};
-use crate::plan::messaging::MessagingPlan;
-use crate::plan::sessions::Dist;
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
-use std::time::{Duration, Instant};
+use super::*;
 
 /// 4029 answers a message is sent again after, at most (then it counts as unanswered).
 const MAX_RESENDS: u32 = 3;
 
-/// How a widget's chat ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Left {
-    /// The user left when the session's length ran out (or the server ended the session).
-    Departed,
-    /// The run ended first (its time was up, or it was stopped).
-    Cut,
-}
-
-/// One widget: who it is and what it shares with the run.
-pub struct Widget<'a> {
-    pub ctx: &'a Ctx,
-    pub plan: &'a MessagingPlan,
-    pub target: &'a SocketTarget,
-    pub metrics: &'a MessagingMetrics,
-    pub think: &'a Dist,
-    pub deployment: &'a str,
-    pub rng: ChaCha8Rng,
-}
-
-/// The request waiting for its answer, if any: a configure, the message, an echo, a `getJwt`.
-struct Pending {
-    id: u64,
-    kind: Asked,
-    /// When it was meant to go (a message's intended time) or went.
-    since: Instant,
-    deadline: Instant,
-    resends: u32,
-    /// After a 4029: when it goes again.
-    resend_at: Option<Instant>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Asked {
-    Message,
-    Echo,
-    Jwt,
-}
-
-/// Why a conversation on one socket ended.
-enum Ending {
-    Lost,
-    Expired,
-    Leave,
-    Cut,
-}
-
-/// The widget's timers and what it is waiting for, across reconnects.
-struct Chat {
-    token: String,
-    next_id: u64,
-    next_message: Instant,
-    pending: Vec<Pending>,
-    /// When the JWT for REST calls must be fetched again (the SDKs' `exp <= now + 5 s`).
-    jwt_due: Option<Instant>,
-}
-
-impl Widget<'_> {
-    fn elapsed(&self, at: Instant) -> Duration {
-        at.saturating_duration_since(self.ctx.recorder.start())
-    }
-
-    /// The widget from its arrival to its leaving; its first message goes one think time in.
-    pub async fn chat(mut self, arrived: Instant, leave_at: Instant, ends: &mut Ends) -> Left {
-        let mut chat = Chat {
-            token: session_token(&mut self.rng),
-            next_id: 0,
-            next_message: arrived + self.think.draw(&mut self.rng),
-            pending: Vec::new(),
-            jwt_due: self.plan.jwt.then_some(arrived),
-        };
-        let mut lost_at: Option<Instant> = None;
-        loop {
-            let again = lost_at.is_some();
-            let Some(mut socket) = self.connect(&mut chat, again, leave_at, ends).await else {
-                return if ends.over(leave_at) {
-                    Left::Cut
-                } else {
-                    Left::Departed
-                };
-            };
-            if let Some(at) = lost_at.take() {
-                self.metrics.reconnected(at.elapsed());
-            }
-            let ending = self.converse(&mut socket, &mut chat, leave_at, ends).await;
-            let now = Instant::now();
-            self.metrics
-                .unconfigured(self.elapsed(now), matches!(ending, Ending::Lost));
-            match ending {
-                Ending::Lost => {
-                    self.metrics.count(Event::Lost);
-                    self.abandon(&mut chat, now);
-                    lost_at = Some(now);
-                }
-                Ending::Expired => return Left::Departed,
-                Ending::Leave => {
-                    self.close(socket, &mut chat).await;
-                    return Left::Departed;
-                }
-                Ending::Cut => {
-                    // The run ended (or was stopped): the socket gets a close frame, not a reset.
-                    socket.close(Duration::from_millis(500)).await;
-                    return Left::Cut;
-                }
-            }
-        }
-    }
-
-    /// Opens and configures the session's socket, retrying by the model's policy; `None` when the
-    /// attempts are used up, a configure is refused for good, or the session's time ends first.
-    async fn connect(
-        &mut self,
-        chat: &mut Chat,
-        mut again: bool,
-        leave_at: Instant,
-        ends: &mut Ends,
-    ) -> Option<Socket> {
-        let policy = self.ctx.model.reconnect;
-        let mut attempt = u32::from(again);
-        loop {
-            if attempt > 0 {
-                let Some(wait) = reconnect::delay(policy, attempt, &mut self.rng) else {
-                    self.metrics.count(Event::GaveUp);
-                    return None;
-                };
-                let at = Instant::now() + wait;
-                if at >= leave_at || !ends.wait_until(at).await {
-                    return None;
-                }
-            }
-            if ends.over(leave_at) {
-                return None;
-            }
-            match self.open(chat, again).await {
-                Opened::Ready(socket) => return Some(*socket),
-                Opened::Retry => {}
-                Opened::Over => return None,
-            }
-            attempt += 1;
-            again = true;
-        }
-    }
-
-    /// One attempt: the socket, then the configure and its answer. Not cut short by the run's end
-    /// (the connect and reply timeouts bound it), so that what the server answered is counted.
-    async fn open(&mut self, chat: &mut Chat, again: bool) -> Opened {
-        let began = Instant::now();
-        self.metrics.connect_attempt(self.elapsed(began), again);
-        let mut socket = match self.target.open(self.deployment).await {
-            Ok(socket) => socket,
-            Err(e) => {
-                self.metrics.count(refusal(e));
-                return Opened::Retry;
-            }
-        };
-        self.metrics.connected(began.elapsed());
-        let id = chat.id();
-        let configure = Action::ConfigureSession {
-            deployment_id: self.deployment,
-            token: &chat.token,
-            tracing_id: &id.to_string(),
-        };
-        let sent = Instant::now();
-        if !socket.send(configure.to_json()).await {
-            return Opened::Retry;
-        }
-        let deadline = sent + self.plan.reply_timeout;
-        loop {
-            let received = tokio::select! {
-                biased;
-                _ = tokio::time::sleep_until(deadline.into()) => {
-                    self.metrics.count(Event::ConfigureFailed);
-                    return Opened::Retry;
-                }
-                received = socket.receive() => received,
-            };
-            match received {
-                Received::Frame(Frame {
-                    reply: Reply::Session { new_session },
-                    ..
-                }) => {
-                    let now = Instant::now();
-                    self.metrics
-                        .configured(self.elapsed(now), now - sent, new_session);
-                    return Opened::Ready(Box::new(socket));
-                }
-                Received::Frame(Frame {
-                    reply: Reply::Error { code },
-                    ..
-                }) => {
-                    self.metrics.count(error_event(code));
-                    self.metrics.count(Event::ConfigureFailed);
-                    // A deployment that does not exist or a session refused stays so: retrying
-                    // would only repeat the answer.
-                    return Opened::Over;
-                }
-                Received::Frame(_) => {}
-                Received::Bad(bad) => self.metrics.count(bad_event(bad)),
-                Received::Closed(_) => return Opened::Retry,
-            }
-        }
-    }
-}
-
 /// The conversation on one configured socket.
 impl Widget<'_> {
-    async fn converse(
+    pub(super) async fn converse(
         &mut self,
         socket: &mut Socket,
         chat: &mut Chat,
@@ -298,13 +80,23 @@ impl Widget<'_> {
                 Reply::ConnectionClosed => Some(Ending::Lost),
                 Reply::Error { code } => {
                     self.metrics.count(error_event(code));
-                    None
+                    self.reauthenticates(code)
                 }
                 _ => None,
             };
         };
+        let refused = match frame.reply {
+            Reply::Error { code } => self.reauthenticates(code),
+            _ => None,
+        };
         self.answer(chat, index, frame.reply, now);
-        None
+        refused
+    }
+
+    /// An authenticated session meets a 401: its JWT has expired (or was revoked).
+    fn reauthenticates(&self, code: u32) -> Option<Ending> {
+        (code == 401 && self.plan.auth == MessagingAuth::Authenticated)
+            .then_some(Ending::Reauthenticate)
     }
 
     /// The answer to pending request `index`.
@@ -312,6 +104,16 @@ impl Widget<'_> {
         let kind = chat.pending[index].kind;
         if let Reply::RateLimited { .. } = reply {
             self.metrics.count(Event::RateLimited);
+        }
+        if let (Reply::Error { code: 401 }, Asked::Message) = (&reply, kind) {
+            let pending = &mut chat.pending[index];
+            if self.plan.auth == MessagingAuth::Authenticated && pending.resends < MAX_RESENDS {
+                // Sent again once the session is configured with a new JWT.
+                self.metrics.count(Event::Unauthorized);
+                pending.resend_at = Some(now);
+                pending.deadline = now + self.plan.reply_timeout;
+                return;
+            }
         }
         if let (Reply::RateLimited { retry_after }, Asked::Message) = (&reply, kind) {
             let pending = &mut chat.pending[index];
@@ -475,7 +277,7 @@ impl Widget<'_> {
     }
 
     /// The socket was lost: what was waiting for an answer will get none; a `getJwt` goes again.
-    fn abandon(&mut self, chat: &mut Chat, now: Instant) {
+    pub(super) fn abandon(&mut self, chat: &mut Chat, now: Instant) {
         for pending in std::mem::take(&mut chat.pending) {
             self.unanswered(chat, pending.kind, now);
             if pending.kind == Asked::Message {
@@ -485,7 +287,7 @@ impl Widget<'_> {
     }
 
     /// The user leaves: `closeSession`, then the server's `ConnectionClosedEvent` or its close.
-    async fn close(&mut self, mut socket: Socket, chat: &mut Chat) {
+    pub(super) async fn close(&mut self, mut socket: Socket, chat: &mut Chat) {
         let id = chat.id();
         let close = Action::CloseSession {
             token: &chat.token,
@@ -502,7 +304,21 @@ impl Widget<'_> {
                             reply: Reply::ConnectionClosed,
                             ..
                         }) => break,
-                        _ => {}
+                        // A 401 here: the JWT expired since the last frame; the session is left
+                        // to expire on the server.
+                        Received::Frame(Frame {
+                            reply: Reply::Error { code },
+                            ..
+                        }) => {
+                            self.metrics.count(error_event(code));
+                            if code == 401 {
+                                break;
+                            }
+                        }
+                        Received::Frame(frame) => {
+                            let _ = self.handle(Received::Frame(frame), chat);
+                        }
+                        Received::Bad(bad) => self.metrics.count(bad_event(bad)),
                     }
                 }
             })
@@ -510,12 +326,6 @@ impl Widget<'_> {
         }
         socket.close(Duration::from_secs(1)).await;
     }
-}
-
-/// When the next ping and echo go.
-struct Timers {
-    ping: Instant,
-    echo: Option<Instant>,
 }
 
 impl Chat {
@@ -559,67 +369,4 @@ fn jwt_due(exp: i64, now: Instant) -> Instant {
     let unix_now = time::OffsetDateTime::now_utc().unix_timestamp();
     let left = exp.saturating_sub(unix_now).saturating_sub(5);
     now + Duration::from_secs(left.max(1) as u64)
-}
-
-enum Opened {
-    // Boxed: a socket is hundreds of bytes, the other answers none.
-    Ready(Box<Socket>),
-    Retry,
-    Over,
-}
-
-impl Chat {
-    fn id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
-    }
-}
-
-/// What a refused or failed opening counts as.
-fn refusal(e: OpenError) -> Event {
-    match e {
-        OpenError::Refused(403) => Event::RefusedOrigin,
-        OpenError::Refused(429) => Event::RefusedCapacity,
-        OpenError::Refused(503) => Event::RefusedUnavailable,
-        OpenError::Refused(_) => Event::RefusedOther,
-        OpenError::Timeout | OpenError::Connect | OpenError::Handshake => Event::ConnectFailed,
-    }
-}
-
-/// What an error answer (`class: "string"`) counts as.
-fn error_event(code: u32) -> Event {
-    match code {
-        401 => Event::Unauthorized,
-        403 => Event::Forbidden,
-        400 => Event::BadRequest,
-        4011 | 4013 => Event::TooLarge,
-        _ => Event::OtherError,
-    }
-}
-
-fn bad_event(bad: BadFrame) -> Event {
-    match bad {
-        BadFrame::NotJson => Event::BadFrameNotJson,
-        BadFrame::UnknownClass => Event::BadFrameUnknownClass,
-        BadFrame::BadBody => Event::BadFrameBody,
-        BadFrame::Binary => Event::BadFrameBinary,
-        BadFrame::TooLarge => Event::BadFrameTooLarge,
-    }
-}
-
-/// A version-4 UUID from the session's own random stream: the guest session token a widget makes
-/// up, the same on every reconnect.
-fn session_token(rng: &mut ChaCha8Rng) -> String {
-    let mut bytes: [u8; 16] = rng.random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
