@@ -13,6 +13,7 @@ mod integration {
     mod fault_matrix;
     mod fuzz;
     mod gates;
+    mod journeys;
     mod layers;
     mod manifests;
     mod merge;

@@ -9,8 +9,9 @@ use crate::vocabulary::{Endpoint, Outcome, Phase};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub async fn request(ctx: &Arc<Ctx>, who: Who, intended: Instant) {
-    let mut request = Request::new(ctx, who, intended);
+/// Step `step` of the journey (0 when it has one call), intended at `intended`.
+pub async fn request(ctx: &Arc<Ctx>, who: Who, intended: Instant, step: usize) {
+    let mut request = Request::new(ctx, who, intended, step);
     let outcome = loop {
         let token = match request.token().await {
             Ok(token) => token,
@@ -35,6 +36,8 @@ struct Request<'a> {
     /// The token slot it uses: its org's or its own, as the model's scope says.
     slot: usize,
     org: usize,
+    /// Which of the journey's steps it calls.
+    step: usize,
     intended: Instant,
     began: Instant,
     /// How late the pacer released it: part of its latency, never hidden (wrk2's correction).
@@ -64,13 +67,14 @@ struct Attempt {
 }
 
 impl<'a> Request<'a> {
-    fn new(ctx: &'a Arc<Ctx>, who: Who, intended: Instant) -> Request<'a> {
+    fn new(ctx: &'a Arc<Ctx>, who: Who, intended: Instant, step: usize) -> Request<'a> {
         let began = Instant::now();
         Request {
             ctx,
             session: who.session,
             slot: who.slot,
             org: who.org,
+            step,
             intended,
             began,
             lateness: began.saturating_duration_since(intended),
@@ -112,13 +116,14 @@ impl<'a> Request<'a> {
         let org = &self.ctx.orgs[self.org];
         let vars = CallVars {
             org: &org.name,
+            org_index: self.org,
             session: self.session,
             deployment_id: &org.deployment_id,
         };
         // Boxed: the call's future holds the HTTP client's whole exchange (the request, the HTTP/1.1
         // or HTTP/2 state, the timeout's timer), far more than the rest of this request's state; inline,
         // it would set the size of this future, which a runner moves into place for every request.
-        let call = Box::pin(self.ctx.api.contacts(&token.access, vars));
+        let call = Box::pin(self.ctx.api.step(self.step, &token.access, vars));
         let reply = within(self.deadline, call)
             .await
             .unwrap_or_else(|| Reply::failed(Outcome::Timeout));
@@ -144,6 +149,7 @@ impl<'a> Request<'a> {
         let recorder = &self.ctx.recorder;
         let outcome = a.reply.outcome;
         recorder.attempt(Endpoint::Contacts, outcome, a.started, a.ended);
+        recorder.step_attempt(self.step, outcome, a.started, a.ended);
         if a.reply.resent {
             recorder.stale_resend(Endpoint::Contacts);
         }
@@ -161,7 +167,9 @@ impl<'a> Request<'a> {
                 .unauthorized_after_refresh(a.sent_at.saturating_duration_since(token.received_at));
         }
         if let Some(expires_at) = token.expires_at {
-            recorder.lens(signed_ms(a.sent_at, expires_at), outcome);
+            let offset = signed_ms(a.sent_at, expires_at);
+            recorder.lens(offset, outcome);
+            recorder.step_lens(self.step, offset, outcome);
         }
         if let Some(exp) = token.claim_expires_at {
             recorder.claim_lens(signed_ms(a.sent_at, exp), outcome);

@@ -201,11 +201,14 @@ async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
     let mut closing = shared.closing.clone();
     let mut rng: ChaCha8Rng = drawn.rng;
     let mut next = arrived;
+    let mut calls = 0u64;
     while next < leave_at {
         if !wait_until(&shared, &mut closing, next).await {
             return;
         }
-        call(&shared, who, next).await;
+        let step = shared.plan.journey.step(calls, &mut rng);
+        calls += 1;
+        call(&shared, who, next, step).await;
         next = Instant::now() + shared.plan.think.draw(&mut rng);
     }
     if !wait_until(&shared, &mut closing, leave_at).await {
@@ -235,8 +238,8 @@ async fn wait_until(shared: &Shared, closing: &mut watch::Receiver<Closing>, at:
     }
 }
 
-/// One user-level request of the session, released at `intended` unless too much is in flight.
-async fn call(shared: &Shared, who: Who, intended: Instant) {
+/// One user-level request of the session (step `step` of its journey), released at `intended` unless too much is in flight.
+async fn call(shared: &Shared, who: Who, intended: Instant, step: usize) {
     let recorder = &shared.ctx.recorder;
     recorder.scheduled(intended);
     match shared.permits.clone().try_acquire_owned() {
@@ -244,7 +247,7 @@ async fn call(shared: &Shared, who: Who, intended: Instant) {
             recorder.sent(intended, Instant::now());
             // Boxed: a request's future (token work, the HTTP exchange) is kilobytes, and inline it
             // would set the size of every session's task, also the many thinking or waiting to leave.
-            Box::pin(session::request(&shared.ctx, who, intended)).await;
+            Box::pin(session::request(&shared.ctx, who, intended, step)).await;
         }
         Err(_) => recorder.dropped(intended),
     }

@@ -47,6 +47,8 @@ pub enum HttpError {
 pub struct ApiConfig {
     pub token: TokenEndpoint,
     pub call: ApiCall,
+    /// The journey's steps (`[[sessions.step]]`), on `call`'s host; empty: `call` is the only one.
+    pub steps: Vec<ApiCall>,
     pub transport: Transport,
 }
 
@@ -56,6 +58,7 @@ impl ApiConfig {
         ApiConfig {
             token: TokenEndpoint::at(base),
             call: ApiCall::contacts_search(base),
+            steps: Vec::new(),
             transport: Transport::local(request_timeout),
         }
     }
@@ -138,10 +141,8 @@ pub struct Api {
     api_route: Route,
     token_route: Route,
     token: TokenEndpoint,
-    call: ApiCall,
-    /// The API call's URL parsed once, when its template has no variables (the usual case): parsing
-    /// a URL per request is a measurable share of the client's CPU per call.
-    fixed_uri: Option<http::Uri>,
+    /// The API calls by step: `call` alone, or the journey's steps.
+    calls: Vec<call::Prepared>,
 }
 
 fn parse_url(url: &str) -> Result<url::Url, HttpError> {
@@ -170,10 +171,24 @@ impl Api {
         let token_uri = parse_uri(&config.token.url)?;
         let sample = parse_uri(&config.call.url.render(|_| "x".into()))?;
         let other = parse_uri(&config.call.url.render(|_| "y".into()))?;
-        let fixed_uri = match config.call.url.fixed() {
-            Some(url) => Some(parse_uri(&url)?),
-            None => None,
+        let calls = match config.steps.is_empty() {
+            true => std::slice::from_ref(&config.call),
+            false => config.steps.as_slice(),
         };
+        let calls = calls
+            .iter()
+            .map(|call| {
+                let fixed_uri = match call.url.fixed() {
+                    Some(url) => Some(parse_uri(&url)?),
+                    None => None,
+                };
+                parse_uri(&call.url.render(|_| "x".into()))?;
+                Ok(call::Prepared {
+                    call: call.clone(),
+                    fixed_uri,
+                })
+            })
+            .collect::<Result<Vec<_>, HttpError>>()?;
         let t = &config.transport;
         let tls = tls::client_config(t)?;
         let proxy = match t.proxy_from_env {
@@ -188,8 +203,7 @@ impl Api {
             api_route: proxied::route(t.proxy_from_env, &sample, host_varies),
             token_route: proxied::route(t.proxy_from_env, &token_uri, false),
             token: config.token.clone(),
-            call: config.call.clone(),
-            fixed_uri,
+            calls,
         })
     }
 

@@ -62,6 +62,8 @@ pub struct Recorder {
     stage_ends: Vec<Duration>,
     /// Sessions with a life, when the run has them.
     sessions: Option<SessionMetrics>,
+    /// One lens per step of the journey (none for the single-call journey, whose calls are `lens`'s).
+    step_lenses: Vec<ExpiryLens>,
 }
 
 /// A live view for the progress bar.
@@ -100,6 +102,8 @@ pub struct Snapshot {
     pub tenants: tenants::TenantsSnapshot,
     /// Sessions with a life; `None` for the fixed pool.
     pub sessions: Option<SessionsSnapshot>,
+    /// Per step of the journey, its calls placed by their token's expiry (empty for one call).
+    pub step_lenses: Vec<LensSnapshot>,
 }
 
 impl Counters {
@@ -139,6 +143,28 @@ impl Recorder {
             tenants: tenants::Tenants::new(orgs, &[]),
             stage_ends: Vec::new(),
             sessions: None,
+            step_lenses: Vec::new(),
+        }
+    }
+
+    /// Records the API calls of each of the journey's `steps` apart too (0: the single-call journey).
+    pub fn with_steps(mut self, steps: usize) -> Recorder {
+        self.step_lenses = (0..steps).map(|_| ExpiryLens::new()).collect();
+        self
+    }
+
+    /// An API call of the journey's step `step`, also recorded by [`Recorder::attempt`] as contacts.
+    pub fn step_attempt(&self, step: usize, outcome: Outcome, started: Instant, ended: Instant) {
+        if step < self.step_lenses.len() {
+            let latency = ended.saturating_duration_since(started);
+            self.latencies.step(step, outcome, latency);
+        }
+    }
+
+    /// Where a call of step `step` sat relative to its token's expiry.
+    pub fn step_lens(&self, step: usize, offset_ms: i64, outcome: Outcome) {
+        if let Some(lens) = self.step_lenses.get(step) {
+            lens.record(offset_ms, outcome);
         }
     }
 
@@ -420,6 +446,7 @@ impl Recorder {
             contention: self.contention.snapshot(),
             tenants: self.tenants.snapshot(),
             sessions: self.sessions.as_ref().map(SessionMetrics::snapshot),
+            step_lenses: self.step_lenses.iter().map(ExpiryLens::snapshot).collect(),
         }
     }
 }

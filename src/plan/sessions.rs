@@ -104,6 +104,8 @@ pub struct SessionPlan {
     pub owns: Arc<[bool]>,
     /// The most sessions alive at once (`[load] sessions`).
     pub max_active: u32,
+    /// The API calls a session makes, and how it picks the next.
+    pub journey: super::journey::Journey,
     seed: u64,
 }
 
@@ -138,6 +140,7 @@ impl SessionPlan {
             cumulative: cumulative.into(),
             owns: vec![true; orgs].into(),
             max_active,
+            journey: super::journey::Journey::new(section.journey, &section.steps),
             seed,
         }
     }

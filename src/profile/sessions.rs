@@ -2,6 +2,7 @@
 //! rate, are spread over orgs by weight, call the API with think time between calls until their
 //! drawn length ends, then leave. Without this section the load is the fixed pool of `[load] sessions`.
 
+use super::journey::{JourneyOrder, StepSection};
 use super::problems::Problems;
 use super::schema::Profile;
 use super::units::{Rate, Span};
@@ -34,6 +35,13 @@ pub struct SessionsSection {
     /// one weight per org.
     #[serde(default)]
     pub org_weights: OrgWeights,
+    /// How a session picks its next step: `sequence` (in order, then again) or `weighted`.
+    #[serde(default)]
+    pub journey: JourneyOrder,
+    /// The journey's API calls (`[[sessions.step]]`); without them a session makes `[target.api]`'s
+    /// call, reported as `contacts`.
+    #[serde(default, rename = "step")]
+    pub steps: Vec<StepSection>,
 }
 
 #[derive(
@@ -242,6 +250,7 @@ impl SessionsSection {
         if let OrgWeights::Given(weights) = &self.org_weights {
             check_weights(weights, at.orgs, problems);
         }
+        super::journey::validate(&self.steps, self.journey, problems);
         if self.leave == LeaveKind::Revoke && at.http_target {
             problems.push(
                 "sessions.leave",

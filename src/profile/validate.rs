@@ -47,13 +47,21 @@ pub fn validate(profile: &Profile) -> Problems {
     profile
         .server
         .validate_orgs(profile.load.orgs as usize, &mut problems);
-    let stages: Vec<&str> = profile
-        .load
-        .stages
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect();
-    check_thresholds(&profile.thresholds, "thresholds", &stages, &mut problems);
+    let names = Names {
+        stages: profile
+            .load
+            .stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect(),
+        steps: profile
+            .sessions
+            .iter()
+            .flat_map(|s| &s.steps)
+            .map(|s| s.name.as_str())
+            .collect(),
+    };
+    check_thresholds(&profile.thresholds, "thresholds", &names, &mut problems);
     if let Some(http) = profile.target.http() {
         check_http_target(http, profile, &mut problems);
     }
@@ -77,11 +85,17 @@ pub fn validate(profile: &Profile) -> Problems {
         check_thresholds(
             &variant.thresholds,
             &format!("{key}.thresholds"),
-            &stages,
+            &names,
             &mut problems,
         );
     }
     problems
+}
+
+/// What thresholds may be scoped to: the stages' names and the journey's steps'.
+struct Names<'a> {
+    stages: Vec<&'a str>,
+    steps: Vec<&'a str>,
 }
 
 /// `[search]`: its own keys, and what it needs of the load and the target.
@@ -147,11 +161,25 @@ fn check_http_target(http: &HttpTarget, profile: &Profile, problems: &mut Proble
     }
 }
 
-fn check_thresholds(thresholds: &Thresholds, key: &str, stages: &[&str], problems: &mut Problems) {
+fn check_thresholds(thresholds: &Thresholds, key: &str, names: &Names, problems: &mut Problems) {
+    let (stages, steps) = (&names.stages, &names.steps);
     for name in thresholds.keys() {
         let key = format!("{key}.\"{name}\"");
         match name.parse::<GateName>() {
             Err(e) => problems.push(key, e),
+            Ok(GateName {
+                step: Some(step), ..
+            }) if !steps.contains(&step.as_str()) => problems.push(
+                key,
+                if steps.is_empty() {
+                    format!(
+                        "unknown metric `{name}`: `{step}` is no scope a threshold knows, and the profile \
+                         has no [[sessions.step]] of that name"
+                    )
+                } else {
+                    format!("no step named `{step}` (steps: {})", steps.join(", "))
+                },
+            ),
             Ok(GateName {
                 stage: Some(stage), ..
             }) if !stages.contains(&stage.as_str()) => problems.push(

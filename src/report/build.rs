@@ -54,6 +54,7 @@ pub fn variant(
         refresh: refresh(snap, &endpoints),
         requests,
         endpoints,
+        steps: steps(load, snap),
         phases: phases(snap),
         stages: stages(load, snap),
         tenants: tenants(&snap.tenants, &snap.latency.by_tenant, load.top_orgs),
@@ -181,6 +182,35 @@ fn stages(load: &Load, snap: &Snapshot) -> Vec<StageReport> {
                     refresh: endpoint(Endpoint::Refresh),
                     contacts: endpoint(Endpoint::Contacts),
                 },
+            }
+        })
+        .collect()
+}
+
+/// The journey's steps; counts come from the histograms, which record every call once.
+fn steps(load: &Load, snap: &Snapshot) -> Vec<StepReport> {
+    let Some(journey) = load.sessions.as_ref().map(|s| &s.journey) else {
+        return Vec::new();
+    };
+    let none = crate::metrics::latency::ByOutcome::default();
+    let lenses = snap.step_lenses.iter().map(lens);
+    journey
+        .names
+        .iter()
+        .zip(journey.routes.iter())
+        .zip(lenses)
+        .enumerate()
+        .map(|(i, ((name, (method, path)), expiry_lens))| {
+            let rows = snap.latency.by_step.get(i).unwrap_or(&none);
+            let counts = Outcomes(std::array::from_fn(|o| {
+                rows[o].as_ref().map_or(0, |h| h.len())
+            }));
+            StepReport {
+                name: name.clone(),
+                method: method.clone(),
+                path: path.clone(),
+                calls: outcome_report(rows, counts),
+                expiry_lens,
             }
         })
         .collect()

@@ -158,11 +158,17 @@ fn request_rows(v: &VariantReport) -> Vec<(&'static str, String)> {
 
 fn endpoint_rows(v: &VariantReport) -> Vec<Vec<String>> {
     let e = &v.endpoints;
-    let mut endpoints = vec![
-        endpoint_row("contacts", &e.contacts),
-        endpoint_row("token", &e.token),
-        endpoint_row("refresh", &e.refresh),
-    ];
+    let mut endpoints = vec![endpoint_row("contacts", &e.contacts)];
+    // The journey's steps split the contacts row, in the profile's order.
+    for step in &v.steps {
+        let label = format!(
+            "contacts [step={}: {} {}]",
+            step.name, step.method, step.path
+        );
+        endpoints.push(endpoint_row(&label, &step.calls));
+    }
+    endpoints.push(endpoint_row("token", &e.token));
+    endpoints.push(endpoint_row("refresh", &e.refresh));
     // Contacts calls by their token's phase, in the order a token lives through them.
     for phase in crate::vocabulary::Phase::ALL {
         if let Some(calls) = v.phases.get(phase.name()) {

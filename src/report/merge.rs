@@ -219,11 +219,16 @@ fn gates_of(report: &Report, variant: &str) -> Vec<Gate> {
         .iter()
         .filter(|t| t.variant == variant)
         .filter_map(|t| {
-            let GateName { metric, stage } = t.metric.parse().ok()?;
+            let GateName {
+                metric,
+                stage,
+                step,
+            } = t.metric.parse().ok()?;
             Some(Gate {
                 name: t.metric.clone(),
                 metric,
                 stage,
+                step,
                 rule: Rule {
                     condition: t.condition.parse().ok()?,
                     abort_on_fail: false,

@@ -110,6 +110,11 @@ pub struct VariantReport {
     pub stopped_early: bool,
     pub requests: Requests,
     pub endpoints: Endpoints,
+    /// The journey's steps (`[[sessions.step]]`), in the profile's order: the API calls of
+    /// `endpoints.contacts` split by step, each an endpoint of its own. Absent for the single-call
+    /// journey, whose calls are all `contacts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepReport>,
     /// Contacts calls by their token's phase when sent (`fresh`, `first_after_refresh`, `expiring`,
     /// `expired`, `expired_by_claim`); phases with no calls are left out.
     #[serde(default)]
@@ -135,6 +140,18 @@ pub struct VariantReport {
     pub conservation: Conservation,
     /// The embedded target's own counts, when the target was embedded.
     pub truth: Option<Truth>,
+}
+
+/// One step of the journey: its calls, and where they fell against their token's expiry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepReport {
+    pub name: String,
+    pub method: String,
+    /// The path template as the profile wrote it.
+    pub path: String,
+    pub calls: EndpointReport,
+    pub expiry_lens: ExpiryLens,
 }
 
 /// One `[[load.stage]]` of the run and the calls sent during it (by their send time, as phases are).
