@@ -29,6 +29,7 @@ mod integration {
     mod remote_support;
     mod remote_tls;
     mod report_command;
+    mod returning;
     mod schema;
     mod search;
     mod search_targets;

@@ -9,9 +9,13 @@ use crate::vocabulary::{Endpoint, Outcome, Phase};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Step `step` of the journey (0 when it has one call), intended at `intended`.
-pub async fn request(ctx: &Arc<Ctx>, who: Who, intended: Instant, step: usize) {
+/// Step `step` of the journey (0 when it has one call), intended at `intended`; `on_load`: a
+/// returning visitor's first call, with the token it restored.
+pub async fn request(ctx: &Arc<Ctx>, who: Who, intended: Instant, step: usize, on_load: bool) {
     let mut request = Request::new(ctx, who, intended, step);
+    request.on_load = on_load;
+    request.unchecked = on_load && !ctx.model.check_saved_expiry;
+    request.check_restored = on_load && ctx.model.check_saved_expiry;
     let outcome = loop {
         let token = match request.token().await {
             Ok(token) => token,
@@ -38,6 +42,13 @@ struct Request<'a> {
     org: usize,
     /// Which of the journey's steps it calls.
     step: usize,
+    /// A returning visitor's first call, with its restored token.
+    on_load: bool,
+    /// The model sends the restored token as saved, without looking at its expiry first.
+    unchecked: bool,
+    /// The model looks at the restored token's expiry first, and replaces it when it has passed
+    /// (whatever its refresh trigger: a reactive client checks a saved token too).
+    check_restored: bool,
     intended: Instant,
     began: Instant,
     /// How late the pacer released it: part of its latency, never hidden (wrk2's correction).
@@ -75,6 +86,9 @@ impl<'a> Request<'a> {
             slot: who.slot,
             org: who.org,
             step,
+            on_load: false,
+            unchecked: false,
+            check_restored: false,
             intended,
             began,
             lateness: began.saturating_duration_since(intended),
@@ -91,6 +105,22 @@ impl<'a> Request<'a> {
 
     /// A token to call with, from the cache or the client model's refresh.
     async fn token(&mut self) -> Result<Arc<Token>, Outcome> {
+        let restored = || self.ctx.cache.slot(self.slot).lock().token.clone();
+        if std::mem::take(&mut self.unchecked) {
+            if let Some(token) = restored() {
+                return Ok(token);
+            }
+        }
+        if std::mem::take(&mut self.check_restored) {
+            let now = Instant::now();
+            let expired = restored().filter(|t| t.expires_at.is_some_and(|at| now >= at));
+            if let Some(token) = expired {
+                self.need = Need::Rejected {
+                    generation: token.generation,
+                };
+                self.held = Some(token);
+            }
+        }
         let asked = Instant::now();
         let wanted = token_for(
             self.ctx,
@@ -155,6 +185,10 @@ impl<'a> Request<'a> {
         }
         if self.attempts == 1 {
             recorder.first_attempt(outcome);
+            if self.on_load && outcome == Outcome::Unauthorized {
+                recorder
+                    .unauthorized_on_load(a.sent_at.saturating_duration_since(token.received_at));
+            }
         }
         let took = a.ended.saturating_duration_since(a.started);
         recorder.phase(a.phase, outcome, took);

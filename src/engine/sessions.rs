@@ -8,6 +8,7 @@
 //! schedule whatever the target does, and a call finding `max_in_flight` calls running is dropped.
 
 use super::timer::Timer;
+use super::visits::SavedTokens;
 use super::{drain, session, Ctx, Ending, Who};
 use crate::plan::sessions::{Drawn, SessionPlan};
 use crate::plan::Load;
@@ -17,7 +18,7 @@ use crate::vocabulary::Outcome;
 use rand_chacha::ChaCha8Rng;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
@@ -85,6 +86,9 @@ struct Shared {
     closing: watch::Receiver<Closing>,
     /// When the run's time is up.
     end: Instant,
+    /// Tokens left by departed sessions, for returning visitors (per-session tokens only: an org's
+    /// token is shared, no visitor's own).
+    saved: Option<SavedTokens>,
 }
 
 pub(crate) async fn run(
@@ -102,6 +106,8 @@ pub(crate) async fn run(
         permits: Arc::new(Semaphore::new(load.max_in_flight as usize)),
         closing,
         end: start + load.duration,
+        saved: (plan.returning.is_some() && ctx.model.scope == TokenScope::Session)
+            .then(|| SavedTokens::new(ctx.orgs.len())),
     });
     let mut tasks = JoinSet::new();
     let mut ending = admit(&shared, load, &mut tasks, &mut stop).await;
@@ -158,9 +164,32 @@ async fn admit(
             org,
             slot,
         };
-        tasks.spawn(live(shared.clone(), who, intended, drawn));
+        let restored = drawn.returning.is_some_and(|age| restore(shared, who, age));
+        tasks.spawn(live(shared.clone(), who, intended, drawn, restored));
     }
     Ending::Completed
+}
+
+/// A returning visitor of `who.org` takes the saved token closest to `age` into its slot; false when
+/// it arrives as a new visitor, none being saved.
+fn restore(shared: &Shared, who: Who, age: Duration) -> bool {
+    let ctx = &shared.ctx;
+    let now = Instant::now();
+    let token = shared
+        .saved
+        .as_ref()
+        .and_then(|saved| saved.restore(who.org, age, now));
+    let had = token
+        .as_ref()
+        .map(|t| now.saturating_duration_since(t.received_at));
+    ctx.recorder.session_returned(had);
+    let Some(token) = token else {
+        return false;
+    };
+    for herd in ctx.cache.slot(who.slot).lock().install(token) {
+        ctx.recorder.herd(herd);
+    }
+    true
 }
 
 /// Records a session's end and frees its seat when it is dropped, so a session aborted after the
@@ -190,7 +219,7 @@ impl Drop for Alive {
 }
 
 /// One session's life: calls separated by think time until its length ends, then it leaves.
-async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
+async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn, restored: bool) {
     let mut alive = Alive {
         shared: shared.clone(),
         slot: who.slot,
@@ -207,16 +236,26 @@ async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
             return;
         }
         let step = shared.plan.journey.step(calls, &mut rng);
+        // A restored token meets the API first on page load, before any user interaction.
+        let on_load = restored && calls == 0;
         calls += 1;
-        call(&shared, who, next, step).await;
+        call(&shared, who, next, step, on_load).await;
         next = Instant::now() + shared.plan.think.draw(&mut rng);
     }
     if !wait_until(&shared, &mut closing, leave_at).await {
         return;
     }
     alive.end(true);
-    if shared.plan.leave == LeaveKind::Revoke {
-        Box::pin(revoke(&shared.ctx, who)).await;
+    match shared.plan.leave {
+        LeaveKind::Revoke => Box::pin(revoke(&shared.ctx, who)).await,
+        LeaveKind::Drop => {
+            if let Some(saved) = &shared.saved {
+                let token = shared.ctx.cache.slot(who.slot).lock().token.clone();
+                if let Some(token) = token {
+                    saved.save(who.org, token);
+                }
+            }
+        }
     }
 }
 
@@ -239,7 +278,7 @@ async fn wait_until(shared: &Shared, closing: &mut watch::Receiver<Closing>, at:
 }
 
 /// One user-level request of the session (step `step` of its journey), released at `intended` unless too much is in flight.
-async fn call(shared: &Shared, who: Who, intended: Instant, step: usize) {
+async fn call(shared: &Shared, who: Who, intended: Instant, step: usize, on_load: bool) {
     let recorder = &shared.ctx.recorder;
     recorder.scheduled(intended);
     match shared.permits.clone().try_acquire_owned() {
@@ -247,7 +286,7 @@ async fn call(shared: &Shared, who: Who, intended: Instant, step: usize) {
             recorder.sent(intended, Instant::now());
             // Boxed: a request's future (token work, the HTTP exchange) is kilobytes, and inline it
             // would set the size of every session's task, also the many thinking or waiting to leave.
-            Box::pin(session::request(&shared.ctx, who, intended, step)).await;
+            Box::pin(session::request(&shared.ctx, who, intended, step, on_load)).await;
         }
         Err(_) => recorder.dropped(intended),
     }

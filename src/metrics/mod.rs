@@ -199,6 +199,20 @@ impl Recorder {
         }
     }
 
+    /// A returning visitor arrived: it restored a token this old, or found none saved.
+    pub fn session_returned(&self, restored: Option<Duration>) {
+        if let Some(s) = &self.sessions {
+            s.returned(restored);
+        }
+    }
+
+    /// A returning visitor's first call met a 401 with its restored token, this old.
+    pub fn unauthorized_on_load(&self, age: Duration) {
+        if let Some(s) = &self.sessions {
+            s.unauthorized_on_load(age);
+        }
+    }
+
     /// A leaving session's revocation call, and whether the server took it.
     pub fn session_revoked(&self, ok: bool) {
         if let Some(s) = &self.sessions {

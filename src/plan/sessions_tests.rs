@@ -18,6 +18,7 @@ fn section(arrival: ArrivalProcess, length: DistSection, weights: OrgWeights) ->
         org_weights: weights,
         journey: Default::default(),
         steps: Vec::new(),
+        returning: None,
     }
 }
 

@@ -42,6 +42,21 @@ pub struct SessionsSection {
     /// call, reported as `contacts`.
     #[serde(default, rename = "step")]
     pub steps: Vec<StepSection>,
+    /// Returning visitors: a share of the arrivals restore a token an earlier session saved.
+    #[serde(default)]
+    pub returning: Option<ReturningSection>,
+}
+
+/// `[sessions.returning]`: `share = 0.4`, `age = { dist = "uniform", min = "0s", max = "40s" }`.
+/// Sessions that leave with `drop` save their token; a returning visitor restores the saved token of
+/// its org whose age is closest to its drawn age, or arrives as a new visitor when none is saved.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturningSection {
+    /// The share of arriving sessions that are returning visitors, 0 to 1.
+    pub share: f64,
+    /// How old the token a returning visitor wants to restore is (time since it was issued).
+    pub age: DistSection,
 }
 
 #[derive(
@@ -251,6 +266,20 @@ impl SessionsSection {
             check_weights(weights, at.orgs, problems);
         }
         super::journey::validate(&self.steps, self.journey, problems);
+        if let Some(returning) = &self.returning {
+            if !(0.0..=1.0).contains(&returning.share) {
+                problems.push("sessions.returning.share", "must be from 0 to 1");
+            }
+            returning
+                .age
+                .validate("sessions.returning.age", false, problems);
+            if self.leave == LeaveKind::Revoke {
+                problems.push(
+                    "sessions.returning",
+                    "needs leave = \"drop\": sessions that log out (revoke) leave no token to restore",
+                );
+            }
+        }
         if self.leave == LeaveKind::Revoke && at.http_target {
             problems.push(
                 "sessions.leave",

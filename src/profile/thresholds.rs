@@ -68,6 +68,8 @@ pub enum Metric {
     SessionsPeak,
     SessionsMean,
     LittleBroken,
+    /// Returning visitors whose first call met a 401 with their restored token.
+    SessionsUnauthorizedOnLoad,
     /// A statistic of one step of the journey (`open.p99_ms`); its name is the gate's `step`.
     Step(Stat),
     /// A contacts statistic over only the calls sent in one token phase (`contacts[expiring].p99_ms`).
@@ -84,7 +86,7 @@ pub enum Metric {
     },
 }
 
-const NAMED: [(&str, Metric); 23] = [
+const NAMED: [(&str, Metric); 24] = [
     ("requests.scheduled", Metric::Scheduled),
     ("requests.sent", Metric::Sent),
     ("requests.dropped", Metric::Dropped),
@@ -123,6 +125,10 @@ const NAMED: [(&str, Metric); 23] = [
     ("sessions.peak_concurrent", Metric::SessionsPeak),
     ("sessions.mean_concurrent", Metric::SessionsMean),
     ("sessions.little_broken", Metric::LittleBroken),
+    (
+        "sessions.unauthorized_on_load",
+        Metric::SessionsUnauthorizedOnLoad,
+    ),
 ];
 
 const PERCENTILES: [(&str, u16); 5] = [

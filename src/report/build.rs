@@ -397,6 +397,7 @@ fn client_info(m: &ClientModel) -> ClientInfo {
         retries_on_401: m.retries_on_401,
         retries_on_429: m.retries_on_429,
         honor_retry_after: m.honor_retry_after,
+        check_saved_expiry: m.check_saved_expiry,
         refresh_grant: match m.refresh_grant {
             schema::RefreshGrant::RefreshToken => RefreshGrant::RefreshToken,
             schema::RefreshGrant::ClientCredentials => RefreshGrant::ClientCredentials,

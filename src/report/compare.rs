@@ -31,11 +31,12 @@ pub const KEY_METRICS: [&str; 16] = [
 
 /// With sessions with a life on both sides: how the sessions went. Arrivals and concurrency follow
 /// the profile more than the client, so they are shown, not judged (`moved`); refusals are judged.
-const SESSION_ROWS: [(&str, bool); 4] = [
+const SESSION_ROWS: [(&str, bool); 5] = [
     ("sessions.arrived", false),
     ("sessions.refused", true),
     ("sessions.peak_concurrent", false),
     ("sessions.mean_concurrent", false),
+    ("sessions.unauthorized_on_load", true),
 ];
 
 /// Per step of the journey both sides ran: the rows a step is judged by.

@@ -117,6 +117,10 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
         Metric::SessionsRefused => v.sessions.as_ref()?.refused as f64,
         Metric::SessionsPeak => v.sessions.as_ref()?.peak_concurrent as f64,
         Metric::SessionsMean => v.sessions.as_ref()?.mean_concurrent,
+        Metric::SessionsUnauthorizedOnLoad => {
+            let returning = v.sessions.as_ref()?.returning.as_ref();
+            returning.map_or(0.0, |r| r.unauthorized_on_load.count as f64)
+        }
         Metric::LittleBroken => match v.sessions.as_ref()?.little.as_ref()?.holds {
             true => 0.0,
             false => 1.0,

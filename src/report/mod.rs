@@ -16,6 +16,7 @@ pub use crate::metrics::outcomes;
 pub mod pages;
 pub mod plots;
 mod resends;
+pub mod returning;
 pub mod search;
 pub mod sessions;
 pub mod significance;

@@ -188,9 +188,17 @@ pub struct ClientInfo {
     pub retries_on_401: u32,
     pub retries_on_429: u32,
     pub honor_retry_after: bool,
+    /// A returning visitor's first call checks its restored token's expiry (reports before the
+    /// field: true).
+    #[serde(default = "checks")]
+    pub check_saved_expiry: bool,
     pub refresh_grant: RefreshGrant,
     pub partner_credentials: PartnerCredentials,
     pub clock_skew_ms: i64,
+}
+
+fn checks() -> bool {
+    true
 }
 
 // The report's own words for the client model: report.json is read back by later versions
