@@ -26,6 +26,7 @@ mod integration {
     mod remote_http;
     mod remote_profile;
     mod remote_proxy;
+    mod remote_sessions;
     mod remote_support;
     mod remote_tls;
     mod report_command;

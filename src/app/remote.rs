@@ -26,8 +26,8 @@ pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError>
             redirect_uri: http.redirect_uri.clone(),
             jwt_exchange_url: format!("{token_base}{}", p.jwt_exchange),
             jwt_refresh_url: format!("{token_base}{}", p.jwt_refresh),
-            // No revocation path is configurable for a real target yet (`leave = "revoke"` is refused).
-            revoke_url: None,
+            revoke_url: format!("{token_base}{}", p.revoke),
+            jwt_revoke_url: format!("{token_base}{}", p.jwt_revoke),
         },
         transport: Transport {
             request_timeout: plan.load.request_timeout,

@@ -292,8 +292,8 @@ async fn call(shared: &Shared, who: Who, intended: Instant, step: usize, on_load
     }
 }
 
-/// RFC 7009 on leaving: the session's refresh token (which takes its access tokens with it on the
-/// embedded target), else its access token. Org tokens are shared with the org's other sessions, so a
+/// Revocation on leaving: RFC 7009 of the session's refresh token (which takes its access tokens
+/// with it), else its access token; or, in the web-deployments dialect, the JWT's revoke. Org tokens are shared with the org's other sessions, so a
 /// session of an org-token model has nothing of its own to revoke.
 async fn revoke(ctx: &Ctx, who: Who) {
     if ctx.model.scope != TokenScope::Session {
@@ -310,10 +310,9 @@ async fn revoke(ctx: &Ctx, who: Who) {
         client_secret: &org.client_secret,
         deployment_id: &org.deployment_id,
     };
-    let (secret, is_refresh) = match &token.refresh {
-        Some(refresh) => (refresh, true),
-        None => (&token.access, false),
-    };
-    let outcome = ctx.api.revoke(credentials, secret, is_refresh).await;
+    let outcome = ctx
+        .api
+        .revoke(credentials, &token.access, token.refresh.as_ref())
+        .await;
     ctx.recorder.session_revoked(outcome == Outcome::Ok);
 }

@@ -212,16 +212,22 @@ impl Api {
         &self.token.url
     }
 
-    /// RFC 7009 revocation of `token` (a refresh token when `is_refresh`) by `who`'s client: `ok` for
-    /// a 200 (which the server gives for unknown tokens too), else the failure.
-    pub async fn revoke(&self, who: Credentials<'_>, token: &Secret, is_refresh: bool) -> Outcome {
-        let Some(request) = token::revocation(&self.token, &who, token, is_refresh) else {
+    /// Revocation of a session's token by `who`'s client: RFC 7009 of its refresh token (else its
+    /// access token), or the web-messaging revoke of its JWT. `ok` for a 2xx (RFC 7009 answers 200
+    /// for unknown tokens too; the web-messaging revoke 204), else the failure.
+    pub async fn revoke(
+        &self,
+        who: Credentials<'_>,
+        access: &Secret,
+        refresh: Option<&Secret>,
+    ) -> Outcome {
+        let Some(request) = token::revocation(&self.token, &who, access, refresh) else {
             return Outcome::ClientError;
         };
         // Revoking twice is revoking once (RFC 7009 2.2 answers 200 for a token already revoked).
         let call = Call::Token { repeatable: true };
         match self.exchange(request, call).await.result {
-            Ok(response) if response.status == 200 => Outcome::Ok,
+            Ok(response) if (200..300).contains(&response.status) => Outcome::Ok,
             Ok(response) => outcome::classify_token_error(response.status, &response.body),
             Err(outcome) => outcome,
         }

@@ -227,7 +227,6 @@ fn check_sessions(profile: &Profile, sessions: &SessionsSection, problems: &mut 
     let context = Context {
         orgs: load.orgs,
         staged: !load.stages.is_empty(),
-        http_target: profile.target.http().is_some(),
     };
     sessions.validate(&context, problems);
 }
@@ -236,7 +235,6 @@ fn check_sessions(profile: &Profile, sessions: &SessionsSection, problems: &mut 
 pub struct Context {
     pub orgs: u32,
     pub staged: bool,
-    pub http_target: bool,
 }
 
 impl SessionsSection {
@@ -279,12 +277,6 @@ impl SessionsSection {
                     "needs leave = \"drop\": sessions that log out (revoke) leave no token to restore",
                 );
             }
-        }
-        if self.leave == LeaveKind::Revoke && at.http_target {
-            problems.push(
-                "sessions.leave",
-                "\"revoke\" is supported against the embedded target only (a real target's revocation endpoint is not configurable yet)",
-            );
         }
     }
 }

@@ -206,6 +206,9 @@ fn notes(v: &VariantReport) -> Vec<String> {
         notes.push(format!("Sessions: {sessions}."));
         notes.push(format!("Little's law: {little}."));
     }
+    if let Some(r) = v.sessions.as_ref().and_then(|s| s.returning.as_ref()) {
+        notes.push(format!("Returning visitors: {}.", r.line()));
+    }
     if !v.conservation.ok {
         notes.push(
             "MEASUREMENT BUG: the request counts do not add up (see conservation in report.json)."
