@@ -103,6 +103,13 @@ fn a_three_step_journey_counts_each_step_as_the_target_counts_its_route() {
         lens_calls, open,
         "every open call is placed by its token's expiry"
     );
+    let c = tokenstorm::report::compare::compare(v, v, "a", "b", &[], 0.95);
+    let open_p99 = c
+        .rows
+        .iter()
+        .find(|r| r.metric == "open.p99_ms")
+        .expect("a row per step");
+    assert_eq!(open_p99.base, Some(step(v, "open").calls.latency_ms.p99));
     for gate in ["open.p99_ms", "update.ok", "search.error_rate"] {
         let t = ran
             .report

@@ -106,6 +106,38 @@ fn only_the_model_that_does_not_check_meets_401s_on_load_and_the_target_counts_t
     };
     assert_eq!(gate(unchecked), Some(on_load.count as f64));
     assert_eq!(gate(checks), Some(0.0));
+    assert_compare_rows(checks, unchecked, on_load.count);
+}
+
+/// `compare` shows the sessions: the 401s on load judged, arrivals shown (the same sessions).
+fn assert_compare_rows(base: &VariantReport, candidate: &VariantReport, on_load: u64) {
+    use tokenstorm::report::compare::{compare, Change};
+    let c = compare(base, candidate, "checks", "unchecked", &[], 0.95);
+    let row = |m: &str| {
+        c.rows
+            .iter()
+            .find(|r| r.metric == m)
+            .unwrap_or_else(|| panic!("{m}"))
+    };
+    let load = row("sessions.unauthorized_on_load");
+    assert_eq!(
+        (load.base, load.candidate),
+        (Some(0.0), Some(on_load as f64))
+    );
+    assert_eq!(load.verdict, Change::Worse);
+    let arrived = row("sessions.arrived");
+    assert_eq!(
+        arrived.base, arrived.candidate,
+        "the seed gives both the same arrivals"
+    );
+    assert_eq!(arrived.verdict, Change::Same);
+    for m in [
+        "sessions.refused",
+        "sessions.peak_concurrent",
+        "sessions.mean_concurrent",
+    ] {
+        assert!(row(m).base.is_some(), "{m}");
+    }
 }
 
 #[test]
