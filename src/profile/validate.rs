@@ -156,6 +156,22 @@ fn check_http_target(http: &HttpTarget, profile: &Profile, problems: &mut Proble
         }
     }
     http.validate(profile.load.orgs, uses_refresh_token, problems);
+    // A journey's steps draw `{contact_id}` from the same list as `[target.api]`.
+    let steps = profile
+        .sessions
+        .iter()
+        .flat_map(|s| s.steps.iter().enumerate());
+    for (i, step) in steps {
+        let uses = std::iter::once(&step.path)
+            .chain(step.body.as_ref())
+            .any(|t| t.uses(crate::profile::template::Var::ContactId));
+        if uses && http.api.contact_ids.is_empty() {
+            problems.push(
+                format!("sessions.step[{i}].path"),
+                "{contact_id} is used, so list the contact ids to draw from in target.api.contact_ids",
+            );
+        }
+    }
     for (i, org) in http.orgs.iter().enumerate() {
         check_name(&org.name, &format!("target.orgs[{i}].name"), problems);
     }

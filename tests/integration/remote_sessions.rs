@@ -78,3 +78,23 @@ fn sessions_revoke_their_tokens_on_a_real_target_in_both_dialects() {
         rt.block_on(server.stop());
     }
 }
+
+#[test]
+fn a_step_drawing_contact_ids_on_a_real_target_needs_them_listed() {
+    use std::path::Path;
+    use tokenstorm::profile::{parse, ProfileError};
+    let text = profile("https://login.example.test", "rfc6749").replace(
+        "leave = \"revoke\"",
+        "leave = \"revoke\"\n[[sessions.step]]\nname = \"open\"\npath = \"/api/v2/externalcontacts/contacts/{contact_id}\"",
+    );
+    let Err(ProfileError::Invalid { problems, .. }) = parse(&text, Path::new("t.toml")) else {
+        panic!("accepted");
+    };
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "sessions.step[0].path"
+                && p.message.contains("target.api.contact_ids")),
+        "{problems:?}"
+    );
+}
