@@ -13,7 +13,9 @@ use crate::vocabulary::Phase;
 use crate::vocabulary::{Endpoint, Outcome};
 use std::collections::BTreeMap;
 
+mod steps;
 mod tenants;
+use steps::steps;
 use tenants::tenants;
 pub use tenants::{view as tenant_view, worst_unauthorized, WORST_ORGS};
 
@@ -102,7 +104,7 @@ fn timeseries(snap: &Snapshot) -> TimeSeries {
     series
 }
 
-fn lens(l: &LensSnapshot) -> ExpiryLens {
+pub(super) fn lens(l: &LensSnapshot) -> ExpiryLens {
     ExpiryLens {
         bin_width_s: 1.0,
         bins: l
@@ -187,35 +189,6 @@ fn stages(load: &Load, snap: &Snapshot) -> Vec<StageReport> {
         .collect()
 }
 
-/// The journey's steps; counts come from the histograms, which record every call once.
-fn steps(load: &Load, snap: &Snapshot) -> Vec<StepReport> {
-    let Some(journey) = load.sessions.as_ref().map(|s| &s.journey) else {
-        return Vec::new();
-    };
-    let none = crate::metrics::latency::ByOutcome::default();
-    let lenses = snap.step_lenses.iter().map(lens);
-    journey
-        .names
-        .iter()
-        .zip(journey.routes.iter())
-        .zip(lenses)
-        .enumerate()
-        .map(|(i, ((name, (method, path)), expiry_lens))| {
-            let rows = snap.latency.by_step.get(i).unwrap_or(&none);
-            let counts = Outcomes(std::array::from_fn(|o| {
-                rows[o].as_ref().map_or(0, |h| h.len())
-            }));
-            StepReport {
-                name: name.clone(),
-                method: method.clone(),
-                path: path.clone(),
-                calls: outcome_report(rows, counts),
-                expiry_lens,
-            }
-        })
-        .collect()
-}
-
 fn phases(snap: &Snapshot) -> BTreeMap<String, EndpointReport> {
     Phase::ALL
         .iter()
@@ -228,7 +201,7 @@ fn phases(snap: &Snapshot) -> BTreeMap<String, EndpointReport> {
         .collect()
 }
 
-fn outcome_report(
+pub(super) fn outcome_report(
     by_outcome: &[Option<hdrhistogram::Histogram<u64>>; Outcome::COUNT],
     outcomes: Outcomes,
 ) -> EndpointReport {

@@ -3,6 +3,7 @@
 //! then adds what adds and takes maxima of maxima (`merge/variant.rs`, `merge/series.rs`).
 
 mod series;
+mod steps;
 mod variant;
 
 use super::gates::{self, Gate};

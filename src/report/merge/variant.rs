@@ -61,7 +61,7 @@ pub fn merge(name: &str, parts: &[Part<'_>]) -> Result<VariantReport, MergeError
         conservation: conservation(&requests, &endpoints.contacts),
         requests,
         endpoints,
-        steps: steps(name, parts)?,
+        steps: super::steps::merge(name, parts)?,
         phases: phases(name, parts)?,
         stages: stages(name, parts)?,
         tenants: tenants(name, parts)?,
@@ -222,39 +222,6 @@ fn phases(name: &str, parts: &[Part<'_>]) -> Result<BTreeMap<String, EndpointRep
         .collect()
 }
 
-/// Steps line up by index: every shard ran the same profile, so the same journey.
-fn steps(name: &str, parts: &[Part<'_>]) -> Result<Vec<StepReport>, MergeError> {
-    let (first_path, first) = parts[0];
-    for (path, v) in parts {
-        let same = v.steps.len() == first.steps.len()
-            && v.steps
-                .iter()
-                .zip(&first.steps)
-                .all(|(a, b)| a.name == b.name);
-        if !same {
-            return Err(MergeError::Shape {
-                path: path.to_path_buf(),
-                first: first_path.to_path_buf(),
-                what: format!("variant {name}: the journey's steps differ"),
-            });
-        }
-    }
-    first
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, step)| {
-            let reports: Vec<(&Path, &EndpointReport)> =
-                parts.iter().map(|(p, v)| (*p, &v.steps[i].calls)).collect();
-            Ok(StepReport {
-                calls: endpoint_of(name, &format!("steps.{}", step.name), &reports)?,
-                expiry_lens: lens(parts.iter().map(|(_, v)| &v.steps[i].expiry_lens)),
-                ..step.clone()
-            })
-        })
-        .collect()
-}
-
 /// Stages line up by index: every shard ran the same profile, so the same stages.
 fn stages(name: &str, parts: &[Part<'_>]) -> Result<Vec<StageReport>, MergeError> {
     let (first_path, first) = parts[0];
@@ -296,7 +263,7 @@ fn stages(name: &str, parts: &[Part<'_>]) -> Result<Vec<StageReport>, MergeError
         .collect()
 }
 
-fn endpoint_of(
+pub(super) fn endpoint_of(
     name: &str,
     label: &str,
     parts: &[(&Path, &EndpointReport)],
@@ -343,7 +310,7 @@ fn claim_lens(parts: &[Part<'_>]) -> Option<ExpiryLens> {
 }
 
 /// Lenses added bin by bin; `lenses` holds at least one.
-fn lens<'a>(lenses: impl Iterator<Item = &'a ExpiryLens> + Clone) -> ExpiryLens {
+pub(super) fn lens<'a>(lenses: impl Iterator<Item = &'a ExpiryLens> + Clone) -> ExpiryLens {
     let mut bins: BTreeMap<i64, LensBin> = BTreeMap::new();
     let mut bin_width_s = 1.0;
     for l in lenses.clone() {
