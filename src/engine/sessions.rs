@@ -107,7 +107,7 @@ pub(crate) async fn run(
         closing,
         end: start + load.duration,
         saved: (plan.returning.is_some() && ctx.model.scope == TokenScope::Session)
-            .then(|| SavedTokens::new(ctx.orgs.len())),
+            .then(|| SavedTokens::new(ctx.orgs.len(), plan.max_active as usize)),
     });
     let mut tasks = JoinSet::new();
     let mut ending = admit(&shared, load, &mut tasks, &mut stop).await;

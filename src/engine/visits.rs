@@ -8,18 +8,22 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Tokens kept per org at most; beyond it the oldest saved one is forgotten (a browser's storage
-/// is overwritten by the next visit).
-const PER_ORG: usize = 4096;
+/// Tokens kept per org at least, however many orgs share the sessions.
+const MIN_PER_ORG: usize = 16;
 
 pub struct SavedTokens {
     per_org: Box<[Mutex<VecDeque<Arc<Token>>>]>,
+    /// Beyond this many an org forgets its oldest saved token (a browser's storage is overwritten by
+    /// the next visit), so memory follows the sessions alive, not the sessions over the run.
+    cap: usize,
 }
 
 impl SavedTokens {
-    pub fn new(orgs: usize) -> SavedTokens {
+    /// A store for `orgs` orgs holding about as many tokens as `alive` sessions, in all.
+    pub fn new(orgs: usize, alive: usize) -> SavedTokens {
         SavedTokens {
             per_org: (0..orgs).map(|_| Mutex::new(VecDeque::new())).collect(),
+            cap: (alive / orgs.max(1)).max(MIN_PER_ORG),
         }
     }
 
@@ -31,7 +35,7 @@ impl SavedTokens {
     /// A leaving session of `org` saves its token.
     pub fn save(&self, org: usize, token: Arc<Token>) {
         if let Some(mut saved) = self.org(org) {
-            if saved.len() == PER_ORG {
+            if saved.len() >= self.cap {
                 saved.pop_front();
             }
             saved.push_back(token);
@@ -73,7 +77,7 @@ mod tests {
     #[test]
     fn the_closest_age_is_restored_once() {
         let now = Instant::now() + Duration::from_secs(100);
-        let saved = SavedTokens::new(2);
+        let saved = SavedTokens::new(2, 0);
         for age in [10, 40, 70] {
             saved.save(0, token(now - Duration::from_secs(age)));
         }
@@ -92,5 +96,10 @@ mod tests {
             None,
             "orgs keep their own"
         );
+        // Sessions save as they leave, the oldest token first; past 16 the oldest are forgotten.
+        for age in (0..20).rev() {
+            saved.save(1, token(now - Duration::from_secs(age)));
+        }
+        assert_eq!(age(saved.restore(1, s(100), now)), Some(15));
     }
 }
