@@ -13,6 +13,7 @@ mod integration {
     mod fault_matrix;
     mod fuzz;
     mod gates;
+    mod journeys;
     mod layers;
     mod manifests;
     mod merge;
@@ -28,9 +29,11 @@ mod integration {
     mod remote_http;
     mod remote_profile;
     mod remote_proxy;
+    mod remote_sessions;
     mod remote_support;
     mod remote_tls;
     mod report_command;
+    mod returning;
     mod schema;
     mod search;
     mod search_export;

@@ -123,6 +123,7 @@ async fn probe(plan: &Plan, api: &Api) -> Vec<OrgFinding> {
             Some(issued) => {
                 let vars = CallVars {
                     org: &org.name,
+                    org_index: org.index,
                     session,
                     deployment_id: &org.deployment_id,
                 };

@@ -12,7 +12,10 @@ pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError>
     let token_base = http.token_base.trim_end_matches('/');
     let p = &http.paths;
     let (ca_pem, identity_pem) = tls_files(plan, http)?;
+    let call = api_call(http)?;
     Ok(ApiConfig {
+        steps: super::target::journey(plan, &call, &http.api_base)?,
+        call,
         token: TokenEndpoint {
             url: format!("{token_base}{}", p.token),
             dialect: http.dialect,
@@ -23,10 +26,9 @@ pub fn api_config(plan: &Plan, http: &HttpTarget) -> Result<ApiConfig, AppError>
             redirect_uri: http.redirect_uri.clone(),
             jwt_exchange_url: format!("{token_base}{}", p.jwt_exchange),
             jwt_refresh_url: format!("{token_base}{}", p.jwt_refresh),
-            // No revocation path is configurable for a real target yet (`leave = "revoke"` is refused).
-            revoke_url: None,
+            revoke_url: format!("{token_base}{}", p.revoke),
+            jwt_revoke_url: format!("{token_base}{}", p.jwt_revoke),
         },
-        call: api_call(http)?,
         transport: Transport {
             request_timeout: plan.load.request_timeout,
             connect_timeout: http.http.connect_timeout.0,
@@ -99,6 +101,7 @@ fn api_call(http: &HttpTarget) -> Result<ApiCall, AppError> {
         headers,
         body: http.api.body.clone(),
         contact_ids: http.api.contact_ids.clone().into(),
+        contact_ids_by_org: Vec::new().into(),
     })
 }
 

@@ -134,6 +134,13 @@ fn judged_gates(plan: &Plan, variant: &str) -> Result<Vec<Gate>, AppError> {
             scoped.name
         )));
     }
+    if let Some(scoped) = all.iter().find(|g| g.step.is_some()) {
+        return Err(AppError::Usage(format!(
+            "threshold `{}`: a search judges each step's window by its endpoints; a gate on one of \
+             the journey's steps does not apply (gate `contacts.*`, which counts every step's calls)",
+            scoped.name
+        )));
+    }
     let mut judged: Vec<Gate> = all
         .into_iter()
         .map(|g| match g.metric {
@@ -160,6 +167,7 @@ fn nothing_left_unfinished() -> Gate {
         name: "requests.unfinished".into(),
         metric: crate::profile::thresholds::Metric::Unfinished,
         stage: None,
+        step: None,
         rule: Rule {
             condition: Condition {
                 op: Op::Eq,

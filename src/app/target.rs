@@ -2,7 +2,7 @@
 //! HTTP(S), or a `tokenstorm serve` already running (`run --target-url`).
 
 use super::AppError;
-use crate::http::ApiConfig;
+use crate::http::{ApiCall, ApiConfig};
 use crate::plan::Plan;
 use crate::profile::schema::TargetSection;
 
@@ -17,7 +17,7 @@ pub struct Running {
 impl Running {
     pub async fn start(plan: &Plan) -> Result<Running, AppError> {
         if let Some(url) = &plan.target_url {
-            return Ok(served(url, plan));
+            return served(url, plan);
         }
         match &plan.profile.target {
             TargetSection::Embedded => start_embedded(plan).await,
@@ -47,15 +47,53 @@ impl Running {
     }
 }
 
+/// The journey's steps as calls on `base`, sharing `call`'s headers and contact ids.
+pub(super) fn journey(plan: &Plan, call: &ApiCall, base: &str) -> Result<Vec<ApiCall>, AppError> {
+    let Some(sessions) = &plan.profile.sessions else {
+        return Ok(Vec::new());
+    };
+    let base = base.trim_end_matches('/');
+    sessions
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let method = http::Method::from_bytes(step.method.as_bytes()).map_err(|_| {
+                AppError::Usage(format!("sessions.step[{i}].method: `{}`", step.method))
+            })?;
+            Ok(call.step(method, step.path.prefixed(base), step.body.clone()))
+        })
+        .collect()
+}
+
+/// The embedded target's API at `base`, with the journey's steps; `{contact_id}` draws from the
+/// ids of each org's first page of contacts, as a widget opens one it has just listed.
+fn embedded_api(plan: &Plan, base: &str) -> Result<ApiConfig, AppError> {
+    let mut api = ApiConfig::embedded(base, plan.load.request_timeout);
+    #[cfg(feature = "simulator")]
+    {
+        let listed = plan.profile.server.contacts_per_org.min(25);
+        api.call.contact_ids_by_org = (0..plan.orgs.len())
+            .map(|org| {
+                (0..u64::from(listed))
+                    .map(|serial| crate::simulator::contact_id(org, serial))
+                    .collect()
+            })
+            .collect();
+    }
+    api.steps = journey(plan, &api.call, base)?;
+    Ok(api)
+}
+
 /// A `tokenstorm serve` running at `url` (embedded dialect); it is not ours to stop.
-fn served(url: &str, plan: &Plan) -> Running {
+fn served(url: &str, plan: &Plan) -> Result<Running, AppError> {
     let base = url.trim_end_matches('/');
-    Running {
+    Ok(Running {
         label: base.to_owned(),
-        api: ApiConfig::embedded(base, plan.load.request_timeout),
+        api: embedded_api(plan, base)?,
         #[cfg(feature = "simulator")]
         server: None,
-    }
+    })
 }
 
 #[cfg(feature = "simulator")]
@@ -68,7 +106,7 @@ async fn start_embedded(plan: &Plan) -> Result<Running, AppError> {
     let base = format!("http://{}", server.addr());
     Ok(Running {
         label: "embedded".into(),
-        api: ApiConfig::embedded(&base, plan.load.request_timeout),
+        api: embedded_api(plan, &base)?,
         server: Some(server),
     })
 }

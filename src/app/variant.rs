@@ -101,7 +101,9 @@ fn recorder(plan: &Plan, start: Instant) -> Recorder {
         .with_top_orgs(&plan.top_orgs)
         .with_stages(load.stages.iter().map(|s| s.end).collect());
     let recorder = match &load.sessions {
-        Some(_) => recorder.with_sessions(load.steady_window()),
+        Some(sessions) => recorder
+            .with_sessions(load.steady_window())
+            .with_steps(sessions.journey.len()),
         None => recorder,
     };
     match &load.messaging {

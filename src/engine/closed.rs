@@ -109,7 +109,7 @@ impl Worker {
             self.counters.released.fetch_add(1, Ordering::Relaxed);
             self.ctx.recorder.scheduled(intended);
             self.ctx.recorder.sent(intended, Instant::now());
-            session::request(&self.ctx, self.ctx.who(session), intended).await;
+            session::request(&self.ctx, self.ctx.who(session), intended, 0, false).await;
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod session;
 mod sessions;
 mod timer;
 pub mod tokens;
+mod visits;
 
 use crate::http::Api;
 use crate::metrics::Recorder;

@@ -76,7 +76,7 @@ async fn runner(
         let Some((session, intended, permit)) = job else {
             return;
         };
-        session::request(&ctx, ctx.who(session), intended).await;
+        session::request(&ctx, ctx.who(session), intended, 0, false).await;
         drop(permit);
         spare.fetch_add(1, Ordering::AcqRel);
     }

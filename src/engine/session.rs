@@ -9,8 +9,13 @@ use crate::vocabulary::{Endpoint, Outcome, Phase};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub async fn request(ctx: &Arc<Ctx>, who: Who, intended: Instant) {
-    let mut request = Request::new(ctx, who, intended);
+/// Step `step` of the journey (0 when it has one call), intended at `intended`; `on_load`: a
+/// returning visitor's first call, with the token it restored.
+pub async fn request(ctx: &Arc<Ctx>, who: Who, intended: Instant, step: usize, on_load: bool) {
+    let mut request = Request::new(ctx, who, intended, step);
+    request.on_load = on_load;
+    request.unchecked = on_load && !ctx.model.check_saved_expiry;
+    request.check_restored = on_load && ctx.model.check_saved_expiry;
     let outcome = loop {
         let token = match request.token().await {
             Ok(token) => token,
@@ -35,6 +40,15 @@ struct Request<'a> {
     /// The token slot it uses: its org's or its own, as the model's scope says.
     slot: usize,
     org: usize,
+    /// Which of the journey's steps it calls.
+    step: usize,
+    /// A returning visitor's first call, with its restored token.
+    on_load: bool,
+    /// The model sends the restored token as saved, without looking at its expiry first.
+    unchecked: bool,
+    /// The model looks at the restored token's expiry first, and replaces it when it has passed
+    /// (whatever its refresh trigger: a reactive client checks a saved token too).
+    check_restored: bool,
     intended: Instant,
     began: Instant,
     /// How late the pacer released it: part of its latency, never hidden (wrk2's correction).
@@ -64,13 +78,17 @@ struct Attempt {
 }
 
 impl<'a> Request<'a> {
-    fn new(ctx: &'a Arc<Ctx>, who: Who, intended: Instant) -> Request<'a> {
+    fn new(ctx: &'a Arc<Ctx>, who: Who, intended: Instant, step: usize) -> Request<'a> {
         let began = Instant::now();
         Request {
             ctx,
             session: who.session,
             slot: who.slot,
             org: who.org,
+            step,
+            on_load: false,
+            unchecked: false,
+            check_restored: false,
             intended,
             began,
             lateness: began.saturating_duration_since(intended),
@@ -87,6 +105,22 @@ impl<'a> Request<'a> {
 
     /// A token to call with, from the cache or the client model's refresh.
     async fn token(&mut self) -> Result<Arc<Token>, Outcome> {
+        let restored = || self.ctx.cache.slot(self.slot).lock().token.clone();
+        if std::mem::take(&mut self.unchecked) {
+            if let Some(token) = restored() {
+                return Ok(token);
+            }
+        }
+        if std::mem::take(&mut self.check_restored) {
+            let now = Instant::now();
+            let expired = restored().filter(|t| t.expires_at.is_some_and(|at| now >= at));
+            if let Some(token) = expired {
+                self.need = Need::Rejected {
+                    generation: token.generation,
+                };
+                self.held = Some(token);
+            }
+        }
         let asked = Instant::now();
         let wanted = token_for(
             self.ctx,
@@ -112,13 +146,14 @@ impl<'a> Request<'a> {
         let org = &self.ctx.orgs[self.org];
         let vars = CallVars {
             org: &org.name,
+            org_index: self.org,
             session: self.session,
             deployment_id: &org.deployment_id,
         };
         // Boxed: the call's future holds the HTTP client's whole exchange (the request, the HTTP/1.1
         // or HTTP/2 state, the timeout's timer), far more than the rest of this request's state; inline,
         // it would set the size of this future, which a runner moves into place for every request.
-        let call = Box::pin(self.ctx.api.contacts(&token.access, vars));
+        let call = Box::pin(self.ctx.api.step(self.step, &token.access, vars));
         let reply = within(self.deadline, call)
             .await
             .unwrap_or_else(|| Reply::failed(Outcome::Timeout));
@@ -144,11 +179,16 @@ impl<'a> Request<'a> {
         let recorder = &self.ctx.recorder;
         let outcome = a.reply.outcome;
         recorder.attempt(Endpoint::Contacts, outcome, a.started, a.ended);
+        recorder.step_attempt(self.step, outcome, a.started, a.ended);
         if a.reply.resent {
             recorder.stale_resend(Endpoint::Contacts);
         }
         if self.attempts == 1 {
             recorder.first_attempt(outcome);
+            if self.on_load && outcome == Outcome::Unauthorized {
+                recorder
+                    .unauthorized_on_load(a.sent_at.saturating_duration_since(token.received_at));
+            }
         }
         let took = a.ended.saturating_duration_since(a.started);
         recorder.phase(a.phase, outcome, took);
@@ -161,7 +201,9 @@ impl<'a> Request<'a> {
                 .unauthorized_after_refresh(a.sent_at.saturating_duration_since(token.received_at));
         }
         if let Some(expires_at) = token.expires_at {
-            recorder.lens(signed_ms(a.sent_at, expires_at), outcome);
+            let offset = signed_ms(a.sent_at, expires_at);
+            recorder.lens(offset, outcome);
+            recorder.step_lens(self.step, offset, outcome);
         }
         if let Some(exp) = token.claim_expires_at {
             recorder.claim_lens(signed_ms(a.sent_at, exp), outcome);

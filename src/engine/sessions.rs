@@ -9,6 +9,7 @@
 
 use super::messaging::{Left, Widget};
 use super::timer::Timer;
+use super::visits::SavedTokens;
 use super::{drain, session, Ctx, Ending, Who};
 use crate::plan::messaging::MessagingPlan;
 use crate::plan::sessions::{Drawn, SessionPlan};
@@ -19,7 +20,7 @@ use crate::vocabulary::Outcome;
 use rand_chacha::ChaCha8Rng;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
@@ -89,6 +90,9 @@ struct Shared {
     end: Instant,
     /// With `[messaging]`: each session is a widget on a WebSocket.
     messaging: Option<Arc<MessagingPlan>>,
+    /// Tokens left by departed sessions, for returning visitors (per-session tokens only: an org's
+    /// token is shared, no visitor's own).
+    saved: Option<SavedTokens>,
 }
 
 pub(crate) async fn run(
@@ -107,6 +111,8 @@ pub(crate) async fn run(
         closing,
         end: start + load.duration,
         messaging: load.messaging.clone(),
+        saved: (plan.returning.is_some() && ctx.model.scope == TokenScope::Session)
+            .then(|| SavedTokens::new(ctx.orgs.len(), plan.max_active as usize)),
     });
     let mut tasks = JoinSet::new();
     let mut ending = admit(&shared, load, &mut tasks, &mut stop).await;
@@ -163,7 +169,8 @@ async fn admit(
             org,
             slot,
         };
-        tasks.spawn(live(shared.clone(), who, intended, drawn));
+        let restored = drawn.returning.is_some_and(|age| restore(shared, who, age));
+        tasks.spawn(live(shared.clone(), who, intended, drawn, restored));
     }
     Ending::Completed
 }
@@ -189,6 +196,28 @@ impl Shared {
             rng,
         })
     }
+}
+
+/// A returning visitor of `who.org` takes the saved token closest to `age` into its slot; false when
+/// it arrives as a new visitor, none being saved.
+fn restore(shared: &Shared, who: Who, age: Duration) -> bool {
+    let ctx = &shared.ctx;
+    let now = Instant::now();
+    let token = shared
+        .saved
+        .as_ref()
+        .and_then(|saved| saved.restore(who.org, age, now));
+    let had = token
+        .as_ref()
+        .map(|t| now.saturating_duration_since(t.received_at));
+    ctx.recorder.session_returned(had);
+    let Some(token) = token else {
+        return false;
+    };
+    for herd in ctx.cache.slot(who.slot).lock().install(token) {
+        ctx.recorder.herd(herd);
+    }
+    true
 }
 
 /// Records a session's end and frees its seat when it is dropped, so a session aborted after the
@@ -218,7 +247,7 @@ impl Drop for Alive {
 }
 
 /// One session's life: calls separated by think time until its length ends, then it leaves.
-async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
+async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn, restored: bool) {
     let mut alive = Alive {
         shared: shared.clone(),
         slot: who.slot,
@@ -238,19 +267,32 @@ async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn) {
         return;
     }
     let mut next = arrived;
+    let mut calls = 0u64;
     while next < leave_at {
         if !ends.wait_until(next).await {
             return;
         }
-        call(&shared, who, next).await;
+        let step = shared.plan.journey.step(calls, &mut rng);
+        // A restored token meets the API first on page load, before any user interaction.
+        let on_load = restored && calls == 0;
+        calls += 1;
+        call(&shared, who, next, step, on_load).await;
         next = Instant::now() + shared.plan.think.draw(&mut rng);
     }
     if !ends.wait_until(leave_at).await {
         return;
     }
     alive.end(true);
-    if shared.plan.leave == LeaveKind::Revoke {
-        Box::pin(revoke(&shared.ctx, who)).await;
+    match shared.plan.leave {
+        LeaveKind::Revoke => Box::pin(revoke(&shared.ctx, who)).await,
+        LeaveKind::Drop => {
+            if let Some(saved) = &shared.saved {
+                let token = shared.ctx.cache.slot(who.slot).lock().token.clone();
+                if let Some(token) = token {
+                    saved.save(who.org, token);
+                }
+            }
+        }
     }
 }
 
@@ -289,8 +331,8 @@ impl Ends {
     }
 }
 
-/// One user-level request of the session, released at `intended` unless too much is in flight.
-async fn call(shared: &Shared, who: Who, intended: Instant) {
+/// One user-level request of the session (step `step` of its journey), released at `intended` unless too much is in flight.
+async fn call(shared: &Shared, who: Who, intended: Instant, step: usize, on_load: bool) {
     let recorder = &shared.ctx.recorder;
     recorder.scheduled(intended);
     match shared.permits.clone().try_acquire_owned() {
@@ -298,14 +340,14 @@ async fn call(shared: &Shared, who: Who, intended: Instant) {
             recorder.sent(intended, Instant::now());
             // Boxed: a request's future (token work, the HTTP exchange) is kilobytes, and inline it
             // would set the size of every session's task, also the many thinking or waiting to leave.
-            Box::pin(session::request(&shared.ctx, who, intended)).await;
+            Box::pin(session::request(&shared.ctx, who, intended, step, on_load)).await;
         }
         Err(_) => recorder.dropped(intended),
     }
 }
 
-/// RFC 7009 on leaving: the session's refresh token (which takes its access tokens with it on the
-/// embedded target), else its access token. Org tokens are shared with the org's other sessions, so a
+/// Revocation on leaving: RFC 7009 of the session's refresh token (which takes its access tokens
+/// with it), else its access token; or, in the web-deployments dialect, the JWT's revoke. Org tokens are shared with the org's other sessions, so a
 /// session of an org-token model has nothing of its own to revoke.
 async fn revoke(ctx: &Ctx, who: Who) {
     if ctx.model.scope != TokenScope::Session {
@@ -322,10 +364,9 @@ async fn revoke(ctx: &Ctx, who: Who) {
         client_secret: &org.client_secret,
         deployment_id: &org.deployment_id,
     };
-    let (secret, is_refresh) = match &token.refresh {
-        Some(refresh) => (refresh, true),
-        None => (&token.access, false),
-    };
-    let outcome = ctx.api.revoke(credentials, secret, is_refresh).await;
+    let outcome = ctx
+        .api
+        .revoke(credentials, &token.access, token.refresh.as_ref())
+        .await;
     ctx.recorder.session_revoked(outcome == Outcome::Ok);
 }

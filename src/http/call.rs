@@ -31,6 +31,9 @@ pub struct ApiCall {
     pub body: Option<Template>,
     /// What `{contact_id}` draws from.
     pub contact_ids: Arc<[String]>,
+    /// Per org (by index), what `{contact_id}` draws from instead, when not empty: the embedded
+    /// target's contacts belong to one org each.
+    pub contact_ids_by_org: Arc<[Vec<String>]>,
 }
 
 impl ApiCall {
@@ -43,14 +46,35 @@ impl ApiCall {
             headers: Vec::new(),
             body: None,
             contact_ids: Arc::from(Vec::new()),
+            contact_ids_by_org: Arc::from(Vec::new()),
         }
     }
+
+    /// The same call's headers and ids, with another method, URL and body: a step of the journey.
+    pub fn step(&self, method: http::Method, url: Template, body: Option<Template>) -> ApiCall {
+        ApiCall {
+            method,
+            url,
+            body,
+            ..self.clone()
+        }
+    }
+}
+
+/// An API call ready to send: its URL parsed once when its template has no variables (the usual
+/// case), since parsing a URL per request is a measurable share of the client's CPU per call.
+#[derive(Debug, Clone)]
+pub(super) struct Prepared {
+    pub call: ApiCall,
+    pub fixed_uri: Option<http::Uri>,
 }
 
 /// What an API call's templates may refer to.
 #[derive(Debug, Clone, Copy)]
 pub struct CallVars<'a> {
     pub org: &'a str,
+    /// The org's index in the run, for ids that belong to one org.
+    pub org_index: usize,
     pub session: u32,
     pub deployment_id: &'a str,
 }
@@ -71,15 +95,27 @@ pub fn random_id() -> String {
 }
 
 impl Api {
-    /// One API call with a bearer token (RFC 6750).
+    /// The API call with a bearer token (RFC 6750): the first of the journey's steps.
     pub async fn contacts(&self, access_token: &Secret, vars: CallVars<'_>) -> Reply<()> {
+        self.step(0, access_token, vars).await
+    }
+
+    /// Step `step` of the journey (0 when there is one call) with a bearer token (RFC 6750).
+    pub async fn step(&self, step: usize, access_token: &Secret, vars: CallVars<'_>) -> Reply<()> {
+        let Some(prepared) = self.calls.get(step) else {
+            return Reply::failed(Outcome::ClientError);
+        };
+        let call = &prepared.call;
         let value = |var: Var| match var {
             Var::Org => vars.org.to_owned(),
             Var::Session => vars.session.to_string(),
             Var::DeploymentId => vars.deployment_id.to_owned(),
             Var::RandomId => random_id(),
             Var::ContactId => {
-                let ids = &self.call.contact_ids;
+                let ids = match call.contact_ids_by_org.get(vars.org_index) {
+                    Some(own) if !own.is_empty() => own.as_slice(),
+                    _ => &call.contact_ids,
+                };
                 match ids.len() {
                     0 => String::new(),
                     n => ids[rand::rng().random_range(0..n)].clone(),
@@ -88,9 +124,9 @@ impl Api {
         };
         let encoded =
             |var: Var| percent_encoding::utf8_percent_encode(&value(var), URL_VALUE).to_string();
-        let uri = match &self.fixed_uri {
+        let uri = match &prepared.fixed_uri {
             Some(uri) => uri.clone(),
-            None => match http::Uri::try_from(self.call.url.render(encoded)) {
+            None => match http::Uri::try_from(call.url.render(encoded)) {
                 Ok(uri) => uri,
                 Err(_) => return Reply::failed(Outcome::ClientError),
             },
@@ -105,24 +141,24 @@ impl Api {
             return Reply::failed(Outcome::ClientError);
         };
         bearer.set_sensitive(true);
-        let body = match &self.call.body {
+        let body = match &call.body {
             Some(body) => Bytes::from(body.render(value)),
             None => Bytes::new(),
         };
         let mut request = http::Request::new(body);
-        *request.method_mut() = self.call.method.clone();
+        *request.method_mut() = call.method.clone();
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
         headers.insert(ACCEPT, ACCEPT_ANY);
         headers.insert(AUTHORIZATION, bearer);
-        for (name, template) in &self.call.headers {
+        for (name, template) in &call.headers {
             // A variable's value that cannot be a header value leaves the header out rather than fail the run.
             // Inserted: the profile's own `accept` replaces the default.
             if let Ok(v) = HeaderValue::from_str(&template.render(value)) {
                 headers.insert(name, v);
             }
         }
-        if self.call.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
+        if call.body.is_some() && !headers.contains_key(CONTENT_TYPE) {
             headers.insert(CONTENT_TYPE, JSON);
         }
         let sent = self.exchange(request, Call::Api).await;

@@ -49,6 +49,8 @@ pub enum HttpError {
 pub struct ApiConfig {
     pub token: TokenEndpoint,
     pub call: ApiCall,
+    /// The journey's steps (`[[sessions.step]]`), on `call`'s host; empty: `call` is the only one.
+    pub steps: Vec<ApiCall>,
     pub transport: Transport,
     /// `ws://HOST:PORT` of the embedded target (or a `tokenstorm serve`), where a messaging path goes;
     /// `None` for a real target, whose socket URL the profile gives whole.
@@ -61,6 +63,7 @@ impl ApiConfig {
         ApiConfig {
             token: TokenEndpoint::at(base),
             call: ApiCall::contacts_search(base),
+            steps: Vec::new(),
             transport: Transport::local(request_timeout),
             socket_base: Some(base.replacen("http://", "ws://", 1)),
         }
@@ -144,10 +147,8 @@ pub struct Api {
     api_route: Route,
     token_route: Route,
     token: TokenEndpoint,
-    call: ApiCall,
-    /// The API call's URL parsed once, when its template has no variables (the usual case): parsing
-    /// a URL per request is a measurable share of the client's CPU per call.
-    fixed_uri: Option<http::Uri>,
+    /// The API calls by step: `call` alone, or the journey's steps.
+    calls: Vec<call::Prepared>,
     /// The web-messaging socket, for runs whose sessions are messaging widgets.
     socket: Option<socket::SocketTarget>,
 }
@@ -178,10 +179,24 @@ impl Api {
         let token_uri = parse_uri(&config.token.url)?;
         let sample = parse_uri(&config.call.url.render(|_| "x".into()))?;
         let other = parse_uri(&config.call.url.render(|_| "y".into()))?;
-        let fixed_uri = match config.call.url.fixed() {
-            Some(url) => Some(parse_uri(&url)?),
-            None => None,
+        let calls = match config.steps.is_empty() {
+            true => std::slice::from_ref(&config.call),
+            false => config.steps.as_slice(),
         };
+        let calls = calls
+            .iter()
+            .map(|call| {
+                let fixed_uri = match call.url.fixed() {
+                    Some(url) => Some(parse_uri(&url)?),
+                    None => None,
+                };
+                parse_uri(&call.url.render(|_| "x".into()))?;
+                Ok(call::Prepared {
+                    call: call.clone(),
+                    fixed_uri,
+                })
+            })
+            .collect::<Result<Vec<_>, HttpError>>()?;
         let t = &config.transport;
         let tls = tls::client_config(t)?;
         let proxy = match t.proxy_from_env {
@@ -196,8 +211,7 @@ impl Api {
             api_route: proxied::route(t.proxy_from_env, &sample, host_varies),
             token_route: proxied::route(t.proxy_from_env, &token_uri, false),
             token: config.token.clone(),
-            call: config.call.clone(),
-            fixed_uri,
+            calls,
             socket: None,
         })
     }
@@ -223,16 +237,22 @@ impl Api {
         &self.token.url
     }
 
-    /// RFC 7009 revocation of `token` (a refresh token when `is_refresh`) by `who`'s client: `ok` for
-    /// a 200 (which the server gives for unknown tokens too), else the failure.
-    pub async fn revoke(&self, who: Credentials<'_>, token: &Secret, is_refresh: bool) -> Outcome {
-        let Some(request) = token::revocation(&self.token, &who, token, is_refresh) else {
+    /// Revocation of a session's token by `who`'s client: RFC 7009 of its refresh token (else its
+    /// access token), or the web-messaging revoke of its JWT. `ok` for a 2xx (RFC 7009 answers 200
+    /// for unknown tokens too; the web-messaging revoke 204), else the failure.
+    pub async fn revoke(
+        &self,
+        who: Credentials<'_>,
+        access: &Secret,
+        refresh: Option<&Secret>,
+    ) -> Outcome {
+        let Some(request) = token::revocation(&self.token, &who, access, refresh) else {
             return Outcome::ClientError;
         };
         // Revoking twice is revoking once (RFC 7009 2.2 answers 200 for a token already revoked).
         let call = Call::Token { repeatable: true };
         match self.exchange(request, call).await.result {
-            Ok(response) if response.status == 200 => Outcome::Ok,
+            Ok(response) if (200..300).contains(&response.status) => Outcome::Ok,
             Ok(response) => outcome::classify_token_error(response.status, &response.body),
             Err(outcome) => outcome,
         }

@@ -31,8 +31,10 @@ pub struct TokenEndpoint {
     pub redirect_uri: String,
     pub jwt_exchange_url: String,
     pub jwt_refresh_url: String,
-    /// The RFC 7009 revocation endpoint, where the target has one tokenstorm knows.
-    pub revoke_url: Option<String>,
+    /// The RFC 7009 revocation endpoint (RFC 6749 dialect).
+    pub revoke_url: String,
+    /// The web-messaging revoke, `DELETE` with the JWT as bearer (web-deployments dialect).
+    pub jwt_revoke_url: String,
 }
 
 impl TokenEndpoint {
@@ -49,7 +51,8 @@ impl TokenEndpoint {
             redirect_uri: "https://widget.invalid/callback".into(),
             jwt_exchange_url: format!("{base}{}", defaults.jwt_exchange),
             jwt_refresh_url: format!("{base}{}", defaults.jwt_refresh),
-            revoke_url: Some(format!("{base}/oauth/revoke")),
+            revoke_url: format!("{base}{}", defaults.revoke),
+            jwt_revoke_url: format!("{base}{}", defaults.jwt_revoke),
         }
     }
 }
@@ -112,14 +115,22 @@ fn authenticate(
 }
 
 /// RFC 7009 2.1: the token to revoke and its type hint, the client authenticated as for the token
-/// endpoint. `None` without a revocation endpoint.
+/// endpoint; in the web-deployments dialect the JWT's revoke instead. `None` when the request cannot
+/// be made (a URL that does not parse).
 pub(super) fn revocation(
     endpoint: &TokenEndpoint,
     who: &Credentials<'_>,
-    token: &Secret,
-    is_refresh: bool,
+    access: &Secret,
+    refresh: Option<&Secret>,
 ) -> Option<http::Request<Bytes>> {
-    let url = endpoint.revoke_url.as_deref()?;
+    if endpoint.dialect == Dialect::WebDeployments {
+        return jwt_revocation(&endpoint.jwt_revoke_url, access);
+    }
+    let (token, is_refresh) = match refresh {
+        Some(refresh) => (refresh, true),
+        None => (access, false),
+    };
+    let url = endpoint.revoke_url.as_str();
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.append_pair("token", token.expose()).append_pair(
         "token_type_hint",
@@ -131,6 +142,20 @@ pub(super) fn revocation(
     );
     let authorization = authenticate(endpoint, who, &mut form)?;
     post(url, authorization, FORM, form.finish().into())
+}
+
+/// The web-messaging revoke: `DELETE` with the JWT as bearer; it takes the session's refresh token
+/// with it on the platform.
+fn jwt_revocation(url: &str, jwt: &Secret) -> Option<http::Request<Bytes>> {
+    let mut bearer = HeaderValue::from_str(&format!("Bearer {}", jwt.expose())).ok()?;
+    bearer.set_sensitive(true);
+    let mut request = http::Request::new(Bytes::new());
+    *request.method_mut() = http::Method::DELETE;
+    *request.uri_mut() = uri(url)?;
+    let headers = request.headers_mut();
+    headers.insert(AUTHORIZATION, bearer);
+    headers.insert(ACCEPT, ACCEPT_ANY);
+    Some(request)
 }
 
 /// The web-deployments dialect: a JSON code exchange and a JSON refresh, no client credentials.

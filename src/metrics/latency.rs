@@ -47,7 +47,12 @@ pub struct Shard {
     handed_over: usize,
     /// Calls by the profile's stage they were sent in (none without stages).
     pub(super) by_stage: Vec<ByEndpoint>,
+    /// API calls by the journey's step (none for the single-call journey).
+    by_step: Vec<ByOutcome>,
 }
+
+/// Histograms per outcome.
+pub type ByOutcome = [Option<Histogram<u64>>; Outcome::COUNT];
 
 /// Histograms per endpoint and outcome.
 pub type ByEndpoint = [[Option<Histogram<u64>>; Outcome::COUNT]; Endpoint::COUNT];
@@ -153,6 +158,8 @@ pub struct LatencySnapshot {
     pub per_bucket: Vec<Option<Histogram<u64>>>,
     /// Calls per stage of the profile, by endpoint and outcome.
     pub by_stage: Vec<ByEndpoint>,
+    /// API calls per step of the journey, by outcome.
+    pub by_step: Vec<ByOutcome>,
 }
 
 impl Latencies {
@@ -241,6 +248,16 @@ impl Latencies {
         }
     }
 
+    /// An API call of the journey's step `step`.
+    pub fn step(&self, step: usize, outcome: Outcome, latency: Duration) {
+        self.with_shard(|s| {
+            if s.by_step.len() <= step {
+                s.by_step.resize_with(step + 1, ByOutcome::default);
+            }
+            record(&mut s.by_step[step][outcome.index()], latency);
+        });
+    }
+
     pub fn phase(&self, phase: Phase, outcome: Outcome, latency: Duration) {
         self.with_shard(|s| record(&mut s.by_phase[phase.index()][outcome.index()], latency));
     }
@@ -303,6 +320,14 @@ impl Latencies {
                     for (into, from) in into.iter_mut().zip(from) {
                         merge(into, from);
                     }
+                }
+            }
+            if out.by_step.len() < s.by_step.len() {
+                out.by_step.resize_with(s.by_step.len(), ByOutcome::default);
+            }
+            for (into, from) in out.by_step.iter_mut().zip(&s.by_step) {
+                for (into, from) in into.iter_mut().zip(from) {
+                    merge(into, from);
                 }
             }
             merge(&mut out.requests, &s.requests);

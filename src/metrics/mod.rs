@@ -65,6 +65,8 @@ pub struct Recorder {
     sessions: Option<SessionMetrics>,
     /// Messaging widgets' sockets, when the sessions are messaging ones.
     messaging: Option<messaging::MessagingMetrics>,
+    /// One lens per step of the journey (none for the single-call journey, whose calls are `lens`'s).
+    step_lenses: Vec<ExpiryLens>,
 }
 
 /// A live view for the progress bar.
@@ -105,6 +107,8 @@ pub struct Snapshot {
     pub sessions: Option<SessionsSnapshot>,
     /// Messaging sockets; `None` unless the sessions are messaging widgets.
     pub messaging: Option<messaging::MessagingSnapshot>,
+    /// Per step of the journey, its calls placed by their token's expiry (empty for one call).
+    pub step_lenses: Vec<LensSnapshot>,
 }
 
 impl Counters {
@@ -145,6 +149,28 @@ impl Recorder {
             stage_ends: Vec::new(),
             sessions: None,
             messaging: None,
+            step_lenses: Vec::new(),
+        }
+    }
+
+    /// Records the API calls of each of the journey's `steps` apart too (0: the single-call journey).
+    pub fn with_steps(mut self, steps: usize) -> Recorder {
+        self.step_lenses = (0..steps).map(|_| ExpiryLens::new()).collect();
+        self
+    }
+
+    /// An API call of the journey's step `step`, also recorded by [`Recorder::attempt`] as contacts.
+    pub fn step_attempt(&self, step: usize, outcome: Outcome, started: Instant, ended: Instant) {
+        if step < self.step_lenses.len() {
+            let latency = ended.saturating_duration_since(started);
+            self.latencies.step(step, outcome, latency);
+        }
+    }
+
+    /// Where a call of step `step` sat relative to its token's expiry.
+    pub fn step_lens(&self, step: usize, offset_ms: i64, outcome: Outcome) {
+        if let Some(lens) = self.step_lenses.get(step) {
+            lens.record(offset_ms, outcome);
         }
     }
 
@@ -190,6 +216,20 @@ impl Recorder {
         self.series.session_ended(end);
         if let Some(s) = &self.sessions {
             s.ended(self.elapsed(arrived), end, departed);
+        }
+    }
+
+    /// A returning visitor arrived: it restored a token this old, or found none saved.
+    pub fn session_returned(&self, restored: Option<Duration>) {
+        if let Some(s) = &self.sessions {
+            s.returned(restored);
+        }
+    }
+
+    /// A returning visitor's first call met a 401 with its restored token, this old.
+    pub fn unauthorized_on_load(&self, age: Duration) {
+        if let Some(s) = &self.sessions {
+            s.unauthorized_on_load(age);
         }
     }
 
@@ -444,6 +484,7 @@ impl Recorder {
                 .messaging
                 .as_ref()
                 .map(messaging::MessagingMetrics::snapshot),
+            step_lenses: self.step_lenses.iter().map(ExpiryLens::snapshot).collect(),
         }
     }
 }

@@ -24,6 +24,53 @@ pub struct SessionMetrics {
     window_alive_us: AtomicU64,
     revoked_ok: AtomicU64,
     revoke_failed: AtomicU64,
+    /// Returning visitors: arrived, and of them those with nothing saved to restore.
+    returning: AtomicU64,
+    nothing_saved: AtomicU64,
+    /// The ages of the tokens restored, and of those that met a 401 on page load.
+    restored: Ages,
+    unauthorized_on_load: Ages,
+}
+
+/// How many, and their ages in whole microseconds (so shards add exactly).
+#[derive(Default)]
+struct Ages {
+    count: AtomicU64,
+    sum_us: AtomicU64,
+    min_us: AtomicU64,
+    max_us: AtomicU64,
+}
+
+impl Ages {
+    fn add(&self, age: Duration) {
+        let us = micros(age);
+        // The first one sets the minimum; `min_us` is 0 until then.
+        if self.count.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.min_us.store(us, Ordering::Relaxed);
+        }
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+        self.min_us.fetch_min(us, Ordering::Relaxed);
+        self.max_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> AgeCounts {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        AgeCounts {
+            count: load(&self.count),
+            sum_us: load(&self.sum_us),
+            min_us: load(&self.min_us),
+            max_us: load(&self.max_us),
+        }
+    }
+}
+
+/// Tokens counted with their ages, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AgeCounts {
+    pub count: u64,
+    pub sum_us: u64,
+    pub min_us: u64,
+    pub max_us: u64,
 }
 
 /// The counts as plain numbers.
@@ -42,6 +89,10 @@ pub struct SessionsSnapshot {
     pub window_alive_us: u64,
     pub revoked_ok: u64,
     pub revoke_failed: u64,
+    pub returning: u64,
+    pub nothing_saved: u64,
+    pub restored: AgeCounts,
+    pub unauthorized_on_load: AgeCounts,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -100,6 +151,22 @@ impl SessionMetrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A returning visitor arrived; it restored a token this old, or found none saved.
+    pub fn returned(&self, restored: Option<Duration>) {
+        self.returning.fetch_add(1, Ordering::Relaxed);
+        match restored {
+            Some(age) => self.restored.add(age),
+            None => {
+                self.nothing_saved.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A returning visitor's first call met a 401 with the restored token, this old.
+    pub fn unauthorized_on_load(&self, age: Duration) {
+        self.unauthorized_on_load.add(age);
+    }
+
     pub fn snapshot(&self) -> SessionsSnapshot {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         SessionsSnapshot {
@@ -116,6 +183,10 @@ impl SessionMetrics {
             window_alive_us: load(&self.window_alive_us),
             revoked_ok: load(&self.revoked_ok),
             revoke_failed: load(&self.revoke_failed),
+            returning: load(&self.returning),
+            nothing_saved: load(&self.nothing_saved),
+            restored: self.restored.snapshot(),
+            unauthorized_on_load: self.unauthorized_on_load.snapshot(),
         }
     }
 }

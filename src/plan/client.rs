@@ -54,6 +54,8 @@ pub struct ClientModel {
     pub retries_on_401: u32,
     pub retries_on_429: u32,
     pub honor_retry_after: bool,
+    /// A returning visitor's first call checks its restored token's expiry (else sends it as saved).
+    pub check_saved_expiry: bool,
     pub refresh_grant: RefreshGrant,
     pub partner_credentials: PartnerCredentials,
     /// Client clock minus server clock, in ms: positive means the client's clock is ahead.
@@ -104,6 +106,7 @@ pub fn resolve(name: &str, c: &ClientSettings) -> ClientModel {
         retries_on_401: c.retries_on_401.unwrap_or(1),
         retries_on_429: c.retries_on_429.unwrap_or(0),
         honor_retry_after: c.honor_retry_after.unwrap_or(true),
+        check_saved_expiry: c.check_saved_expiry.unwrap_or(true),
         refresh_grant: c.refresh_grant.unwrap_or(match scope {
             TokenScope::Org => RefreshGrant::ClientCredentials,
             TokenScope::Session => RefreshGrant::RefreshToken,

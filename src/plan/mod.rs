@@ -4,6 +4,7 @@
 pub mod client;
 pub mod credentials;
 mod credentials_file;
+pub mod journey;
 pub mod messaging;
 pub mod schedule;
 pub mod sessions;

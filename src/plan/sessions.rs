@@ -86,6 +86,8 @@ impl Dist {
 pub struct Drawn {
     pub org: u32,
     pub length: Duration,
+    /// A returning visitor: the age of the saved token it wants to restore.
+    pub returning: Option<Duration>,
     /// Its think times come from here, in order.
     pub rng: ChaCha8Rng,
 }
@@ -104,6 +106,10 @@ pub struct SessionPlan {
     pub owns: Arc<[bool]>,
     /// The most sessions alive at once (`[load] sessions`).
     pub max_active: u32,
+    /// The API calls a session makes, and how it picks the next.
+    pub journey: super::journey::Journey,
+    /// Returning visitors: their share of the arrivals, and the age of the token they restore.
+    pub returning: Option<(f64, Dist)>,
     seed: u64,
 }
 
@@ -138,6 +144,11 @@ impl SessionPlan {
             cumulative: cumulative.into(),
             owns: vec![true; orgs].into(),
             max_active,
+            journey: super::journey::Journey::new(section.journey, &section.steps),
+            returning: section
+                .returning
+                .as_ref()
+                .map(|r| (r.share, Dist::of(&r.age))),
             seed,
         }
     }
@@ -175,9 +186,17 @@ impl SessionPlan {
             .partition_point(|&c| c <= u)
             .min(self.cumulative.len().saturating_sub(1));
         let length = self.length.draw(&mut rng);
+        // Drawn only when the profile has returning visitors, so that other profiles' think times
+        // (the next numbers of the stream) stay what they were.
+        let returning = self.returning.and_then(|(share, age)| {
+            let u: f64 = rng.random();
+            let age = age.draw(&mut rng);
+            (u < share).then_some(age)
+        });
         Drawn {
             org: org as u32,
             length,
+            returning,
             rng,
         }
     }

@@ -16,6 +16,9 @@ fn section(arrival: ArrivalProcess, length: DistSection, weights: OrgWeights) ->
         think: DistSection::Fixed { value: secs(1.0) },
         leave: LeaveKind::Drop,
         org_weights: weights,
+        journey: Default::default(),
+        steps: Vec::new(),
+        returning: None,
     }
 }
 

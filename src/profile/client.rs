@@ -40,6 +40,9 @@ pub struct ClientSettings {
     pub retries_on_429: Option<u32>,
     /// Whether the client waits out `Retry-After` before its next call with the same token.
     pub honor_retry_after: Option<bool>,
+    /// A returning visitor (`[sessions.returning]`) restores a saved token: whether the widget
+    /// checks its expiry before the first call on page load (default true), or sends it as saved.
+    pub check_saved_expiry: Option<bool>,
     pub refresh_grant: Option<RefreshGrant>,
     /// Whose credentials refresh a partner org's token: its `own`, or (a known bug) the `primary` org's.
     pub partner_credentials: Option<PartnerCredentials>,
@@ -135,6 +138,7 @@ impl ClientSettings {
             retries_on_401,
             retries_on_429,
             honor_retry_after,
+            check_saved_expiry,
             refresh_grant,
             partner_credentials,
             clock_skew,

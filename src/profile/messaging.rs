@@ -78,6 +78,41 @@ fn default_reply_timeout() -> Span {
     Span(Duration::from_secs(10))
 }
 
+/// The checks `[messaging]` brings, and `messaging.*` gates in a profile without it.
+pub fn validate_in(profile: &super::schema::Profile, problems: &mut Problems) {
+    match &profile.messaging {
+        Some(messaging) => {
+            messaging.validate(
+                profile.sessions.is_some(),
+                profile.target.http().is_some(),
+                problems,
+            );
+            let Some(sessions) = &profile.sessions else {
+                return;
+            };
+            // A widget's journey is its chat: REST steps and restored REST tokens do not apply.
+            if !sessions.steps.is_empty() {
+                problems.push(
+                    "sessions.step",
+                    "cannot be combined with [messaging]: a messaging widget's journey is its chat",
+                );
+            }
+            if sessions.returning.is_some() {
+                problems.push(
+                    "sessions.returning",
+                    "cannot be combined with [messaging] (returning visitors restore REST tokens)",
+                );
+            }
+        }
+        None => super::sessions::refuse_gates(
+            profile,
+            "messaging.",
+            "applies to messaging widgets: the profile has no [messaging]",
+            problems,
+        ),
+    }
+}
+
 impl MessagingSection {
     /// `http_target`: a real target, whose socket URL must be given whole.
     pub fn validate(&self, with_sessions: bool, http_target: bool, problems: &mut Problems) {

@@ -1,6 +1,7 @@
 //! Profiles: the TOML file a user writes, parsed into typed sections and validated.
 
 pub mod client;
+pub mod journey;
 pub mod locate;
 pub mod messaging;
 pub mod messaging_server;

@@ -2,6 +2,7 @@
 //! rate, are spread over orgs by weight, call the API with think time between calls until their
 //! drawn length ends, then leave. Without this section the load is the fixed pool of `[load] sessions`.
 
+use super::journey::{JourneyOrder, StepSection};
 use super::problems::Problems;
 use super::schema::Profile;
 use super::units::{Rate, Span};
@@ -34,6 +35,28 @@ pub struct SessionsSection {
     /// one weight per org.
     #[serde(default)]
     pub org_weights: OrgWeights,
+    /// How a session picks its next step: `sequence` (in order, then again) or `weighted`.
+    #[serde(default)]
+    pub journey: JourneyOrder,
+    /// The journey's API calls (`[[sessions.step]]`); without them a session makes `[target.api]`'s
+    /// call, reported as `contacts`.
+    #[serde(default, rename = "step")]
+    pub steps: Vec<StepSection>,
+    /// Returning visitors: a share of the arrivals restore a token an earlier session saved.
+    #[serde(default)]
+    pub returning: Option<ReturningSection>,
+}
+
+/// `[sessions.returning]`: `share = 0.4`, `age = { dist = "uniform", min = "0s", max = "40s" }`.
+/// Sessions that leave with `drop` save their token; a returning visitor restores the saved token of
+/// its org whose age is closest to its drawn age, or arrives as a new visitor when none is saved.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturningSection {
+    /// The share of arriving sessions that are returning visitors, 0 to 1.
+    pub share: f64,
+    /// How old the token a returning visitor wants to restore is (time since it was issued).
+    pub age: DistSection,
 }
 
 #[derive(
@@ -211,7 +234,6 @@ fn check_sessions(profile: &Profile, sessions: &SessionsSection, problems: &mut 
     let context = Context {
         orgs: load.orgs,
         staged: !load.stages.is_empty(),
-        http_target: profile.target.http().is_some(),
     };
     sessions.validate(&context, problems);
 }
@@ -220,7 +242,6 @@ fn check_sessions(profile: &Profile, sessions: &SessionsSection, problems: &mut 
 pub struct Context {
     pub orgs: u32,
     pub staged: bool,
-    pub http_target: bool,
 }
 
 impl SessionsSection {
@@ -249,11 +270,20 @@ impl SessionsSection {
         if let OrgWeights::Given(weights) = &self.org_weights {
             check_weights(weights, at.orgs, problems);
         }
-        if self.leave == LeaveKind::Revoke && at.http_target {
-            problems.push(
-                "sessions.leave",
-                "\"revoke\" is supported against the embedded target only (a real target's revocation endpoint is not configurable yet)",
-            );
+        super::journey::validate(&self.steps, self.journey, problems);
+        if let Some(returning) = &self.returning {
+            if !(0.0..=1.0).contains(&returning.share) {
+                problems.push("sessions.returning.share", "must be from 0 to 1");
+            }
+            returning
+                .age
+                .validate("sessions.returning.age", false, problems);
+            if self.leave == LeaveKind::Revoke {
+                problems.push(
+                    "sessions.returning",
+                    "needs leave = \"drop\": sessions that log out (revoke) leave no token to restore",
+                );
+            }
         }
     }
 }

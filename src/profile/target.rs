@@ -116,6 +116,10 @@ pub struct Paths {
     pub jwt_exchange: String,
     pub jwt_refresh: String,
     pub discovery: String,
+    /// RFC 7009 revocation (`leave = "revoke"`, RFC 6749 dialect).
+    pub revoke: String,
+    /// The web-messaging revoke: `DELETE` with the JWT as bearer (web-deployments dialect).
+    pub jwt_revoke: String,
 }
 
 impl Default for Paths {
@@ -125,6 +129,8 @@ impl Default for Paths {
             jwt_exchange: "/api/v2/webdeployments/token/oauthcodegrantjwtexchange".into(),
             jwt_refresh: "/api/v2/webdeployments/token/refresh".into(),
             discovery: "/.well-known/openid-configuration".into(),
+            revoke: "/oauth/revoke".into(),
+            jwt_revoke: "/api/v2/webdeployments/token/revoke".into(),
         }
     }
 }

@@ -70,6 +70,10 @@ pub enum Metric {
     LittleBroken,
     /// The messaging widgets' sockets (`[messaging]`).
     Messaging(super::messaging::MessagingStat),
+    /// Returning visitors whose first call met a 401 with their restored token.
+    SessionsUnauthorizedOnLoad,
+    /// A statistic of one step of the journey (`open.p99_ms`); its name is the gate's `step`.
+    Step(Stat),
     /// A contacts statistic over only the calls sent in one token phase (`contacts[expiring].p99_ms`).
     Phase {
         phase: crate::vocabulary::Phase,
@@ -84,7 +88,7 @@ pub enum Metric {
     },
 }
 
-const NAMED: [(&str, Metric); 23] = [
+const NAMED: [(&str, Metric); 24] = [
     ("requests.scheduled", Metric::Scheduled),
     ("requests.sent", Metric::Sent),
     ("requests.dropped", Metric::Dropped),
@@ -123,6 +127,10 @@ const NAMED: [(&str, Metric); 23] = [
     ("sessions.peak_concurrent", Metric::SessionsPeak),
     ("sessions.mean_concurrent", Metric::SessionsMean),
     ("sessions.little_broken", Metric::LittleBroken),
+    (
+        "sessions.unauthorized_on_load",
+        Metric::SessionsUnauthorizedOnLoad,
+    ),
 ];
 
 const PERCENTILES: [(&str, u16); 5] = [
@@ -143,7 +151,7 @@ fn metric_help() -> String {
          mean_ms, calls, error_rate, <outcome>, <outcome>_rate (outcomes: {}); contacts[<phase>].<stat> for the calls sent \
          in one token phase (fresh, first_after_refresh, expiring, expired); <token|refresh|contacts>.<count or rate \
          stat>.max_<N>s for the worst N-second window; <token|refresh|contacts>.<stat>[stage=<name>] for the calls \
-         sent in one [[load.stage]]; or one of: {}",
+         sent in one [[load.stage]]; <step>.<stat> for the calls of one [[sessions.step]]; or one of: {}",
         outcomes.join(", "),
         NAMED
             .iter()
@@ -243,11 +251,30 @@ fn windowed(inner: &str, window: &str) -> Result<Metric, String> {
 }
 
 /// A threshold's name parsed: its metric, and the stage it is scoped to, if any
-/// (`contacts.p99_ms[stage=peak]`: only the calls sent during the stage named `peak`).
+/// (`contacts.p99_ms[stage=peak]`: only the calls sent during the stage named `peak`), or the
+/// journey's step it is about (`open.p99_ms`: the calls of the step named `open`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GateName {
     pub metric: Metric,
     pub stage: Option<String>,
+    pub step: Option<String>,
+}
+
+/// `open.p99_ms`: a step's name, then any statistic a contacts gate takes; `None` when `s` is not
+/// of that form (the step's existence is the profile's to check).
+fn step_gate(s: &str) -> Option<GateName> {
+    let (step, stat) = s.split_once('.')?;
+    if !super::journey::is_step_name(step) {
+        return None;
+    }
+    match format!("contacts.{stat}").parse::<Metric>().ok()? {
+        Metric::Endpoint(Scope::Contacts, stat) => Some(GateName {
+            metric: Metric::Step(stat),
+            stage: None,
+            step: Some(step.to_owned()),
+        }),
+        _ => None,
+    }
 }
 
 impl FromStr for GateName {
@@ -258,16 +285,21 @@ impl FromStr for GateName {
             .strip_suffix(']')
             .and_then(|rest| rest.rsplit_once("[stage="))
         else {
-            return Ok(GateName {
-                metric: s.parse()?,
-                stage: None,
-            });
+            return match s.parse::<Metric>() {
+                Ok(metric) => Ok(GateName {
+                    metric,
+                    stage: None,
+                    step: None,
+                }),
+                Err(e) => step_gate(s).ok_or(e),
+            };
         };
         match metric.parse::<Metric>()? {
             metric @ Metric::Endpoint(scope, _) if scope != Scope::Requests && !stage.is_empty() => {
                 Ok(GateName {
                     metric,
                     stage: Some(stage.to_owned()),
+                    step: None,
                 })
             }
             _ => Err(format!(

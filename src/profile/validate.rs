@@ -24,19 +24,7 @@ pub fn validate(profile: &Profile) -> Problems {
     check_length(profile, &mut problems);
     check_load(&profile.load, profile.sessions.is_some(), &mut problems);
     super::sessions::validate_in(profile, &mut problems);
-    match &profile.messaging {
-        Some(messaging) => messaging.validate(
-            profile.sessions.is_some(),
-            profile.target.http().is_some(),
-            &mut problems,
-        ),
-        None => super::sessions::refuse_gates(
-            profile,
-            "messaging.",
-            "applies to messaging widgets: the profile has no [messaging]",
-            &mut problems,
-        ),
-    }
+    super::messaging::validate_in(profile, &mut problems);
     if profile.top_orgs > 1000 {
         problems.push(
             "top_orgs",
@@ -60,13 +48,21 @@ pub fn validate(profile: &Profile) -> Problems {
     profile
         .server
         .validate_orgs(profile.load.orgs as usize, &mut problems);
-    let stages: Vec<&str> = profile
-        .load
-        .stages
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect();
-    check_thresholds(&profile.thresholds, "thresholds", &stages, &mut problems);
+    let names = Names {
+        stages: profile
+            .load
+            .stages
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect(),
+        steps: profile
+            .sessions
+            .iter()
+            .flat_map(|s| &s.steps)
+            .map(|s| s.name.as_str())
+            .collect(),
+    };
+    check_thresholds(&profile.thresholds, "thresholds", &names, &mut problems);
     if let Some(http) = profile.target.http() {
         check_http_target(http, profile, &mut problems);
     }
@@ -90,11 +86,17 @@ pub fn validate(profile: &Profile) -> Problems {
         check_thresholds(
             &variant.thresholds,
             &format!("{key}.thresholds"),
-            &stages,
+            &names,
             &mut problems,
         );
     }
     problems
+}
+
+/// What thresholds may be scoped to: the stages' names and the journey's steps'.
+struct Names<'a> {
+    stages: Vec<&'a str>,
+    steps: Vec<&'a str>,
 }
 
 /// `[search]`: its own keys, and what it needs of the load and the target.
@@ -155,16 +157,46 @@ fn check_http_target(http: &HttpTarget, profile: &Profile, problems: &mut Proble
         }
     }
     http.validate(profile.load.orgs, uses_refresh_token, problems);
+    // A journey's steps draw `{contact_id}` from the same list as `[target.api]`.
+    let steps = profile
+        .sessions
+        .iter()
+        .flat_map(|s| s.steps.iter().enumerate());
+    for (i, step) in steps {
+        let uses = std::iter::once(&step.path)
+            .chain(step.body.as_ref())
+            .any(|t| t.uses(crate::profile::template::Var::ContactId));
+        if uses && http.api.contact_ids.is_empty() {
+            problems.push(
+                format!("sessions.step[{i}].path"),
+                "{contact_id} is used, so list the contact ids to draw from in target.api.contact_ids",
+            );
+        }
+    }
     for (i, org) in http.orgs.iter().enumerate() {
         check_name(&org.name, &format!("target.orgs[{i}].name"), problems);
     }
 }
 
-fn check_thresholds(thresholds: &Thresholds, key: &str, stages: &[&str], problems: &mut Problems) {
+fn check_thresholds(thresholds: &Thresholds, key: &str, names: &Names, problems: &mut Problems) {
+    let (stages, steps) = (&names.stages, &names.steps);
     for name in thresholds.keys() {
         let key = format!("{key}.\"{name}\"");
         match name.parse::<GateName>() {
             Err(e) => problems.push(key, e),
+            Ok(GateName {
+                step: Some(step), ..
+            }) if !steps.contains(&step.as_str()) => problems.push(
+                key,
+                if steps.is_empty() {
+                    format!(
+                        "unknown metric `{name}`: `{step}` is no scope a threshold knows, and the profile \
+                         has no [[sessions.step]] of that name"
+                    )
+                } else {
+                    format!("no step named `{step}` (steps: {})", steps.join(", "))
+                },
+            ),
             Ok(GateName {
                 stage: Some(stage), ..
             }) if !stages.contains(&stage.as_str()) => problems.push(

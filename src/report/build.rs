@@ -13,7 +13,9 @@ use crate::vocabulary::Phase;
 use crate::vocabulary::{Endpoint, Outcome};
 use std::collections::BTreeMap;
 
+mod steps;
 mod tenants;
+use steps::steps;
 use tenants::tenants;
 pub use tenants::{view as tenant_view, worst_unauthorized, WORST_ORGS};
 
@@ -54,6 +56,7 @@ pub fn variant(
         refresh: refresh(snap, &endpoints),
         requests,
         endpoints,
+        steps: steps(load, snap),
         phases: phases(snap),
         stages: stages(load, snap),
         tenants: tenants(&snap.tenants, &snap.latency.by_tenant, load.top_orgs),
@@ -105,7 +108,7 @@ fn timeseries(snap: &Snapshot) -> TimeSeries {
     series
 }
 
-fn lens(l: &LensSnapshot) -> ExpiryLens {
+pub(super) fn lens(l: &LensSnapshot) -> ExpiryLens {
     ExpiryLens {
         bin_width_s: 1.0,
         bins: l
@@ -202,7 +205,7 @@ fn phases(snap: &Snapshot) -> BTreeMap<String, EndpointReport> {
         .collect()
 }
 
-fn outcome_report(
+pub(super) fn outcome_report(
     by_outcome: &[Option<hdrhistogram::Histogram<u64>>; Outcome::COUNT],
     outcomes: Outcomes,
 ) -> EndpointReport {
@@ -371,6 +374,7 @@ fn client_info(m: &ClientModel) -> ClientInfo {
         retries_on_401: m.retries_on_401,
         retries_on_429: m.retries_on_429,
         honor_retry_after: m.honor_retry_after,
+        check_saved_expiry: m.check_saved_expiry,
         refresh_grant: match m.refresh_grant {
             schema::RefreshGrant::RefreshToken => RefreshGrant::RefreshToken,
             schema::RefreshGrant::ClientCredentials => RefreshGrant::ClientCredentials,

@@ -4,7 +4,7 @@ use super::gates;
 use super::model::VariantReport;
 use super::significance::{self, Significance, Verdict};
 use super::words::words;
-use crate::profile::thresholds::Metric;
+use crate::profile::thresholds::GateName;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::str::FromStr;
@@ -40,6 +40,19 @@ pub const MESSAGING_METRICS: [&str; 7] = [
     "messaging.refused",
 ];
 
+/// With sessions with a life on both sides: how the sessions went. Arrivals and concurrency follow
+/// the profile more than the client, so they are shown, not judged (`moved`); refusals are judged.
+const SESSION_ROWS: [(&str, bool); 5] = [
+    ("sessions.arrived", false),
+    ("sessions.refused", true),
+    ("sessions.peak_concurrent", false),
+    ("sessions.mean_concurrent", false),
+    ("sessions.unauthorized_on_load", true),
+];
+
+/// Per step of the journey both sides ran: the rows a step is judged by.
+const STEP_STATS: [&str; 3] = ["p99_ms", "unauthorized_rate", "error_rate"];
+
 /// How much worse the candidate may be: `+10%` of the base, or `+0.5` in the metric's own unit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -66,7 +79,7 @@ impl FromStr for Limit {
         };
         let (metric, allowed) = s.split_once('=').ok_or_else(bad)?;
         let metric = metric.trim();
-        metric.parse::<Metric>()?;
+        metric.parse::<GateName>()?;
         let allowed = allowed.trim();
         let allowed = allowed.strip_prefix('+').unwrap_or(allowed);
         let allowance = match allowed.strip_suffix('%') {
@@ -117,6 +130,8 @@ words! {
         Better = "better",
         Worse = "worse",
         Same = "same",
+        /// A row shown for context, where lower is not better: it changed.
+        Moved = "moved",
     }
 }
 
@@ -153,7 +168,57 @@ pub struct Comparison {
 }
 
 fn value(v: &VariantReport, metric: &str) -> Option<f64> {
-    gates::value(v, metric.parse().ok()?)
+    gates::value_of(v, &metric.parse().ok()?)
+}
+
+/// Every row's metric, and whether lower is better for it: the key metrics, then the journey's
+/// steps that both sides have, then the sessions when both sides have them.
+fn row_metrics(base: &VariantReport, candidate: &VariantReport) -> Vec<(String, bool)> {
+    let mut out: Vec<(String, bool)> = KEY_METRICS.iter().map(|m| (m.to_string(), true)).collect();
+    for step in &base.steps {
+        if candidate.steps.iter().any(|s| s.name == step.name) {
+            out.extend(
+                STEP_STATS
+                    .iter()
+                    .map(|s| (format!("{}.{s}", step.name), true)),
+            );
+        }
+    }
+    if base.sessions.is_some() && candidate.sessions.is_some() {
+        out.extend(
+            SESSION_ROWS
+                .iter()
+                .map(|(m, judged)| (m.to_string(), *judged)),
+        );
+    }
+    if base.messaging.is_some() && candidate.messaging.is_some() {
+        out.extend(MESSAGING_METRICS.iter().map(|m| (m.to_string(), true)));
+    }
+    out
+}
+
+fn row(base: &VariantReport, candidate: &VariantReport, metric: String, judged: bool) -> Row {
+    let (b, c) = (value(base, &metric), value(candidate, &metric));
+    let delta = b.zip(c).map(|(b, c)| c - b);
+    let delta_pct = b
+        .zip(delta)
+        .and_then(|(b, d)| (b != 0.0).then(|| 100.0 * d / b));
+    // Differences below 0.5 % of the larger value are noise in the last printed digit.
+    let verdict = match (b, c) {
+        (Some(b), Some(c)) if (c - b).abs() <= 0.005 * b.abs().max(c.abs()) => Change::Same,
+        (Some(_), Some(_)) if !judged => Change::Moved,
+        (Some(b), Some(c)) if c < b => Change::Better,
+        (Some(_), Some(_)) => Change::Worse,
+        _ => Change::Same,
+    };
+    Row {
+        metric,
+        base: b,
+        candidate: c,
+        delta,
+        delta_pct,
+        verdict,
+    }
 }
 
 pub fn compare(
@@ -165,33 +230,9 @@ pub fn compare(
     confidence: f64,
 ) -> Comparison {
     let significance = significance::tests(base, candidate, confidence);
-    let messaging = base.messaging.is_some() && candidate.messaging.is_some();
-    let extra: &[&str] = if messaging { &MESSAGING_METRICS } else { &[] };
-    let rows = KEY_METRICS
-        .iter()
-        .chain(extra)
-        .map(|m| {
-            let (b, c) = (value(base, m), value(candidate, m));
-            let delta = b.zip(c).map(|(b, c)| c - b);
-            let delta_pct = b
-                .zip(delta)
-                .and_then(|(b, d)| (b != 0.0).then(|| 100.0 * d / b));
-            // Differences below 0.5 % of the larger value are noise in the last printed digit.
-            let verdict = match (b, c) {
-                (Some(b), Some(c)) if (c - b).abs() <= 0.005 * b.abs().max(c.abs()) => Change::Same,
-                (Some(b), Some(c)) if c < b => Change::Better,
-                (Some(_), Some(_)) => Change::Worse,
-                _ => Change::Same,
-            };
-            Row {
-                metric: m.to_string(),
-                base: b,
-                candidate: c,
-                delta,
-                delta_pct,
-                verdict,
-            }
-        })
+    let rows = row_metrics(base, candidate)
+        .into_iter()
+        .map(|(metric, judged)| row(base, candidate, metric, judged))
         .collect();
     let limits: Vec<LimitResult> = limits
         .iter()
@@ -275,6 +316,7 @@ fn render_rows(out: &mut String, rows: &[Row]) {
             Change::Better => "better +",
             Change::Worse => "WORSE -",
             Change::Same => "same =",
+            Change::Moved => "moved ~",
         };
         let delta = r.delta.map_or("n/a".to_owned(), |d| {
             if d >= 0.0 {

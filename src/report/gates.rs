@@ -11,6 +11,8 @@ pub struct Gate {
     pub metric: Metric,
     /// Only the calls sent in this stage count (`[stage=NAME]`).
     pub stage: Option<String>,
+    /// The journey's step a `Metric::Step` is about.
+    pub step: Option<String>,
     pub rule: Rule,
 }
 
@@ -22,11 +24,16 @@ pub fn for_variant(profile: &Thresholds, variant: &Thresholds) -> Vec<Gate> {
     merged
         .into_iter()
         .filter_map(|(name, rule)| {
-            let GateName { metric, stage } = name.parse().ok()?;
+            let GateName {
+                metric,
+                stage,
+                step,
+            } = name.parse().ok()?;
             Some(Gate {
                 name,
                 metric,
                 stage,
+                step,
                 rule,
             })
         })
@@ -37,10 +44,12 @@ pub fn evaluate(variant: &VariantReport, gates: &[Gate]) -> Vec<ThresholdResult>
     gates
         .iter()
         .map(|gate| {
-            let observed = match &gate.stage {
-                Some(stage) => stage_value(variant, stage, gate.metric),
-                None => value(variant, gate.metric),
+            let name = GateName {
+                metric: gate.metric,
+                stage: gate.stage.clone(),
+                step: gate.step.clone(),
             };
+            let observed = value_of(variant, &name);
             ThresholdResult {
                 variant: variant.name.clone(),
                 metric: gate.name.clone(),
@@ -51,6 +60,15 @@ pub fn evaluate(variant: &VariantReport, gates: &[Gate]) -> Vec<ThresholdResult>
             }
         })
         .collect()
+}
+
+/// A gate's metric on this report, scoped to its stage or step when it names one.
+pub fn value_of(v: &VariantReport, name: &GateName) -> Option<f64> {
+    match (&name.stage, &name.step) {
+        (Some(stage), _) => stage_value(v, stage, name.metric),
+        (None, Some(step)) => step_value(v, step, name.metric),
+        (None, None) => value(v, name.metric),
+    }
 }
 
 fn ratio(part: u64, whole: u64) -> f64 {
@@ -67,6 +85,8 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
     let f = &v.refresh;
     Some(match metric {
         Metric::Endpoint(scope, stat) => return endpoint_value(v, scope, stat),
+        // A step's name travels with its gate (`step_value`); alone the metric names no calls.
+        Metric::Step(_) => return None,
         Metric::Phase { phase, stat } => {
             let empty = EndpointReport::default();
             let calls = v.phases.get(phase.name()).unwrap_or(&empty);
@@ -97,6 +117,10 @@ pub fn value(v: &VariantReport, metric: Metric) -> Option<f64> {
         Metric::SessionsRefused => v.sessions.as_ref()?.refused as f64,
         Metric::SessionsPeak => v.sessions.as_ref()?.peak_concurrent as f64,
         Metric::SessionsMean => v.sessions.as_ref()?.mean_concurrent,
+        Metric::SessionsUnauthorizedOnLoad => {
+            let returning = v.sessions.as_ref()?.returning.as_ref();
+            returning.map_or(0.0, |r| r.unauthorized_on_load.count as f64)
+        }
         Metric::LittleBroken => match v.sessions.as_ref()?.little.as_ref()?.holds {
             true => 0.0,
             false => 1.0,
@@ -134,6 +158,15 @@ fn stage_value(v: &VariantReport, stage: &str, metric: Metric) -> Option<f64> {
         Scope::Requests => return None,
     };
     stat_value(parts(calls), stat)
+}
+
+/// A statistic of one step of the journey; `None` when the report has no such step.
+fn step_value(v: &VariantReport, step: &str, metric: Metric) -> Option<f64> {
+    let Metric::Step(stat) = metric else {
+        return None;
+    };
+    let step = v.steps.iter().find(|s| s.name == step)?;
+    stat_value(parts(&step.calls), stat)
 }
 
 fn endpoint_value(v: &VariantReport, scope: Scope, stat: Stat) -> Option<f64> {

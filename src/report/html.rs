@@ -158,11 +158,17 @@ fn request_rows(v: &VariantReport) -> Vec<(&'static str, String)> {
 
 fn endpoint_rows(v: &VariantReport) -> Vec<Vec<String>> {
     let e = &v.endpoints;
-    let mut endpoints = vec![
-        endpoint_row("contacts", &e.contacts),
-        endpoint_row("token", &e.token),
-        endpoint_row("refresh", &e.refresh),
-    ];
+    let mut endpoints = vec![endpoint_row("contacts", &e.contacts)];
+    // The journey's steps split the contacts row, in the profile's order.
+    for step in &v.steps {
+        let label = format!(
+            "contacts [step={}: {} {}]",
+            step.name, step.method, step.path
+        );
+        endpoints.push(endpoint_row(&label, &step.calls));
+    }
+    endpoints.push(endpoint_row("token", &e.token));
+    endpoints.push(endpoint_row("refresh", &e.refresh));
     // Contacts calls by their token's phase, in the order a token lives through them.
     for phase in crate::vocabulary::Phase::ALL {
         if let Some(calls) = v.phases.get(phase.name()) {
@@ -202,6 +208,9 @@ fn notes(v: &VariantReport) -> Vec<String> {
     if let Some((sessions, little)) = super::sessions::lines(v) {
         notes.push(format!("Sessions: {sessions}."));
         notes.push(format!("Little's law: {little}."));
+    }
+    if let Some(r) = v.sessions.as_ref().and_then(|s| s.returning.as_ref()) {
+        notes.push(format!("Returning visitors: {}.", r.line()));
     }
     if !v.conservation.ok {
         notes.push(

@@ -3,6 +3,7 @@
 //! then adds what adds and takes maxima of maxima (`merge/variant.rs`, `merge/series.rs`).
 
 mod series;
+mod steps;
 mod variant;
 
 use super::gates::{self, Gate};
@@ -219,11 +220,16 @@ fn gates_of(report: &Report, variant: &str) -> Vec<Gate> {
         .iter()
         .filter(|t| t.variant == variant)
         .filter_map(|t| {
-            let GateName { metric, stage } = t.metric.parse().ok()?;
+            let GateName {
+                metric,
+                stage,
+                step,
+            } = t.metric.parse().ok()?;
             Some(Gate {
                 name: t.metric.clone(),
                 metric,
                 stage,
+                step,
                 rule: Rule {
                     condition: t.condition.parse().ok()?,
                     abort_on_fail: false,

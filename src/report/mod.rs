@@ -17,6 +17,7 @@ pub mod messaging;
 pub mod pages;
 pub mod plots;
 mod resends;
+pub mod returning;
 pub mod search;
 pub mod sessions;
 pub mod significance;

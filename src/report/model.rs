@@ -110,6 +110,11 @@ pub struct VariantReport {
     pub stopped_early: bool,
     pub requests: Requests,
     pub endpoints: Endpoints,
+    /// The journey's steps (`[[sessions.step]]`), in the profile's order: the API calls of
+    /// `endpoints.contacts` split by step, each an endpoint of its own. Absent for the single-call
+    /// journey, whose calls are all `contacts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepReport>,
     /// Contacts calls by their token's phase when sent (`fresh`, `first_after_refresh`, `expiring`,
     /// `expired`, `expired_by_claim`); phases with no calls are left out.
     #[serde(default)]
@@ -138,6 +143,18 @@ pub struct VariantReport {
     pub conservation: Conservation,
     /// The embedded target's own counts, when the target was embedded.
     pub truth: Option<Truth>,
+}
+
+/// One step of the journey: its calls, and where they fell against their token's expiry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepReport {
+    pub name: String,
+    pub method: String,
+    /// The path template as the profile wrote it.
+    pub path: String,
+    pub calls: EndpointReport,
+    pub expiry_lens: ExpiryLens,
 }
 
 /// One `[[load.stage]]` of the run and the calls sent during it (by their send time, as phases are).
@@ -174,9 +191,17 @@ pub struct ClientInfo {
     pub retries_on_401: u32,
     pub retries_on_429: u32,
     pub honor_retry_after: bool,
+    /// A returning visitor's first call checks its restored token's expiry (reports before the
+    /// field: true).
+    #[serde(default = "checks")]
+    pub check_saved_expiry: bool,
     pub refresh_grant: RefreshGrant,
     pub partner_credentials: PartnerCredentials,
     pub clock_skew_ms: i64,
+}
+
+fn checks() -> bool {
+    true
 }
 
 // The report's own words for the client model: report.json is read back by later versions

@@ -44,6 +44,9 @@ pub struct SessionsReport {
     /// Little's law over the steady window; absent under stages, or when the run is shorter than
     /// its ramp plus the sessions' p99 length.
     pub little: Option<Little>,
+    /// Returning visitors (`[sessions.returning]`); absent without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returning: Option<super::returning::ReturningReport>,
     /// What everything above is computed from: shards' totals add.
     pub totals: SessionTotals,
 }
@@ -106,6 +109,9 @@ pub fn build(s: &SessionsSnapshot, load: &Load, series: &TimeSeries) -> Option<S
         revoked: s.revoked_ok,
         revoke_failed: s.revoke_failed,
         totals,
+        returning: plan
+            .returning
+            .map(|(share, _)| super::returning::ReturningReport::build(s, share)),
         peak_concurrent: 0,
         mean_concurrent: 0.0,
         mean_length_s: 0.0,
@@ -184,6 +190,9 @@ impl SessionsReport {
             sum.alive_at_end += p.alive_at_end;
             sum.revoked += p.revoked;
             sum.revoke_failed += p.revoke_failed;
+            if let (Some(into), Some(from)) = (&mut sum.returning, &p.returning) {
+                into.add(from);
+            }
             let (t, o) = (&mut sum.totals, &p.totals);
             t.alive_us += o.alive_us;
             t.departed_alive_us += o.departed_alive_us;
@@ -211,6 +220,9 @@ pub fn summary(out: &mut String, v: &VariantReport) {
     if let Some((sessions, little)) = lines(v) {
         let _ = writeln!(out, "sessions  {sessions}");
         let _ = writeln!(out, "little    {little}");
+    }
+    if let Some(r) = v.sessions.as_ref().and_then(|s| s.returning.as_ref()) {
+        let _ = writeln!(out, "returning {}", r.line());
     }
 }
 
@@ -281,6 +293,7 @@ mod tests {
             revoked: 0,
             revoke_failed: 0,
             little: None,
+            returning: None,
             totals: SessionTotals {
                 alive_us: 400_000_000,
                 departed_alive_us: 300_000_000,

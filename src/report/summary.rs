@@ -147,13 +147,13 @@ fn endpoints_table(out: &mut String, v: &VariantReport) {
         "p99.9",
         "max"
     );
-    for (name, e) in [
-        ("contacts", &v.endpoints.contacts),
-        ("token", &v.endpoints.token),
-        ("refresh", &v.endpoints.refresh),
-    ] {
-        endpoint_row(out, name, e);
+    endpoint_row(out, "contacts", &v.endpoints.contacts);
+    // The journey's steps split the contacts row: indented beneath it, in the profile's order.
+    for step in &v.steps {
+        endpoint_row(out, &format!(" {}", step.name), &step.calls);
     }
+    endpoint_row(out, "token", &v.endpoints.token);
+    endpoint_row(out, "refresh", &v.endpoints.refresh);
     stale_line(out, v);
 }
 

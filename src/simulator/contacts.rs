@@ -7,6 +7,7 @@ use super::correlation::Corr;
 use super::errors::ApiError;
 use super::limits::RateInfo;
 use super::state::{ServerState, Shared};
+use super::tokens::Reject;
 use super::truth::Count;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Extension, Path, Request, State};
@@ -52,11 +53,14 @@ fn authorize(
     let token = match state.validate(presented) {
         Ok(token) => token,
         Err((why, org)) => {
+            if why == Reject::Expired {
+                state.truth.add(org, Count::ContactsExpired);
+            }
             return Err(fail(
                 org,
                 Count::ContactsUnauthorized,
                 ApiError::invalid_token(why),
-            ))
+            ));
         }
     };
     let org = state.clients[token.client].org;
@@ -114,6 +118,7 @@ pub(crate) async fn search(
     // The whole request rather than a `HeaderMap` extractor, which would clone every header.
     request: Request,
 ) -> Response {
+    state.truth.add(None, Count::RouteSearch);
     let caller = match authorize(
         &state,
         request.headers(),
@@ -133,25 +138,64 @@ pub(crate) async fn create(
     headers: HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
+    state.truth.add(None, Count::RouteCreate);
     let caller = match authorize(&state, &headers, &corr, &[SCOPE_CONTACTS]) {
         Ok(c) => c,
         Err(response) => return *response,
     };
-    let result = match body {
+    let serial = CREATED_BASE + state.next_id();
+    let created = contact(caller.org, serial, &state.org_names[caller.org]);
+    let result = with_fields(created, body).map(|c| Json(c).into_response());
+    caller.finish(&state, &corr, result)
+}
+
+/// `PATCH /contacts/{id}`: the org's contact with the body's fields applied. Synthetic contacts are
+/// not stored, so the change is answered, not kept (as a search shows them unchanged).
+pub(crate) async fn update(
+    State(state): State<Shared>,
+    Extension(corr): Extension<Corr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
+    state.truth.add(None, Count::RouteUpdate);
+    let caller = match authorize(&state, &headers, &corr, &[SCOPE_CONTACTS]) {
+        Ok(c) => c,
+        Err(response) => return *response,
+    };
+    let result = match known(&state, caller.org, &id) {
+        Some((org, serial)) => with_fields(contact(org, serial, &state.org_names[org]), body)
+            .map(|c| Json(c).into_response()),
+        None => Err(ApiError::not_found(format!("contact {id} not found"))),
+    };
+    caller.finish(&state, &corr, result)
+}
+
+/// A contact with the string fields a create or update body gives.
+fn with_fields(
+    mut contact: Value,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Value, ApiError> {
+    match body {
         Ok(Json(Value::Object(fields))) => {
-            let serial = CREATED_BASE + state.next_id();
-            let mut contact = contact(caller.org, serial, &state.org_names[caller.org]);
             for key in ["firstName", "lastName", "workEmail"] {
                 if let Some(v) = fields.get(key).filter(|v| v.is_string()) {
                     contact[key] = v.clone();
                 }
             }
-            Ok(Json(contact).into_response())
+            Ok(contact)
         }
         Ok(Json(_)) => Err(ApiError::bad_request("the body must be a JSON object")),
         Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
-    };
-    caller.finish(&state, &corr, result)
+    }
+}
+
+/// The org and serial of contact `id` when it is one of `org`'s; another org's contact is as
+/// invisible as a missing one: tenants never see each other.
+fn known(state: &ServerState, org: usize, id: &str) -> Option<(usize, u64)> {
+    parse_id(id).filter(|&(owner, serial)| {
+        owner == org && (serial < u64::from(state.contacts_per_org) || serial >= CREATED_BASE)
+    })
 }
 
 pub(crate) async fn by_id(
@@ -160,6 +204,7 @@ pub(crate) async fn by_id(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
+    state.truth.add(None, Count::RouteGet);
     let caller = match authorize(
         &state,
         &headers,
@@ -169,14 +214,10 @@ pub(crate) async fn by_id(
         Ok(c) => c,
         Err(response) => return *response,
     };
-    let known = parse_id(&id).filter(|&(org, serial)| {
-        org == caller.org && (serial < u64::from(state.contacts_per_org) || serial >= CREATED_BASE)
-    });
-    let result = match known {
+    let result = match known(&state, caller.org, &id) {
         Some((org, serial)) => {
             Ok(Json(contact(org, serial, &state.org_names[org])).into_response())
         }
-        // Another org's contact is as invisible as a missing one: tenants never see each other.
         None => Err(ApiError::not_found(format!("contact {id} not found"))),
     };
     caller.finish(&state, &corr, result)
@@ -264,7 +305,8 @@ fn render(state: &ServerState, org: usize, size: u64, page_number: u64, q: Optio
     .to_string()
 }
 
-fn contact_id(org: usize, serial: u64) -> String {
+/// The id of an org's contact number `serial` (0-based; the synthetic ones are below `contacts_per_org`).
+pub fn contact_id(org: usize, serial: u64) -> String {
     format!("{:08x}-0000-4000-8000-{:012x}", org, serial)
 }
 

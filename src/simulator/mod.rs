@@ -28,11 +28,12 @@ pub use config::{
     Latency, Messaging, MessagingFaults, OrgConfig, RefreshPolicy, Refusal, Service,
     SCOPE_CONTACTS, SCOPE_CONTACTS_READONLY,
 };
+pub use contacts::contact_id;
 pub use messaging::SOCKET_PATH;
 pub use server::Server;
 pub use truth::{
-    ContactsCounts, IssuedCounts, MessagingCounts, TokenEndpointCounts, Truth, TruthCounts,
-    TruthSnapshot,
+    ContactsCounts, ContactsRoutes, IssuedCounts, MessagingCounts, TokenEndpointCounts, Truth,
+    TruthCounts, TruthSnapshot,
 };
 
 use axum::middleware::from_fn_with_state;
@@ -78,7 +79,10 @@ pub(crate) fn build(config: Config) -> (Router, Shared) {
         .route_layer(from_fn_with_state(state.clone(), limits::token_capacity));
     let mut contacts_routes = Router::new()
         .route(CONTACTS_PATH, get(contacts::search).post(contacts::create))
-        .route(&format!("{CONTACTS_PATH}/{{id}}"), get(contacts::by_id));
+        .route(
+            &format!("{CONTACTS_PATH}/{{id}}"),
+            get(contacts::by_id).patch(contacts::update),
+        );
     // A layer with nothing to do is left out: it would cost every API call a boxed future.
     if state.contacts_station.is_some() {
         contacts_routes = contacts_routes

@@ -36,6 +36,11 @@ pub(crate) enum Count {
     ContactsReset,
     ContactsQueued,
     ContactsRefused,
+    ContactsExpired,
+    RouteSearch,
+    RouteGet,
+    RouteCreate,
+    RouteUpdate,
     Revocations,
     Introspections,
     SocketsOpened,
@@ -227,6 +232,22 @@ pub struct ContactsCounts {
     pub queued: u64,
     #[serde(default)]
     pub refused: u64,
+    /// Of the `unauthorized`, those whose token had expired (past its lifetime and the leeway).
+    #[serde(default)]
+    pub unauthorized_expired: u64,
+    /// Requests that reached each route, whatever the answer.
+    #[serde(default)]
+    pub routes: ContactsRoutes,
+}
+
+/// Requests by contacts route: search (`GET /contacts`), create (`POST /contacts`), get one
+/// (`GET /contacts/{id}`) and update one (`PATCH /contacts/{id}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ContactsRoutes {
+    pub search: u64,
+    pub create: u64,
+    pub get: u64,
+    pub update: u64,
 }
 
 impl TruthCounts {
@@ -264,6 +285,13 @@ impl TruthCounts {
                 reset: get(Count::ContactsReset),
                 queued: get(Count::ContactsQueued),
                 refused: get(Count::ContactsRefused),
+                unauthorized_expired: get(Count::ContactsExpired),
+                routes: ContactsRoutes {
+                    search: get(Count::RouteSearch),
+                    create: get(Count::RouteCreate),
+                    get: get(Count::RouteGet),
+                    update: get(Count::RouteUpdate),
+                },
             },
             revocations: get(Count::Revocations),
             introspections: get(Count::Introspections),

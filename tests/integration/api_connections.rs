@@ -114,6 +114,7 @@ fn api_bounded(base: &str, max_idle: Option<usize>, max_connections: Option<usiz
 
 const VARS: CallVars = CallVars {
     org: "o",
+    org_index: 0,
     session: 0,
     deployment_id: "d",
 };

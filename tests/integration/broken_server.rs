@@ -116,6 +116,7 @@ fn every_broken_response_is_a_classified_outcome() {
         };
         let vars = CallVars {
             org: "o",
+            org_index: 0,
             session: 0,
             deployment_id: "d",
         };

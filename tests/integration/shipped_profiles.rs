@@ -225,3 +225,43 @@ fn a_reconnect_storm_comes_back_in_lockstep_waves_with_a_fixed_delay_and_spread_
         "{spread:?}"
     );
 }
+
+#[test]
+fn returning_visitors_meet_401s_on_load_only_with_the_widget_that_does_not_check() {
+    // 40 s: saved tokens grow older than their 30 s lifetime only after half a minute.
+    let ran = run_shipped("profiles/returning-visitors.toml", Duration::from_secs(40));
+    let [checks, unchecked] = ["checks", "unchecked"].map(|n| variant(&ran.report, n));
+    let on_load = |v: &tokenstorm::report::model::VariantReport| {
+        let s = v.sessions.as_ref().expect("a sessions block");
+        let r = s.returning.as_ref().expect("a returning block");
+        assert!(
+            r.restored.count > 0 && r.arrived < s.arrived,
+            "{}: {r:?}",
+            v.name
+        );
+        r.unauthorized_on_load.count
+    };
+    for v in [checks, unchecked] {
+        assert_accounted(v);
+    }
+    assert_eq!(on_load(checks), 0);
+    assert_eq!(server(checks, "contacts.unauthorized_expired"), 0);
+    assert!(on_load(unchecked) > 0);
+    assert_eq!(
+        on_load(unchecked),
+        server(unchecked, "contacts.unauthorized_expired"),
+        "every 401 for an expired token came on page load"
+    );
+    let failed: Vec<&str> = ran
+        .report
+        .thresholds
+        .iter()
+        .filter(|t| !t.passed)
+        .map(|t| t.variant.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["unchecked"],
+        "the migration gate fails the unchecked widget only"
+    );
+}

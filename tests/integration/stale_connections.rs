@@ -127,6 +127,7 @@ fn api(base: &str, method: http::Method) -> Api {
 
 const VARS: CallVars = CallVars {
     org: "o",
+    org_index: 0,
     session: 0,
     deployment_id: "d",
 };

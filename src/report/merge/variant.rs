@@ -62,6 +62,7 @@ pub fn merge(name: &str, parts: &[Part<'_>]) -> Result<VariantReport, MergeError
         conservation: conservation(&requests, &endpoints.contacts),
         requests,
         endpoints,
+        steps: super::steps::merge(name, parts)?,
         phases: phases(name, parts)?,
         stages: stages(name, parts)?,
         tenants: tenants(name, parts)?,
@@ -284,7 +285,7 @@ fn stages(name: &str, parts: &[Part<'_>]) -> Result<Vec<StageReport>, MergeError
         .collect()
 }
 
-fn endpoint_of(
+pub(super) fn endpoint_of(
     name: &str,
     label: &str,
     parts: &[(&Path, &EndpointReport)],
@@ -331,7 +332,7 @@ fn claim_lens(parts: &[Part<'_>]) -> Option<ExpiryLens> {
 }
 
 /// Lenses added bin by bin; `lenses` holds at least one.
-fn lens<'a>(lenses: impl Iterator<Item = &'a ExpiryLens> + Clone) -> ExpiryLens {
+pub(super) fn lens<'a>(lenses: impl Iterator<Item = &'a ExpiryLens> + Clone) -> ExpiryLens {
     let mut bins: BTreeMap<i64, LensBin> = BTreeMap::new();
     let mut bin_width_s = 1.0;
     for l in lenses.clone() {

@@ -310,6 +310,7 @@ mod tests {
             retries_on_401: 1,
             retries_on_429: 0,
             honor_retry_after: false,
+            check_saved_expiry: true,
             refresh_grant: RefreshGrant::RefreshToken,
             partner_credentials: PartnerCredentials::Own,
             clock_skew_ms: 0,
