@@ -321,3 +321,62 @@ fn serve_answers_the_messaging_socket_on_the_same_port() {
     signal(&child, "-INT");
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+const CHATTING: &str = r#"
+duration = "60s"
+[load]
+orgs = 2
+sessions = 100
+[sessions]
+arrival = "uniform"
+arrival_rate = "5/s"
+length = { dist = "fixed", value = "5m" }
+think = { dist = "uniform", min = "200ms", max = "500ms" }
+[messaging]
+echo_interval = "0s"
+[[variant]]
+name = "widget"
+client = "genesys-messenger"
+"#;
+
+/// Ctrl-C while widgets chat: the run stops, each widget closes its socket with a close frame (seen
+/// passing a relay: a client's masked close frame without payload starts `0x88 0x80`), and the
+/// report is written with the sockets it opened.
+#[test]
+fn ctrl_c_closes_the_widgets_sockets_and_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = super::support::write_profile(dir.path(), CHATTING);
+    let (mut target, url) = serve(&profile, "127.0.0.1:0").expect("serve starts");
+    let upstream = url.trim_start_matches("http://");
+    let (closing, closes) = relay(upstream, &[0x88, 0x80]);
+    let (relayed, upgrades) = relay(closing.trim_start_matches("http://"), b"GET /v1?deploymentId");
+    let out = dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(&profile)
+        .args(["--target-url", &relayed, "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    upgrades
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("a widget opens its socket");
+    signal(&child, "-INT");
+    let status = child.wait().unwrap();
+    let _ = target.kill();
+    let _ = target.wait();
+    assert_eq!(status.code(), Some(130));
+    closes
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("a widget sent a close frame");
+    let text = std::fs::read_to_string(out.join("report.json")).expect("a report");
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let counts = &report["variants"][0]["messaging"]["counts"];
+    let connected = counts["connected"].as_u64().unwrap();
+    assert!(connected >= 1, "{counts}");
+    assert_eq!(counts["configured_new"].as_u64(), Some(connected));
+    assert_eq!(counts["closed"], 0, "nobody left: the run was stopped");
+}
