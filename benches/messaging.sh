@@ -10,8 +10,8 @@
 # per second, and CPU microseconds per message of each side.
 #
 # Needs a file-descriptor limit of N + 10,000 for each process (a socket is a descriptor on each
-# side): the script raises `ulimit -n` and fails if it cannot (raising the hard limit needs root or
-# CAP_SYS_RESOURCE, and fs.nr_open at least that high).
+# side): the script raises `ulimit -n` and fails if it cannot (raising the hard limit needs
+# CAP_SYS_RESOURCE, which root in a container may lack, and fs.nr_open at least that high).
 # Usage: benches/messaging.sh [N, default 100000] [RATE, default 2000] [HOLD s, default 40]
 #        [BUSY, default min(N, 10000)] [BUSY_HOLD s, default 20]
 set -euo pipefail
@@ -30,7 +30,9 @@ if [ "$(cat /proc/sys/fs/nr_open)" -lt "$need" ]; then
 fi
 if [ "$(ulimit -n)" -lt "$need" ] && ! ulimit -n "$need" 2>/dev/null; then
   echo "cannot raise the descriptor limit to $need (soft $(ulimit -Sn), hard $(ulimit -Hn)):" \
-    "run as root, or raise the hard limit (limits.conf, systemd LimitNOFILE)" >&2
+    "raising the hard limit needs CAP_SYS_RESOURCE (root in a container may lack it: start the" \
+    "container with --ulimit nofile=$need:$need), or raise it where the shell starts (limits.conf," \
+    "systemd LimitNOFILE); at this hard limit N can be at most $(( $(ulimit -Hn) - 10000 ))" >&2
   exit 1
 fi
 echo "descriptor limit: $(ulimit -n) (needs $need)"
