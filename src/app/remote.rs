@@ -2,7 +2,7 @@
 //! joined), OpenID discovery, and the warnings a user must see before load goes out.
 
 use super::AppError;
-use crate::http::{Api, ApiCall, ApiConfig, TokenEndpoint, Transport};
+use crate::http::{socket, Api, ApiCall, ApiConfig, TokenEndpoint, Transport};
 use crate::plan::Plan;
 use crate::profile::target::HttpTarget;
 use crate::secret::Secret;
@@ -126,7 +126,8 @@ pub async fn connect(config: &ApiConfig, plan: &Plan) -> Result<Api, AppError> {
             Some(base) if messaging.url.starts_with('/') => format!("{base}{}", messaging.url),
             _ => messaging.url.clone(),
         };
-        api = api.with_socket(url, messaging.origin.clone(), &config.transport)?;
+        let from = socket::Sources::new(messaging.source_addresses.clone());
+        api = api.with_socket(url, messaging.origin.clone(), from, &config.transport)?;
     }
     if let Some(http) = plan.profile.target.http().filter(|h| h.discovery) {
         let url = format!(

@@ -9,12 +9,13 @@ use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// Where a connection goes: the pool's key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,17 +98,24 @@ impl Connector {
     /// A new connection to `origin`, or the outcome that stopped it. `connect_timeout` bounds TCP and
     /// TLS together, as a user reads "time to connect" (a timeout is a timeout, as reqwest reports it).
     pub async fn connect(&self, origin: &Origin) -> Result<Conn, Outcome> {
-        let (io, h2) = tokio::time::timeout(self.connect_timeout, self.open(origin))
+        let (io, h2) = tokio::time::timeout(self.connect_timeout, self.open(origin, None))
             .await
             .map_err(|_| Outcome::Timeout)??;
         self.handshake(io, h2).await
     }
 
-    /// TCP, then TLS when the scheme says so; and whether HTTP/2 is to be spoken on it.
-    pub(super) async fn open(&self, origin: &Origin) -> Result<(Stream, bool), Outcome> {
-        let tcp = TcpStream::connect((origin.host.as_str(), origin.port))
-            .await
-            .map_err(|_| Outcome::ConnectError)?;
+    /// TCP (from `local` when given, else from where the system picks), then TLS when the scheme
+    /// says so; and whether HTTP/2 is to be spoken on it.
+    pub(super) async fn open(
+        &self,
+        origin: &Origin,
+        local: Option<IpAddr>,
+    ) -> Result<(Stream, bool), Outcome> {
+        let tcp = match local {
+            None => TcpStream::connect((origin.host.as_str(), origin.port)).await,
+            Some(ip) => connect_from(ip, origin).await,
+        }
+        .map_err(|_| Outcome::ConnectError)?;
         // Requests are small and latency is what is measured: no Nagle delay.
         tcp.set_nodelay(true).map_err(|_| Outcome::ConnectError)?;
         let asked_h2 = self.version == HttpVersion::Http2;
@@ -136,6 +144,23 @@ impl Connector {
         tokio::spawn(connection);
         Ok(Conn::H2(sender))
     }
+}
+
+/// A TCP connection to `origin` from `local` (port chosen by the system): to the first address of
+/// the host in `local`'s family.
+async fn connect_from(local: IpAddr, origin: &Origin) -> io::Result<TcpStream> {
+    let remote = tokio::net::lookup_host((origin.host.as_str(), origin.port))
+        .await?
+        .find(|a| a.is_ipv4() == local.is_ipv4())
+        .ok_or_else(|| {
+            io::Error::new(io::ErrorKind::AddrNotAvailable, "no address in the family")
+        })?;
+    let socket = match local {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(local, 0))?;
+    socket.connect(remote).await
 }
 
 impl AsyncRead for Stream {
@@ -219,6 +244,22 @@ mod tests {
         let origin = Origin::of(&format!("http://127.0.0.1:{port}/").parse().unwrap()).unwrap();
         let got = connector(Duration::from_secs(3)).connect(&origin).await;
         assert!(matches!(got, Err(Outcome::ConnectError)));
+    }
+
+    #[tokio::test]
+    async fn sockets_opened_from_two_source_addresses_arrive_from_both() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let origin = Origin::of(&format!("http://127.0.0.1:{port}/").parse().unwrap()).unwrap();
+        let c = connector(Duration::from_secs(3));
+        let sources: [IpAddr; 2] = ["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()];
+        let mut seen = Vec::new();
+        for from in sources.iter().cycle().take(4) {
+            let (_stream, _) = c.open(&origin, Some(*from)).await.ok().unwrap();
+            seen.push(listener.accept().await.unwrap().1.ip());
+        }
+        let want: Vec<IpAddr> = sources.iter().cycle().take(4).copied().collect();
+        assert_eq!(seen, want);
     }
 
     #[test]

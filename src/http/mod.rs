@@ -216,15 +216,16 @@ impl Api {
         })
     }
 
-    /// Messaging sessions open their sockets to `url` (`{deployment_id}` in it) with `origin`,
-    /// trusting and timing out as the target's HTTP calls do.
+    /// Messaging sessions open their sockets to `url` (`{deployment_id}` in it) with `origin`, from
+    /// `sources`, trusting and timing out as the target's HTTP calls do.
     pub fn with_socket(
         mut self,
         url: String,
         origin: Option<String>,
+        sources: socket::Sources,
         transport: &Transport,
     ) -> Result<Api, HttpError> {
-        self.socket = Some(socket::SocketTarget::new(url, origin, transport)?);
+        self.socket = Some(socket::SocketTarget::new(url, origin, sources, transport)?);
         Ok(self)
     }
 

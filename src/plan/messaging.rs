@@ -2,6 +2,7 @@
 //! timings. The socket's URL and TLS come from the target (the app builds them).
 
 use crate::profile::messaging::{MessagingAuth, MessagingSection};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ pub struct MessagingPlan {
     pub echo_interval: Option<Duration>,
     pub jwt: bool,
     pub reply_timeout: Duration,
+    /// Local addresses the sockets are opened from, in turn; empty: the system picks.
+    pub source_addresses: Vec<IpAddr>,
 }
 
 impl MessagingPlan {
@@ -36,6 +39,7 @@ impl MessagingPlan {
             echo_interval: (!section.echo_interval.0.is_zero()).then_some(section.echo_interval.0),
             jwt: section.jwt,
             reply_timeout: section.reply_timeout.0,
+            source_addresses: section.sources(),
         }
     }
 }

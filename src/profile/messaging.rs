@@ -6,6 +6,7 @@
 use super::problems::Problems;
 use super::units::Span;
 use serde::Deserialize;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// The platform's limits on what a message may carry (docs/messaging.md).
@@ -46,6 +47,12 @@ pub struct MessagingSection {
     /// How long a message, configure or echo waits for its answer before it counts as unanswered.
     #[serde(default = "default_reply_timeout")]
     pub reply_timeout: Span,
+    /// Local IP addresses the sockets are opened from, taken in turn (e.g. `["127.0.0.2",
+    /// "127.0.0.3"]`): one source address reaches one server port through about 28,000 ephemeral
+    /// ports, so more sockets than that need several. Left out, the system picks; the API calls never
+    /// bind.
+    #[serde(default)]
+    pub source_addresses: Vec<String>,
 }
 
 #[derive(
@@ -162,6 +169,43 @@ impl MessagingSection {
                 );
             }
         }
+        check_sources(&self.source_addresses, problems);
+    }
+
+    /// The source addresses, parsed; those that do not parse are left out (validation names them).
+    pub fn sources(&self) -> Vec<IpAddr> {
+        self.source_addresses
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect()
+    }
+}
+
+/// More than a /24 of loopback is never needed: 256 addresses reach millions of sockets.
+const MAX_SOURCES: usize = 256;
+
+fn check_sources(sources: &[String], problems: &mut Problems) {
+    const KEY: &str = "messaging.source_addresses";
+    let mut seen = std::collections::HashSet::new();
+    for (i, source) in sources.iter().enumerate() {
+        let key = format!("{KEY}[{i}]");
+        match source.parse::<IpAddr>() {
+            Err(_) => problems.push(
+                key,
+                format!("`{source}` is not an IP address (such as \"127.0.0.2\")"),
+            ),
+            Ok(ip) if ip.is_unspecified() || ip.is_multicast() => problems.push(
+                key,
+                format!("`{source}` cannot be a socket's source (unspecified or multicast)"),
+            ),
+            Ok(ip) if !seen.insert(ip) => {
+                problems.push(key, format!("`{source}` is listed twice"));
+            }
+            Ok(_) => {}
+        }
+    }
+    if sources.len() > MAX_SOURCES {
+        problems.push(KEY, format!("at most {MAX_SOURCES} addresses"));
     }
 }
 
@@ -404,6 +448,38 @@ mod tests {
             ReconnectSettings::FULL_JITTER.preset_name(),
             Some("full-jitter")
         );
+    }
+
+    #[test]
+    fn source_addresses_must_be_distinct_usable_ips() {
+        let section: MessagingSection = toml::from_str(
+            "source_addresses = [\"127.0.0.2\", \"::1\", \"localhost\", \"0.0.0.0\", \"127.0.0.2\"]",
+        )
+        .unwrap();
+        let mut problems = Problems::default();
+        section.validate(true, false, &mut problems);
+        let got: Vec<(String, String)> = problems
+            .into_vec()
+            .into_iter()
+            .map(|p| (p.key, p.message))
+            .collect();
+        let key = |i: usize| format!("messaging.source_addresses[{i}]");
+        assert_eq!(
+            got,
+            [
+                (
+                    key(2),
+                    "`localhost` is not an IP address (such as \"127.0.0.2\")".into()
+                ),
+                (
+                    key(3),
+                    "`0.0.0.0` cannot be a socket's source (unspecified or multicast)".into()
+                ),
+                (key(4), "`127.0.0.2` is listed twice".into()),
+            ]
+        );
+        let parsed: Vec<String> = section.sources().iter().map(|a| a.to_string()).collect();
+        assert_eq!(parsed, ["127.0.0.2", "::1", "0.0.0.0", "127.0.0.2"]);
     }
 
     #[test]

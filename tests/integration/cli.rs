@@ -349,7 +349,10 @@ fn ctrl_c_closes_the_widgets_sockets_and_writes_the_report() {
     let (mut target, url) = serve(&profile, "127.0.0.1:0").expect("serve starts");
     let upstream = url.trim_start_matches("http://");
     let (closing, closes) = relay(upstream, &[0x88, 0x80]);
-    let (relayed, upgrades) = relay(closing.trim_start_matches("http://"), b"GET /v1?deploymentId");
+    let (relayed, upgrades) = relay(
+        closing.trim_start_matches("http://"),
+        b"GET /v1?deploymentId",
+    );
     let out = dir.path().join("out");
     let mut child = Command::new(BIN)
         .arg("run")

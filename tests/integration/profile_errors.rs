@@ -392,3 +392,30 @@ fn messaging_server_keys_name_their_key_and_line() {
         "unknown field",
     );
 }
+
+#[test]
+fn messaging_source_addresses_name_the_entry_and_its_line() {
+    let text = r#"duration = "10s"
+[load]
+orgs = 1
+sessions = 10
+[sessions]
+arrival = "uniform"
+arrival_rate = "5/s"
+length = { dist = "fixed", value = "3s" }
+think = { dist = "fixed", value = "1s" }
+[messaging]
+source_addresses = ["127.0.0.2",
+  "127.0.0.300"]
+[[variant]]
+name = "widget"
+client = "genesys-messenger"
+"#;
+    // A list's entries are placed at its key: line 11.
+    assert_one(
+        text,
+        "messaging.source_addresses[1]",
+        11,
+        "not an IP address",
+    );
+}
