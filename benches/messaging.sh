@@ -9,17 +9,20 @@
 # (peak RSS minus RSS before the first socket, over the sockets), CPU microseconds per idle socket
 # per second, and CPU microseconds per message of each side.
 #
-# Needs a file-descriptor limit of N + 10,000 for each process (a socket is a descriptor on each
-# side): the script raises `ulimit -n` and fails if it cannot (raising the hard limit needs
-# CAP_SYS_RESOURCE, which root in a container may lack, and fs.nr_open at least that high).
+# Needs a file-descriptor limit of N / SHARDS + 1,000 for each process (a socket is a descriptor on
+# each side): the script raises `ulimit -n` and fails if it cannot (raising the hard limit needs
+# CAP_SYS_RESOURCE, which root in a container may lack, and fs.nr_open at least that high). Where the
+# hard limit is lower, SHARDS=K runs K pairs of `serve` and `run` at once, each pair N / K widgets
+# on its own port (as a sharded run does on several machines); the figures are the pairs' sums.
 # Usage: benches/messaging.sh [N, default 100000] [RATE, default 2000] [HOLD s, default 40]
 #        [BUSY, default min(N, 10000)] [BUSY_HOLD s, default 20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-100000}" rate="${2:-2000}" hold="${3:-40}"
 busy="${4:-$((n < 10000 ? n : 10000))}" busy_hold="${5:-20}"
+shards="${SHARDS:-1}"
 
-need=$((n + 10000))
+need=$((n / shards + 1000))
 echo "kernel: net.ipv4.ip_local_port_range = $(cat /proc/sys/net/ipv4/ip_local_port_range | tr '\t' ' ')," \
   "fs.nr_open = $(cat /proc/sys/fs/nr_open), net.core.somaxconn = $(cat /proc/sys/net/core/somaxconn)," \
   "net.ipv4.tcp_max_syn_backlog = $(cat /proc/sys/net/ipv4/tcp_max_syn_backlog)," \
@@ -37,12 +40,12 @@ if [ "$(ulimit -n)" -lt "$need" ] && ! ulimit -n "$need" 2>/dev/null; then
 fi
 echo "descriptor limit: $(ulimit -n) (needs $need)"
 cargo build --release --locked --quiet
-exec python3 - "$n" "$rate" "$hold" "$busy" "$busy_hold" <<'PY'
-import math, os, re, subprocess, sys, tempfile, time
+exec python3 - "$n" "$rate" "$hold" "$busy" "$busy_hold" "$shards" <<'PY'
+import contextlib, math, os, re, subprocess, sys, tempfile, time
 sys.path.insert(0, "benches")
 from bench import *
 
-n, rate, hold, busy, busy_hold = (int(a) for a in sys.argv[1:])
+n, rate, hold, busy, busy_hold, shards = (int(a) for a in sys.argv[1:])
 lo, hi = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
 # Each source address reaches the target's one port through the ephemeral range; half of it per
 # address leaves room for sockets in TIME_WAIT from a run before.
@@ -50,9 +53,9 @@ per_source = (hi - lo + 1) // 2
 TEMPLATE = open("benches/profiles/messaging.toml").read()
 
 
-def profile_for(widgets, think, hold_s):
+def profile_for(widgets, think, hold_s, pair=0):
     """The bench profile for `widgets` arriving at `rate` (or all in one second when fewer)."""
-    r = min(rate, widgets)
+    r = min(max(rate // shards, 1), widgets)
     arrive = max(round((widgets / r - 1) * 1000), 1) / 1000
     sources = max(2, math.ceil(widgets / per_source))
     text = TEMPLATE.replace("sessions = 100000", f"sessions = {widgets}")
@@ -60,7 +63,9 @@ def profile_for(widgets, think, hold_s):
     text = text.replace('duration = "49s"', f'duration = "{round(arrive * 1000)}ms"')
     text = text.replace('duration = "39s"', f'duration = "{hold_s - 1}s"')
     text = re.sub(r"^think = .*$", f"think = {think}", text, flags=re.M)
-    addresses = ", ".join(f'"127.0.{2 + i // 250}.{2 + i % 250}"' for i in range(sources))
+    # Each pair its own addresses: a socket bound before connecting takes its port at bind time, for
+    # every destination at once, from the half of the ephemeral range bind uses.
+    addresses = ", ".join(f'"127.{1 + pair}.{i // 250}.{2 + i % 250}"' for i in range(sources))
     text = re.sub(r"^source_addresses = .*$", f"source_addresses = [{addresses}]", text, flags=re.M)
     f = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
     f.write(text)
@@ -77,30 +82,44 @@ def status(pid):
     return int(fields["VmRSS"]), int(fields["VmHWM"]), cpu
 
 
+def total(statuses):
+    """The pairs' statuses added up: (RSS KiB, peak RSS KiB, CPU seconds)."""
+    return tuple(sum(col) for col in zip(*statuses))
+
+
 def phase(widgets, think, hold_s):
-    """Runs one phase; returns the report's variant, its length, and samples by time of
-    (client status, server status)."""
-    path, length, sources = profile_for(widgets, think, hold_s)
+    """Runs one phase on `shards` pairs of target and client at once (each N / shards widgets);
+    returns the pairs' reports, the phase's length, the source addresses per pair, samples by time
+    of (clients' summed status, targets' summed status), and the targets' summed status before and
+    after."""
+    counts = [widgets // shards + (1 if i < widgets % shards else 0) for i in range(shards)]
+    planned = [profile_for(c, think, hold_s, pair) for pair, c in enumerate(counts)]
     samples = []
-    with served(path) as base:
-        server = SERVERS[base]
-        server_before = status(server)
-        cmd, out_dir = tokenstorm_run(path, base)
+    with contextlib.ExitStack() as stack:
+        bases = [stack.enter_context(served(path)) for path, _, _ in planned]
+        servers = [SERVERS[base] for base in bases]
+        server_before = total(status(s) for s in servers)
+        runs = [tokenstorm_run(path, base) for (path, _, _), base in zip(planned, bases)]
         started = time.time()
-        proc = subprocess.Popen(pinned(CLIENT_CORE, cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        while proc.poll() is None:
+        procs = [subprocess.Popen(pinned(CLIENT_CORE, cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 for cmd, _ in runs]
+        while any(p.poll() is None for p in procs):
             try:
-                # taskset execs the client in place: its samples start once it is tokenstorm.
-                if open(f"/proc/{proc.pid}/comm").read().strip() == "tokenstorm":
-                    samples.append((time.time() - started, status(proc.pid), status(server)))
+                # taskset execs each client in place: samples start once all are tokenstorm.
+                if all(open(f"/proc/{p.pid}/comm").read().strip() == "tokenstorm" for p in procs):
+                    clients = total(status(p.pid) for p in procs)
+                    samples.append((time.time() - started, clients, total(status(s) for s in servers)))
             except (OSError, KeyError, ValueError):
                 pass
             time.sleep(0.25)
-        err = proc.stderr.read().decode(errors="replace")
-        server_after = status(server)
-    if not os.path.exists(os.path.join(out_dir, "report.json")):
-        sys.exit(f"tokenstorm run exited {proc.returncode} without a report: {err[-2000:]}")
-    return report(out_dir), length, sources, samples, server_before, server_after
+        errs = [p.stderr.read().decode(errors="replace") for p in procs]
+        server_after = total(status(s) for s in servers)
+    reports = []
+    for (_, out_dir), proc, err in zip(runs, procs, errs):
+        if not os.path.exists(os.path.join(out_dir, "report.json")):
+            sys.exit(f"tokenstorm run exited {proc.returncode} without a report: {err[-2000:]}")
+        reports.append(report(out_dir))
+    return reports, planned[0][1], planned[0][2], samples, server_before, server_after
 
 
 def window(samples, start, end):
@@ -109,17 +128,28 @@ def window(samples, start, end):
     return near(start), near(end)
 
 
-def all_open_at(v):
-    """Seconds into the run by which 99 % of the peak of open sockets were open (the report's
-    per-bucket series; the run starts within a fraction of a second of the process), or None."""
-    m = v["messaging"]
-    peak = max((row["open"] for row in m["series"]), default=0)
-    return next((row["t_s"] + m["bucket_s"] for row in m["series"] if peak and row["open"] >= 0.99 * peak), None)
+def all_open_at(vs):
+    """Seconds into the run by which 99 % of the peak of open sockets were open in every pair (the
+    reports' per-bucket series; a run starts within a fraction of a second of its process), or None."""
+    times = []
+    for v in vs:
+        m = v["messaging"]
+        peak = max((row["open"] for row in m["series"]), default=0)
+        at = next((row["t_s"] + m["bucket_s"] for row in m["series"] if peak and row["open"] >= 0.99 * peak), None)
+        if at is None:
+            return None
+        times.append(at)
+    return max(times)
 
 
-def sockets_reached(v):
-    m = v["messaging"]
-    return max((row["open"] for row in m["series"]), default=0), m["counts"]
+def sockets_reached(vs):
+    """The pairs' peaks of open sockets added up, and their counts added up."""
+    peak = sum(max((row["open"] for row in v["messaging"]["series"]), default=0) for v in vs)
+    counts = {}
+    for v in vs:
+        for k, c in v["messaging"]["counts"].items():
+            counts[k] = counts.get(k, 0) + c
+    return peak, counts
 
 
 # Phase 1: idle sockets.
@@ -129,7 +159,7 @@ configured = counts["configured_new"] + counts["configured_resumed"]
 client_hwm = max(s[1][1] for s in samples)
 client_base = samples[0][1][0]
 server_hwm = sa[1]
-print(f"\nphase 1: {n} widgets arriving at {min(rate, n)}/s over {sources} source addresses, holding {hold} s")
+print(f"\nphase 1: {n} widgets arriving at {min(rate, n)}/s over {sources} source addresses per pair, {shards} pair(s) of target and client, holding {hold} s")
 print(f"sockets reached: peak open {peak_open} / configured {configured} / widgets {n}"
       f" (connect attempts {counts['connect_attempts']}, failed {counts['connect_failed']}, refused {counts['refused_capacity'] + counts['refused_unavailable'] + counts['refused_origin'] + counts['refused_other']}, lost {counts['lost']})")
 print(f"client peak RSS {client_hwm / 1024:.1f} MiB ({(client_hwm - client_base) * 1024 / max(peak_open, 1):.0f} bytes per idle socket over {client_base / 1024:.1f} MiB at the first sample)")
@@ -151,7 +181,7 @@ else:
 # Phase 2: every widget sends a message a second.
 v, length, sources, samples, _, _ = phase(busy, '{ dist = "fixed", value = "1s" }', busy_hold)
 peak_open, counts = sockets_reached(v)
-p50 = v["messaging"]["message_ms"]["p50"]
+p50 = sum(r["messaging"]["message_ms"]["p50"] for r in v) / len(v)
 print(f"\nphase 2: {busy} widgets, a message each every 1 s, holding {busy_hold} s")
 print(f"sockets reached: peak open {peak_open}; messages sent {counts['messages_sent']}, answered {counts['messages_answered']}, unanswered {counts['messages_unanswered']}, rate limited {counts['rate_limited']}; round trip p50 {p50:.2f} ms")
 opened = all_open_at(v)
