@@ -48,7 +48,7 @@ pub struct ClientSettings {
     pub partner_credentials: Option<PartnerCredentials>,
     /// The client's clock relative to the server's: `"-3s"` is behind, `"+2s"` ahead.
     pub clock_skew: Option<SignedSpan>,
-    /// How a messaging widget reconnects a lost socket ([messaging]): `"fixed"` (default),
+    /// How a messaging widget reconnects a lost socket (`[messaging]`): `"fixed"` (default),
     /// `"immediate"`, `"full-jitter"` or a policy table.
     pub reconnect: Option<super::messaging::ReconnectSettings>,
 }
