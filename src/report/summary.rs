@@ -65,6 +65,24 @@ fn ms(v: f64) -> String {
 
 fn variant(out: &mut String, v: &VariantReport) {
     heading(out, v);
+    // Guest messaging widgets make no REST call: a table of zeros would only hide their lines.
+    let e = &v.endpoints;
+    let rest = v.messaging.is_none()
+        || [&e.token, &e.refresh, &e.contacts]
+            .iter()
+            .any(|e| e.outcomes.total() > 0);
+    if rest {
+        rest_lines(out, v);
+    }
+    super::sessions::summary(out, v);
+    super::messaging::words::summary(out, v);
+    orgs_line(out, v);
+    client_line(out, v);
+    trust_lines(out, v);
+}
+
+/// Requests, endpoints, refreshes, the lens, phases, early 401s and stages.
+fn rest_lines(out: &mut String, v: &VariantReport) {
     requests_line(out, v);
     endpoints_table(out, v);
     let f = &v.refresh;
@@ -84,11 +102,6 @@ fn variant(out: &mut String, v: &VariantReport) {
         let _ = writeln!(out, "early 401s  {early}");
     }
     stage_lines(out, v);
-    super::sessions::summary(out, v);
-    super::messaging::words::summary(out, v);
-    orgs_line(out, v);
-    client_line(out, v);
-    trust_lines(out, v);
 }
 
 fn heading(out: &mut String, v: &VariantReport) {

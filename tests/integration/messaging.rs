@@ -69,6 +69,13 @@ fn a_chat_run_equals_the_targets_truth_and_every_leaving_widget_closes_its_sessi
     assert_eq!((c.lost, c.bad_frames(), c.refused()), (0, 0, 0));
     assert_eq!(m.message_ms.ms.count, c.messages_answered);
     assert!(m.storm.is_none());
+    // Guest widgets make no REST call: the summary gives their lines, not a table of zeros.
+    let summary = tokenstorm::report::summary::render(&ran.report);
+    assert!(
+        summary.contains("\nsockets   connects 200 of 200"),
+        "{summary}"
+    );
+    assert!(!summary.contains("endpoint     calls"), "{summary}");
 }
 
 /// 20 widgets a second for 4 s, all alive until the end; at 4.5 s (server time) every socket is
