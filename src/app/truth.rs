@@ -90,15 +90,7 @@ pub fn check(variant: &VariantReport, server: BTreeMap<String, u64>) -> Truth {
     let checks: Vec<TruthCheck> = pairs
         .into_iter()
         .chain(revocations)
-        .filter_map(|(what, client, key)| {
-            let server = *server.get(key)?;
-            Some(TruthCheck {
-                what: what.to_owned(),
-                client,
-                server,
-                equal: client == server,
-            })
-        })
+        .filter_map(|(what, client, key)| Some(TruthCheck::new(what, client, *server.get(key)?)))
         .chain(messaging_checks(variant, &server))
         .collect();
     Truth {
@@ -160,15 +152,7 @@ fn messaging_checks(variant: &VariantReport, server: &BTreeMap<String, u64>) -> 
     ];
     pairs
         .into_iter()
-        .filter_map(|(what, client, server)| {
-            let server = server?;
-            Some(TruthCheck {
-                what: what.to_owned(),
-                client,
-                server,
-                equal: client == server,
-            })
-        })
+        .filter_map(|(what, client, server)| Some(TruthCheck::new(what, client, server?)))
         .collect()
 }
 

@@ -177,7 +177,8 @@ async fn admit(
 
 impl Shared {
     /// The messaging widget `who` is, when the run's sessions are messaging ones.
-    fn widget(&self, who: Who, rng: ChaCha8Rng) -> Option<Widget<'_>> {
+    /// The session's random stream is copied only for a widget: a REST session keeps its own.
+    fn widget(&self, who: Who, rng: &ChaCha8Rng) -> Option<Widget<'_>> {
         let (Some(plan), Some(target), Some(metrics)) = (
             self.messaging.as_deref(),
             self.ctx.api.socket(),
@@ -193,7 +194,7 @@ impl Shared {
             metrics,
             think: &self.plan.think,
             deployment: &self.ctx.orgs[who.org].deployment_id,
-            rng,
+            rng: rng.clone(),
         })
     }
 }
@@ -260,7 +261,7 @@ async fn live(shared: Arc<Shared>, who: Who, arrived: Instant, drawn: Drawn, res
         end: shared.end,
     };
     let mut rng: ChaCha8Rng = drawn.rng;
-    if let Some(widget) = shared.widget(who, rng.clone()) {
+    if let Some(widget) = shared.widget(who, &rng) {
         if widget.chat(arrived, leave_at, &mut ends).await == Left::Departed {
             alive.end(true);
         }

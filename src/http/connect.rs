@@ -43,9 +43,10 @@ impl Origin {
     }
 
     fn parts(uri: &http::Uri) -> Option<(bool, &str, u16)> {
+        // A WebSocket URL goes over the same TCP (and TLS) as its HTTP scheme.
         let https = match uri.scheme_str()? {
-            "https" => true,
-            "http" => false,
+            "https" | "wss" => true,
+            "http" | "ws" => false,
             _ => return None,
         };
         // `[::1]` in a URI, `::1` for a socket address and a TLS server name.

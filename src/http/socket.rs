@@ -124,7 +124,7 @@ impl SocketTarget {
             let value = http::HeaderValue::from_str(origin).map_err(|_| OpenError::Connect)?;
             request.headers_mut().insert(http::header::ORIGIN, value);
         }
-        let origin = socket_origin(request.uri()).ok_or(OpenError::Connect)?;
+        let origin = Origin::of(request.uri()).ok_or(OpenError::Connect)?;
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
             .max_message_size(Some(MAX_FRAME_BYTES))
@@ -149,23 +149,6 @@ impl SocketTarget {
             .map_err(|_| OpenError::Timeout)??;
         Ok(Socket { ws })
     }
-}
-
-/// The TCP/TLS origin of a `ws://` or `wss://` URI.
-fn socket_origin(uri: &http::Uri) -> Option<Origin> {
-    let https = match uri.scheme_str()? {
-        "wss" => true,
-        "ws" => false,
-        _ => return None,
-    };
-    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
-    Some(Origin {
-        https,
-        host: host.to_owned(),
-        port: uri
-            .port_u16()
-            .unwrap_or(super::connect::default_port(https)),
-    })
 }
 
 /// An open, upgraded socket.

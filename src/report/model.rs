@@ -474,6 +474,18 @@ pub struct TruthCheck {
     pub equal: bool,
 }
 
+impl TruthCheck {
+    /// What the client counted beside the server's counter that must equal it.
+    pub fn new(what: &str, client: u64, server: u64) -> TruthCheck {
+        TruthCheck {
+            what: what.to_owned(),
+            client,
+            server,
+            equal: client == server,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
