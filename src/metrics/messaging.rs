@@ -5,6 +5,8 @@
 //! report finds the same).
 
 use super::latency::{micros, new_histogram};
+use super::lens::{ExpiryLens, LensSnapshot};
+use crate::vocabulary::{Outcome, Phase};
 use hdrhistogram::Histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -69,6 +71,14 @@ pub enum Event {
 
 pub const EVENTS: usize = Event::BadFrameTooLarge as usize + 1;
 
+/// Where a frame an authenticated session sent with its JWT fell in the JWT's life, as a REST
+/// call is placed by its token: its offset to the expiry the client believes in, and its phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    pub offset_ms: Option<i64>,
+    pub phase: Phase,
+}
+
 #[derive(Default)]
 struct Bucket {
     connect_attempts: AtomicU64,
@@ -96,6 +106,9 @@ pub struct MessagingMetrics {
     configure: Mutex<Histogram<u64>>,
     message: Mutex<Histogram<u64>>,
     reconnect: Mutex<Histogram<u64>>,
+    /// Frames sent with a JWT, by how they were answered: against its expiry and by its phase.
+    lens: ExpiryLens,
+    by_phase: [[AtomicU64; Outcome::COUNT]; Phase::COUNT],
     width: Duration,
     buckets: Box<[Bucket]>,
 }
@@ -113,6 +126,9 @@ pub struct MessagingSnapshot {
     /// From a socket's loss to the session configured again on a new one.
     pub reconnect: Histogram<u64>,
     pub series: Vec<SocketBucket>,
+    /// Frames sent with a JWT by their offset to its expiry, and by its phase, with their outcome.
+    pub lens: LensSnapshot,
+    pub by_phase: [[u64; Outcome::COUNT]; Phase::COUNT],
 }
 
 /// A live reading: every count, and the sockets configured now.
@@ -145,6 +161,8 @@ impl MessagingMetrics {
             configure: Mutex::new(new_histogram()),
             message: Mutex::new(new_histogram()),
             reconnect: Mutex::new(new_histogram()),
+            lens: ExpiryLens::new(),
+            by_phase: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             width,
             buckets: (0..count).map(|_| Bucket::default()).collect(),
         }
@@ -204,6 +222,14 @@ impl MessagingMetrics {
         record(&self.reconnect, took);
     }
 
+    /// How a frame sent with a JWT (`at`) was answered, or that it was not.
+    pub fn placed(&self, at: Placed, outcome: Outcome) {
+        if let Some(offset) = at.offset_ms {
+            self.lens.record(offset, outcome);
+        }
+        self.by_phase[at.phase.index()][outcome.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn answered(&self, round_trip: Duration) {
         self.count(Event::MessageAnswered);
         record(&self.message, round_trip);
@@ -242,6 +268,8 @@ impl MessagingMetrics {
             message: copy(&self.message),
             reconnect: copy(&self.reconnect),
             series,
+            lens: self.lens.snapshot(),
+            by_phase: std::array::from_fn(|p| std::array::from_fn(|o| load(&self.by_phase[p][o]))),
         }
     }
 }
@@ -281,5 +309,33 @@ mod tests {
         assert_eq!(snap.count(Event::Reconnect), 1);
         assert_eq!(snap.count(Event::ConnectAttempt), 2);
         assert_eq!(snap.configure.len(), 1);
+    }
+
+    #[test]
+    fn a_placed_frame_lands_in_its_bin_and_phase_and_one_without_an_expiry_in_its_phase_only() {
+        let m = MessagingMetrics::new(Duration::from_secs(1), Duration::from_secs(10));
+        let at = |offset_ms, phase| Placed { offset_ms, phase };
+        m.placed(
+            at(Some(-1_500), Phase::ExpiredByClaim),
+            Outcome::Unauthorized,
+        );
+        m.placed(at(Some(200), Phase::Expired), Outcome::Unauthorized);
+        m.placed(at(None, Phase::Fresh), Outcome::RateLimited);
+        let snap = m.snapshot();
+        let bin = |offset| {
+            let (_, counts) = snap.lens.bins.iter().find(|(o, _)| *o == offset).unwrap();
+            counts[Outcome::Unauthorized.index()]
+        };
+        assert_eq!((bin(-2), bin(-1), bin(0)), (1, 0, 1));
+        let placed: u64 = snap
+            .lens
+            .bins
+            .iter()
+            .map(|(_, c)| c.iter().sum::<u64>())
+            .sum();
+        assert_eq!(placed, 2);
+        let phase = |p: Phase, o: Outcome| snap.by_phase[p.index()][o.index()];
+        assert_eq!(phase(Phase::ExpiredByClaim, Outcome::Unauthorized), 1);
+        assert_eq!(phase(Phase::Fresh, Outcome::RateLimited), 1);
     }
 }

@@ -388,10 +388,13 @@ pub enum MessagingStat {
     Unanswered,
     RateLimited,
     Unauthorized,
+    /// 401s on frames sent before the expiry the client believed their JWT had: refusals no client
+    /// rule can prevent (the issuer's whole-second `exp`, clocks apart, a revoked JWT).
+    UnauthorizedBeforeExpiry,
     BadFrames,
 }
 
-pub const MESSAGING_METRICS: [(&str, MessagingStat); 14] = [
+pub const MESSAGING_METRICS: [(&str, MessagingStat); 15] = [
     ("messaging.message_p50_ms", MessagingStat::MessageP50Ms),
     ("messaging.message_p99_ms", MessagingStat::MessageP99Ms),
     ("messaging.configure_p99_ms", MessagingStat::ConfigureP99Ms),
@@ -408,6 +411,10 @@ pub const MESSAGING_METRICS: [(&str, MessagingStat); 14] = [
     ("messaging.unanswered", MessagingStat::Unanswered),
     ("messaging.rate_limited", MessagingStat::RateLimited),
     ("messaging.unauthorized", MessagingStat::Unauthorized),
+    (
+        "messaging.unauthorized_before_expiry",
+        MessagingStat::UnauthorizedBeforeExpiry,
+    ),
     ("messaging.bad_frames", MessagingStat::BadFrames),
 ];
 

@@ -61,7 +61,7 @@ pub fn variant(
         stages: stages(load, snap),
         tenants: tenants(&snap.tenants, &snap.latency.by_tenant, load.top_orgs),
         expiry_lens: lens(&snap.lens),
-        expiry_lens_by_claim: claim_lens(&snap.claim_lens),
+        expiry_lens_by_claim: lens_if_placed(&snap.claim_lens),
         sessions: snap
             .sessions
             .as_ref()
@@ -130,8 +130,9 @@ pub(super) fn lens(l: &LensSnapshot) -> ExpiryLens {
     }
 }
 
-/// The lens on the issuer's clock, when any call's token carried an `exp` claim.
-fn claim_lens(l: &LensSnapshot) -> Option<ExpiryLens> {
+/// A lens that may hold nothing (the issuer's clock when no token carried an `exp` claim, the
+/// sockets' when no frame carried a JWT): `None` then.
+pub(super) fn lens_if_placed(l: &LensSnapshot) -> Option<ExpiryLens> {
     let placed = l.bins.iter().flat_map(|(_, counts)| counts).sum::<u64>()
         + l.before.iter().sum::<u64>()
         + l.after.iter().sum::<u64>();

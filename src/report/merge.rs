@@ -4,7 +4,7 @@
 
 mod series;
 mod steps;
-mod variant;
+pub(super) mod variant;
 
 use super::gates::{self, Gate};
 use super::model::{Report, ThresholdResult, VariantReport};

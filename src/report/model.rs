@@ -315,7 +315,7 @@ pub struct EndpointReport {
     pub stale_connection_resends: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpiryLens {
     pub bin_width_s: f64,
@@ -328,7 +328,7 @@ pub struct ExpiryLens {
     pub refreshes_after: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LensBin {
     /// Start of the bin: [offset_s, offset_s + 1).

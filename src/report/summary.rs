@@ -338,25 +338,26 @@ fn lens_line(out: &mut String, v: &VariantReport) {
     let _ = writeln!(
         out,
         "401s by time to expiry  {}",
-        unauthorized_spots(&v.expiry_lens)
+        spots(&v.expiry_lens, Outcome::Unauthorized)
     );
     if let Some(by_claim) = &v.expiry_lens_by_claim {
         let _ = writeln!(
             out,
             "401s by time to exp claim  {}",
-            unauthorized_spots(by_claim)
+            spots(by_claim, Outcome::Unauthorized)
         );
     }
 }
 
-fn unauthorized_spots(lens: &super::model::ExpiryLens) -> String {
+/// The bins of `lens` that hold any `outcome`, as `offset:count`.
+pub(super) fn spots(lens: &super::model::ExpiryLens, outcome: Outcome) -> String {
     let spots: Vec<String> = lens
         .bins
         .iter()
-        .filter(|b| b.outcomes[Outcome::Unauthorized] > 0)
-        .map(|b| format!("{:+}s:{}", b.offset_s, b.outcomes[Outcome::Unauthorized]))
+        .filter(|b| b.outcomes[outcome] > 0)
+        .map(|b| format!("{:+}s:{}", b.offset_s, b.outcomes[outcome]))
         .collect();
-    let outside = lens.before[Outcome::Unauthorized] + lens.after[Outcome::Unauthorized];
+    let outside = lens.before[outcome] + lens.after[outcome];
     if spots.is_empty() && outside == 0 {
         "none".to_owned()
     } else {

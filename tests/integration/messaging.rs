@@ -6,6 +6,7 @@
 
 use tokenstorm::report::messaging::MessagingReport;
 use tokenstorm::report::model::VariantReport;
+use tokenstorm::vocabulary::Outcome;
 
 fn messaging(v: &VariantReport) -> &MessagingReport {
     v.messaging.as_ref().expect("a messaging block")
@@ -190,6 +191,7 @@ seed = 6
 duration = "8s"
 [server]
 token_ttl = "2s"
+expiry_precision = "exact"
 [load]
 orgs = 2
 sessions = 200
@@ -234,4 +236,133 @@ fn an_authenticated_widget_refreshes_its_jwt_over_rest_on_the_sockets_401_and_re
         "a refused message goes again after the new JWT"
     );
     assert_eq!(c.no_jwt, 0);
+    assert_socket_401s_are_placed_after_expiry(messaging(v), c.reauthenticated);
+}
+
+/// Every socket 401 is in the lens, at or after the JWT's expiry (a reactive widget sends its JWT
+/// until refused, and the target's `exp` is exact here), and in phase `expired`; each JWT refreshed
+/// after a 401 is first used by the configure that follows.
+fn assert_socket_401s_are_placed_after_expiry(m: &MessagingReport, reauthenticated: u64) {
+    let lens = m
+        .expiry_lens
+        .as_ref()
+        .expect("frames sent with a JWT are placed");
+    let early: u64 = lens.before[Outcome::Unauthorized]
+        + lens
+            .bins
+            .iter()
+            .filter(|b| b.offset_s < 0)
+            .map(|b| b.outcomes[Outcome::Unauthorized])
+            .sum::<u64>();
+    let placed = early
+        + lens.after[Outcome::Unauthorized]
+        + lens
+            .bins
+            .iter()
+            .filter(|b| b.offset_s >= 0)
+            .map(|b| b.outcomes[Outcome::Unauthorized])
+            .sum::<u64>();
+    assert_eq!(placed, m.counts.unauthorized, "every socket 401 is placed");
+    assert_eq!(early, 0, "{lens:?}");
+    let phase = |name: &str| m.phases.get(name).copied().unwrap_or_default();
+    assert_eq!(
+        phase("expired")[Outcome::Unauthorized],
+        m.counts.unauthorized
+    );
+    assert_eq!(phase("first_after_refresh").total(), reauthenticated);
+    assert_eq!(phase("first_after_refresh")[Outcome::Ok], reauthenticated);
+}
+
+/// The same widgets against a deployment that takes 20 messages a second: the socket's 4029s are
+/// placed too, every one, each by the phase of the JWT it was sent with.
+#[test]
+fn socket_4029s_are_placed_by_their_jwts_expiry_and_phase() {
+    let profile = AUTHENTICATED.replace(
+        "[load]",
+        "[server.messaging]\nmessages_per_second = 20\n[load]",
+    );
+    let ran = super::support::run_profile(&profile);
+    let v = &ran.report.variants[0];
+    assert!(v.truth.as_ref().unwrap().ok, "{:?}", v.truth);
+    let m = messaging(v);
+    assert!(m.counts.rate_limited > 0, "{:?}", m.counts);
+    assert_eq!(m.counts.rate_limited, truth(v, "socket_rate_limited"));
+    let lens = m.expiry_lens.as_ref().expect("a lens");
+    let placed: u64 = lens.before[Outcome::RateLimited]
+        + lens.after[Outcome::RateLimited]
+        + lens
+            .bins
+            .iter()
+            .map(|b| b.outcomes[Outcome::RateLimited])
+            .sum::<u64>();
+    assert_eq!(placed, m.counts.rate_limited);
+    let by_phase: u64 = m.phases.values().map(|o| o[Outcome::RateLimited]).sum();
+    assert_eq!(by_phase, m.counts.rate_limited);
+    let summary = tokenstorm::report::summary::render(&ran.report);
+    assert!(summary.contains("jwt life"), "{summary}");
+}
+
+/// Two shards of the rate-limited authenticated run, merged: counts, phases and the socket lens add
+/// exactly, and the merged histograms hold every shard's samples.
+#[test]
+fn shards_of_a_messaging_run_merge_counts_lens_and_phases_exactly() {
+    use tokenstorm::plan::{Overrides, Shard};
+    use tokenstorm::report::merge::{merge, ShardReport};
+    let dir = tempfile::tempdir().unwrap();
+    let text = AUTHENTICATED.replace(
+        "[load]",
+        "[server.messaging]\nmessages_per_second = 20\n[load]",
+    );
+    let parts: Vec<ShardReport> = std::thread::scope(|scope| {
+        let runs = [0, 1].map(|index| {
+            let at = dir.path().join(format!("shard-{index}"));
+            let text = &text;
+            scope.spawn(move || {
+                std::fs::create_dir_all(&at).unwrap();
+                let profile = super::support::write_profile(&at, text);
+                let overrides = Overrides {
+                    shard: Some(Shard { index, count: 2 }),
+                    ..Default::default()
+                };
+                let ran = super::support::run_into(profile, at.join("out"), overrides);
+                ShardReport {
+                    path: ran.report_path,
+                    report: ran.report,
+                }
+            })
+        });
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let merged = merge(&parts).unwrap();
+    let m = messaging(&merged.variants[0]);
+    let shards: Vec<&MessagingReport> = parts
+        .iter()
+        .map(|p| messaging(&p.report.variants[0]))
+        .collect();
+    let mut counts = shards[0].counts.clone();
+    counts.add(&shards[1].counts);
+    assert_eq!(m.counts, counts);
+    assert!(m.counts.rate_limited > 0 && m.counts.unauthorized > 0);
+    for (phase, got) in &m.phases {
+        let want: u64 = shards
+            .iter()
+            .filter_map(|s| s.phases.get(phase))
+            .map(|o| o.total())
+            .sum();
+        assert_eq!(got.total(), want, "{phase}");
+    }
+    let lens_total = |m: &MessagingReport, o: Outcome| {
+        let l = m.expiry_lens.as_ref().expect("a lens");
+        l.before[o] + l.after[o] + l.bins.iter().map(|b| b.outcomes[o]).sum::<u64>()
+    };
+    for o in [Outcome::Ok, Outcome::Unauthorized, Outcome::RateLimited] {
+        let want: u64 = shards.iter().map(|s| lens_total(s, o)).sum();
+        assert_eq!(lens_total(m, o), want, "{o:?}");
+    }
+    let samples = |m: &MessagingReport| {
+        tokenstorm::report::histogram::decode(&m.message_ms.histogram)
+            .unwrap()
+            .len()
+    };
+    assert_eq!(samples(m), samples(shards[0]) + samples(shards[1]));
 }

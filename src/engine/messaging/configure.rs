@@ -89,6 +89,7 @@ impl Widget<'_> {
             },
         };
         let sent = Instant::now();
+        let placed = chat.placed(sent);
         if !socket.send(configure.to_json()).await {
             return Configure::Retry;
         }
@@ -98,6 +99,7 @@ impl Widget<'_> {
                 biased;
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     self.metrics.count(Event::ConfigureFailed);
+                    self.place(placed, Outcome::Timeout);
                     return Configure::Retry;
                 }
                 received = socket.receive() => received,
@@ -108,6 +110,7 @@ impl Widget<'_> {
                     ..
                 }) => {
                     let now = Instant::now();
+                    self.place(placed, Outcome::Ok);
                     self.metrics
                         .configured(self.elapsed(now), now - sent, new_session, fresh);
                     return Configure::Done;
@@ -118,6 +121,7 @@ impl Widget<'_> {
                 }) => {
                     self.metrics.count(error_event(code));
                     self.metrics.count(Event::ConfigureFailed);
+                    self.place(placed, error_outcome(code));
                     // A deployment that does not exist or a session refused stays so: retrying
                     // would only repeat the answer. A 401 may be cured by a new JWT.
                     return match code {
@@ -127,7 +131,10 @@ impl Widget<'_> {
                 }
                 Received::Frame(_) => {}
                 Received::Bad(bad) => self.metrics.count(bad_event(bad)),
-                Received::Closed(_) => return Configure::Retry,
+                Received::Closed(_) => {
+                    self.place(placed, Outcome::ConnectError);
+                    return Configure::Retry;
+                }
             }
         }
     }

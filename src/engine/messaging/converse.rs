@@ -102,6 +102,15 @@ impl Widget<'_> {
     /// The answer to pending request `index`.
     fn answer(&mut self, chat: &mut Chat, index: usize, reply: Reply, now: Instant) {
         let kind = chat.pending[index].kind;
+        let outcome = match (kind, &reply) {
+            (Asked::Message | Asked::Echo, Reply::Structured) | (Asked::Jwt, Reply::Jwt { .. }) => {
+                Outcome::Ok
+            }
+            (_, Reply::Error { code }) => error_outcome(*code),
+            (_, Reply::RateLimited { .. }) => Outcome::RateLimited,
+            _ => Outcome::BadResponse,
+        };
+        self.place(chat.pending[index].placed, outcome);
         if let Reply::RateLimited { .. } = reply {
             self.metrics.count(Event::RateLimited);
         }
@@ -182,6 +191,7 @@ impl Widget<'_> {
     fn expire(&mut self, chat: &mut Chat, now: Instant) -> Option<Ending> {
         while let Some(i) = chat.pending.iter().position(|p| p.deadline <= now) {
             let pending = chat.pending.swap_remove(i);
+            self.place(pending.placed, Outcome::Timeout);
             self.unanswered(chat, pending.kind, now);
             match pending.kind {
                 Asked::Echo => return Some(Ending::Lost),
@@ -196,10 +206,12 @@ impl Widget<'_> {
     fn due_frames(&mut self, chat: &mut Chat, timers: &mut Timers, now: Instant) -> Vec<String> {
         let mut frames = Vec::new();
         let timeout = self.plan.reply_timeout;
+        let jwt = chat.jwt.clone();
         for pending in chat.pending.iter_mut() {
             if pending.resend_at.is_some_and(|at| at <= now) {
                 pending.resend_at = None;
                 pending.resends += 1;
+                pending.placed = placement(jwt.as_deref(), now);
                 frames.push(self.message(&chat.token, pending.id));
                 self.metrics.count(Event::MessageSent);
             }
@@ -252,7 +264,7 @@ impl Widget<'_> {
     /// to what it asked (for at most the reply timeout), so that what the server sent is counted.
     async fn settle(&mut self, socket: &mut Socket, chat: &mut Chat) {
         let until = Instant::now() + self.plan.reply_timeout;
-        loop {
+        let gone = loop {
             // What waits for a resend after a 4029 will not get one now.
             let (resend, waiting): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut chat.pending)
                 .into_iter()
@@ -265,20 +277,22 @@ impl Widget<'_> {
                 return;
             }
             let received = tokio::select! {
-                _ = tokio::time::sleep_until(until.into()) => break,
+                _ = tokio::time::sleep_until(until.into()) => break Outcome::Timeout,
                 received = socket.receive() => received,
             };
             if self.handle(received, chat).is_some() {
-                break;
+                break Outcome::ConnectError;
             }
-        }
+        };
         let now = Instant::now();
-        self.abandon(chat, now);
+        self.abandon(chat, now, gone);
     }
 
-    /// The socket was lost: what was waiting for an answer will get none; a `getJwt` goes again.
-    pub(super) fn abandon(&mut self, chat: &mut Chat, now: Instant) {
+    /// The socket was lost (or the widget stopped waiting: `outcome`): what was waiting for an
+    /// answer will get none; a `getJwt` goes again.
+    pub(super) fn abandon(&mut self, chat: &mut Chat, now: Instant, outcome: Outcome) {
         for pending in std::mem::take(&mut chat.pending) {
+            self.place(pending.placed, outcome);
             self.unanswered(chat, pending.kind, now);
             if pending.kind == Asked::Message {
                 chat.next_message = now;
@@ -295,36 +309,43 @@ impl Widget<'_> {
             close_all_connections: false,
         };
         self.metrics.count(Event::Closed);
+        let placed = chat.placed(Instant::now());
         if socket.send(close.to_json()).await {
-            let _ = tokio::time::timeout(self.plan.reply_timeout, async {
-                loop {
-                    match socket.receive().await {
-                        Received::Closed(_)
-                        | Received::Frame(Frame {
-                            reply: Reply::ConnectionClosed,
-                            ..
-                        }) => break,
-                        // A 401 here: the JWT expired since the last frame; the session is left
-                        // to expire on the server.
-                        Received::Frame(Frame {
-                            reply: Reply::Error { code },
-                            ..
-                        }) => {
-                            self.metrics.count(error_event(code));
-                            if code == 401 {
-                                break;
-                            }
-                        }
-                        Received::Frame(frame) => {
-                            let _ = self.handle(Received::Frame(frame), chat);
-                        }
-                        Received::Bad(bad) => self.metrics.count(bad_event(bad)),
-                    }
-                }
-            })
-            .await;
+            let timeout = self.plan.reply_timeout;
+            let answered = tokio::time::timeout(timeout, self.closed(&mut socket, chat)).await;
+            self.place(placed, answered.unwrap_or(Outcome::Timeout));
         }
         socket.close(Duration::from_secs(1)).await;
+    }
+
+    /// What the server answers a `closeSession`.
+    async fn closed(&mut self, socket: &mut Socket, chat: &mut Chat) -> Outcome {
+        let mut answer = Outcome::Ok;
+        loop {
+            match socket.receive().await {
+                Received::Closed(_)
+                | Received::Frame(Frame {
+                    reply: Reply::ConnectionClosed,
+                    ..
+                }) => return answer,
+                // A 401 here: the JWT expired since the last frame; the session is left to expire
+                // on the server.
+                Received::Frame(Frame {
+                    reply: Reply::Error { code },
+                    ..
+                }) => {
+                    self.metrics.count(error_event(code));
+                    answer = error_outcome(code);
+                    if code == 401 {
+                        return answer;
+                    }
+                }
+                Received::Frame(frame) => {
+                    let _ = self.handle(Received::Frame(frame), chat);
+                }
+                Received::Bad(bad) => self.metrics.count(bad_event(bad)),
+            }
+        }
     }
 }
 
@@ -333,7 +354,9 @@ impl Chat {
         self.pending.iter().any(|p| p.kind == kind)
     }
 
+    /// Waits for the answer to request `id`, sent now with the session's JWT.
     fn ask(&mut self, id: u64, kind: Asked, since: Instant, deadline: Instant) {
+        let placed = self.placed(Instant::now());
         self.pending.push(Pending {
             id,
             kind,
@@ -341,6 +364,7 @@ impl Chat {
             deadline,
             resends: 0,
             resend_at: None,
+            placed,
         });
     }
 

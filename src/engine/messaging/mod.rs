@@ -11,15 +11,17 @@ mod converse;
 
 use super::reconnect;
 use super::refresh::{token_for, Need};
+use super::session::signed_ms;
 use super::sessions::Ends;
 use super::tokens::Token;
 use super::{Ctx, Who};
 use crate::http::frames::{Action, BadFrame, Frame, Outgoing, Reply};
 use crate::http::socket::{OpenError, Received, Socket, SocketTarget};
-use crate::metrics::messaging::{Event, MessagingMetrics};
+use crate::metrics::messaging::{Event, MessagingMetrics, Placed};
 use crate::plan::messaging::MessagingPlan;
 use crate::plan::sessions::Dist;
 use crate::profile::messaging::MessagingAuth;
+use crate::vocabulary::Outcome;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -56,6 +58,8 @@ struct Pending {
     resends: u32,
     /// After a 4029: when it goes again.
     resend_at: Option<Instant>,
+    /// Where its last sending fell in the life of the session's JWT.
+    placed: Option<Placed>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +152,7 @@ impl Widget<'_> {
             match ending {
                 Ending::Lost => {
                     self.metrics.count(Event::Lost);
-                    self.abandon(&mut chat, now);
+                    self.abandon(&mut chat, now, Outcome::ConnectError);
                     lost_at = Some(now);
                 }
                 Ending::Expired | Ending::Reauthenticate => return Left::Departed,
@@ -247,6 +251,38 @@ impl Chat {
     fn id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
+    }
+
+    /// Where a frame sent now falls in the life of the JWT it carries.
+    fn placed(&self, now: Instant) -> Option<Placed> {
+        placement(self.jwt.as_deref(), now)
+    }
+}
+
+/// `None` for a guest: its frames carry the session token, which has no expiry to place them by.
+fn placement(jwt: Option<&Token>, now: Instant) -> Option<Placed> {
+    let jwt = jwt?;
+    Some(Placed {
+        offset_ms: jwt.expires_at.map(|at| signed_ms(now, at)),
+        phase: jwt.phase(now),
+    })
+}
+
+impl Widget<'_> {
+    /// How a frame sent with the session's JWT was answered (nothing for a guest's).
+    fn place(&self, placed: Option<Placed>, outcome: Outcome) {
+        if let Some(at) = placed {
+            self.metrics.placed(at, outcome);
+        }
+    }
+}
+
+/// An error answer's outcome, as the REST side names a response's.
+fn error_outcome(code: u32) -> Outcome {
+    match code {
+        401 => Outcome::Unauthorized,
+        403 => Outcome::Forbidden,
+        _ => Outcome::ClientError,
     }
 }
 

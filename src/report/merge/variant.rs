@@ -332,7 +332,9 @@ fn claim_lens(parts: &[Part<'_>]) -> Option<ExpiryLens> {
 }
 
 /// Lenses added bin by bin; `lenses` holds at least one.
-pub(super) fn lens<'a>(lenses: impl Iterator<Item = &'a ExpiryLens> + Clone) -> ExpiryLens {
+pub(in crate::report) fn lens<'a>(
+    lenses: impl Iterator<Item = &'a ExpiryLens> + Clone,
+) -> ExpiryLens {
     let mut bins: BTreeMap<i64, LensBin> = BTreeMap::new();
     let mut bin_width_s = 1.0;
     for l in lenses.clone() {

@@ -7,11 +7,14 @@
 pub mod words;
 
 use super::histogram::{decode, encode, Percentiles};
-use super::model::TimeSeries;
+use super::model::{ExpiryLens, TimeSeries};
 use crate::metrics::messaging::{Event, MessagingSnapshot, SocketBucket};
+use crate::metrics::outcomes::Outcomes;
 use crate::plan::client::ReconnectSettings;
 use crate::profile::messaging::MessagingStat;
+use crate::vocabulary::Phase;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The share of the sessions alive that must be configured again for an outage to be over.
 pub const RECOVERED_SHARE: f64 = 0.99;
@@ -188,6 +191,15 @@ pub struct MessagingReport {
     pub series: Vec<SocketRow>,
     /// Absent when no socket was lost.
     pub storm: Option<Storm>,
+    /// Frames an authenticated session sent with its JWT (configures, messages, echoes, `getJwt`,
+    /// `closeSession`), by their send time minus the JWT's expiry as the client knew it, with how
+    /// each was answered: a socket's 401s and 4029s placed as a REST call's are. Absent for guests,
+    /// whose frames carry a session token that has no expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_lens: Option<ExpiryLens>,
+    /// The same frames by their JWT's phase when sent; phases with none are left out.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub phases: BTreeMap<String, Outcomes>,
 }
 
 impl Reconnect {
@@ -256,6 +268,12 @@ pub fn build(
         bucket_s,
         series: rows(&s.series),
         storm: None,
+        expiry_lens: super::build::lens_if_placed(&s.lens),
+        phases: Phase::ALL
+            .iter()
+            .map(|p| (p.name().to_owned(), Outcomes(s.by_phase[p.index()])))
+            .filter(|(_, o)| o.total() > 0)
+            .collect(),
     };
     report.derive(series);
     report
@@ -298,8 +316,13 @@ impl MessagingReport {
         };
         let mut sum = first.clone();
         sum.series = shifted(&first.series, shift);
+        let mut lenses: Vec<&ExpiryLens> = first.expiry_lens.iter().collect();
         for (p, shift) in parts {
             sum.counts.add(&p.counts);
+            lenses.extend(&p.expiry_lens);
+            for (phase, outcomes) in &p.phases {
+                sum.phases.entry(phase.clone()).or_default().add(outcomes);
+            }
             for (into, from) in [
                 (&mut sum.connect_ms, &p.connect_ms),
                 (&mut sum.configure_ms, &p.configure_ms),
@@ -322,6 +345,9 @@ impl MessagingReport {
         }
         for (i, row) in sum.series.iter_mut().enumerate() {
             row.t_s = i as u64;
+        }
+        if !lenses.is_empty() {
+            sum.expiry_lens = Some(super::merge::variant::lens(lenses.into_iter()));
         }
         sum.derive(sessions);
         Ok(Some(sum))
@@ -398,6 +424,9 @@ pub fn value(m: &MessagingReport, stat: MessagingStat) -> Option<f64> {
         MessagingStat::Unanswered => c.messages_unanswered as f64,
         MessagingStat::RateLimited => c.rate_limited as f64,
         MessagingStat::Unauthorized => c.unauthorized as f64,
+        MessagingStat::UnauthorizedBeforeExpiry => {
+            m.expiry_lens.as_ref().map_or(0, super::early::before_zero) as f64
+        }
         MessagingStat::BadFrames => c.bad_frames() as f64,
     })
 }

@@ -3,6 +3,8 @@
 use super::MessagingReport;
 use crate::report::histogram::format_ms;
 use crate::report::model::VariantReport;
+use crate::report::summary::spots;
+use crate::vocabulary::{Outcome, Phase};
 use std::fmt::Write as _;
 
 /// `(label, line)` pairs: sockets, sessions, messages, and the storm when a socket was lost.
@@ -32,6 +34,17 @@ pub fn lines(v: &VariantReport) -> Vec<(&'static str, String)> {
         ),
         ("messages", messages(m)),
     ];
+    if let Some(lens) = &m.expiry_lens {
+        out.push((
+            "jwt life",
+            format!(
+                "socket 401s by time to expiry {}  4029s {}  by phase: {}",
+                spots(lens, Outcome::Unauthorized),
+                spots(lens, Outcome::RateLimited),
+                phases(m)
+            ),
+        ));
+    }
     if let Some(s) = &m.storm {
         let recovered = match (s.recovered_at_s, s.recovery_s) {
             (Some(at), Some(took)) => {
@@ -87,6 +100,23 @@ fn messages(m: &MessagingReport) -> String {
         );
     }
     line
+}
+
+/// The frames sent with a JWT by its phase, in the order a JWT lives through them.
+fn phases(m: &MessagingReport) -> String {
+    let parts: Vec<String> = Phase::ALL
+        .iter()
+        .filter_map(|p| Some((p.name(), m.phases.get(p.name())?)))
+        .map(|(name, o)| {
+            format!(
+                "{name} {} (401 {}, 4029 {})",
+                o.total(),
+                o[Outcome::Unauthorized],
+                o[Outcome::RateLimited]
+            )
+        })
+        .collect();
+    parts.join("  ")
 }
 
 /// The summary's messaging lines.
