@@ -160,15 +160,36 @@ async fn storm_at_expiry(p: &Prometheus, c: &reqwest::Client, report: &Report) {
     );
 }
 
-/// Every PromQL expression of the shipped Grafana dashboard, run at the end of the run's load
-/// (all variants, a 10 s rate window), returns data; and the dashboard asks for its data source.
-/// The sessions panel's expressions (`sessions`) need a run with `[sessions]`, the others the 401
-/// storm's run: between the tests, every expression is run.
+/// Which run a dashboard expression needs: the sessions panel's a run with `[sessions]`, the
+/// sockets panels' one with `[messaging]`, the others the 401 storm's run. Between the tests,
+/// every expression is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Panels {
+    Storm,
+    Sessions,
+    Messaging,
+}
+
+impl Panels {
+    fn of(expr: &str) -> Panels {
+        if expr.contains("tokenstorm_messaging_") {
+            Panels::Messaging
+        } else if expr.contains("tokenstorm_sessions_") {
+            Panels::Sessions
+        } else {
+            Panels::Storm
+        }
+    }
+}
+
+/// Every PromQL expression of the shipped Grafana dashboard that `run` covers, run at the end of
+/// the run's load (all variants, a 10 s rate window), returns data; and the dashboard asks for its
+/// data source.
 async fn dashboard_queries_return_data(
     p: &Prometheus,
     c: &reqwest::Client,
     report: &Report,
-    sessions: bool,
+    run: Panels,
 ) {
     let text = std::fs::read_to_string("deploy/grafana/tokenstorm.json")
         .expect("the dashboard is shipped");
@@ -189,7 +210,7 @@ async fn dashboard_queries_return_data(
         );
         for target in panel["targets"].as_array().expect("targets") {
             let expr = target["expr"].as_str().expect("a PromQL expression");
-            if expr.contains("tokenstorm_sessions_") != sessions {
+            if Panels::of(expr) != run {
                 continue;
             }
             let promql = expr
@@ -204,7 +225,11 @@ async fn dashboard_queries_return_data(
             asked += 1;
         }
     }
-    let least = if sessions { 4 } else { 10 };
+    let least = match run {
+        Panels::Storm => 10,
+        Panels::Sessions => 4,
+        Panels::Messaging => 10,
+    };
     assert!(asked >= least, "only {asked} expressions");
 }
 
@@ -249,7 +274,7 @@ fn scraped_totals_equal_the_report_and_the_401s_rise_at_expiry() {
         );
         totals_match(&prometheus, &client, &report).await;
         storm_at_expiry(&prometheus, &client, &report).await;
-        dashboard_queries_return_data(&prometheus, &client, &report, false).await;
+        dashboard_queries_return_data(&prometheus, &client, &report, Panels::Storm).await;
     });
 }
 
@@ -279,7 +304,7 @@ fn remote_written_totals_equal_the_report_and_the_401s_rise_at_expiry() {
         );
         totals_match(&prometheus, &client, &report).await;
         storm_at_expiry(&prometheus, &client, &report).await;
-        dashboard_queries_return_data(&prometheus, &client, &report, false).await;
+        dashboard_queries_return_data(&prometheus, &client, &report, Panels::Storm).await;
     });
 }
 
@@ -347,7 +372,83 @@ fn sessions_alive_arriving_and_leaving_equal_the_report() {
             )
             .await;
         assert!(number(&peak[0]["value"][1]) >= 10.0, "{peak:?}");
-        dashboard_queries_return_data(&prometheus, &client, &report, true).await;
+        dashboard_queries_return_data(&prometheus, &client, &report, Panels::Sessions).await;
+    });
+}
+
+/// Authenticated messaging widgets for 6 s: their JWTs live 2 s (socket 401s), each deployment
+/// takes 15 messages a second (4029s), and every socket is dropped at 3 s (a reconnect wave).
+const MESSAGING: &str = r#"
+name = "messaging-telemetry"
+seed = 12
+duration = "6s"
+[server]
+token_ttl = "2s"
+[server.messaging]
+messages_per_second = 15
+[server.messaging.faults]
+drop_all_at = ["3s"]
+[load]
+orgs = 2
+sessions = 200
+drain = "1s"
+[sessions]
+arrival = "uniform"
+arrival_rate = "15/s"
+length = { dist = "fixed", value = "4s" }
+think = { dist = "uniform", min = "200ms", max = "400ms" }
+[messaging]
+auth = "authenticated"
+echo_interval = "0s"
+[[variant]]
+name = "widget"
+client = { token_scope = "session", trigger = "reactive", reconnect = { policy = "fixed", delay = "500ms", attempts = 5 } }
+"#;
+
+/// Remote write of a `[messaging]` run: every socket counter's total equals report.json's
+/// messaging counts, the sockets-open gauge ends at zero, and the dashboard's sockets panels
+/// return data.
+#[test]
+fn socket_counters_equal_the_reports_messaging_counts() {
+    let Some(binary) = prometheus_or_skip() else {
+        return;
+    };
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let prometheus = Prometheus::start(&binary, dir.path(), None);
+        let client = reqwest::Client::new();
+        prometheus.ready(&client).await;
+        let telemetry = TelemetryOptions {
+            remote_write: Some(format!("{}/api/v1/write", prometheus.url)),
+            ..Default::default()
+        };
+        let report = run_profile(dir.path(), MESSAGING, telemetry).await;
+        let m = report.variants[0]
+            .messaging
+            .as_ref()
+            .expect("a messaging block");
+        let c = &m.counts;
+        assert!(
+            c.lost > 0 && c.reconnects > 0 && c.rate_limited > 0 && c.unauthorized > 0,
+            "{c:?}"
+        );
+        for (metric, n) in [
+            ("tokenstorm_messaging_connect_attempts_total", c.connect_attempts),
+            ("tokenstorm_messaging_reconnects_total", c.reconnects),
+            ("tokenstorm_messaging_sockets_lost_total", c.lost),
+            ("tokenstorm_messaging_configured_resumed_total", c.configured_resumed),
+            ("tokenstorm_messaging_messages_sent_total", c.messages_sent),
+            ("tokenstorm_messaging_messages_answered_total", c.messages_answered),
+            ("tokenstorm_messaging_rate_limited_total", c.rate_limited),
+            ("tokenstorm_messaging_unauthorized_total", c.unauthorized),
+            ("tokenstorm_messaging_sockets_open", 0),
+        ] {
+            let want = format!("{n}");
+            let q = format!("sum({metric})");
+            let got = eventually(&prometheus, &client, &q, &want).await;
+            assert_eq!(got, want, "{metric} against report.json");
+        }
+        dashboard_queries_return_data(&prometheus, &client, &report, Panels::Messaging).await;
     });
 }
 

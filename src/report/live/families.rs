@@ -180,7 +180,7 @@ fn session_families() -> [Family; 4] {
 }
 
 /// Messaging widgets' sockets: series only in runs with `[messaging]`.
-const MESSAGING_COUNTERS: [(&str, Event, &str); 9] = [
+const MESSAGING_COUNTERS: [(&str, Event, &str); 10] = [
     (
         "tokenstorm_messaging_connect_attempts",
         Event::ConnectAttempt,
@@ -225,6 +225,11 @@ const MESSAGING_COUNTERS: [(&str, Event, &str); 9] = [
         "tokenstorm_messaging_rate_limited",
         Event::RateLimited,
         "4029 answers (messaging.counts.rate_limited)",
+    ),
+    (
+        "tokenstorm_messaging_unauthorized",
+        Event::Unauthorized,
+        "401 answers on the socket: a JWT refused (messaging.counts.unauthorized)",
     ),
 ];
 
@@ -458,7 +463,7 @@ mod tests {
         assert_eq!(series_per_variant(0, true, false), 188);
         let chat = text_series_of(Vec::new(), true, true);
         assert_eq!(chat, series_per_variant(0, true, true));
-        assert_eq!(chat, 198);
+        assert_eq!(chat, 199);
     }
 
     #[test]
