@@ -45,6 +45,9 @@ fn a_chat_run_equals_the_targets_truth_and_every_leaving_widget_closes_its_sessi
     assert!(truth_report.ok, "{:?}", truth_report.checks);
     let m = messaging(v);
     let c = &m.counts;
+    // A guest's frames carry no JWT: nothing to place by expiry.
+    assert!(m.expiry_lens.is_none() && m.phases.is_empty());
+    assert!(socket_lens_chart(&ran.report).is_none());
     let sessions = v.sessions.as_ref().unwrap();
     // 25/s for 8 s, uniform: exactly 200 arrivals, each one socket configured as a new session.
     assert_eq!(sessions.arrived, 200);
@@ -300,6 +303,21 @@ fn socket_4029s_are_placed_by_their_jwts_expiry_and_phase() {
     assert_eq!(by_phase, m.counts.rate_limited);
     let summary = tokenstorm::report::summary::render(&ran.report);
     assert!(summary.contains("jwt life"), "{summary}");
+    let svg = socket_lens_chart(&ran.report).expect("a socket lens chart");
+    assert!(svg.contains("socket frames not ok"), "{svg}");
+}
+
+/// The socket expiry lens chart of the report's first variant, as SVG, if the page has one.
+fn socket_lens_chart(report: &tokenstorm::report::model::Report) -> Option<String> {
+    use tokenstorm::report::plots::{charts, Side};
+    let v = &report.variants[0];
+    let sides = [Side {
+        label: v.name.clone(),
+        variant: v,
+    }];
+    let all = charts(&sides, report.server.as_ref()).expect("charts");
+    let chart = all.iter().find(|c| c.file.starts_with("socket-expiry-lens"))?;
+    Some(chart.svg().expect("the chart draws"))
 }
 
 /// Two shards of the rate-limited authenticated run, merged: counts, phases and the socket lens add

@@ -433,12 +433,21 @@ fn socket_counters_equal_the_reports_messaging_counts() {
             "{c:?}"
         );
         for (metric, n) in [
-            ("tokenstorm_messaging_connect_attempts_total", c.connect_attempts),
+            (
+                "tokenstorm_messaging_connect_attempts_total",
+                c.connect_attempts,
+            ),
             ("tokenstorm_messaging_reconnects_total", c.reconnects),
             ("tokenstorm_messaging_sockets_lost_total", c.lost),
-            ("tokenstorm_messaging_configured_resumed_total", c.configured_resumed),
+            (
+                "tokenstorm_messaging_configured_resumed_total",
+                c.configured_resumed,
+            ),
             ("tokenstorm_messaging_messages_sent_total", c.messages_sent),
-            ("tokenstorm_messaging_messages_answered_total", c.messages_answered),
+            (
+                "tokenstorm_messaging_messages_answered_total",
+                c.messages_answered,
+            ),
             ("tokenstorm_messaging_rate_limited_total", c.rate_limited),
             ("tokenstorm_messaging_unauthorized_total", c.unauthorized),
             ("tokenstorm_messaging_sockets_open", 0),

@@ -3,7 +3,9 @@
 
 use super::style::{self, legend, Group, FAMILY, INK, MUTED};
 use super::{slug, Body, Chart, DrawResult, PlotError, Side};
-use crate::report::model::{ClientInfo, LensBin, ServerSettings, Trigger};
+use crate::report::model::{
+    ClientInfo, ExpiryLens, LensBin, ServerSettings, Trigger, VariantReport,
+};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -20,6 +22,8 @@ pub struct Lens {
     /// Shared by every side's chart, so an empty panel looks empty next to a full one.
     failed_max: f64,
     ok_max: f64,
+    /// The panels' axis names: what is not ok, what is.
+    axes: [&'static str; 2],
 }
 
 /// A bin's API calls by group, with its refresh calls' failures added (ok stays the API calls'), so
@@ -43,22 +47,6 @@ pub fn chart(
     server: Option<&ServerSettings>,
 ) -> Result<Chart, PlotError> {
     let lens = &side.variant.expiry_lens;
-    let bins: Vec<(i64, [u64; 5], u64)> = lens
-        .bins
-        .iter()
-        .map(|b| (b.offset_s, with_refreshes(b), b.refreshes))
-        .collect();
-    let (mut failed_max, mut ok_max) = (0u64, 0u64);
-    for other in sides {
-        for b in &other.variant.expiry_lens.bins {
-            let counts = with_refreshes(b);
-            failed_max = failed_max.max(failed(&counts)).max(b.refreshes);
-            ok_max = ok_max.max(counts[0]);
-        }
-    }
-    let first = bins.first().map_or(-30, |b| b.0);
-    let last = bins.last().map_or(9, |b| b.0) + 1;
-    let (markers, outside) = markers(&side.variant.client, server, first, last);
     let client = &side.variant.client;
     let mut caption = String::from(
         "API calls by when they were sent relative to their token's expiry as the client saw it \
@@ -72,6 +60,84 @@ pub fn chart(
             client.clock_skew_ms
         ));
     }
+    let all = sides.iter().map(|s| &s.variant.expiry_lens);
+    let l = build(
+        lens,
+        all,
+        client,
+        server,
+        &mut caption,
+        ["API + refresh calls not ok", "API calls ok"],
+    );
+    Ok(Chart {
+        file: format!("expiry-lens-{}", slug(&side.label)),
+        title: format!(
+            "Expiry lens: {} ({}, coalesce {})",
+            side.label, client.trigger, client.coalesce
+        ),
+        caption,
+        body: Body::Lens(l),
+    })
+}
+
+/// The socket's lens for a side whose authenticated widgets sent frames with their JWT: the same
+/// chart, for the frames, with the REST refreshes left to the API lens.
+pub fn socket_chart(side: &Side, sides: &[Side], server: Option<&ServerSettings>) -> Option<Chart> {
+    let lens = socket(side.variant)?;
+    let mut caption = String::from(
+        "Frames the widgets sent on their sockets with their JWT (configure, messages, echoes, \
+         getJwt, closeSession), by when they were sent relative to the JWT's expiry as the client \
+         saw it (1 s bins). Top: frames answered with an error (401, 4029, ...) or not at all; \
+         bottom: frames answered.",
+    );
+    let all = sides.iter().filter_map(|s| socket(s.variant));
+    let client = &side.variant.client;
+    let l = build(
+        lens,
+        all,
+        client,
+        server,
+        &mut caption,
+        ["socket frames not ok", "socket frames ok"],
+    );
+    Some(Chart {
+        file: format!("socket-expiry-lens-{}", slug(&side.label)),
+        title: format!("Socket expiry lens: {} ({})", side.label, client.trigger),
+        caption,
+        body: Body::Lens(l),
+    })
+}
+
+fn socket(v: &VariantReport) -> Option<&ExpiryLens> {
+    v.messaging.as_ref().and_then(|m| m.expiry_lens.as_ref())
+}
+
+/// The chart's data from `lens`, scaled to the largest bin of `all` (every side's), its markers,
+/// and what lies outside it said in `caption`.
+fn build<'a>(
+    lens: &ExpiryLens,
+    all: impl Iterator<Item = &'a ExpiryLens>,
+    client: &ClientInfo,
+    server: Option<&ServerSettings>,
+    caption: &mut String,
+    axes: [&'static str; 2],
+) -> Lens {
+    let bins: Vec<(i64, [u64; 5], u64)> = lens
+        .bins
+        .iter()
+        .map(|b| (b.offset_s, with_refreshes(b), b.refreshes))
+        .collect();
+    let (mut failed_max, mut ok_max) = (0u64, 0u64);
+    for other in all {
+        for b in &other.bins {
+            let counts = with_refreshes(b);
+            failed_max = failed_max.max(failed(&counts)).max(b.refreshes);
+            ok_max = ok_max.max(counts[0]);
+        }
+    }
+    let first = bins.first().map_or(-30, |b| b.0);
+    let last = bins.last().map_or(9, |b| b.0) + 1;
+    let (markers, outside) = markers(client, server, first, last);
     let (before, after) = (lens.before.total(), lens.after.total());
     if before + after > 0 {
         caption.push_str(&format!(
@@ -81,22 +147,15 @@ pub fn chart(
     for note in outside {
         caption.push_str(&format!(" {note} lies outside the lens."));
     }
-    Ok(Chart {
-        file: format!("expiry-lens-{}", slug(&side.label)),
-        title: format!(
-            "Expiry lens: {} ({}, coalesce {})",
-            side.label, client.trigger, client.coalesce
-        ),
-        caption,
-        body: Body::Lens(Lens {
-            bins,
-            first,
-            last,
-            markers,
-            failed_max: style::top(failed_max as f64),
-            ok_max: style::top(ok_max as f64),
-        }),
-    })
+    Lens {
+        bins,
+        first,
+        last,
+        markers,
+        failed_max: style::top(failed_max as f64),
+        ok_max: style::top(ok_max as f64),
+        axes,
+    }
 }
 
 /// Lines at expiry, at the client's refresh points and at the server's leeway; the ones that fall
@@ -181,7 +240,7 @@ where
         .y_label_area_size(64)
         .build_cartesian_2d(x, 0f64..l.failed_max)?;
     style::mesh(&mut failed.configure_mesh(), 13)
-        .y_desc("API + refresh calls not ok")
+        .y_desc(l.axes[0])
         .x_labels(0)
         .y_label_formatter(&|y| style::count(*y))
         .draw()?;
@@ -234,7 +293,7 @@ where
         .build_cartesian_2d(x, 0f64..l.ok_max)?;
     style::mesh(&mut ok.configure_mesh(), 13)
         .x_desc("seconds from token expiry (send time minus expiry)")
-        .y_desc("API calls ok")
+        .y_desc(l.axes[1])
         .x_labels(((l.last - l.first) / 2).max(2) as usize)
         .x_label_formatter(&|x| {
             if x.abs() < 0.5 {

@@ -80,6 +80,9 @@ pub fn charts(sides: &[Side], server: Option<&ServerSettings>) -> Result<Vec<Cha
         out.push(lens::chart(side, sides, server)?);
     }
     for side in sides {
+        out.extend(lens::socket_chart(side, sides, server));
+    }
+    for side in sides {
         out.push(timeline::chart(side, sides)?);
     }
     for endpoint in ["contacts", "token", "refresh"] {
