@@ -214,11 +214,40 @@ client = "naive"
 /// A run against a served target through a relay; the signals go once the first contacts call has
 /// passed the relay, so the report always has requests in it, however slowly the machine starts.
 fn interrupted_run(signals: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let (code, report, _) = interrupted(
+        LONG_RUN,
+        &[],
+        b"GET /api/v2/externalcontacts/contacts",
+        signals,
+    );
+    (code, report)
+}
+
+/// Runs `profile` against a `tokenstorm serve` of it through relays: one per `watched` marker
+/// (nearest the target first, each handing back a receiver told when its marker passes), then
+/// one for `started`, after which `signals` are sent. Returns the exit code, the report it still
+/// wrote, and the `watched` receivers.
+fn interrupted(
+    profile: &str,
+    watched: &[&'static [u8]],
+    started: &'static [u8],
+    signals: &[&str],
+) -> (
+    Option<i32>,
+    serde_json::Value,
+    Vec<std::sync::mpsc::Receiver<()>>,
+) {
     let dir = tempfile::tempdir().unwrap();
-    let profile = super::support::write_profile(dir.path(), LONG_RUN);
+    let profile = super::support::write_profile(dir.path(), profile);
     let (mut target, url) = serve(&profile, "127.0.0.1:0").expect("serve starts");
-    let upstream = url.trim_start_matches("http://");
-    let (relayed, contacts_calls) = relay(upstream, b"GET /api/v2/externalcontacts/contacts");
+    let mut upstream = url;
+    let mut seen = Vec::new();
+    for marker in watched {
+        let (relayed, passed) = relay(upstream.trim_start_matches("http://"), marker);
+        upstream = relayed;
+        seen.push(passed);
+    }
+    let (relayed, began) = relay(upstream.trim_start_matches("http://"), started);
     let out = dir.path().join("out");
     let mut child = Command::new(BIN)
         .arg("run")
@@ -229,9 +258,9 @@ fn interrupted_run(signals: &[&str]) -> (Option<i32>, serde_json::Value) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    contacts_calls
+    began
         .recv_timeout(std::time::Duration::from_secs(120))
-        .expect("the run calls the API");
+        .expect("the run reaches the target");
     for s in signals {
         signal(&child, s);
     }
@@ -240,7 +269,7 @@ fn interrupted_run(signals: &[&str]) -> (Option<i32>, serde_json::Value) {
     let _ = target.wait();
     let text = std::fs::read_to_string(out.join("report.json"))
         .expect("an interrupted run still writes its report");
-    (status.code(), serde_json::from_str(&text).unwrap())
+    (status.code(), serde_json::from_str(&text).unwrap(), seen)
 }
 
 #[test]
@@ -344,38 +373,16 @@ client = "genesys-messenger"
 /// report is written with the sockets it opened.
 #[test]
 fn ctrl_c_closes_the_widgets_sockets_and_writes_the_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let profile = super::support::write_profile(dir.path(), CHATTING);
-    let (mut target, url) = serve(&profile, "127.0.0.1:0").expect("serve starts");
-    let upstream = url.trim_start_matches("http://");
-    let (closing, closes) = relay(upstream, &[0x88, 0x80]);
-    let (relayed, upgrades) = relay(
-        closing.trim_start_matches("http://"),
+    let (code, report, seen) = interrupted(
+        CHATTING,
+        &[&[0x88, 0x80]],
         b"GET /v1?deploymentId",
+        &["-INT"],
     );
-    let out = dir.path().join("out");
-    let mut child = Command::new(BIN)
-        .arg("run")
-        .arg(&profile)
-        .args(["--target-url", &relayed, "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    upgrades
-        .recv_timeout(std::time::Duration::from_secs(120))
-        .expect("a widget opens its socket");
-    signal(&child, "-INT");
-    let status = child.wait().unwrap();
-    let _ = target.kill();
-    let _ = target.wait();
-    assert_eq!(status.code(), Some(130));
-    closes
+    assert_eq!(code, Some(130));
+    seen[0]
         .recv_timeout(std::time::Duration::from_secs(10))
         .expect("a widget sent a close frame");
-    let text = std::fs::read_to_string(out.join("report.json")).expect("a report");
-    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(report["interrupted"], true);
     let counts = &report["variants"][0]["messaging"]["counts"];
     let connected = counts["connected"].as_u64().unwrap();

@@ -316,7 +316,9 @@ fn socket_lens_chart(report: &tokenstorm::report::model::Report) -> Option<Strin
         variant: v,
     }];
     let all = charts(&sides, report.server.as_ref()).expect("charts");
-    let chart = all.iter().find(|c| c.file.starts_with("socket-expiry-lens"))?;
+    let chart = all
+        .iter()
+        .find(|c| c.file.starts_with("socket-expiry-lens"))?;
     Some(chart.svg().expect("the chart draws"))
 }
 
