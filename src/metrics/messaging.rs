@@ -82,6 +82,7 @@ pub struct Placed {
 #[derive(Default)]
 struct Bucket {
     connect_attempts: AtomicU64,
+    reconnects: AtomicU64,
     configured: AtomicU64,
     unconfigured: AtomicU64,
     lost: AtomicU64,
@@ -91,6 +92,8 @@ struct Bucket {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SocketBucket {
     pub connect_attempts: u64,
+    /// Of them, attempts after the session's socket was lost.
+    pub reconnects: u64,
     /// Sockets that became configured, and configured sockets that ended (lost, closed, expired).
     pub configured: u64,
     pub unconfigured: u64,
@@ -180,12 +183,12 @@ impl MessagingMetrics {
     /// A connect attempt at `at` from the start; `again`: after the session lost its socket.
     pub fn connect_attempt(&self, at: Duration, again: bool) {
         self.count(Event::ConnectAttempt);
+        let bucket = self.bucket(at);
+        bucket.connect_attempts.fetch_add(1, Ordering::Relaxed);
         if again {
             self.count(Event::Reconnect);
+            bucket.reconnects.fetch_add(1, Ordering::Relaxed);
         }
-        self.bucket(at)
-            .connect_attempts
-            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn connected(&self, took: Duration) {
@@ -251,6 +254,7 @@ impl MessagingMetrics {
             .iter()
             .map(|b| SocketBucket {
                 connect_attempts: load(&b.connect_attempts),
+                reconnects: load(&b.reconnects),
                 configured: load(&b.configured),
                 unconfigured: load(&b.unconfigured),
                 lost: load(&b.lost),
@@ -305,6 +309,10 @@ mod tests {
         assert_eq!(
             (snap.series[2].lost, snap.series[2].connect_attempts),
             (1, 1)
+        );
+        assert_eq!(
+            (snap.series[0].reconnects, snap.series[2].reconnects),
+            (0, 1)
         );
         assert_eq!(snap.count(Event::Reconnect), 1);
         assert_eq!(snap.count(Event::ConnectAttempt), 2);

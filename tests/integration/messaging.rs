@@ -125,6 +125,9 @@ fn assert_every_dropped_widget_resumed(v: &VariantReport) {
         "each came back to its own session"
     );
     assert_eq!(c.gave_up, 0);
+    let series = &messaging(v).series;
+    let reconnects: u64 = series.iter().map(|r| r.reconnects).sum();
+    assert_eq!(reconnects, c.reconnects, "the series holds every reconnect");
 }
 
 #[test]
@@ -140,6 +143,10 @@ fn a_fixed_delay_brings_every_dropped_widget_back_at_once_and_jitter_sooner_and_
     assert!(m.reconnect_ms.ms.count == m.counts.lost);
     assert!(m.reconnect_ms.ms.p50 >= 2_000.0, "{:?}", m.reconnect_ms.ms);
     assert_eq!(storm.peak_at_s, storm.drop_at_s + 2.0, "{storm:?}");
+    let wave = &m.series[storm.peak_at_s as usize];
+    // The drop is mid-second, so the fixed delay puts every reconnect in the wave's second,
+    // beside the first connects of widgets still arriving.
+    assert_eq!(wave.reconnects, m.counts.lost, "{wave:?}");
     assert!(storm.peak_connect_attempts_per_s >= m.counts.lost as f64);
     assert!(storm.recovery_s.is_some());
 

@@ -148,6 +148,9 @@ pub enum ReconnectPolicy {
 pub struct SocketRow {
     pub t_s: u64,
     pub connect_attempts: u64,
+    /// Of them, attempts after the session's socket was lost.
+    #[serde(default)]
+    pub reconnects: u64,
     pub configured: u64,
     pub unconfigured: u64,
     pub lost: u64,
@@ -286,6 +289,7 @@ fn rows(buckets: &[SocketBucket]) -> Vec<SocketRow> {
         .map(|(i, b)| SocketRow {
             t_s: i as u64,
             connect_attempts: b.connect_attempts,
+            reconnects: b.reconnects,
             configured: b.configured,
             unconfigured: b.unconfigured,
             lost: b.lost,
@@ -338,6 +342,7 @@ impl MessagingReport {
                 }
                 let into = &mut sum.series[at];
                 into.connect_attempts += row.connect_attempts;
+                into.reconnects += row.reconnects;
                 into.configured += row.configured;
                 into.unconfigured += row.unconfigured;
                 into.lost += row.lost;
