@@ -166,8 +166,8 @@ fn the_morning_surge_saturates_the_token_service_and_only_the_model_that_waits_s
 
 #[test]
 fn a_reconnect_storm_comes_back_in_lockstep_waves_with_a_fixed_delay_and_spread_with_jitter() {
-    // Full length: the arrivals, the drop at 15.5 s, the 8 s refusal and the climb back.
-    let ran = run_shipped("profiles/reconnect-storm.toml", Duration::from_secs(40));
+    // Full length: the arrivals, the drop at 20.5 s, the 8 s refusal and the climb back.
+    let ran = run_shipped("profiles/reconnect-storm.toml", Duration::from_secs(45));
     let [fixed, jitter] = ["android-fixed-5s", "full-jitter"].map(|n| variant(&ran.report, n));
     for v in [fixed, jitter] {
         assert!(v.truth.as_ref().unwrap().ok, "{:?}", v.truth);
