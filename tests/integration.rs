@@ -27,6 +27,7 @@ mod integration {
     mod prometheus_support;
     mod remote_dialects;
     mod remote_http;
+    mod remote_messaging_tls;
     mod remote_profile;
     mod remote_proxy;
     mod remote_sessions;
