@@ -18,6 +18,7 @@ mod integration {
     mod manifests;
     mod merge;
     mod messaging;
+    mod messaging_origins;
     mod otlp;
     mod platform_support;
     mod plots;

@@ -1,0 +1,110 @@
+//! A deployment's own allowed origins (`[[server.orgs]] allowed_origins`): the embedded target,
+//! configured from a profile's `[server]` as `run` and `serve` configure it, refuses every socket of
+//! the org whose list leaves out the page's origin and lets the other org's in, and the widgets
+//! count exactly the refusals the target counts for that org.
+
+use super::remote_support::{report_of, run_bin, runtime, text};
+use tokenstorm::plan::Org;
+use tokenstorm::profile::server::ServerSection;
+use tokenstorm::secret::Secret;
+use tokenstorm::simulator::Server;
+
+/// The endpoint allows the shop's page; org 1's deployment only its partner's.
+const SERVER: &str = r#"
+[messaging]
+allowed_origins = ["https://shop.example"]
+[[orgs]]
+org = 1
+allowed_origins = ["https://partner.example"]
+"#;
+
+fn widgets(base: &str, ws: &str) -> String {
+    format!(
+        r#"
+seed = 9
+duration = "3s"
+[target]
+kind = "http"
+token_base = "{base}"
+api_base = "{base}"
+auth_code = "sim-{{org}}-{{session}}"
+[[target.orgs]]
+name = "org0"
+client_id = "client0"
+client_secret_env = "S0"
+deployment_id = "client0"
+[[target.orgs]]
+name = "org1"
+client_id = "client1"
+client_secret_env = "S1"
+deployment_id = "client1"
+[load]
+orgs = 2
+sessions = 100
+drain = "2s"
+[sessions]
+arrival = "uniform"
+arrival_rate = "10/s"
+length = {{ dist = "fixed", value = "1s" }}
+think = {{ dist = "fixed", value = "300ms" }}
+[messaging]
+url = "{ws}/v1?deploymentId={{deployment_id}}"
+origin = "https://shop.example"
+echo_interval = "0s"
+[[variant]]
+name = "widget"
+client = {{ preset = "genesys-messenger", reconnect = {{ policy = "immediate", attempts = 1 }} }}
+"#
+    )
+}
+
+fn org(index: usize) -> Org {
+    Org {
+        index,
+        name: format!("org{index}"),
+        primary: None,
+        client_id: format!("client{index}"),
+        client_secret: Secret::new(format!("secret{index}")),
+        deployment_id: format!("client{index}"),
+    }
+}
+
+#[test]
+fn an_org_whose_list_leaves_out_the_page_is_refused_and_the_other_chats() {
+    let section: ServerSection = toml::from_str(SERVER).unwrap();
+    let config = tokenstorm::app::embedded::target_config(&section, &[org(0), org(1)], 9);
+    let rt = runtime();
+    let server = rt
+        .block_on(Server::start(config, "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (base, ws) = (
+        format!("http://{}", server.addr()),
+        format!("ws://{}", server.addr()),
+    );
+    let env = [("S0", "secret0"), ("S1", "secret1")];
+    let out = run_bin(dir.path(), &widgets(&base, &ws), &env, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v = report_of(dir.path()).variants.remove(0);
+    let c = v.messaging.as_ref().unwrap().counts.clone();
+    let truth = server.truth();
+    let (org0, org1) = (
+        &truth.per_org["org0"].messaging,
+        &truth.per_org["org1"].messaging,
+    );
+    // Both orgs had widgets: the one refused at its first attempt and its one retry, the other in.
+    assert!(
+        org1.sockets_refused_origin > 0 && org0.sockets_opened > 0,
+        "{truth:?}"
+    );
+    assert_eq!((org1.sockets_opened, org0.sockets_refused_origin), (0, 0));
+    assert_eq!(c.refused_origin, org1.sockets_refused_origin);
+    assert_eq!(c.refused_origin, 2 * c.gave_up, "{c:?}");
+    assert_eq!(
+        (c.connected, c.configured_new),
+        (org0.sockets_opened, org0.sessions_new)
+    );
+    let arrived = v.sessions.as_ref().unwrap().arrived;
+    assert_eq!(c.configured_new + c.gave_up, arrived, "{c:?}");
+    rt.block_on(server.stop());
+}
