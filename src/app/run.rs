@@ -282,7 +282,7 @@ pub(super) fn server_of(plan: &Plan, variants: &[VariantReport]) -> Option<Serve
     variants
         .iter()
         .any(|v| v.truth.is_some())
-        .then(|| report::build::server_settings(&plan.profile.server))
+        .then(|| report::build::server_settings(&plan.profile, &plan.orgs))
 }
 
 pub(super) fn thresholds_of(plan: &Plan, variant: &str) -> Thresholds {

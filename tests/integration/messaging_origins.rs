@@ -108,3 +108,73 @@ fn an_org_whose_list_leaves_out_the_page_is_refused_and_the_other_chats() {
     assert_eq!(c.configured_new + c.gave_up, arrived, "{c:?}");
     rt.block_on(server.stop());
 }
+
+/// A short REST run on the embedded target with `extra` in its profile.
+fn rest_run(extra: &str) -> super::support::Ran {
+    super::support::run_profile(&format!(
+        r#"
+duration = "1s"
+{extra}
+[load]
+orgs = 2
+sessions = 4
+rate = "10/s"
+[[variant]]
+name = "a"
+client = "naive"
+"#
+    ))
+}
+
+#[test]
+fn the_reports_server_block_lists_the_socket_endpoints_settings_when_it_has_them() {
+    let ran = rest_run(
+        r#"
+[server.messaging]
+session_duration = "10m"
+allowed_origins = ["https://shop.example"]
+max_sockets_per_deployment = 50
+messages_per_second = "120/min"
+max_text_bytes = 2000
+[server.messaging.faults]
+drop_all_at = ["20s", "1m"]
+refuse_for = "5s"
+reply_latency_p50 = "20ms"
+reply_latency_p99 = "250ms"
+[[server.orgs]]
+org = 1
+allowed_origins = ["https://partner.example"]
+"#,
+    );
+    let written = tokenstorm::report::load(&ran.report_path).unwrap();
+    let m = written
+        .server
+        .unwrap()
+        .messaging
+        .expect("the socket endpoint's settings");
+    assert_eq!((m.session_duration_s, m.retry_after_s), (600.0, 3.0));
+    assert_eq!(m.allowed_origins, ["https://shop.example"]);
+    assert_eq!(m.deployment_origins.len(), 1, "{:?}", m.deployment_origins);
+    let own = &m.deployment_origins[0];
+    assert_eq!((own.org.as_str(), own.client), ("org-0001", 0));
+    assert_eq!(own.allowed_origins, ["https://partner.example"]);
+    assert_eq!(m.max_sockets_per_deployment, Some(50));
+    assert_eq!(m.messages_per_second, Some(2.0));
+    assert_eq!(m.max_text_bytes, 2000);
+    assert_eq!(m.faults.drop_all_at_s, [20.0, 60.0]);
+    assert_eq!(m.faults.refuse_for_s, 5.0);
+    assert_eq!(
+        (m.faults.reply_latency_p50_ms, m.faults.reply_latency_p99_ms),
+        (Some(20.0), Some(250.0))
+    );
+
+    let without = rest_run("");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&without.report_path).unwrap()).unwrap();
+    assert!(json["server"].is_object(), "the embedded target's block");
+    assert!(
+        json["server"].get("messaging").is_none(),
+        "{}",
+        json["server"]
+    );
+}
