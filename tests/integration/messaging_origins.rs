@@ -1,7 +1,8 @@
 //! A deployment's own allowed origins (`[[server.orgs]] allowed_origins`): the embedded target,
 //! configured from a profile's `[server]` as `run` and `serve` configure it, refuses every socket of
 //! the org whose list leaves out the page's origin and lets the other org's in, and the widgets
-//! count exactly the refusals the target counts for that org.
+//! count exactly the refusals the target counts for that org. And report.json's `server` block,
+//! which lists the endpoint's settings, these lists among them, when a profile has any.
 
 use super::remote_support::{report_of, run_bin, runtime, text};
 use tokenstorm::plan::Org;
