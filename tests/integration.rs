@@ -18,6 +18,7 @@ mod integration {
     mod manifests;
     mod merge;
     mod messaging;
+    mod messaging_origins;
     mod otlp;
     mod platform_support;
     mod plots;
@@ -27,6 +28,7 @@ mod integration {
     mod prometheus_support;
     mod remote_dialects;
     mod remote_http;
+    mod remote_messaging_tls;
     mod remote_profile;
     mod remote_proxy;
     mod remote_sessions;

@@ -59,7 +59,11 @@ pub fn target_config(section: &ServerSection, orgs: &[Org], seed: u64) -> Config
     config.contacts_faults = faults(&section.faults.contacts);
     config.token_service = section.service.token.as_ref().map(station);
     config.contacts_service = section.service.contacts.as_ref().map(station);
-    config.messaging = messaging(&section.messaging);
+    config.messaging = section
+        .messaging
+        .as_ref()
+        .map(messaging)
+        .unwrap_or_default();
     config
 }
 
@@ -136,6 +140,7 @@ fn client(section: &ServerSection, org: &Org, k: usize) -> ClientConfig {
             c.scopes = scopes.clone();
         }
     }
+    c.allowed_origins = section.own_origins_of(org.index, k).map(<[_]>::to_vec);
     c
 }
 
@@ -204,5 +209,41 @@ mod tests {
             messaging(&MessagingServerSection::default()),
             Messaging::default()
         );
+    }
+
+    #[test]
+    fn an_orgs_own_origins_go_to_each_of_its_deployments() {
+        let section: ServerSection = toml::from_str(
+            r#"
+            clients_per_org = 2
+            [messaging]
+            allowed_origins = ["https://shop.example"]
+            [[orgs]]
+            org = 1
+            allowed_origins = ["https://partner.example"]
+            "#,
+        )
+        .unwrap();
+        let org = |index: usize| Org {
+            index,
+            name: format!("org{index}"),
+            primary: None,
+            client_id: format!("c{index}"),
+            client_secret: crate::secret::Secret::new("s"),
+            deployment_id: format!("c{index}"),
+        };
+        let config = target_config(&section, &[org(0), org(1)], 1);
+        assert_eq!(config.messaging.allowed_origins, ["https://shop.example"]);
+        assert!(config.orgs[0]
+            .clients
+            .iter()
+            .all(|c| c.allowed_origins.is_none()));
+        for c in &config.orgs[1].clients {
+            assert_eq!(
+                c.allowed_origins.as_deref(),
+                Some(&["https://partner.example".to_string()][..])
+            );
+        }
+        assert_eq!(config.orgs[1].clients.len(), 2);
     }
 }

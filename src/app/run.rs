@@ -282,7 +282,7 @@ pub(super) fn server_of(plan: &Plan, variants: &[VariantReport]) -> Option<Serve
     variants
         .iter()
         .any(|v| v.truth.is_some())
-        .then(|| report::build::server_settings(&plan.profile.server))
+        .then(|| report::build::server_settings(&plan.profile, &plan.orgs))
 }
 
 pub(super) fn thresholds_of(plan: &Plan, variant: &str) -> Thresholds {
@@ -294,14 +294,19 @@ pub(super) fn thresholds_of(plan: &Plan, variant: &str) -> Thresholds {
         .unwrap_or_default()
 }
 
-/// No call got any HTTP answer at all: the target was never reached.
+/// No call and no socket got any HTTP answer at all: the target was never reached. (A refused
+/// upgrade is an answer; a guest widget makes no call, so its sockets are all it has.)
 fn never_answered(v: &VariantReport) -> bool {
     let e = &v.endpoints;
-    let calls = e.token.requests + e.refresh.requests + e.contacts.requests;
+    let (sockets, sockets_failed) = v.messaging.as_ref().map_or((0, 0), |m| {
+        (m.counts.connect_attempts, m.counts.connect_failed)
+    });
+    let calls = e.token.requests + e.refresh.requests + e.contacts.requests + sockets;
     let unanswered = [&e.token, &e.refresh, &e.contacts]
         .iter()
         .map(|x| x.outcomes[Outcome::ConnectError] + x.outcomes[Outcome::Timeout])
-        .sum::<u64>();
+        .sum::<u64>()
+        + sockets_failed;
     calls > 0 && calls == unanswered
 }
 

@@ -67,14 +67,7 @@ impl MessagingServerSection {
         if session < Duration::from_secs(1) || session > MAX_SESSION {
             problems.push(key("session_duration"), "must be from 1s to 31 days");
         }
-        for (i, origin) in self.allowed_origins.iter().enumerate() {
-            if !is_origin(origin) {
-                problems.push(
-                    key(&format!("allowed_origins[{i}]")),
-                    format!("`{origin}` is not an origin; write scheme://host[:port], e.g. \"https://shop.example\""),
-                );
-            }
-        }
+        check_origins(&key("allowed_origins"), &self.allowed_origins, problems);
         if self.max_sockets_per_deployment == Some(0) {
             problems.push(
                 key("max_sockets_per_deployment"),
@@ -103,6 +96,18 @@ impl MessagingServerSection {
             );
         }
         self.faults.validate(problems);
+    }
+}
+
+/// Each entry of the list at `key` must be an origin.
+pub(super) fn check_origins(key: &str, origins: &[String], problems: &mut Problems) {
+    for (i, origin) in origins.iter().enumerate() {
+        if !is_origin(origin) {
+            problems.push(
+                format!("{key}[{i}]"),
+                format!("`{origin}` is not an origin; write scheme://host[:port], e.g. \"https://shop.example\""),
+            );
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `[server]` section: how the embedded target behaves (used by `run` on an embedded target and by `serve`).
 
-use super::messaging_server::MessagingServerSection;
+use super::messaging_server::{check_origins, MessagingServerSection};
 use super::problems::Problems;
 use super::service::ServiceSection;
 use super::units::{Rate, SignedSpan, Span};
@@ -44,8 +44,8 @@ pub struct ServerSection {
     pub service: ServiceSection,
     /// Per-org (or per-client) overrides.
     pub orgs: Vec<OrgOverride>,
-    /// The web-messaging socket endpoint (docs/messaging.md).
-    pub messaging: MessagingServerSection,
+    /// The web-messaging socket endpoint (docs/messaging.md); absent: every setting at its default.
+    pub messaging: Option<MessagingServerSection>,
 }
 
 impl Default for ServerSection {
@@ -69,7 +69,7 @@ impl Default for ServerSection {
             faults: FaultsSection::default(),
             service: ServiceSection::default(),
             orgs: Vec::new(),
-            messaging: MessagingServerSection::default(),
+            messaging: None,
         }
     }
 }
@@ -151,6 +151,9 @@ pub struct OrgOverride {
     /// Second of the run at which the client is disabled; its live tokens die then.
     pub disabled_at: Option<Span>,
     pub scopes: Option<Vec<String>>,
+    /// `Origin`s a socket of this org's deployments (or the one client's: a client id is its
+    /// deployment id) may come from, in place of `server.messaging.allowed_origins`; `[]`: any.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl ServerSection {
@@ -183,7 +186,9 @@ impl ServerSection {
             .contacts
             .validate("server.faults.contacts", problems);
         self.service.validate(problems);
-        self.messaging.validate(problems);
+        if let Some(messaging) = &self.messaging {
+            messaging.validate(problems);
+        }
         for (i, o) in self.orgs.iter().enumerate() {
             let key = |field: &str| format!("server.orgs[{i}].{field}");
             if let Some(ttl) = o.token_ttl {
@@ -195,6 +200,9 @@ impl ServerSection {
             if let Some(scopes) = &o.scopes {
                 check_scopes(&key("scopes"), scopes, problems);
             }
+            if let Some(origins) = &o.allowed_origins {
+                check_origins(&key("allowed_origins"), origins, problems);
+            }
             if o.client.is_some_and(|c| c >= self.clients_per_org) {
                 let allowed = self.clients_per_org.saturating_sub(1);
                 problems.push(
@@ -203,6 +211,17 @@ impl ServerSection {
                 );
             }
         }
+    }
+
+    /// The socket endpoint's `Origin` list of client `client` of org `org`, when a
+    /// `[[server.orgs]]` entry gives it one (else `server.messaging.allowed_origins` applies).
+    pub fn own_origins_of(&self, org: usize, client: usize) -> Option<&[String]> {
+        // Later entries win, as they do for every other override.
+        self.orgs
+            .iter()
+            .rev()
+            .filter(|o| o.org == org && o.client.is_none_or(|only| only == client))
+            .find_map(|o| o.allowed_origins.as_deref())
     }
 
     /// The checks that need the number of orgs the profile defines.
@@ -383,5 +402,36 @@ mod tests {
         assert!(toml::from_str::<ServerSection>("refresh_policy = \"rotate\"").is_err());
         assert!(toml::from_str::<ServerSection>("clock_offset = \"-soon\"").is_err());
         assert!(toml::from_str::<ServerSection>("unknown = 1").is_err());
+    }
+
+    #[test]
+    fn a_deployments_own_origins_are_the_last_entry_that_names_it() {
+        let s = parse(
+            r#"
+            clients_per_org = 2
+            [messaging]
+            allowed_origins = ["https://shop.example"]
+            [[orgs]]
+            org = 1
+            allowed_origins = ["https://a.example"]
+            [[orgs]]
+            org = 1
+            client = 1
+            allowed_origins = []
+            [[orgs]]
+            org = 1
+            token_ttl = "10s"
+            "#,
+        );
+        assert!(problems(&s, 2).is_empty(), "{:?}", problems(&s, 2));
+        assert_eq!(s.own_origins_of(0, 0), None, "the endpoint's list applies");
+        let a = ["https://a.example".to_string()];
+        assert_eq!(s.own_origins_of(1, 0), Some(&a[..]));
+        // A later entry for one client wins; one that gives no list leaves it be.
+        assert_eq!(s.own_origins_of(1, 1), Some(&[][..]));
+        let bad =
+            parse("[[orgs]]\norg = 0\nallowed_origins = [\"https://ok.example\", \"ok.example\"]");
+        assert_eq!(problems(&bad, 1), ["server.orgs[0].allowed_origins[1]"]);
+        assert_eq!(problems(&bad, 0).len(), 2, "the org is unknown too");
     }
 }

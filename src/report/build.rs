@@ -8,13 +8,14 @@ use crate::metrics::lens::LensSnapshot;
 use crate::metrics::Snapshot;
 use crate::plan::{ClientModel, Coalescing, Load, RefreshTrigger};
 use crate::profile::schema;
-use crate::profile::server::ServerSection;
 use crate::vocabulary::Phase;
 use crate::vocabulary::{Endpoint, Outcome};
 use std::collections::BTreeMap;
 
+mod server;
 mod steps;
 mod tenants;
+pub use server::server_settings;
 use steps::steps;
 use tenants::tenants;
 pub use tenants::{view as tenant_view, worst_unauthorized, WORST_ORGS};
@@ -137,20 +138,6 @@ pub(super) fn lens_if_placed(l: &LensSnapshot) -> Option<ExpiryLens> {
         + l.before.iter().sum::<u64>()
         + l.after.iter().sum::<u64>();
     (placed > 0).then(|| lens(l))
-}
-
-/// The embedded target's expiry settings, as the report records them.
-pub fn server_settings(section: &ServerSection) -> ServerSettings {
-    let offset_ms = i64::try_from(section.clock_offset.magnitude.as_millis()).unwrap_or(i64::MAX);
-    ServerSettings {
-        token_ttl_s: section.token_ttl.0.as_secs_f64(),
-        leeway_s: section.leeway.0.as_secs_f64(),
-        clock_offset_ms: if section.clock_offset.negative {
-            -offset_ms
-        } else {
-            offset_ms
-        },
-    }
 }
 
 fn endpoint_report(snap: &Snapshot, e: Endpoint) -> EndpointReport {

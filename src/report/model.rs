@@ -74,6 +74,48 @@ pub struct ServerSettings {
     pub leeway_s: f64,
     /// The API's clock minus the token issuer's.
     pub clock_offset_ms: i64,
+    /// The web-messaging socket endpoint's settings, when the profile sets them (`[server.messaging]`,
+    /// a deployment's own origins) or its widgets met them (`[messaging]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging: Option<MessagingServerSettings>,
+}
+
+/// What the embedded target's socket endpoint was told (docs/messaging.md has each setting).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagingServerSettings {
+    pub session_duration_s: f64,
+    /// `Origin`s a socket may come from; empty: any.
+    pub allowed_origins: Vec<String>,
+    /// The deployments with a list of their own, judged by it instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deployment_origins: Vec<DeploymentOrigins>,
+    /// `None`: no limit.
+    pub max_sockets_per_deployment: Option<u64>,
+    pub messages_per_second: Option<f64>,
+    pub retry_after_s: f64,
+    pub max_text_bytes: u64,
+    pub faults: MessagingFaultSettings,
+}
+
+/// One deployment's own allowed origins: client `client` (0-based) of org `org`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentOrigins {
+    pub org: String,
+    pub client: u32,
+    pub allowed_origins: Vec<String>,
+}
+
+/// The socket endpoint's faults; times from the server's start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagingFaultSettings {
+    pub drop_all_at_s: Vec<f64>,
+    pub refuse_for_s: f64,
+    /// The log-normal reply latency's median and 99th percentile, when there is one.
+    pub reply_latency_p50_ms: Option<f64>,
+    pub reply_latency_p99_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -119,6 +119,9 @@ pub struct ClientConfig {
     pub disabled_at: Option<Duration>,
     /// Scopes the client may be granted; a token gets all of them unless the request narrows it.
     pub scopes: Vec<String>,
+    /// `Origin`s a socket of this deployment may come from, in place of
+    /// [`Messaging::allowed_origins`]; empty means any.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl ClientConfig {
@@ -130,6 +133,7 @@ impl ClientConfig {
             idle_timeout: None,
             disabled_at: None,
             scopes: vec![SCOPE_CONTACTS.to_string()],
+            allowed_origins: None,
         }
     }
 }
@@ -269,7 +273,8 @@ pub enum Latency {
 pub struct Messaging {
     /// A session lives this long from its first configure (the platform's default: 72 h).
     pub session_duration: Duration,
-    /// `Origin` values a socket may come from; empty means any.
+    /// `Origin` values a socket may come from; empty means any. A deployment with a list of its own
+    /// ([`ClientConfig::allowed_origins`]) is judged by that one instead.
     pub allowed_origins: Vec<String>,
     /// Open sockets per deployment at most; beyond it an upgrade gets 429.
     pub max_sockets_per_deployment: Option<usize>,

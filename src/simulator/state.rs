@@ -57,6 +57,8 @@ pub(crate) struct Client {
     pub idle_timeout_ns: Option<i64>,
     pub disabled_at_ns: Option<i64>,
     pub scopes: Vec<String>,
+    /// The deployment's own `Origin` list, in place of the socket endpoint's.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl Client {
@@ -141,6 +143,7 @@ impl ServerState {
                     idle_timeout_ns: c.idle_timeout.or(config.idle_timeout).map(nanos),
                     disabled_at_ns: c.disabled_at.map(nanos),
                     scopes: c.scopes.clone(),
+                    allowed_origins: c.allowed_origins.clone(),
                 });
             }
         }

@@ -13,6 +13,8 @@ const PROFILE: &str = r#"
 duration = "1s"
 [server]
 per_token_rate = "0/s"
+[server.messaging]
+max_text_bytes = 2000
 [load]
 orgs = 4
 sessions = 8
@@ -143,6 +145,10 @@ fn merge_joins_shards_with_their_own_targets_and_their_truth() {
     );
     let merged = tokenstorm::report::load(&dir.path().join("merged/report.json")).unwrap();
     let shards = [&a, &b].map(|p| tokenstorm::report::load(p).unwrap());
+    // The shards ran one profile: its target's settings, the socket endpoint's too, carry over.
+    assert_eq!(merged.server, shards[0].server);
+    let socket = merged.server.as_ref().and_then(|s| s.messaging.as_ref());
+    assert_eq!(socket.map(|m| m.max_text_bytes), Some(2000));
     let v = &merged.variants[0];
     let sum = |f: fn(&tokenstorm::report::model::VariantReport) -> u64| {
         shards.iter().map(|r| f(&r.variants[0])).sum::<u64>()

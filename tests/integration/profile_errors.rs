@@ -385,6 +385,19 @@ fn messaging_server_keys_name_their_key_and_line() {
         15,
         "later than",
     );
+    // A deployment's own list: `[[server.orgs]]` is line 13, `org` 14, `allowed_origins` 15.
+    assert_one(
+        &format!("{GOOD}[[server.orgs]]\norg = 1\nallowed_origins = [\"https://a.example/x\"]"),
+        "server.orgs[0].allowed_origins[0]",
+        15,
+        "not an origin",
+    );
+    assert_one(
+        &format!("{GOOD}[[server.orgs]]\norg = 2\nallowed_origins = []"),
+        "server.orgs[0].org",
+        14,
+        "has 2 orgs",
+    );
     assert_one(
         &with_messaging("sesion_duration = \"1h\""),
         "server.messaging.sesion_duration",

@@ -111,7 +111,8 @@ pub async fn serve_tls(router: Router, pki: &Pki, require_client_cert: bool) -> 
                 let _ = hyper_util::server::conn::auto::Builder::new(
                     hyper_util::rt::TokioExecutor::new(),
                 )
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                // With upgrades, so a WebSocket (`wss://`) is served beside HTTP/1.1 and HTTP/2.
+                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service)
                 .await;
             });
         }

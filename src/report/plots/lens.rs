@@ -382,6 +382,7 @@ mod tests {
             token_ttl_s: 900.0,
             leeway_s: 0.0,
             clock_offset_ms: 0,
+            messaging: None,
         };
         let (inside, outside) =
             markers(&client(Trigger::Margin, Some(3.0)), Some(&server), -30, 10);

@@ -47,9 +47,15 @@ impl Outages {
     }
 }
 
-/// True when `origin` may open a socket: no list, or the list names it (ASCII case aside, as
+/// True when `origin` may open a socket of a deployment whose own list is `own` (`None`: it has
+/// none, and the endpoint's list applies): no list, or the list names it (ASCII case aside, as
 /// scheme and host compare). A socket without an `Origin` header is refused when there is a list.
-pub(super) fn origin_allowed(allowed: &[String], origin: Option<&str>) -> bool {
+pub(super) fn origin_allowed(
+    own: Option<&[String]>,
+    endpoint: &[String],
+    origin: Option<&str>,
+) -> bool {
+    let allowed = own.unwrap_or(endpoint);
     allowed.is_empty()
         || origin.is_some_and(|o| {
             let o = o.trim_end_matches('/');
@@ -187,11 +193,32 @@ mod tests {
     #[test]
     fn origins_match_exactly_when_there_is_a_list() {
         let list = vec!["https://shop.example".to_string()];
-        assert!(origin_allowed(&[], None));
-        assert!(origin_allowed(&list, Some("https://SHOP.example/")));
-        assert!(!origin_allowed(&list, Some("https://evil.example")));
-        assert!(!origin_allowed(&list, Some("http://shop.example")));
-        assert!(!origin_allowed(&list, None));
+        assert!(origin_allowed(None, &[], None));
+        assert!(origin_allowed(None, &list, Some("https://SHOP.example/")));
+        assert!(!origin_allowed(None, &list, Some("https://evil.example")));
+        assert!(!origin_allowed(None, &list, Some("http://shop.example")));
+        assert!(!origin_allowed(None, &list, None));
+    }
+
+    #[test]
+    fn a_deployments_own_list_replaces_the_endpoints() {
+        let endpoint = vec!["https://shop.example".to_string()];
+        let own = vec!["https://other.example".to_string()];
+        let shop = Some("https://shop.example");
+        assert!(!origin_allowed(Some(&own), &endpoint, shop));
+        assert!(origin_allowed(
+            Some(&own),
+            &endpoint,
+            Some("https://other.example")
+        ));
+        // An empty list of its own lets any origin in, whatever the endpoint's says.
+        assert!(origin_allowed(
+            Some(&[]),
+            &endpoint,
+            Some("https://evil.example")
+        ));
+        assert!(origin_allowed(Some(&[]), &endpoint, None));
+        assert!(!origin_allowed(Some(&own), &[], None));
     }
 
     #[test]

@@ -24,8 +24,9 @@ pub(crate) struct SocketQuery {
     deployment_id: String,
 }
 
-/// `GET /v1?deploymentId=`: refused with 503 in an outage window, 403 for an origin off the list and
-/// 429 for a full deployment; otherwise upgraded, an unknown deployment too (it is told on the socket).
+/// `GET /v1?deploymentId=`: refused with 503 in an outage window, 403 for an origin off the
+/// deployment's list (or the endpoint's) and 429 for a full deployment; otherwise upgraded, an
+/// unknown deployment too (it is told on the socket).
 pub(crate) async fn upgrade(
     State(state): State<Shared>,
     Query(query): Query<SocketQuery>,
@@ -43,7 +44,9 @@ pub(crate) async fn upgrade(
         return refusal(StatusCode::SERVICE_UNAVAILABLE, left);
     }
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    if !origin_allowed(&hub.config.allowed_origins, origin) {
+    // An unknown deployment has no list of its own: the endpoint's applies.
+    let own = client.and_then(|(_, c)| c.allowed_origins.as_deref());
+    if !origin_allowed(own, &hub.config.allowed_origins, origin) {
         state.truth.add(org, Count::SocketsRefusedOrigin);
         return (StatusCode::FORBIDDEN, "Origin not allowed").into_response();
     }
