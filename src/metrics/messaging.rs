@@ -32,8 +32,10 @@ pub enum Event {
     ConfiguredResumed,
     /// A configure answered with an error (401, 403, 400) or not at all.
     ConfigureFailed,
-    /// The socket ended without the widget closing it.
+    /// The configured socket ended without the widget closing it.
     Lost,
+    /// A socket just opened ended before its configure was answered (a drop mid-configure).
+    LostConfiguring,
     /// The server said the session's duration ran out.
     SessionExpired,
     /// A session that used up its reconnect attempts and ended without a socket.

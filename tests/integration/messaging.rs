@@ -119,10 +119,14 @@ fn assert_every_dropped_widget_resumed(v: &VariantReport) {
     let c = &messaging(v).counts;
     assert!(v.truth.as_ref().unwrap().ok, "{:?}", v.truth);
     assert!(c.lost > 0);
-    assert_eq!(c.lost, truth(v, "sockets_dropped"));
-    assert_eq!(
-        c.configured_resumed, c.lost,
-        "each came back to its own session"
+    // A widget whose socket went between the upgrade and the configure's answer (a busy machine
+    // widens that moment) lost a socket too, but no configured one.
+    assert_eq!(c.lost + c.lost_configuring, truth(v, "sockets_dropped"));
+    // Each came back to its own session; one lost mid-configure resumes it only if the target
+    // had made it before the drop.
+    assert!(
+        c.configured_resumed >= c.lost && c.configured_resumed <= c.lost + c.lost_configuring,
+        "{c:?}"
     );
     assert_eq!(c.gave_up, 0);
     let series = &messaging(v).series;
@@ -249,36 +253,37 @@ fn an_authenticated_widget_refreshes_its_jwt_over_rest_on_the_sockets_401_and_re
     assert_socket_401s_are_placed_after_expiry(messaging(v), c.reauthenticated);
 }
 
-/// Every socket 401 is in the lens, at or after the JWT's expiry (a reactive widget sends its JWT
-/// until refused, and the target's `exp` is exact here), and in phase `expired`; each JWT refreshed
-/// after a 401 is first used by the configure that follows.
+/// Every socket 401 is in the lens, at the JWT's expiry: a reactive widget sends its JWT until
+/// refused, and the target's `exp` is exact here, so a 401 comes only for a frame sent at or after
+/// expiry (phase `expired`) or one sent just before it that reached the target after (its transit,
+/// which a busy machine stretches, but never to a second). Each JWT refreshed after a 401 is first
+/// used by the configure that follows.
 fn assert_socket_401s_are_placed_after_expiry(m: &MessagingReport, reauthenticated: u64) {
     let lens = m
         .expiry_lens
         .as_ref()
         .expect("frames sent with a JWT are placed");
-    let early: u64 = lens.before[Outcome::Unauthorized]
-        + lens
-            .bins
+    let unauthorized = |keep: fn(i64) -> bool| -> u64 {
+        lens.bins
             .iter()
-            .filter(|b| b.offset_s < 0)
+            .filter(|b| keep(b.offset_s))
             .map(|b| b.outcomes[Outcome::Unauthorized])
-            .sum::<u64>();
-    let placed = early
-        + lens.after[Outcome::Unauthorized]
-        + lens
-            .bins
-            .iter()
-            .filter(|b| b.offset_s >= 0)
-            .map(|b| b.outcomes[Outcome::Unauthorized])
-            .sum::<u64>();
-    assert_eq!(placed, m.counts.unauthorized, "every socket 401 is placed");
-    assert_eq!(early, 0, "{lens:?}");
-    let phase = |name: &str| m.phases.get(name).copied().unwrap_or_default();
-    assert_eq!(
-        phase("expired")[Outcome::Unauthorized],
-        m.counts.unauthorized
+            .sum()
+    };
+    let (long_before, just_before, after) = (
+        unauthorized(|at| at < -1) + lens.before[Outcome::Unauthorized],
+        unauthorized(|at| at == -1),
+        unauthorized(|at| at >= 0) + lens.after[Outcome::Unauthorized],
     );
+    assert_eq!(
+        long_before + just_before + after,
+        m.counts.unauthorized,
+        "every socket 401 is placed"
+    );
+    assert_eq!(long_before, 0, "{lens:?}");
+    assert!(after > just_before, "{lens:?}");
+    let phase = |name: &str| m.phases.get(name).copied().unwrap_or_default();
+    assert_eq!(phase("expired")[Outcome::Unauthorized], after);
     assert_eq!(phase("first_after_refresh").total(), reauthenticated);
     assert_eq!(phase("first_after_refresh")[Outcome::Ok], reauthenticated);
 }

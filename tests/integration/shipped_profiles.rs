@@ -173,10 +173,17 @@ fn a_reconnect_storm_comes_back_in_lockstep_waves_with_a_fixed_delay_and_spread_
         assert!(v.truth.as_ref().unwrap().ok, "{:?}", v.truth);
         let c = &v.messaging.as_ref().unwrap().counts;
         assert!(c.lost > 1_000, "{}: {c:?}", v.name);
-        assert_eq!(c.lost, server(v, "messaging.sockets_dropped"), "{}", v.name);
         assert_eq!(
-            c.configured_resumed, c.lost,
-            "{}: every widget is back",
+            c.lost + c.lost_configuring,
+            server(v, "messaging.sockets_dropped"),
+            "{}",
+            v.name
+        );
+        // Every widget is back in its own session (one dropped mid-configure, only if the
+        // target had made the session before the drop).
+        assert!(
+            c.configured_resumed >= c.lost && c.configured_resumed <= c.lost + c.lost_configuring,
+            "{}: {c:?}",
             v.name
         );
         assert_eq!(c.gave_up, 0);

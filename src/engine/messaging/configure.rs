@@ -132,6 +132,9 @@ impl Widget<'_> {
                 Received::Frame(_) => {}
                 Received::Bad(bad) => self.metrics.count(bad_event(bad)),
                 Received::Closed(_) => {
+                    if fresh {
+                        self.metrics.count(Event::LostConfiguring);
+                    }
                     self.place(placed, Outcome::ConnectError);
                     return Configure::Retry;
                 }

@@ -23,7 +23,7 @@ macro_rules! counts {
     ($($(#[doc = $doc:expr])* $field:ident = $event:ident,)*) => {
         /// Every count of the widgets' sockets.
         #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(deny_unknown_fields)]
+        #[serde(default, deny_unknown_fields)]
         pub struct MessagingCounts {
             $($(#[doc = $doc])* pub $field: u64,)*
         }
@@ -59,8 +59,10 @@ counts! {
     /// Configures that resumed the session (a reconnect with the same session token).
     configured_resumed = ConfiguredResumed,
     configure_failed = ConfigureFailed,
-    /// Sockets that ended without the widget closing them.
+    /// Configured sockets that ended without the widget closing them.
     lost = Lost,
+    /// Sockets just opened that ended before their configure was answered.
+    lost_configuring = LostConfiguring,
     sessions_expired = SessionExpired,
     /// Sessions that used up their reconnect attempts.
     gave_up = GaveUp,

@@ -18,10 +18,10 @@ pub fn lines(v: &VariantReport) -> Vec<(&'static str, String)> {
         (
             "sockets",
             format!(
-                "connects {} of {} attempts (reconnects {})  refused {} (origin {}, capacity {}, unavailable {}, other {})  failed {}  lost {}  gave up {}  connect p99 {}  [reconnect: {}]",
+                "connects {} of {} attempts (reconnects {})  refused {} (origin {}, capacity {}, unavailable {}, other {})  failed {}  lost {}{}  gave up {}  connect p99 {}  [reconnect: {}]",
                 c.connected, c.connect_attempts, c.reconnects, c.refused(), c.refused_origin,
                 c.refused_capacity, c.refused_unavailable, c.refused_other, c.connect_failed,
-                c.lost, c.gave_up, ms(m.connect_ms.ms.p99), m.reconnect.describe(),
+                c.lost, while_configuring(c.lost_configuring), c.gave_up, ms(m.connect_ms.ms.p99), m.reconnect.describe(),
             ),
         ),
         (
@@ -117,6 +117,13 @@ fn phases(m: &MessagingReport) -> String {
         })
         .collect();
     parts.join("  ")
+}
+
+fn while_configuring(n: u64) -> String {
+    match n {
+        0 => String::new(),
+        n => format!(" (+{n} while configuring)"),
+    }
 }
 
 /// The summary's messaging lines.
