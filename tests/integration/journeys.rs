@@ -144,30 +144,10 @@ fn weighted_steps_are_drawn_by_their_weights() {
 
 #[test]
 fn shards_of_a_journey_merge_step_by_step() {
-    use tokenstorm::plan::{Overrides, Shard};
-    use tokenstorm::report::merge::{merge, ShardReport};
+    use tokenstorm::report::merge::merge;
     let dir = tempfile::tempdir().unwrap();
     let text = journey("sequence", ["", "", ""]);
-    let parts: Vec<ShardReport> = std::thread::scope(|scope| {
-        let runs = [0, 1].map(|index| {
-            let at = dir.path().join(format!("shard-{index}"));
-            let text = &text;
-            scope.spawn(move || {
-                std::fs::create_dir_all(&at).unwrap();
-                let profile = super::support::write_profile(&at, text);
-                let overrides = Overrides {
-                    shard: Some(Shard { index, count: 2 }),
-                    ..Default::default()
-                };
-                let ran = super::support::run_into(profile, at.join("out"), overrides);
-                ShardReport {
-                    path: ran.report_path,
-                    report: ran.report,
-                }
-            })
-        });
-        runs.into_iter().map(|r| r.join().unwrap()).collect()
-    });
+    let parts = super::support::run_shards(dir.path(), &text, 2);
     let merged = merge(&parts).unwrap();
     let m = &merged.variants[0];
     for name in ["search", "open", "update"] {

@@ -338,33 +338,13 @@ fn socket_lens_chart(report: &tokenstorm::report::model::Report) -> Option<Strin
 /// exactly, and the merged histograms hold every shard's samples.
 #[test]
 fn shards_of_a_messaging_run_merge_counts_lens_and_phases_exactly() {
-    use tokenstorm::plan::{Overrides, Shard};
-    use tokenstorm::report::merge::{merge, ShardReport};
+    use tokenstorm::report::merge::merge;
     let dir = tempfile::tempdir().unwrap();
     let text = AUTHENTICATED.replace(
         "[load]",
         "[server.messaging]\nmessages_per_second = 20\n[load]",
     );
-    let parts: Vec<ShardReport> = std::thread::scope(|scope| {
-        let runs = [0, 1].map(|index| {
-            let at = dir.path().join(format!("shard-{index}"));
-            let text = &text;
-            scope.spawn(move || {
-                std::fs::create_dir_all(&at).unwrap();
-                let profile = super::support::write_profile(&at, text);
-                let overrides = Overrides {
-                    shard: Some(Shard { index, count: 2 }),
-                    ..Default::default()
-                };
-                let ran = super::support::run_into(profile, at.join("out"), overrides);
-                ShardReport {
-                    path: ran.report_path,
-                    report: ran.report,
-                }
-            })
-        });
-        runs.into_iter().map(|r| r.join().unwrap()).collect()
-    });
+    let parts = super::support::run_shards(dir.path(), &text, 2);
     let merged = merge(&parts).unwrap();
     let m = messaging(&merged.variants[0]);
     let shards: Vec<&MessagingReport> = parts

@@ -11,6 +11,7 @@ use super::prometheus_support::{
 };
 use serde_json::Value;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tokenstorm::app::telemetry::TelemetryOptions;
 use tokenstorm::report::model::{Report, VariantReport};
@@ -285,14 +286,7 @@ fn remote_written_totals_equal_the_report_and_the_401s_rise_at_expiry() {
     };
     runtime().block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
-        let prometheus = Prometheus::start(&binary, dir.path(), None);
-        let client = reqwest::Client::new();
-        prometheus.ready(&client).await;
-        let telemetry = TelemetryOptions {
-            remote_write: Some(format!("{}/api/v1/write", prometheus.url)),
-            ..Default::default()
-        };
-        let report = run(dir.path(), telemetry).await;
+        let (prometheus, client, report) = remote_written(&binary, dir.path(), PROFILE).await;
         let note = report
             .notes
             .iter()
@@ -341,30 +335,19 @@ fn sessions_alive_arriving_and_leaving_equal_the_report() {
     };
     runtime().block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
-        let prometheus = Prometheus::start(&binary, dir.path(), None);
-        let client = reqwest::Client::new();
-        prometheus.ready(&client).await;
-        let telemetry = TelemetryOptions {
-            remote_write: Some(format!("{}/api/v1/write", prometheus.url)),
-            ..Default::default()
-        };
-        let report = run_profile(dir.path(), SESSIONS, telemetry).await;
+        let (prometheus, client, report) = remote_written(&binary, dir.path(), SESSIONS).await;
         let s = report.variants[0]
             .sessions
             .as_ref()
             .expect("a sessions block");
         assert!(s.arrived >= 90 && s.departed > 0, "{s:?}");
-        for (metric, n) in [
+        let totals = [
             ("tokenstorm_sessions_arrived_total", s.arrived),
             ("tokenstorm_sessions_departed_total", s.departed),
             ("tokenstorm_sessions_refused_total", s.refused),
             ("tokenstorm_sessions_active", 0),
-        ] {
-            let want = format!("{n}");
-            let q = format!("sum({metric})");
-            let got = eventually(&prometheus, &client, &q, &want).await;
-            assert_eq!(got, want, "{metric} against report.json");
-        }
+        ];
+        sums_equal(&prometheus, &client, &totals).await;
         let peak = prometheus
             .query(
                 &client,
@@ -415,14 +398,7 @@ fn socket_counters_equal_the_reports_messaging_counts() {
     };
     runtime().block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
-        let prometheus = Prometheus::start(&binary, dir.path(), None);
-        let client = reqwest::Client::new();
-        prometheus.ready(&client).await;
-        let telemetry = TelemetryOptions {
-            remote_write: Some(format!("{}/api/v1/write", prometheus.url)),
-            ..Default::default()
-        };
-        let report = run_profile(dir.path(), MESSAGING, telemetry).await;
+        let (prometheus, client, report) = remote_written(&binary, dir.path(), MESSAGING).await;
         let m = report.variants[0]
             .messaging
             .as_ref()
@@ -432,7 +408,7 @@ fn socket_counters_equal_the_reports_messaging_counts() {
             c.lost > 0 && c.reconnects > 0 && c.rate_limited > 0 && c.unauthorized > 0,
             "{c:?}"
         );
-        for (metric, n) in [
+        let totals = [
             (
                 "tokenstorm_messaging_connect_attempts_total",
                 c.connect_attempts,
@@ -451,14 +427,36 @@ fn socket_counters_equal_the_reports_messaging_counts() {
             ("tokenstorm_messaging_rate_limited_total", c.rate_limited),
             ("tokenstorm_messaging_unauthorized_total", c.unauthorized),
             ("tokenstorm_messaging_sockets_open", 0),
-        ] {
-            let want = format!("{n}");
-            let q = format!("sum({metric})");
-            let got = eventually(&prometheus, &client, &q, &want).await;
-            assert_eq!(got, want, "{metric} against report.json");
-        }
+        ];
+        sums_equal(&prometheus, &client, &totals).await;
         dashboard_queries_return_data(&prometheus, &client, &report, Panels::Messaging).await;
     });
+}
+
+/// A Prometheus on `dir`, ready, and `profile` run with remote write into it.
+async fn remote_written(
+    binary: &Path,
+    dir: &Path,
+    profile: &str,
+) -> (Prometheus, reqwest::Client, Report) {
+    let prometheus = Prometheus::start(binary, dir, None);
+    let client = reqwest::Client::new();
+    prometheus.ready(&client).await;
+    let telemetry = TelemetryOptions {
+        remote_write: Some(format!("{}/api/v1/write", prometheus.url)),
+        ..Default::default()
+    };
+    let report = run_profile(dir, profile, telemetry).await;
+    (prometheus, client, report)
+}
+
+/// Each metric's `sum()` across series reads its report.json count (within the wait's deadline).
+async fn sums_equal(p: &Prometheus, c: &reqwest::Client, totals: &[(&str, u64)]) {
+    for (metric, n) in totals {
+        let want = format!("{n}");
+        let got = eventually(p, c, &format!("sum({metric})"), &want).await;
+        assert_eq!(got, want, "{metric} against report.json");
+    }
 }
 
 /// The instant query's single value once it reads `want`, or the last one read by the deadline.

@@ -134,3 +134,36 @@ pub fn server_count(v: &VariantReport, key: &str) -> u64 {
         .and_then(|t| t.server.get(key).copied())
         .unwrap_or(0)
 }
+
+/// Runs `text` as shards 0..count of `count` at once, each in process against its own embedded
+/// target, each writing under `dir/shard-<index>`; their reports in shard order.
+pub fn run_shards(
+    dir: &Path,
+    text: &str,
+    count: u32,
+) -> Vec<tokenstorm::report::merge::ShardReport> {
+    use tokenstorm::plan::Shard;
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..count)
+            .map(|index| {
+                let at = dir.join(format!("shard-{index}"));
+                scope.spawn(move || {
+                    std::fs::create_dir_all(&at).expect("temp dir is writable");
+                    let profile = write_profile(&at, text);
+                    let overrides = Overrides {
+                        shard: Some(Shard { index, count }),
+                        ..Default::default()
+                    };
+                    let ran = run_into(profile, at.join("out"), overrides);
+                    tokenstorm::report::merge::ShardReport {
+                        path: ran.report_path,
+                        report: ran.report,
+                    }
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().expect("a shard ran"))
+            .collect()
+    })
+}
