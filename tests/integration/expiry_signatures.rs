@@ -220,10 +220,12 @@ fn whole_second_exp_puts_the_401s_before_the_clients_expiry_in_expired_by_claim(
     assert!(unauthorized_in(claim, 0..1) * 2 > total_401, "{claim:?}");
     // The summary says why, instead of leaving "401 on fresh tokens" to be read as a server bug.
     let summary = tokenstorm::report::summary::render(&ran.report);
-    assert!(
-        summary.contains("401s by time to exp claim  +0s:"),
-        "{summary}"
-    );
+    // (A call sent just before `exp` that reached the target after it may stand at -1s first.)
+    let by_claim_line = summary
+        .lines()
+        .find(|l| l.starts_with("401s by time to exp claim"))
+        .unwrap_or_else(|| panic!("no exp-claim line: {summary}"));
+    assert!(by_claim_line.contains(" +0s:"), "{summary}");
     assert!(
         summary.contains("after their token's exp claim") && summary.contains("whole seconds"),
         "{summary}"
