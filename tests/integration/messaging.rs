@@ -237,10 +237,7 @@ fn an_authenticated_widget_refreshes_its_jwt_over_rest_on_the_sockets_401_and_re
     assert_eq!(c.unauthorized, truth(v, "socket_unauthorized"));
     // A 401 answering `closeSession` as the widget leaves asks for no new JWT.
     assert!(c.reauthenticated <= c.unauthorized);
-    assert_eq!(
-        c.configured_resumed, c.reauthenticated,
-        "each 401 resumed the session"
-    );
+    super::remote_messaging_tls::assert_every_configure_is_counted(c);
     assert_eq!(
         (c.configured_new, c.connected, c.lost),
         (arrived, arrived, 0)
@@ -285,7 +282,8 @@ fn assert_socket_401s_are_placed_after_expiry(m: &MessagingReport, reauthenticat
     let phase = |name: &str| m.phases.get(name).copied().unwrap_or_default();
     assert_eq!(phase("expired")[Outcome::Unauthorized], after);
     assert_eq!(phase("first_after_refresh").total(), reauthenticated);
-    assert_eq!(phase("first_after_refresh")[Outcome::Ok], reauthenticated);
+    // Each resumed session's configure was its refreshed JWT's first use (no socket is dropped).
+    assert!(phase("first_after_refresh")[Outcome::Ok] >= m.counts.configured_resumed);
 }
 
 /// The same widgets against a deployment that takes 20 messages a second: the socket's 4029s are
