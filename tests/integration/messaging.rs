@@ -242,10 +242,10 @@ fn an_authenticated_widget_refreshes_its_jwt_over_rest_on_the_sockets_401_and_re
         (c.configured_new, c.connected, c.lost),
         (arrived, arrived, 0)
     );
-    assert_eq!(
-        c.messages_unanswered, 0,
-        "a refused message goes again after the new JWT"
-    );
+    // A refused message goes again after the new JWT: only one the run's end cut off (its widget
+    // still re-authenticating then) may stay unanswered, one at most per widget cut.
+    let cut = v.sessions.as_ref().unwrap().alive_at_end;
+    assert!(c.messages_unanswered <= cut, "{c:?}");
     assert_eq!(c.no_jwt, 0);
     assert_socket_401s_are_placed_after_expiry(messaging(v), c.reauthenticated);
 }

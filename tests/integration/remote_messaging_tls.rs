@@ -195,7 +195,10 @@ fn authenticated_widgets_over_wss_log_in_and_reauthenticate_over_https() {
         closes_refused <= c.unauthorized - c.reauthenticated,
         "{c:?}"
     );
-    assert_eq!((c.messages_unanswered, c.no_jwt), (0, 0));
+    // Only a message the run's end cut off (its widget re-authenticating then) stays unanswered.
+    let cut = v.sessions.as_ref().unwrap().alive_at_end;
+    assert!(c.messages_unanswered <= cut, "{c:?}");
+    assert_eq!(c.no_jwt, 0);
 }
 
 /// Each socket opened is configured once, and once more after each re-authentication; every one
