@@ -250,6 +250,11 @@ fn an_authenticated_widget_refreshes_its_jwt_over_rest_on_the_sockets_401_and_re
     assert_socket_401s_are_placed_after_expiry(messaging(v), c.reauthenticated);
 }
 
+/// Frames with outcome `o` anywhere in `lens`, its before and after rows included.
+fn in_lens(lens: &tokenstorm::report::model::ExpiryLens, o: Outcome) -> u64 {
+    lens.before[o] + lens.after[o] + lens.bins.iter().map(|b| b.outcomes[o]).sum::<u64>()
+}
+
 /// Every socket 401 is in the lens, at the JWT's expiry: a reactive widget sends its JWT until
 /// refused, and the target's `exp` is exact here, so a 401 comes only for a frame sent at or after
 /// expiry (phase `expired`) or one sent just before it that reached the target after (its transit,
@@ -301,14 +306,7 @@ fn socket_4029s_are_placed_by_their_jwts_expiry_and_phase() {
     assert!(m.counts.rate_limited > 0, "{:?}", m.counts);
     assert_eq!(m.counts.rate_limited, truth(v, "socket_rate_limited"));
     let lens = m.expiry_lens.as_ref().expect("a lens");
-    let placed: u64 = lens.before[Outcome::RateLimited]
-        + lens.after[Outcome::RateLimited]
-        + lens
-            .bins
-            .iter()
-            .map(|b| b.outcomes[Outcome::RateLimited])
-            .sum::<u64>();
-    assert_eq!(placed, m.counts.rate_limited);
+    assert_eq!(in_lens(lens, Outcome::RateLimited), m.counts.rate_limited);
     let by_phase: u64 = m.phases.values().map(|o| o[Outcome::RateLimited]).sum();
     assert_eq!(by_phase, m.counts.rate_limited);
     let summary = tokenstorm::report::summary::render(&ran.report);
@@ -361,10 +359,8 @@ fn shards_of_a_messaging_run_merge_counts_lens_and_phases_exactly() {
             .sum();
         assert_eq!(got.total(), want, "{phase}");
     }
-    let lens_total = |m: &MessagingReport, o: Outcome| {
-        let l = m.expiry_lens.as_ref().expect("a lens");
-        l.before[o] + l.after[o] + l.bins.iter().map(|b| b.outcomes[o]).sum::<u64>()
-    };
+    let lens_total =
+        |m: &MessagingReport, o: Outcome| in_lens(m.expiry_lens.as_ref().expect("a lens"), o);
     for o in [Outcome::Ok, Outcome::Unauthorized, Outcome::RateLimited] {
         let want: u64 = shards.iter().map(|s| lens_total(s, o)).sum();
         assert_eq!(lens_total(m, o), want, "{o:?}");

@@ -206,13 +206,19 @@ impl Widget<'_> {
     fn due_frames(&mut self, chat: &mut Chat, timers: &mut Timers, now: Instant) -> Vec<String> {
         let mut frames = Vec::new();
         let timeout = self.plan.reply_timeout;
-        let jwt = chat.jwt.clone();
-        for pending in chat.pending.iter_mut() {
+        // Borrowed apart: a resend is placed by the JWT while its request is changed.
+        let Chat {
+            pending,
+            jwt,
+            token,
+            ..
+        } = &mut *chat;
+        for pending in pending.iter_mut() {
             if pending.resend_at.is_some_and(|at| at <= now) {
                 pending.resend_at = None;
                 pending.resends += 1;
                 pending.placed = placement(jwt.as_deref(), now);
-                frames.push(self.message(&chat.token, pending.id));
+                frames.push(self.message(token, pending.id));
                 self.metrics.count(Event::MessageSent);
             }
         }
